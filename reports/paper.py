@@ -1,0 +1,64 @@
+"""The ``decoding`` preset measured the paper's way, beside Holtzman et al. (2020) Table 1.
+
+Per cell with a ``setting_name``: the texts are sample 0 of each prompt (error rows
+skipped), pooled; Self-BLEU4 = ``evaluators.diversity.self_bleu(texts, max_n=4)`` (each text
+against all other texts of the cell), Zipf = ``evaluators.diversity.zipf(texts)`` over pooled
+counts, Repetition % = 100 x ``evaluators.repetition.loop_rate(texts)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# Holtzman et al. 2020, Table 1 (GPT-2 Large, WebText, 5000 texts), as in METRICS.md.
+PAPER = pd.DataFrame(
+    [
+        ("Human", None, 0.31, 0.93, 0.28),
+        ("Greedy", "greedy", 0.50, 1.00, 73.66),
+        ("Pure sampling", "pure", 0.28, 0.93, 0.22),
+        ("Sampling t=0.9", "t_0.9", 0.35, 0.96, 0.66),
+        ("Top-k=40", "top_k_40", 0.39, 0.96, 0.78),
+        ("Top-k=640", "top_k_640", 0.32, 0.96, 0.28),
+        ("Top-k=40, t=0.7", "top_k_40_t_0.7", 0.44, 1.00, 8.86),
+        ("Nucleus p=0.95", "nucleus_0.95", 0.32, 0.95, 0.36),
+    ],
+    columns=["method", "setting_name", "self_bleu4", "zipf", "repetition_pct"],
+)
+
+
+def decoding_table(comp: pd.DataFrame, cells: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Measured (paper's way) for every cell with a setting_name, with the paper's values
+    for the known strategy names. Returns (table, note)."""
+    named = cells[cells["setting_name"].astype(object).map(lambda s: isinstance(s, str) and s != "")]
+    if named.empty:
+        return pd.DataFrame(), "No named settings (e.g. the decoding preset) in these runs."
+    try:
+        from evaluators.diversity import self_bleu, zipf
+        from evaluators.repetition import loop_rate
+    except ImportError as exc:
+        return pd.DataFrame(), f"Paper-way metrics unavailable: {exc}."
+    ok = comp["error"].isna() if "error" in comp else pd.Series(True, index=comp.index)
+    first = comp[ok & (comp["sample_index"] == 0) & comp["text"].notna()]
+    by_cell = {cid: g for cid, g in first.groupby("cell_id", sort=False)}
+    paper = PAPER.set_index("setting_name")
+    rows = []
+    for r in named.itertuples():
+        g = by_cell.get(r.cell_id)
+        texts = [] if g is None else g.drop_duplicates("prompt_id")["text"].astype(str).tolist()
+        sb = float(self_bleu(texts, max_n=4)) if len(texts) >= 2 else np.nan
+        zp = float(zipf(texts)) if texts else np.nan
+        rp = 100.0 * float(loop_rate(texts)) if texts else np.nan
+        ref = paper.loc[r.setting_name] if r.setting_name in paper.index else None
+        rows.append((r.target, r.setting_name, r.cell_id, len(texts), sb, zp, rp,
+                     ref["method"] if ref is not None else "",
+                     ref["self_bleu4"] if ref is not None else np.nan,
+                     ref["zipf"] if ref is not None else np.nan,
+                     ref["repetition_pct"] if ref is not None else np.nan))
+    df = pd.DataFrame(rows, columns=["target", "setting_name", "cell_id", "texts", "self_bleu4", "zipf",
+                                     "repetition_pct", "paper_method", "paper_self_bleu4", "paper_zipf",
+                                     "paper_repetition_pct"])
+    note = ("Measured the paper's way: per cell, sample 0 of each prompt, texts pooled; "
+            f"{df['texts'].max()} texts per cell here vs 5000 in the paper (GPT-2 Large, WebText), "
+            "so expect wide sampling error.")
+    return df, note

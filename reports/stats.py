@@ -1,0 +1,200 @@
+"""Statistics for reports, as METRICS.md specifies: the prompt is the unit of analysis.
+
+Every function here takes plain arrays (one value per prompt) and returns plain numbers, so
+each can be checked against a direct SciPy call on the same data:
+
+* :func:`bootstrap_ci` / :func:`bootstrap_cis`: mean with a BCa ``scipy.stats.bootstrap``
+  CI over prompts (fixed rng). Fewer than 2 values: NaN CI. Constant data (BCa undefined):
+  the CI collapses to the value, with a note.
+* :func:`paired_difference`: mean of per-prompt differences, bootstrap CI, and the
+  ``scipy.stats.wilcoxon`` p-value (all-zero differences: p = 1, with a note).
+* :func:`adjust_pvalues`: Benjamini-Hochberg over all p-values of one report, NaN kept.
+* :func:`friedman`: ``scipy.stats.friedmanchisquare`` over levels (columns), blocks = prompts.
+* :func:`pareto_front`: cells not dominated on (up: higher is better, down: lower is better).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+NOTE_FEW = "fewer than 2 prompts: no CI"
+NOTE_CONST = "all prompts equal: CI collapses to the value"
+NOTE_ZERO = "all differences are zero: p = 1"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean over prompts with its CI; ``note`` says why a CI is missing or degenerate."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    note: str = ""
+
+
+def _finite(x) -> np.ndarray:
+    a = np.asarray(x, dtype=float)
+    return a[np.isfinite(a)]
+
+
+def bootstrap_ci(x, *, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> Estimate:
+    """Mean of ``x`` (NaN skipped) with a BCa bootstrap CI.
+
+    Equals ``scipy.stats.bootstrap((x,), np.mean, method="BCa", confidence_level=confidence,
+    n_resamples=n_resamples, rng=np.random.default_rng(seed))`` on the finite values.
+
+    >>> e = bootstrap_ci([0.1, 0.1, 0.1])
+    >>> (e.mean, e.low, e.high, e.note)
+    (0.1, 0.1, 0.1, 'all prompts equal: CI collapses to the value')
+    """
+    return bootstrap_cis([x], confidence=confidence, n_resamples=n_resamples, seed=seed)[0]
+
+
+def bootstrap_cis(rows, *, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> list[Estimate]:
+    """:func:`bootstrap_ci` for many arrays; arrays of equal length are bootstrapped in one
+    vectorised SciPy call (same rng per row, so each result equals the single-row call)."""
+    clean = [_finite(r) for r in rows]
+    out: list[Estimate | None] = [None] * len(clean)
+    by_len: dict[int, list[int]] = {}
+    for i, a in enumerate(clean):
+        if a.size < 2:
+            m = float(a.mean()) if a.size else float("nan")
+            out[i] = Estimate(m, float("nan"), float("nan"), int(a.size), NOTE_FEW)
+        elif np.all(a == a[0]):
+            out[i] = Estimate(float(a[0]), float(a[0]), float(a[0]), int(a.size), NOTE_CONST)
+        else:
+            by_len.setdefault(a.size, []).append(i)
+    for n, idx in by_len.items():
+        data = np.vstack([clean[i] for i in idx])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = stats.bootstrap(
+                (data,), np.mean, axis=-1, method="BCa", confidence_level=confidence,
+                n_resamples=n_resamples, rng=np.random.default_rng(seed), batch=max(1, 4_000_000 // (n * len(idx))),
+            )
+        lows = np.atleast_1d(res.confidence_interval.low)
+        highs = np.atleast_1d(res.confidence_interval.high)
+        for j, i in enumerate(idx):
+            a = clean[i]
+            lo, hi = float(lows[j]), float(highs[j])
+            note = "" if np.isfinite(lo) and np.isfinite(hi) else "BCa undefined for these data"
+            out[i] = Estimate(float(a.mean()), lo, hi, n, note)
+    return out  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Paired difference (a - b) over prompts."""
+
+    diff: float
+    low: float
+    high: float
+    n: int
+    p: float
+    note: str = ""
+
+
+def paired_difference(a, b, *, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> Paired:
+    """Difference of means of ``a - b`` paired by position (prompts present in both).
+
+    CI as :func:`bootstrap_ci` on the differences; p from ``scipy.stats.wilcoxon(d)``.
+
+    >>> paired_difference([1.0, 2.0], [1.0, 2.0]).p
+    1.0
+    """
+    return paired_differences([(a, b)], confidence=confidence, n_resamples=n_resamples, seed=seed)[0]
+
+
+def wilcoxon_p(d) -> tuple[float, str]:
+    """Two-sided ``scipy.stats.wilcoxon`` p-value of differences ``d`` (finite values).
+
+    All-zero differences give p = 1 (no evidence of a difference); fewer than 1 value NaN.
+    """
+    d = _finite(d)
+    if d.size == 0:
+        return float("nan"), "no paired prompts"
+    if np.all(d == 0):
+        return 1.0, NOTE_ZERO
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return float(stats.wilcoxon(d).pvalue), ""
+        except ValueError as exc:  # pragma: no cover - scipy edge cases
+            return float("nan"), f"wilcoxon failed: {exc}"
+
+
+def paired_differences(pairs, *, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> list[Paired]:
+    """:func:`paired_difference` for many (a, b) pairs, bootstrapped in batches."""
+    diffs = []
+    for a, b in pairs:
+        a = np.asarray(a, dtype=float)
+        b = np.asarray(b, dtype=float)
+        ok = np.isfinite(a) & np.isfinite(b)
+        diffs.append(a[ok] - b[ok])
+    ests = bootstrap_cis(diffs, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    out = []
+    for d, e in zip(diffs, ests):
+        p, pnote = wilcoxon_p(d)
+        note = "; ".join(s for s in (e.note, pnote) if s)
+        out.append(Paired(e.mean, e.low, e.high, e.n, p, note))
+    return out
+
+
+def adjust_pvalues(p) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (``scipy.stats.false_discovery_control``); NaN kept.
+
+    >>> adjust_pvalues([0.01, float("nan"), 0.02, 0.5]).round(3).tolist()
+    [0.03, nan, 0.03, 0.5]
+    """
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        out[ok] = stats.false_discovery_control(np.clip(p[ok], 0.0, 1.0), method="bh")
+    return out
+
+
+def friedman(matrix) -> tuple[float, float, int, str]:
+    """Friedman test over the columns (levels) of ``matrix`` (rows = prompts = blocks).
+
+    Rows with any NaN are dropped. Returns (statistic, p, n_blocks, note).
+    """
+    m = np.asarray(matrix, dtype=float)
+    if m.ndim != 2 or m.shape[1] < 3:
+        return float("nan"), float("nan"), 0, "needs >= 3 levels"
+    m = m[np.all(np.isfinite(m), axis=1)]
+    n = m.shape[0]
+    if n < 2:
+        return float("nan"), float("nan"), n, "fewer than 2 prompts with every level"
+    if np.all(m == m[:, :1]):
+        return 0.0, 1.0, n, "levels equal on every prompt: p = 1"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = stats.friedmanchisquare(*m.T)
+    return float(res.statistic), float(res.pvalue), n, ""
+
+
+def pareto_front(up, down) -> np.ndarray:
+    """Boolean mask of points not dominated (higher ``up`` and lower ``down`` are better).
+
+    A point is dominated if another is at least as good on both and better on one. Points
+    with a NaN coordinate are never on the front.
+
+    >>> pareto_front([1, 2, 3, 2], [1, 1, 3, 2]).tolist()
+    [False, True, True, False]
+    """
+    u = np.asarray(up, dtype=float)
+    d = np.asarray(down, dtype=float)
+    ok = np.isfinite(u) & np.isfinite(d)
+    front = np.zeros(u.shape, dtype=bool)
+    idx = np.flatnonzero(ok)
+    for i in idx:
+        ge = (u[idx] >= u[i]) & (d[idx] <= d[i])
+        gt = (u[idx] > u[i]) | (d[idx] < d[i])
+        front[i] = not np.any(ge & gt)
+    return front
