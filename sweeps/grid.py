@@ -1,0 +1,95 @@
+"""Grid expansion: settings (points of the parameter grid) and cells (target x setting).
+
+A setting's id hashes its resolved parameters alone, so it is the same for every model and
+every job of a multirun; a cell's id hashes the target identity and the setting id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sweeps.config import Config, ModelTarget, Sampling, Sweep
+from sweeps.errors import ConfigError
+
+
+def stable_hash(payload: Any, length: int = 12) -> str:
+    """A short, stable hex digest of a JSON-serialisable value.
+
+    >>> stable_hash({"b": 1, "a": 2}) == stable_hash({"a": 2, "b": 1})
+    True
+    """
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One point of the parameter grid, with its preset name ("" when not a preset)."""
+
+    params: Sampling
+    name: str = ""
+
+    @property
+    def id(self) -> str:
+        return stable_hash(self.params.as_dict())
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (model target, setting) pair: the unit that gets `samples` completions per prompt."""
+
+    target: ModelTarget
+    setting: Setting
+
+    @property
+    def id(self) -> str:
+        return stable_hash({"target": self.target.identity(), "setting": self.setting.id})
+
+
+def _excluded(params: dict[str, Any], rules: tuple[dict[str, Any], ...]) -> bool:
+    return any(all(params.get(key) == value for key, value in rule.items()) for rule in rules)
+
+
+def expand_settings(base: Sampling, sweep: Sweep) -> list[Setting]:
+    """Cartesian product of the grid axes, times the presets, minus exclusions, in stable order.
+
+    Each setting starts from ``base``, then the grid point, then the preset (a preset wins).
+
+    >>> from sweeps.config import Sampling, Sweep
+    >>> settings = expand_settings(Sampling(), Sweep(grid={"temperature": (0.5, 1.0), "top_p": (0.9, 1.0)}))
+    >>> [(s.params.temperature, s.params.top_p) for s in settings]
+    [(0.5, 0.9), (0.5, 1.0), (1.0, 0.9), (1.0, 1.0)]
+    """
+    axes = list(sweep.grid)
+    points = [dict(zip(axes, values)) for values in itertools.product(*(sweep.grid[a] for a in axes))]
+    presets = list(sweep.presets.items()) or [("", {})]
+    settings: list[Setting] = []
+    seen: set[str] = set()
+    for point in points:
+        for preset_name, preset in presets:
+            params = {**base.as_dict(), **point, **preset}
+            if _excluded(params, sweep.exclude):
+                continue
+            setting = Setting(Sampling(**params), preset_name)
+            if setting.id in seen:
+                continue
+            seen.add(setting.id)
+            settings.append(setting)
+    if not settings:
+        raise ConfigError(f"sweep '{sweep.name}' expands to no settings: every point matches sweep.exclude")
+    return settings
+
+
+def expand_cells(config: Config) -> list[Cell]:
+    """All cells of a run, in grid order."""
+    return [Cell(config.model, setting) for setting in expand_settings(config.sampling, config.sweep)]
+
+
+def swept_params(settings: list[Setting]) -> list[str]:
+    """Parameters that take more than one value across the settings."""
+    dicts = [s.params.as_dict() for s in settings]
+    return [name for name in Sampling().as_dict() if len({d[name] for d in dicts}) > 1]

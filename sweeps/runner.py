@@ -1,0 +1,381 @@
+"""The runner: every (cell x prompt x sample) request through one asyncio pool, with retries,
+adaptive concurrency, the cache, and a record committed for each completion as it finishes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import socket
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlparse
+
+from sweeps.backends import LOCAL_TOKEN, Backend, Completion, Request, RequestFailure, make_backend
+from sweeps.capabilities import Capability, capability_for
+from sweeps.config import Config, ModelTarget
+from sweeps.errors import ConfigError, TargetError
+from sweeps.grid import Cell, expand_cells, stable_hash, swept_params
+from sweeps.prompts import Prompt, load_prompts
+from sweeps.records import CompletionRecord
+from sweeps.store import Cache, RunWriter, default_cache_path, read_jsonl, write_parquet
+
+
+@dataclass(frozen=True)
+class Job:
+    """One request of the plan: a cell, a prompt and a sample index (seed = base + index)."""
+
+    cell: Cell
+    prompt: Prompt
+    sample_index: int
+    request: Request
+    cache_key: str
+
+
+@dataclass
+class Plan:
+    config: Config
+    cells: list[Cell]
+    prompts: list[Prompt]
+    jobs: list[Job]
+    capability: Capability
+    swept: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def token_budget(self) -> int:
+        return sum(job.request.params["max_tokens"] for job in self.jobs)
+
+
+def make_plan(config: Config) -> Plan:
+    """Expand the config into every request, and check the sweep against the target's capabilities."""
+    cells = expand_cells(config)
+    prompts = load_prompts(config.prompts)
+    capability = capability_for(config.model)
+    if config.model.kind == "hf" and config.model.mode == "text":
+        raise ConfigError("model.mode = 'text' is not accepted with model=hf: accepted chat (use model=endpoint model.server=tgi for TGI's /generate)")
+    swept = swept_params([cell.setting for cell in cells])
+    warnings = []
+    ignored = capability.ignored(swept)
+    if ignored:
+        message = f"sweep.grid sweeps {', '.join(ignored)}, which {capability.name} ignores: every value would give the same output"
+        if not config.runner.allow_ignored:
+            raise ConfigError(f"{message}. Remove it from the grid, or set runner.allow_ignored=true to run it anyway")
+        warnings.append(message)
+    for name, note in capability.translated.items():
+        if name in swept:
+            warnings.append(f"{name} is translated by the target: {note}")
+    target = config.model
+    jobs = []
+    for cell in cells:
+        params = cell.setting.params.as_dict()
+        for prompt in prompts:
+            for sample_index in range(config.samples):
+                sent = {**params, "seed": params["seed"] + sample_index}
+                request = Request(prompt.text, sent, target.system_prompt)
+                key = stable_hash(
+                    {"target": target.identity(), "compat": config.compat, "prompt": prompt.text, "params": sent, "sample": sample_index},
+                    length=32,
+                )
+                jobs.append(Job(cell, prompt, sample_index, request, key))
+    return Plan(config, cells, prompts, jobs, capability, swept, warnings)
+
+
+def check_reachable(target: ModelTarget, timeout_s: float = 3.0) -> None:
+    """Fail before any request if an endpoint's host does not accept connections."""
+    if target.kind != "endpoint":
+        return
+    parsed = urlparse(target.endpoint)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=timeout_s):
+            pass
+    except OSError as error:
+        reason = "refused the connection" if isinstance(error, ConnectionRefusedError) else f"is unreachable ({error})"
+        raise TargetError(f"model.endpoint {target.endpoint!r} {reason}. Start the server, or use model=smollm2.") from None
+
+
+def resolve_token(target: ModelTarget) -> str | None:
+    """The token to send: none of the user's for the embedded server; HF_TOKEN or the saved login otherwise."""
+    if target.kind == "embedded":
+        return LOCAL_TOKEN
+    from huggingface_hub import get_token
+
+    return os.environ.get("HF_TOKEN") or get_token()
+
+
+class AdaptiveLimit:
+    """A concurrency limit that halves on 429 and grows back by one per streak of successes."""
+
+    def __init__(self, maximum: int):
+        self.maximum = maximum
+        self.limit = maximum
+        self.in_flight = 0
+        self._streak = 0
+        self._changed = asyncio.Condition()
+
+    async def __aenter__(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.in_flight < self.limit)
+            self.in_flight += 1
+
+    async def __aexit__(self, *exc) -> None:
+        async with self._changed:
+            self.in_flight -= 1
+            self._changed.notify_all()
+
+    def throttled(self) -> None:
+        self.limit = max(1, self.limit // 2)
+        self._streak = 0
+
+    async def succeeded(self) -> None:
+        self._streak += 1
+        if self.limit < self.maximum and self._streak >= self.limit:
+            self._streak = 0
+            async with self._changed:
+                self.limit += 1
+                self._changed.notify_all()
+
+
+@dataclass
+class Stats:
+    sent: int = 0
+    cache_hits: int = 0
+    retries: int = 0
+    errors: int = 0
+    completed: int = 0
+    min_limit: int = 0
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _record(run_id: str, job: Job, completion: Completion | None, failure: RequestFailure | None, *,
+            latency_s: float, retries: int, sent: dict, cached: bool, started_at: str, finished_at: str) -> CompletionRecord:  # fmt: skip
+    target, setting, params = job.cell.target, job.cell.setting, job.request.params
+    return CompletionRecord(
+        run_id=run_id, cell_id=job.cell.id, setting_id=setting.id, setting_name=setting.name,
+        target_kind=target.kind, model=target.id, endpoint=target.endpoint, provider=target.provider, mode=target.mode,
+        temperature=params["temperature"], top_k=params["top_k"], top_p=params["top_p"],
+        frequency_penalty=params["frequency_penalty"], presence_penalty=params["presence_penalty"],
+        max_tokens=params["max_tokens"], seed=params["seed"], prompt_id=job.prompt.id, prompt=job.prompt.text,
+        sample_index=job.sample_index, text=completion.text if completion else None,
+        finish_reason=completion.finish_reason if completion else None,
+        prompt_tokens=completion.prompt_tokens if completion else None,
+        completion_tokens=completion.completion_tokens if completion else None,
+        latency_s=latency_s, retries=retries, error=failure.kind if failure else None,
+        error_message=failure.message if failure else None, request_params=json.dumps(sent, sort_keys=True),
+        cache_key=job.cache_key, cached=cached, started_at=started_at, finished_at=finished_at,
+    )  # fmt: skip
+
+
+class Pool:
+    """Sends the jobs of one target with bounded, adaptive concurrency and retries."""
+
+    def __init__(self, plan: Plan, backend: Backend, run_id: str, writer: RunWriter, cache: Cache | None, concurrency: int):
+        self.plan = plan
+        self.settings = plan.config.runner
+        self.backend = backend
+        self.run_id = run_id
+        self.writer = writer
+        self.cache = cache
+        self.limit = AdaptiveLimit(concurrency)
+        self.stats = Stats(min_limit=concurrency)
+        self.progress = None
+
+    async def run(self, jobs: list[Job]) -> None:
+        queue: asyncio.Queue[Job] = asyncio.Queue()
+        for job in jobs:
+            queue.put_nowait(job)
+        from tqdm import tqdm
+
+        with tqdm(total=len(jobs), unit="req", desc=self.plan.config.model.id, disable=not self.settings.progress, dynamic_ncols=True) as bar:
+            self.progress = bar
+            workers = [asyncio.create_task(self._worker(queue)) for _ in range(min(self.limit.maximum, len(jobs)))]
+            try:
+                await asyncio.gather(*workers)
+            finally:
+                for worker in workers:
+                    worker.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _worker(self, queue: asyncio.Queue[Job]) -> None:
+        while not queue.empty():
+            job = queue.get_nowait()
+            record = await self._send(job)
+            self.writer.append(record)
+            if self.cache is not None and record.error is None:
+                self.cache.put(record)
+            self.stats.completed += 1
+            self.progress.update(1)
+
+    async def _send(self, job: Job) -> CompletionRecord:
+        started_at, start = _now(), time.monotonic()
+        retries, attempts = 0, 0
+        sent = self.backend.body(job.request)
+        while True:
+            attempts += 1
+            failure = None
+            async with self.limit:
+                self.stats.sent += 1
+                attempt_start = time.monotonic()
+                try:
+                    completion = await self.backend.complete(job.request)
+                except RequestFailure as error:
+                    failure = error
+            if failure is None:
+                await self.limit.succeeded()
+                return _record(self.run_id, job, completion, None, latency_s=time.monotonic() - attempt_start, retries=retries,
+                               sent=sent, cached=False, started_at=started_at, finished_at=_now())  # fmt: skip
+            if failure.status in (401, 403) and self.stats.completed == 0:
+                raise TargetError(
+                    f"{self.plan.config.model.id} answered {failure.status} ({failure.message[:200]}): the token was refused. "
+                    "Set HF_TOKEN or run `hf auth login` with a token that can call this model."
+                )
+            if failure.status == 429:
+                self.limit.throttled()
+                self.stats.min_limit = min(self.stats.min_limit, self.limit.limit)
+            elapsed = time.monotonic() - start
+            if not failure.retryable or attempts >= self.settings.max_attempts or elapsed >= self.settings.deadline_s:
+                self.stats.errors += 1
+                return _record(self.run_id, job, None, failure, latency_s=elapsed, retries=retries,
+                               sent=sent, cached=False, started_at=started_at, finished_at=_now())  # fmt: skip
+            backoff = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (attempts - 1))
+            delay = failure.retry_after if failure.retry_after is not None else backoff * random.uniform(0.5, 1.5)
+            delay = min(delay, max(0.0, self.settings.deadline_s - elapsed))
+            retries += 1
+            self.stats.retries += 1
+            await asyncio.sleep(delay)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    requests: int
+    stats: Stats
+    wall_s: float
+    interrupted: bool = False
+
+
+def _cached_record(run_id: str, job: Job, hit: dict, sent: dict) -> CompletionRecord:
+    completion = Completion(hit["text"], hit["finish_reason"], hit["prompt_tokens"], hit["completion_tokens"])
+    return _record(run_id, job, completion, None, latency_s=hit["latency_s"], retries=hit["retries"], sent=sent,
+                   cached=True, started_at=hit["finished_at"], finished_at=hit["finished_at"])  # fmt: skip
+
+
+def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> RunResult:
+    """Run every request of the config's plan into ``run_dir``; return counts and timings.
+
+    Finished completions come from the cache (unless ``runner.refresh``); the rest are sent.
+    Every record is committed as it finishes. ``resolved`` is the composed config written to
+    ``config.yaml`` (it never holds a token: tokens come from the environment only).
+    """
+    plan = make_plan(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{stable_hash(str(run_dir.resolve()), 6)}"
+    if resolved is not None:
+        from omegaconf import OmegaConf
+
+        OmegaConf.save(OmegaConf.create(resolved), run_dir / "config.yaml")
+    started_at, start = _now(), time.monotonic()
+    cache = Cache(config.runner.cache_path or default_cache_path()) if config.runner.cache else None
+    writer = RunWriter(run_dir)
+    stats = Stats()
+    interrupted = False
+    try:
+        todo = _replay_cache(plan, run_id, cache, writer, stats)
+        if todo:
+            check_reachable(config.model)
+            stats = asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        writer.close()
+        if cache is not None:
+            cache.close()
+    wall_s = time.monotonic() - start
+    order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
+    rows = read_jsonl(writer.path)
+    write_parquet(rows, order, run_dir / "completions.parquet")
+    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted)
+    return RunResult(run_dir, len(plan.jobs), stats, wall_s, interrupted)
+
+
+def _replay_cache(plan: Plan, run_id: str, cache: Cache | None, writer: RunWriter, stats: Stats) -> list[Job]:
+    if cache is None or plan.config.runner.refresh:
+        return list(plan.jobs)
+    hits = cache.get_many(job.cache_key for job in plan.jobs)
+    todo = []
+    backend_body = _body_function(plan)
+    for job in plan.jobs:
+        hit = hits.get(job.cache_key)
+        if hit is None:
+            todo.append(job)
+            continue
+        writer.append(_cached_record(run_id, job, hit, backend_body(job.request)))
+        stats.cache_hits += 1
+    return todo
+
+
+def _body_function(plan: Plan):
+    backend = make_backend(plan.config.model, plan.capability, "http://127.0.0.1", None, 1.0)
+    return backend.body
+
+
+async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter, cache: Cache | None, stats: Stats) -> Stats:
+    target = plan.config.model
+    with ExitStack() as stack:
+        if target.kind == "embedded":
+            from sweeps.embedded import LlamaServer
+
+            server = stack.enter_context(LlamaServer(target))
+            base_url, default_concurrency = server.url, target.slots
+        else:
+            base_url, default_concurrency = target.endpoint, 8
+        concurrency = plan.config.runner.concurrency or default_concurrency
+        backend = make_backend(target, plan.capability, base_url, resolve_token(target), plan.config.runner.timeout_s)
+        pool = Pool(plan, backend, run_id, writer, cache, concurrency)
+        pool.stats.cache_hits = stats.cache_hits
+        try:
+            await pool.run(jobs)
+        finally:
+            await backend.close()
+        return pool.stats
+
+
+def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], stats: Stats, started_at: str, wall_s: float, interrupted: bool) -> None:
+    config = plan.config
+    target = config.model
+    latest = {(r["cell_id"], r["prompt_id"], r["sample_index"]): r for r in rows}.values()
+    summary = {
+        "run_id": run_id,
+        "started_at": started_at,
+        "finished_at": _now(),
+        "wall_s": round(wall_s, 3),
+        "interrupted": interrupted,
+        "requests": len(plan.jobs),
+        "finished": len(latest),
+        "sent": stats.sent,
+        "cache_hits": stats.cache_hits,
+        "errors": sum(1 for r in latest if r["error"]),
+        "retries": stats.retries,
+        "min_concurrency": stats.min_limit,
+        "prompt_tokens": sum(r["prompt_tokens"] or 0 for r in latest),
+        "completion_tokens": sum(r["completion_tokens"] or 0 for r in latest),
+        "targets": [{"kind": target.kind, "model": target.id, "endpoint": target.endpoint, "provider": target.provider, "mode": target.mode}],
+        "capability": plan.capability.name,
+        "sweep": config.sweep.name,
+        "grid": {name: list(values) for name, values in config.sweep.grid.items()},
+        "presets": list(config.sweep.presets),
+        "swept": plan.swept,
+        "cells": len(plan.cells),
+        "samples": config.samples,
+        "prompts": len(plan.prompts),
+        "warnings": plan.warnings,
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))

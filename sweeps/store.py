@@ -1,0 +1,97 @@
+"""Durable storage: the content-addressed completion cache and the run directory's records.
+
+The cache is one SQLite file in WAL mode, shared by every run on the machine and safe with
+several processes writing at once. Each finished completion is committed to it at once, and
+appended to the run's ``completions.jsonl``, so a crash never loses finished work; at the end
+the run's records are written as ``completions.parquet`` in grid order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Iterable
+
+from sweeps.records import FIELDS, CompletionRecord
+
+# The parts of a record that belong to the completion itself, not to the run that asked for it.
+CACHED_FIELDS = ("text", "finish_reason", "prompt_tokens", "completion_tokens", "latency_s", "retries", "finished_at")
+
+
+def default_cache_path() -> Path:
+    base = os.environ.get("HFSWEEP_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hfsweep"
+    return Path(base) / "completions.sqlite"
+
+
+class Cache:
+    """Content-addressed store of finished completions: key -> the completion's fields."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS completions (key TEXT PRIMARY KEY, created REAL, value TEXT NOT NULL)")
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, dict]:
+        keys = list(keys)
+        found: dict[str, dict] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, value in self.db.execute(f"SELECT key, value FROM completions WHERE key IN ({marks})", chunk):
+                found[key] = json.loads(value)
+        return found
+
+    def put(self, record: CompletionRecord) -> None:
+        value = json.dumps({name: getattr(record, name) for name in CACHED_FIELDS}, ensure_ascii=False)
+        self.db.execute("INSERT OR REPLACE INTO completions VALUES (?, ?, ?)", (record.cache_key, time.time(), value))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class RunWriter:
+    """Appends each record to ``completions.jsonl`` as it finishes; writes parquet at the end."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.path = run_dir / "completions.jsonl"
+        self._file = self.path.open("a", encoding="utf-8")
+
+    def append(self, record: CompletionRecord) -> None:
+        self._file.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Records of a run so far (a torn last line from a crash is skipped)."""
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+def write_parquet(rows: list[dict], order: dict[tuple[str, str, int], int], path: Path) -> None:
+    """Write records as parquet in grid order, keeping one row per (cell, prompt, sample)."""
+    import pandas as pd
+
+    latest = {(r["cell_id"], r["prompt_id"], r["sample_index"]): r for r in rows}
+    ordered = sorted(latest.values(), key=lambda r: order.get((r["cell_id"], r["prompt_id"], r["sample_index"]), len(order)))
+    frame = pd.DataFrame(ordered, columns=list(FIELDS))
+    for column in ("prompt_tokens", "completion_tokens"):
+        frame[column] = frame[column].astype("Int64")
+    tmp = path.with_suffix(".parquet.tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)
