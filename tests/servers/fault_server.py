@@ -61,14 +61,16 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from tests.servers.textgen import canonical_digest, count_tokens, fake_generation
-from tests.servers.tgi_server import tgi_generate_response, tgi_usage, tgi_validation_error
+from .textgen import canonical_digest, count_tokens, fake_generation
+from .tgi_server import tgi_generate_response, tgi_usage, tgi_validation_error
 
 FAULT_KINDS: tuple[str, ...] = ("rate_limit", "unavailable", "server_error", "hang", "drop", "malformed")
+STATE: web.AppKey[_State] = web.AppKey("state")
 GENERATION_PATHS = ("/v1/chat/completions", "/v1/completions", "/generate", "/")
 TGI_PATHS = ("/generate", "/")
 # Keys that do not change what a real server generates.
@@ -255,7 +257,7 @@ def _success_body(path: str, body: dict[str, Any], cfg: FaultConfig) -> tuple[di
 
 
 async def _generation(request: web.Request) -> web.StreamResponse:
-    state: _State = request.app["state"]
+    state: _State = request.app[STATE]
     path = request.path
     raw = await request.read()
     headers = dict(request.headers)
@@ -347,7 +349,7 @@ async def _generation(request: web.Request) -> web.StreamResponse:
 
 
 def _count(request: web.Request) -> _State:
-    state: _State = request.app["state"]
+    state: _State = request.app[STATE]
     with state.lock:
         state.counters["requests"] += 1
         state.counters["paths"][request.path] += 1
@@ -372,22 +374,22 @@ async def _info(request: web.Request) -> web.Response:
 
 
 async def _stats(request: web.Request) -> web.Response:
-    return web.json_response(request.app["state"].stats())
+    return web.json_response(request.app[STATE].stats())
 
 
 async def _requests(request: web.Request) -> web.Response:
-    state: _State = request.app["state"]
+    state: _State = request.app[STATE]
     with state.lock:
         return web.json_response(copy.deepcopy(state.log))
 
 
 async def _reset(request: web.Request) -> web.Response:
-    request.app["state"].reset()
+    request.app[STATE].reset()
     return web.json_response({"reset": True})
 
 
 async def _configure(request: web.Request) -> web.Response:
-    state: _State = request.app["state"]
+    state: _State = request.app[STATE]
     try:
         changes = await request.json()
         changes["rules"] = tuple(Rule(**r) for r in changes.get("rules", ()))
@@ -403,7 +405,7 @@ async def _configure(request: web.Request) -> web.Response:
 def build_app(state: _State) -> web.Application:
     """The aiohttp application serving every route above from `state`."""
     app = web.Application(client_max_size=16 * 2**20)
-    app["state"] = state
+    app[STATE] = state
     for path in GENERATION_PATHS:
         app.router.add_post(path, _generation)
     app.router.add_get("/health", _health)
@@ -418,9 +420,9 @@ def build_app(state: _State) -> web.Application:
 
 async def _serve(state: _State, host: str, port: int) -> tuple[web.AppRunner, int]:
     state.stopping = asyncio.Event()
-    runner = web.AppRunner(build_app(state), access_log=None, handle_signals=False)
+    runner = web.AppRunner(build_app(state), access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, shutdown_timeout=1.0, backlog=1024)
+    site = web.TCPSite(runner, host, port, backlog=1024)
     await site.start()
     sockets = site._server.sockets  # type: ignore[union-attr]
     return runner, sockets[0].getsockname()[1]
@@ -534,8 +536,9 @@ def spawn(args: Sequence[str] = (), *, module: str = "tests.servers.fault_server
         args: command-line options, e.g. `["--latency", "0.2", "--fault-rate", "0.3"]`.
         module: `tests.servers.fault_server` or `tests.servers.tgi_server`.
         timeout: seconds to wait for the URL line.
-        cwd: working directory (the repository root, so that `tests` is importable).
+        cwd: working directory; default the repository root, so that `tests` is importable.
     """
+    cwd = cwd or str(Path(__file__).resolve().parents[2])
     proc = subprocess.Popen([sys.executable, "-m", module, "--port", "0", *args], cwd=cwd,
                             stdout=subprocess.PIPE, text=True)
     deadline = time.monotonic() + timeout

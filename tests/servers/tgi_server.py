@@ -27,10 +27,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tests.servers.textgen import canonical_digest, count_tokens, fake_generation
+from .textgen import canonical_digest, count_tokens, fake_generation
 
 if TYPE_CHECKING:
-    from tests.servers.fault_server import FaultServer
+    from .fault_server import FaultServer
 
 # Body keys that change the output of a real server (everything else is presentation).
 _PRESENTATION_KEYS = {"details", "decoder_input_details", "return_full_text", "top_n_tokens"}
@@ -109,13 +109,13 @@ def start_tgi_server(**config: Any) -> FaultServer:
     Returns:
         The started server; call `.stop()` (or use it as a context manager).
     """
-    from tests.servers.fault_server import FaultServer
+    from .fault_server import FaultServer
 
     config.setdefault("error_style", "tgi")
     return FaultServer(**config).start()
 
 
 if __name__ == "__main__":
-    from tests.servers.fault_server import main
+    from .fault_server import main
 
     raise SystemExit(main(default_error_style="tgi"))
