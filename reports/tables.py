@@ -227,3 +227,26 @@ def pareto(ctx: Context, cm: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     text = (f"Highest {up} ({best[up]:.3g}{ci}) with {down} at most {thr:.3g} ({how}): "
             f"{', '.join(parts) or 'the only setting'} ({best[down]:.3g} {down}).")
     return df, text
+
+
+def heatmaps(ctx: Context, cm: pd.DataFrame, metrics: list[str], limit: int) -> pd.DataFrame:
+    """Per target, pair of swept parameters and metric: mean over the cells at each
+    (x, y) of their cell means (other parameters averaged). At most ``limit`` maps."""
+    means = cm.pivot(index="cell_id", columns="metric", values="mean")
+    rows, count = [], 0
+    for t in ctx.targets:
+        cells = ctx.cells[ctx.cells["target"] == t]
+        for i, px in enumerate(ctx.swept):
+            for py in ctx.swept[i + 1:]:
+                for m in metrics:
+                    if count >= limit:
+                        return pd.DataFrame(rows, columns=_HM_COLS)
+                    count += 1
+                    d = cells[["cell_id", px, py]].copy()
+                    d["v"] = d["cell_id"].map(means[m])
+                    for (vx, vy), g in d.groupby([px, py], sort=True):
+                        rows.append((t, px, float(vx), py, float(vy), m, float(g["v"].mean()), len(g)))
+    return pd.DataFrame(rows, columns=_HM_COLS)
+
+
+_HM_COLS = ["target", "param_x", "value_x", "param_y", "value_y", "metric", "mean", "cells"]

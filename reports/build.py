@@ -1,0 +1,113 @@
+"""``build_report``: load runs, compute every table, draw plots, write CSVs and the HTML page."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from reports import paper, runtables, tables
+from reports.load import RunData, cell_table, find_run_dirs, is_run_dir, load_runs, prompt_values
+from reports.options import resolve_options
+
+FLOAT_FORMAT = "%.6g"
+
+
+@dataclass
+class Report:
+    """Everything computed for one report (tables are DataFrames, one CSV each)."""
+
+    data: RunData
+    opts: dict
+    cells: pd.DataFrame
+    metrics: list[str]
+    swept: list[str]
+    targets: list[str]
+    key_metrics: list[str] = field(default_factory=list)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def default_out(paths) -> Path:
+    first = Path(paths[0])
+    if is_run_dir(first):
+        return first / "report" / "index.html"
+    return first / "report" / "index.html"
+
+
+def compute(paths, options: dict | None = None) -> Report:
+    """Load the runs and compute every table (no files written)."""
+    t0 = time.perf_counter()
+    data = load_runs(paths)
+    run_opts = next((c.get("report") for c in data.configs if isinstance(c.get("report"), dict)), None)
+    opts = resolve_options(run_opts, options, strict_last=True)
+    t1 = time.perf_counter()
+    cells = cell_table(data.completions)
+    prompts = list(dict.fromkeys(data.completions["prompt_id"].astype(str)))
+    wide, metrics = prompt_values(data.scores, data.group_scores)
+    if len(wide):
+        wide.index = wide.index.set_levels([lvl.astype(str) for lvl in wide.index.levels])
+    ctx = tables.Context(cells, wide, metrics, prompts, opts)
+    rep = Report(data, opts, cells, metrics, ctx.swept, ctx.targets)
+    t = rep.tables
+    t["cell_metrics"] = tables.cell_metrics(ctx)
+    t["effects"] = tables.effects(ctx)
+    t["friedman"] = tables.friedman(ctx)
+    t["paired_baseline"], rep.notes["baseline"] = tables.paired_baseline(ctx)
+    t["model_pairs"] = tables.model_pairs(ctx)
+    tables.adjust_all(t["friedman"], t["paired_baseline"], t["model_pairs"])
+    t["pareto"], rep.notes["recommendation"] = tables.pareto(ctx, t["cell_metrics"])
+    rep.key_metrics = [m for m in opts["key_metrics"] if m in metrics] or metrics[:6]
+    hm = [m for m in (opts["pareto"]["up"], opts["pareto"]["down"]) if m in metrics] or rep.key_metrics[:1]
+    t["heatmaps"] = tables.heatmaps(ctx, t["cell_metrics"], hm, int(opts["max_heatmaps"]))
+    t["errors"] = runtables.errors_table(data.completions, cells)
+    t["usage"] = runtables.usage_table(data.completions, cells)
+    t["identical_cells"] = runtables.identical_cells(data.completions, cells)
+    t2 = time.perf_counter()
+    t["decoding"], rep.notes["decoding"] = paper.decoding_table(data.completions, cells)
+    t["cells"] = cells.drop(columns=["target_key"])
+    rep.summary = runtables.run_summary(data, cells)
+    rep.timings.update(load_s=t1 - t0, stats_s=t2 - t1, paper_s=time.perf_counter() - t2)
+    return rep
+
+
+def write_tables(rep: Report, out_dir: Path) -> dict[str, Path]:
+    """Write every table as CSV (fixed float format, row order as computed)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, df in rep.tables.items():
+        p = out_dir / f"{name}.csv"
+        df.to_csv(p, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+        paths[name] = p
+    return paths
+
+
+def build_report(paths, out=None, options: dict | None = None) -> Path:
+    """Build the report for run/sweep directories; return the path of the HTML page.
+
+    Args:
+        paths: run directories and/or sweep directories (searched recursively).
+        out: HTML path; default ``<first path>/report/index.html``.
+        options: overrides of ``conf/report/default.yaml`` (see ``reports.options.DEFAULTS``).
+    """
+    from reports import html, plots
+
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    paths = [Path(p) for p in paths]
+    for p in paths:
+        find_run_dirs(p)  # fail early with a clear message on a bad path
+    out = Path(out) if out is not None else default_out(paths)
+    rep = compute(paths, options)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_tables(rep, out.parent / "tables")
+    t0 = time.perf_counter()
+    figs = plots.draw_all(rep, out.parent / "plots") if rep.opts["plots"] else {}
+    t1 = time.perf_counter()
+    out.write_text(html.render(rep, figs), encoding="utf-8")
+    rep.timings.update(plots_s=t1 - t0, html_s=time.perf_counter() - t1)
+    return out
