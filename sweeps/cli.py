@@ -17,11 +17,11 @@ USAGE_OVERRIDES = "Hydra overrides, e.g. model=gemma3 sweep=decoding 'sweep.grid
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from sweeps.compose import compose_config
-    from sweeps.runner import check_reachable, make_plan
+    from sweeps.runner import check_target, make_plan
 
     config, _ = compose_config(args.overrides)
     plan = make_plan(config)
-    check_reachable(config.model)
+    check_target(config.model)
     target = config.model
     print(f"target: {target.kind} {target.id} ({plan.capability.name}, mode {target.mode})")
     print(f"sweep: {config.sweep.name}; swept: {', '.join(plan.swept) or 'nothing'}")

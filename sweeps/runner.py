@@ -58,6 +58,7 @@ def make_plan(config: Config) -> Plan:
     capability = capability_for(config.model)
     if config.model.kind == "hf" and config.model.mode == "text":
         raise ConfigError("model.mode = 'text' is not accepted with model=hf: accepted chat (use model=endpoint model.server=tgi for TGI's /generate)")
+    _check_evaluators(config.evaluators)
     swept = swept_params([cell.setting for cell in cells])
     warnings = []
     ignored = capability.ignored(swept)
@@ -85,8 +86,26 @@ def make_plan(config: Config) -> Plan:
     return Plan(config, cells, prompts, jobs, capability, swept, warnings)
 
 
-def check_reachable(target: ModelTarget, timeout_s: float = 3.0) -> None:
-    """Fail before any request if an endpoint's host does not accept connections."""
+def _check_evaluators(names: tuple[str, ...] | None) -> None:
+    if not names:
+        return
+    import evaluators
+
+    for name in names:
+        try:
+            evaluators.get(name)
+        except evaluators.UnknownEvaluatorError as error:
+            raise ConfigError(f"evaluators: {error}") from None
+
+
+def check_target(target: ModelTarget, timeout_s: float = 3.0) -> None:
+    """Fail before any request if the target cannot work: no model file or server binary for
+    the embedded server, or an endpoint whose host does not accept connections."""
+    if target.kind == "embedded":
+        from sweeps.embedded import gguf_path, server_binary
+
+        gguf_path(target.gguf or target.id)
+        server_binary()
     if target.kind != "endpoint":
         return
     parsed = urlparse(target.endpoint)
@@ -290,7 +309,7 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     try:
         todo = _replay_cache(plan, run_id, cache, writer, stats)
         if todo:
-            check_reachable(config.model)
+            check_target(config.model)
             stats = asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats))
     except KeyboardInterrupt:
         interrupted = True

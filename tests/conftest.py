@@ -1,0 +1,32 @@
+"""Shared fixtures: an isolated cache per test, the real embedded server, and the test servers."""
+
+from __future__ import annotations
+
+import pytest
+
+from sweeps.config import ModelTarget
+from sweeps.embedded import LlamaServer
+
+pytest_plugins = ["tests.servers.fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own completion cache, so no test is served another's answers."""
+    cache_dir = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("HFSWEEP_CACHE_DIR", str(cache_dir))
+    return cache_dir
+
+
+@pytest.fixture(scope="session")
+def smollm2_server():
+    """One real llama-server with SmolLM2 for the whole session (tests reach it as model=endpoint)."""
+    target = ModelTarget(kind="embedded", id="smollm2", gguf="smollm2", server="llama.cpp", slots=4)
+    with LlamaServer(target) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def smollm2_endpoint(smollm2_server) -> list[str]:
+    """Overrides that point a run at the session's running llama-server."""
+    return ["model=endpoint", f"model.endpoint={smollm2_server.url}", "model.id=smollm2", "model.server=llama.cpp"]

@@ -1,0 +1,161 @@
+"""Config: every conf/ file composes and validates; every bad value stops with one clear line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from sweeps.cli import main
+from sweeps.compose import CONF_DIR, compose_config, group_options
+from sweeps.grid import expand_cells, expand_settings
+from sweeps.config import Sampling, Sweep
+from sweeps.runner import make_plan
+
+REQUIRED = {"hf": ["model.id=meta-llama/Llama-3.1-8B-Instruct"], "endpoint": ["model.endpoint=http://127.0.0.1:8080"]}
+
+
+@pytest.mark.parametrize(
+    "group,option",
+    [(group, option) for group in ("model", "sampling", "sweep", "prompts", "runner", "report") for option in group_options(group)],
+)
+def test_every_conf_file_composes_and_validates(group, option):
+    overrides = [f"{group}={option}"] + (REQUIRED.get(option, []) if group == "model" else [])
+    if group == "sweep" and option == "top_k":
+        overrides.append("model=smollm2")
+    config, mapping = compose_config(overrides)
+    plan = make_plan(config)
+    assert plan.jobs and len(plan.jobs) == len(plan.cells) * len(plan.prompts) * config.samples
+    assert "hydra" not in mapping
+
+
+def test_conf_holds_only_yaml():
+    assert all(path.suffix == ".yaml" for path in CONF_DIR.rglob("*") if path.is_file())
+
+
+def test_default_prompt_set_is_large_and_unique():
+    config, _ = compose_config([])
+    plan = make_plan(config)
+    assert len(plan.prompts) >= 24
+    assert len({p.text for p in plan.prompts}) == len(plan.prompts)
+
+
+def test_decoding_preset_follows_the_paper_by_default():
+    config, _ = compose_config(["sweep=decoding"])
+    assert (config.model.id, config.model.mode, config.sampling.max_tokens) == ("gemma3", "text", 200)
+    assert list(config.sweep.presets) == ["greedy", "pure", "t_0.9", "top_k_40", "top_k_640", "top_k_40_t_0.7", "nucleus_0.95"]
+    config, _ = compose_config(["sweep=decoding", "model=smollm2"])
+    assert config.model.id == "smollm2"
+
+
+BAD = [
+    (["sampling.temperature=2.5"], "sampling.temperature = 2.5 is out of range: accepted 0 .. 2"),
+    (["sampling.temperature=hot"], "sampling.temperature = 'hot' is not a number"),
+    (["sampling.top_p=0"], "sampling.top_p = 0 is out of range: accepted (0, 1]"),
+    (["sampling.top_p=1.5"], "sampling.top_p = 1.5 is out of range"),
+    (["sampling.top_k=-1"], "sampling.top_k = -1 is out of range: accepted an integer >= 0"),
+    (["sampling.top_k=2.5"], "sampling.top_k = 2.5 is not an integer"),
+    (["sampling.frequency_penalty=3"], "sampling.frequency_penalty = 3 is out of range: accepted -2 .. 2"),
+    (["sampling.presence_penalty=-2.1"], "sampling.presence_penalty = -2.1 is out of range: accepted -2 .. 2"),
+    (["sampling.max_tokens=0"], "sampling.max_tokens = 0 is out of range: accepted an integer >= 1"),
+    (["sampling.seed=-4"], "sampling.seed = -4 is out of range"),
+    (["samples=0"], "samples = 0 is out of range"),
+    (["sweep.grid.temperature=[0,0.7,9]"], "sweep.grid.temperature = 9 is out of range: accepted 0 .. 2"),
+    (["sweep.grid.temperature=[]"], "sweep.grid.temperature = [] is not accepted: a non-empty list"),
+    (["sweep.grid.temperature=[0.5,0.5]"], "repeats a value"),
+    (["+sweep.grid.min_p=[0.1]"], "sweep.grid.min_p is not a sweepable parameter"),
+    (["model=gpt5"], "model = 'gpt5' is not known: choose one of endpoint, gemma3, hf, smollm2"),
+    (["sweep=quik"], "sweep = 'quik' is not known: choose one of decoding, penalties, quick, single, top_k. Did you mean sweep=quick?"),
+    (["sampling.temprature=1"], "sampling.temprature is not a known config key"),
+    (["model=hf"], "model.id is required by this config"),
+    (["model=hf", "model.id=llama"], "model.id = 'llama' is not a Hub model id"),
+    (["model=endpoint", "model.endpoint=localhost:8080"], "model.endpoint = 'localhost:8080' is not accepted: an http(s) URL"),
+    (["model=endpoint", "model.endpoint=http://127.0.0.1:9"], "model.endpoint 'http://127.0.0.1:9' refused the connection"),
+    (["model.gguf=/nowhere/model.gguf"], "model.gguf = '/nowhere/model.gguf' is not accepted"),
+    (["model=hf", "model.id=a/b", "sweep=top_k"], "sweeps top_k, which HF Inference Providers router ignores"),
+    (["model.mode=poetry"], "model.mode = 'poetry' is not accepted: choose one of chat, text"),
+    (["runner.cache=maybe"], "runner.cache = 'maybe' is not accepted: true or false"),
+    (["prompts.file=/nowhere.jsonl"], "prompts.file = '/nowhere.jsonl' does not exist"),
+    (["prompts.limit=0"], "prompts.limit = 0 is out of range"),
+    (["evaluators=[self_blue]"], "Unknown evaluator 'self_blue'. Did you mean: self_bleu?"),
+]
+
+
+@pytest.mark.parametrize("overrides,message", BAD, ids=[" ".join(o) for o, _ in BAD])
+def test_bad_value_gives_one_line_and_exit_2(overrides, message, capsys):
+    assert main(["validate", *overrides]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("empty.jsonl", "", "holds no prompts"),
+        ("bad.jsonl", '{"prompt": "ok"}\n{"prompt": oops}\n', "line 2 is not valid JSON"),
+        ("nofield.jsonl", '{"question": "x"}\n', "line 1 has no 'prompt' or 'text' field"),
+        ("blank.jsonl", '{"prompt": "   "}\n', "prompt 1 is empty"),
+        ("nocol.csv", "id,question\n1,hello\n", "has no 'prompt' or 'text' column"),
+        ("dup.jsonl", '{"id": "a", "prompt": "x"}\n{"id": "a", "prompt": "y"}\n', "prompt id 'a' appears twice"),
+        ("prompts.pdf", "x", "has an unknown type '.pdf'"),
+    ],
+)
+def test_malformed_prompt_file(tmp_path, capsys, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    assert main(["validate", f"prompts.file={path}"]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("p.jsonl", '{"id": "one", "prompt": "Hello"}\n"Bare string"\n{"text": "Third"}\n'),
+        ("p.csv", 'id,prompt\none,Hello\n,"Bare, string"\n,Third\n'),
+        ("p.txt", "Hello\n\nBare string\nThird\n"),
+    ],
+)
+def test_prompt_files_load(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_text(content)
+    config, _ = compose_config([f"prompts.file={path}", "prompts.limit=2"])
+    prompts = make_plan(config).prompts
+    assert [p.text for p in prompts] == ["Hello", "Bare string" if name != "p.csv" else "Bare, string"]
+    assert prompts[1].id == "p002"
+
+
+def test_cli_user_error_has_no_traceback():
+    result = subprocess.run([sys.executable, "-m", "sweeps.cli", "validate", "sampling.top_p=7"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "hfsweep: sampling.top_p = 7 is out of range: accepted (0, 1]"
+
+
+def test_grid_counts_presets_and_exclusions():
+    sweep = Sweep(
+        grid={"temperature": (0.0, 0.5, 1.0), "top_p": (0.9, 1.0)},
+        presets={"a": {"max_tokens": 10}, "b": {"max_tokens": 20}},
+        exclude=({"temperature": 0.0, "top_p": 0.9},),
+    )
+    settings = expand_settings(Sampling(), sweep)
+    assert len(settings) == (3 * 2 - 1) * 2
+    assert {s.name for s in settings} == {"a", "b"}
+    assert len({s.id for s in settings}) == len(settings)
+
+
+def test_setting_ids_are_stable_across_models_and_cell_ids_are_not():
+    smol, _ = compose_config(["model=smollm2"])
+    gemma, _ = compose_config(["model=gemma3"])
+    smol_cells, gemma_cells = expand_cells(smol), expand_cells(gemma)
+    assert [c.setting.id for c in smol_cells] == [c.setting.id for c in gemma_cells]
+    assert not {c.id for c in smol_cells} & {c.id for c in gemma_cells}
+    again, _ = compose_config(["model=smollm2"])
+    assert [c.id for c in expand_cells(again)] == [c.id for c in smol_cells]
+
+
+def test_validate_prints_cells_requests_and_budget(capsys):
+    assert main(["validate", "sweep.grid.temperature=[0,0.7,1.2]", "prompts.limit=3", "samples=2", "sampling.max_tokens=10"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("  cell ") == 6
+    assert "6 cells x 3 prompts x 2 samples = 36 requests; at most 360 completion tokens. Nothing was sent." in out
