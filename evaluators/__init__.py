@@ -1,0 +1,15 @@
+"""Metrics as pure functions behind one registry: repetition, diversity, length (+ semantic).
+
+>>> import evaluators
+>>> evaluators.get("distinct_2").function(["the cat sat", "the cat ran"])
+0.75
+"""
+
+from .errors import DuplicateEvaluatorError, MissingExtraError, UnknownEvaluatorError
+from .registry import DEFAULT_EVALUATORS, Evaluator, get, names, register, resolve
+from .tokens import tokenize
+
+__all__ = [
+    "DEFAULT_EVALUATORS", "DuplicateEvaluatorError", "Evaluator", "MissingExtraError",
+    "UnknownEvaluatorError", "get", "names", "register", "resolve", "tokenize",
+]

