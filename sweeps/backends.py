@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import httpx2
 from huggingface_hub import AsyncInferenceClient
-from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
+from huggingface_hub.errors import InferenceTimeoutError
 from huggingface_hub.utils import hf_raise_for_status
 
 from sweeps.capabilities import Capability
@@ -81,16 +81,27 @@ def _server_message(response: Any) -> str:
     return (response.text or "")[:500] if response is not None else ""
 
 
+def _response_of(error: BaseException) -> Any:
+    """The HTTP response behind an error: ``HfHubHTTPError.response``, or for TGI's typed
+    errors (``ValidationError``, ``OverloadedError``...) the response of their cause."""
+    for candidate in (error, error.__cause__):
+        response = getattr(candidate, "response", None)
+        if response is not None and hasattr(response, "status_code"):
+            return response
+    return None
+
+
 def classify(error: BaseException) -> RequestFailure:
     """Map an exception from the client to a :class:`RequestFailure`."""
     if isinstance(error, RequestFailure):
         return error
     if isinstance(error, (InferenceTimeoutError, httpx2.TimeoutException, TimeoutError)):
         return RequestFailure("timeout", f"timed out: {error}", retryable=True)
-    if isinstance(error, HfHubHTTPError) and error.response is not None:
-        status = error.response.status_code
-        message = _server_message(error.response) or str(error).splitlines()[0]
-        return RequestFailure(f"http_{status}", message, status in RETRYABLE_STATUS or status >= 500, _retry_after(error.response), status)
+    response = _response_of(error)
+    if response is not None:
+        status = response.status_code
+        message = _server_message(response) or str(error).splitlines()[0]
+        return RequestFailure(f"http_{status}", message, status in RETRYABLE_STATUS or status >= 500, _retry_after(response), status)
     if isinstance(error, (httpx2.TransportError, ConnectionError)):
         return RequestFailure("connection", f"connection failed: {type(error).__name__}: {error}", retryable=True)
     if isinstance(error, (json.JSONDecodeError, ValueError, KeyError, TypeError, IndexError)):
