@@ -1,0 +1,294 @@
+"""The self-contained HTML page: inline CSS, base64 PNGs, one small script (CSP-pinned by hash).
+
+Every value from a run (model output, prompts, error messages, model names, settings) goes
+through :func:`esc`; the sample browser's data is JSON with ``<``, ``>``, ``&`` escaped as
+``\\u003c`` etc. inside a non-executed ``application/json`` script, read by the page script
+with ``textContent`` and inserted with ``textContent``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reports.browser import sample_data
+from reports.html_assets import CSS, JS
+from reports.paper import PAPER
+
+
+def esc(x) -> str:
+    """HTML-escape anything (quotes included)."""
+    return html.escape("" if x is None else str(x), quote=True)
+
+
+def fnum(v, digits: int = 3) -> str:
+    """Compact number: NaN/None as an en dash, integers plain, else ``digits`` significant."""
+    if v is None or isinstance(v, str):
+        return "" if v is None else v
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if math.isnan(f):
+        return "\u2013"
+    if f.is_integer() and abs(f) < 1e15:
+        return str(int(f))
+    return f"{f:.{digits}g}"
+
+
+def json_for_script(obj) -> str:
+    """JSON safe inside a ``<script type="application/json">`` element."""
+    s = json.dumps(obj, ensure_ascii=True, separators=(",", ":"), allow_nan=False, default=str)
+    return s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def table(df: pd.DataFrame, cols: list[str] | None = None, *, sortable: bool = True, page: int = 0,
+          highlight=None, headers: dict | None = None, ci: dict | None = None) -> str:
+    """An escaped HTML table. ``ci`` maps a column to its (low, high) columns, shown as
+    ``mean [low, high]`` and sorted by the mean; ``highlight`` is a boolean mask of rows."""
+    cols = cols or list(df.columns)
+    ci = ci or {}
+    headers = headers or {}
+    attrs = ' class="sortable"' if sortable else ""
+    if page and len(df) > page:
+        attrs += f' data-page="{int(page)}"'
+    out = [f'<div class="scroll"><table{attrs}><thead><tr>']
+    out += [f"<th>{esc(headers.get(c, c))}</th>" for c in cols]
+    out.append("</tr></thead><tbody>")
+    hl = list(highlight) if highlight is not None else [False] * len(df)
+    recs = df.to_dict("records")
+    for rec, h in zip(recs, hl):
+        out.append('<tr class="hl">' if h else "<tr>")
+        for c in cols:
+            v = rec.get(c)
+            if c in ci:
+                lo, hi = rec.get(ci[c][0]), rec.get(ci[c][1])
+                txt = fnum(v) + (f" [{fnum(lo)}, {fnum(hi)}]" if lo is not None and not _nan(lo) else "")
+                out.append(f'<td class="num" data-v="{esc(_dv(v))}">{esc(txt)}</td>')
+            elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+                out.append(f'<td class="num" data-v="{esc(_dv(v))}">{esc(fnum(v))}</td>')
+            else:
+                out.append(f"<td>{esc('' if v is None or _nan(v) else v)}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+def _nan(v) -> bool:
+    try:
+        return isinstance(v, float) and math.isnan(v) or v is pd.NA
+    except TypeError:
+        return False
+
+
+def _dv(v) -> str:
+    try:
+        f = float(v)
+        return "" if math.isnan(f) else repr(f)
+    except (TypeError, ValueError):
+        return ""
+
+
+def figure(path: Path, caption: str) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return (f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{esc(caption)} (<code>plots/{esc(Path(path).name)}</code>)</figcaption></figure>")
+
+
+def _section(sid: str, title: str, body: str) -> str:
+    return f'<section id="{sid}"><h2>{esc(title)}</h2>{body}</section>'
+
+
+def _p(text: str, cls: str = "note") -> str:
+    return f'<p class="{cls}">{esc(text)}</p>'
+
+
+def _summary(rep) -> str:
+    s = rep.summary
+    facts = [
+        ("Runs", ", ".join(s["runs"])), ("Run ids", ", ".join(s["run_ids"])), ("Sweep", ", ".join(s["sweeps"]) or "\u2013"),
+        ("Models", ", ".join(rep.targets)), ("Cells", s["cells"]), ("Prompts", s["prompts"]),
+        ("Samples per prompt", s["samples"]), ("Completions", s["completions"]),
+        ("Errors", f"{s['errors']} ({100 * s['errors'] / max(1, s['completions']):.1f}%)"),
+        ("Cache hits", s["cached"]), ("Retries", s["retries"]),
+        ("Tokens", f"{s['prompt_tokens']} prompt + {s['completion_tokens']} completion"),
+        ("Wall time", f"{s['wall_s']:.1f} s" if s["wall_s"] is not None else "\u2013"),
+        ("Started / finished", f"{s['started_at'] or '?'} / {s['finished_at'] or '?'}"),
+        ("Swept parameters", ", ".join(rep.swept) or "none"),
+    ]
+    out = ['<dl class="facts">'] + [f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts] + ["</dl>"]
+    out.append("<h3>Targets</h3>" + table(pd.DataFrame(s["targets"]), sortable=False))
+    grid = pd.DataFrame([{"parameter": k, "values": ", ".join(fnum(v, 6) for v in vals)} for k, vals in s["grid"].items()])
+    out.append("<h3>Grid (distinct values among cells)</h3>" + table(grid, sortable=False))
+    if s["failed"]:
+        out.append('<h3 class="warn">Failed jobs</h3>' + _p(f"{len(s['failed'])} job(s) of the sweep failed and are not in this report:", "warn"))
+        out.append(table(pd.DataFrame(s["failed"]), sortable=False))
+    if s["warnings"]:
+        out.append('<h3>Warnings</h3><ul>' + "".join(f"<li>{esc(w)}</li>" for w in s["warnings"]) + "</ul>")
+    return "".join(out)
+
+
+def _leaderboard(rep) -> str:
+    cm = rep.tables["cell_metrics"]
+    keys = rep.key_metrics
+    df = rep.cells[["cell_id", "target", "setting"]].copy()
+    for m in keys:
+        d = cm[cm["metric"] == m].set_index("cell_id")
+        df[m], df[m + "_lo"], df[m + "_hi"] = (df["cell_id"].map(d[c]) for c in ("mean", "ci_low", "ci_high"))
+    n = cm.groupby("cell_id")["n"].max()
+    df["prompts (n)"] = df["cell_id"].map(n)
+    err = rep.tables["errors"].set_index("cell_id")
+    df["error_rate"] = df["cell_id"].map(err["error_rate"])
+    df["truncated_rate"] = df["cell_id"].map(err["truncated_rate"])
+    hl = rep.tables["pareto"]["recommended"].tolist() if "recommended" in rep.tables["pareto"] else None
+    cols = ["target", "setting", *keys, "prompts (n)", "error_rate", "truncated_rate"]
+    conf = int(round(rep.opts["confidence"] * 100))
+    few = cm[cm["note"].str.startswith("fewer")]
+    body = _p(f"One row per cell: mean over prompts [{conf}% BCa bootstrap CI over prompts]. Click a header to sort. "
+              "Highlighted: the recommended cell. Every metric is in tables/cell_metrics.csv.")
+    if len(few):
+        body += _p(f"{few['cell_id'].nunique()} cell(s) have fewer than 2 prompts with a value: no CI (shown as a bare mean).", "warn")
+    return body + table(df, cols, page=rep.opts["page_rows"], highlight=hl,
+                        ci={m: (m + "_lo", m + "_hi") for m in keys})
+
+
+def _effects(rep, figs) -> str:
+    fr = rep.tables["friedman"]
+    out = [_p("Each level's value per prompt is the mean over the cells at that level (other parameters averaged); "
+              "Friedman test over levels with prompts as blocks, for parameters with at least 3 levels. p_adj: "
+              "Benjamini-Hochberg over every p-value in this report.")]
+    if fr.empty:
+        out.append(_p("No swept parameter has 3 or more levels: no Friedman test."))
+    else:
+        d = fr[fr["metric"].isin(rep.key_metrics)]
+        out.append(table(d, ["target", "parameter", "levels", "metric", "n", "statistic", "p", "p_adj", "note"], page=rep.opts["page_rows"]))
+    out += [figure(p, f"Effect of {k[len('effects_'):]}") for k, p in figs.items() if k.startswith("effects_")]
+    if not rep.swept:
+        out.append(_p("No parameter takes more than one value: nothing is swept."))
+    return "".join(out)
+
+
+def _heatmaps(rep, figs) -> str:
+    hm = [figure(p, k.replace("heatmap_", "Heatmap ")) for k, p in figs.items() if k.startswith("heatmap_")]
+    if not hm:
+        return _p("Fewer than two swept parameters: no heatmap.")
+    note = _p(f"At most {rep.opts['max_heatmaps']} heatmaps (report.max_heatmaps); data in tables/heatmaps.csv.")
+    return note + "".join(hm)
+
+
+def _paired(rep) -> str:
+    pb = rep.tables["paired_baseline"]
+    d = pb[pb["metric"].isin(rep.key_metrics)]
+    cols = ["target", "setting", "metric", "diff", "n", "p", "p_adj", "note"]
+    return (_p(f"Every cell minus the baseline setting ({rep.notes['baseline']}) of the same model, paired by prompt; "
+               "diff with bootstrap CI, Wilcoxon signed-rank p, BH-adjusted p. Key metrics shown; all in tables/paired_baseline.csv.")
+            + (table(d, cols, page=rep.opts["page_rows"], ci={"diff": ("ci_low", "ci_high")}) if len(d) else _p("No other cell to compare.")))
+
+
+def _models(rep, figs) -> str:
+    mp = rep.tables["model_pairs"]
+    if mp.empty:
+        return _p("One model (target) in these runs, or no setting shared between models: no model comparison.")
+    d = mp[mp["metric"].isin(rep.key_metrics)]
+    cols = ["target_a", "target_b", "setting", "metric", "diff", "n", "p", "p_adj"]
+    out = [_p("target_b minus target_a, paired on (setting, prompt). The 'all shared settings' rows average the "
+              "per-prompt differences over settings first."),
+           table(d, cols, page=rep.opts["page_rows"], ci={"diff": ("ci_low", "ci_high")})]
+    out += [figure(p, k.replace("model_deltas_", "Model deltas ")) for k, p in figs.items() if k.startswith("model_deltas_")]
+    return "".join(out)
+
+
+def _pareto(rep, figs) -> str:
+    pa = rep.tables["pareto"]
+    out = [f'<div class="box"><strong>Recommendation.</strong> {esc(rep.notes["recommendation"])}</div>']
+    if not pa.empty:
+        up, down = rep.opts["pareto"]["up"], rep.opts["pareto"]["down"]
+        front = pa[pa["on_front"]].sort_values(down, kind="stable")
+        out.append(_p(f"{len(front)} of {len(pa)} cells are Pareto-optimal ({up} up, {down} down):"))
+        out.append(table(front, ["target", "setting", up, down, "recommended"], ci={up: (f"{up}_ci_low", f"{up}_ci_high")}))
+    if "pareto" in figs:
+        out.append(figure(figs["pareto"], "Pareto scatter"))
+    return "".join(out)
+
+
+def _quality(rep, figs) -> str:
+    er = rep.tables["errors"]
+    bad = er[er["errors"] > 0]
+    out = [_p(f"{len(bad)} of {len(er)} cells had errors. Truncated = finish_reason 'length' among non-error outputs.")]
+    out.append(table(er, ["target", "setting", "requests", "errors", "error_rate", "top_error", "top_error_count",
+                          "top_error_message", "truncated_rate", "empty_rate"], page=rep.opts["page_rows"]))
+    out.append("<h3>Tokens and latency per cell</h3>")
+    us = rep.tables["usage"]
+    out.append(table(us, [c for c in us.columns if c != "cell_id"], page=rep.opts["page_rows"]))
+    if "lengths" in figs:
+        out.append(figure(figs["lengths"], "Completion lengths"))
+    return "".join(out)
+
+
+def _decoding(rep) -> str:
+    dec = rep.tables["decoding"]
+    out = [_p(rep.notes["decoding"])]
+    if not dec.empty:
+        out.append(table(dec, ["target", "setting_name", "texts", "self_bleu4", "zipf", "repetition_pct", "paper_method",
+                               "paper_self_bleu4", "paper_zipf", "paper_repetition_pct"], page=rep.opts["page_rows"]))
+    out.append("<h3>Paper: Holtzman et al. 2020, Table 1 (GPT-2 Large, WebText, 5000 texts)</h3>")
+    out.append(table(PAPER.drop(columns=["setting_name"]), sortable=False))
+    return "".join(out)
+
+
+def _identical(rep) -> str:
+    ic = rep.tables["identical_cells"]
+    if ic.empty:
+        return _p("No two cells produced identical outputs for every prompt and sample.")
+    msg = (f"{ic['group'].nunique()} group(s) of cells produced identical outputs for every prompt and seed: "
+           "their settings did not change the output (e.g. top_p at temperature 0, or a parameter the server "
+           "ignores). Differences between them are not effects.")
+    return f'<div class="box warnbox">{esc(msg)}</div>' + table(ic, ["group", "target", "setting", "outputs"])
+
+
+def _browser(rep) -> str:
+    data, note = sample_data(rep)
+    return (_p(note) + '<div class="browser">'
+            '<label>Cell <select id="sb-cell"></select></label><button id="sb-prev">&lt; cell</button><button id="sb-next">cell &gt;</button><br>'
+            '<label>Prompt <select id="sb-prompt"></select></label><button id="sb-pprev">&lt; prompt</button><button id="sb-pnext">prompt &gt;</button>'
+            '<div class="prompt" id="sb-prompt-text"></div><div id="sb-out"></div></div>'
+            f'<script type="application/json" id="samples-data">{json_for_script(data)}</script>')
+
+
+SECTIONS = [("summary", "Run summary"), ("leaderboard", "Leaderboard"), ("effects", "Effects of parameters"),
+            ("heatmaps", "Heatmaps"), ("baseline", "Cells vs baseline"), ("models", "Model comparison"),
+            ("pareto", "Pareto front and recommendation"), ("quality", "Errors, truncation, tokens, latency"),
+            ("decoding", "Decoding strategies vs the paper"), ("identical", "Identical cells"), ("samples", "Sample browser")]
+
+
+def render(rep, figs: dict[str, Path]) -> str:
+    """The whole page as one string."""
+    bodies = {
+        "summary": _summary(rep), "leaderboard": _leaderboard(rep), "effects": _effects(rep, figs),
+        "heatmaps": _heatmaps(rep, figs), "baseline": _paired(rep), "models": _models(rep, figs),
+        "pareto": _pareto(rep, figs), "quality": _quality(rep, figs), "decoding": _decoding(rep),
+        "identical": _identical(rep), "samples": _browser(rep),
+    }
+    script_hash = base64.b64encode(hashlib.sha256(JS.encode("utf-8")).digest()).decode("ascii")
+    csp = (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'; "
+           "base-uri 'none'; form-action 'none'")
+    title = f"hfsweep report: {', '.join(rep.summary['run_ids'])}"
+    nav = "".join(f'<a href="#{sid}">{esc(t)}</a>' for sid, t in SECTIONS)
+    sections = "".join(_section(sid, t, bodies[sid]) for sid, t in SECTIONS)
+    sub = (f"{len(rep.targets)} model(s), {rep.summary['cells']} cells, {rep.summary['prompts']} prompts, "
+           f"{rep.summary['completions']} completions")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<link rel="icon" href="data:,">'
+            f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
+            f"<header><h1>{esc(title)}</h1><p>{esc(sub)}</p></header><nav>{nav}</nav><main>{sections}"
+            f"{_p('Tables: tables/*.csv; plots: plots/*.png next to this page. Statistics: prompt = unit; BCa bootstrap CIs (scipy.stats.bootstrap); Wilcoxon signed-rank; Benjamini-Hochberg; Friedman.')}"
+            f"</main><script>{JS}</script></body></html>\n")

@@ -1,0 +1,142 @@
+"""CSS and JavaScript inlined into the report page (no external resource of any kind).
+
+The script never uses innerHTML: sample texts are inserted with textContent, and the page's
+Content-Security-Policy allows only this script (by hash), data: images and inline styles.
+"""
+
+CSS = """
+:root { --fg:#1b1b1b; --muted:#555; --line:#d6d6d6; --bg:#fff; --alt:#f5f7fa; --accent:#0072B2; --warn:#D55E00; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg);
+       margin: 0; }
+header { background: #0b3d62; color: #fff; padding: 14px 24px; }
+header h1 { margin: 0; font-size: 20px; }
+header p { margin: 4px 0 0; opacity: .85; }
+nav { position: sticky; top: 0; background: #fff; border-bottom: 1px solid var(--line); padding: 6px 24px; z-index: 2;
+      display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 13px; }
+nav a { color: var(--accent); text-decoration: none; }
+main { padding: 8px 24px 40px; max-width: 1500px; }
+section { margin: 22px 0 30px; }
+h2 { font-size: 18px; border-bottom: 2px solid var(--accent); padding-bottom: 3px; }
+h3 { font-size: 15px; margin: 16px 0 6px; }
+.note { color: var(--muted); font-size: 13px; }
+.warn { color: var(--warn); }
+.box { background: var(--alt); border-left: 4px solid var(--accent); padding: 8px 12px; margin: 8px 0; }
+.box.warnbox { border-left-color: var(--warn); }
+.scroll { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; font-size: 12.5px; margin: 6px 0; }
+th, td { border: 1px solid var(--line); padding: 3px 7px; text-align: left; vertical-align: top; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+th { background: var(--alt); position: relative; }
+table.sortable th { cursor: pointer; user-select: none; }
+table.sortable th::after { content: " \\2195"; color: #999; font-size: 10px; }
+tr.hl td { background: #fff4e0; }
+.pager { font-size: 12px; color: var(--muted); margin: 2px 0 10px; }
+.pager button, .browser button { font-size: 12px; margin: 0 3px; }
+figure { margin: 10px 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
+figcaption { font-size: 12px; color: var(--muted); }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 6px 0; }
+dl.facts dt { font-weight: 600; }
+dl.facts dd { margin: 0; }
+.browser select { max-width: 100%; font-size: 12.5px; margin: 2px 6px 6px 0; }
+.sample { border: 1px solid var(--line); border-radius: 4px; margin: 6px 0; background: var(--alt); }
+.sample .meta { font-size: 11.5px; color: var(--muted); padding: 3px 8px; border-bottom: 1px solid var(--line); }
+.sample pre { margin: 0; padding: 6px 8px; white-space: pre-wrap; word-break: break-word; font-size: 12.5px; }
+.prompt { white-space: pre-wrap; background: #eef4fb; padding: 6px 8px; border-radius: 4px; font-size: 12.5px; }
+code { font-size: 12px; }
+"""
+
+JS = r"""
+(function () {
+  "use strict";
+  function cellValue(td) {
+    var v = td.getAttribute("data-v");
+    if (v === null) { v = td.textContent; }
+    var f = parseFloat(v);
+    return (v !== "" && isFinite(f) && String(v).trim().match(/^[-+0-9.eE]+$/)) ? f : v.toLowerCase();
+  }
+  function page(table, start) {
+    var size = parseInt(table.getAttribute("data-page"), 10);
+    var rows = table.tBodies[0].rows, n = rows.length;
+    if (!size || n <= size) { return; }
+    start = Math.max(0, Math.min(start, Math.floor((n - 1) / size) * size));
+    table.setAttribute("data-start", String(start));
+    for (var i = 0; i < n; i++) { rows[i].style.display = (i >= start && i < start + size) ? "" : "none"; }
+    var label = table.parentNode.nextElementSibling.querySelector(".range");
+    label.textContent = "Rows " + (start + 1) + "-" + Math.min(n, start + size) + " of " + n;
+  }
+  function setupPager(table) {
+    var size = parseInt(table.getAttribute("data-page"), 10);
+    if (!size || table.tBodies[0].rows.length <= size) { return; }
+    var bar = document.createElement("div");
+    bar.className = "pager";
+    var prev = document.createElement("button"), next = document.createElement("button"), span = document.createElement("span");
+    prev.textContent = "< Prev"; next.textContent = "Next >"; span.className = "range";
+    prev.addEventListener("click", function () { page(table, parseInt(table.getAttribute("data-start") || "0", 10) - size); });
+    next.addEventListener("click", function () { page(table, parseInt(table.getAttribute("data-start") || "0", 10) + size); });
+    bar.appendChild(prev); bar.appendChild(span); bar.appendChild(next);
+    table.parentNode.parentNode.insertBefore(bar, table.parentNode.nextSibling);
+    page(table, 0);
+  }
+  function setupSort(table) {
+    var ths = table.tHead ? table.tHead.rows[0].cells : [];
+    Array.prototype.forEach.call(ths, function (th, col) {
+      th.addEventListener("click", function () {
+        var asc = th.getAttribute("data-dir") !== "asc";
+        Array.prototype.forEach.call(ths, function (h) { h.removeAttribute("data-dir"); });
+        th.setAttribute("data-dir", asc ? "asc" : "desc");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = cellValue(a.cells[col]), y = cellValue(b.cells[col]);
+          if (typeof x !== typeof y) { return (typeof x === "number") ? -1 : 1; }
+          return (x < y ? -1 : x > y ? 1 : 0) * (asc ? 1 : -1);
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+        page(table, 0);
+      });
+    });
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), setupSort);
+  Array.prototype.forEach.call(document.querySelectorAll("table[data-page]"), setupPager);
+
+  var holder = document.getElementById("samples-data");
+  if (!holder) { return; }
+  var data = JSON.parse(holder.textContent);
+  var cellSel = document.getElementById("sb-cell"), promptSel = document.getElementById("sb-prompt");
+  var out = document.getElementById("sb-out"), promptBox = document.getElementById("sb-prompt-text");
+  data.cells.forEach(function (c, i) {
+    var o = document.createElement("option"); o.value = String(i); o.textContent = c[1] + " | " + c[2]; cellSel.appendChild(o);
+  });
+  data.prompt_ids.forEach(function (p) {
+    var o = document.createElement("option"); o.value = p; o.textContent = p; promptSel.appendChild(o);
+  });
+  function show() {
+    while (out.firstChild) { out.removeChild(out.firstChild); }
+    var pid = promptSel.value;
+    promptBox.textContent = data.prompts[pid] || "";
+    var byPrompt = data.outputs[cellSel.value] || {};
+    var samples = byPrompt[pid];
+    if (!samples || !samples.length) {
+      var p = document.createElement("p"); p.className = "note";
+      p.textContent = "No output embedded for this cell and prompt (see the note above).";
+      out.appendChild(p); return;
+    }
+    samples.forEach(function (s) {
+      var div = document.createElement("div"); div.className = "sample";
+      var meta = document.createElement("div"); meta.className = "meta";
+      meta.textContent = "sample " + s[0] + " | finish: " + (s[2] || "-") + (s[3] ? " | ERROR " + s[3] : "") + (s[4] ? " | truncated for display" : "");
+      var pre = document.createElement("pre"); pre.textContent = s[1];
+      div.appendChild(meta); div.appendChild(pre); out.appendChild(div);
+    });
+  }
+  function step(sel, d) { var i = sel.selectedIndex + d; if (i >= 0 && i < sel.options.length) { sel.selectedIndex = i; show(); } }
+  cellSel.addEventListener("change", show); promptSel.addEventListener("change", show);
+  document.getElementById("sb-prev").addEventListener("click", function () { step(cellSel, -1); });
+  document.getElementById("sb-next").addEventListener("click", function () { step(cellSel, 1); });
+  document.getElementById("sb-pprev").addEventListener("click", function () { step(promptSel, -1); });
+  document.getElementById("sb-pnext").addEventListener("click", function () { step(promptSel, 1); });
+  show();
+}());
+"""
