@@ -30,3 +30,9 @@ def smollm2_server():
 def smollm2_endpoint(smollm2_server) -> list[str]:
     """Overrides that point a run at the session's running llama-server."""
     return ["model=endpoint", f"model.endpoint={smollm2_server.url}", "model.id=smollm2", "model.server=llama.cpp"]
+
+
+def pytest_addoption(parser):
+    """``--update-golden``: rewrite the report tests' golden CSVs instead of comparing."""
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite golden CSV files (tests/fixtures/golden/) from the current output")

@@ -1,0 +1,109 @@
+"""reports.stats against direct SciPy calls on the same data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats as sps
+
+from reports import stats
+
+KW = dict(confidence=0.95, n_resamples=999, seed=7)
+
+
+def _scipy_ci(x, n_resamples=999, seed=7, confidence=0.95):
+    r = sps.bootstrap((np.asarray(x, float),), np.mean, method="BCa", confidence_level=confidence,
+                      n_resamples=n_resamples, rng=np.random.default_rng(seed))
+    return r.confidence_interval.low, r.confidence_interval.high
+
+
+def test_bootstrap_ci_equals_scipy():
+    rng = np.random.default_rng(3)
+    for n in (3, 8, 50):
+        x = rng.normal(0.4, 0.1, size=n)
+        e = stats.bootstrap_ci(x, **KW)
+        lo, hi = _scipy_ci(x)
+        assert e.mean == pytest.approx(x.mean(), abs=1e-12)
+        assert e.low == pytest.approx(lo, abs=1e-9) and e.high == pytest.approx(hi, abs=1e-9)
+        assert e.n == n and e.note == ""
+
+
+def test_batched_bootstrap_equals_single_calls():
+    rng = np.random.default_rng(4)
+    rows = [rng.random(10) for _ in range(30)] + [rng.random(6), [np.nan, 0.2, 0.5, 0.1]]
+    batch = stats.bootstrap_cis(rows, **KW)
+    for row, e in zip(rows, batch):
+        finite = np.asarray(row, float)[np.isfinite(row)]
+        lo, hi = _scipy_ci(finite)
+        assert (e.low, e.high) == (pytest.approx(lo, abs=1e-9), pytest.approx(hi, abs=1e-9))
+        assert e.n == len(finite)
+
+
+def test_bootstrap_degenerate_and_small():
+    e = stats.bootstrap_ci([0.5, 0.5, 0.5, 0.5], **KW)
+    assert (e.mean, e.low, e.high) == (0.5, 0.5, 0.5) and "equal" in e.note
+    e = stats.bootstrap_ci([0.3], **KW)
+    assert e.mean == 0.3 and np.isnan(e.low) and np.isnan(e.high) and "fewer than 2" in e.note
+    e = stats.bootstrap_ci([np.nan, np.nan], **KW)
+    assert np.isnan(e.mean) and e.n == 0
+
+
+def test_paired_difference_equals_scipy():
+    rng = np.random.default_rng(5)
+    a = rng.random(12)
+    b = a - rng.normal(0.05, 0.05, size=12)
+    b[3] = np.nan  # unpaired prompt is dropped
+    r = stats.paired_difference(a, b, **KW)
+    ok = np.isfinite(b)
+    d = a[ok] - b[ok]
+    lo, hi = _scipy_ci(d)
+    assert r.diff == pytest.approx(d.mean(), abs=1e-12) and r.n == 11
+    assert (r.low, r.high) == (pytest.approx(lo, abs=1e-9), pytest.approx(hi, abs=1e-9))
+    assert r.p == pytest.approx(sps.wilcoxon(d).pvalue, abs=1e-12)
+
+
+def test_paired_all_zero_differences():
+    r = stats.paired_difference([0.1, 0.2, 0.3], [0.1, 0.2, 0.3], **KW)
+    assert r.diff == 0 and r.p == 1.0 and "zero" in r.note
+
+
+def test_bh_equals_scipy():
+    p = np.array([0.001, 0.04, 0.03, 0.5, 0.2, 0.01])
+    np.testing.assert_allclose(stats.adjust_pvalues(p), sps.false_discovery_control(p, method="bh"), atol=1e-15)
+    with_nan = np.insert(p, 2, np.nan)
+    adj = stats.adjust_pvalues(with_nan)
+    assert np.isnan(adj[2])
+    np.testing.assert_allclose(np.delete(adj, 2), sps.false_discovery_control(p), atol=1e-15)
+
+
+def test_friedman_equals_scipy():
+    rng = np.random.default_rng(6)
+    m = rng.random((9, 4))
+    stat, p, n, note = stats.friedman(m)
+    ref = sps.friedmanchisquare(*m.T)
+    assert (stat, p, n) == (pytest.approx(ref.statistic, abs=1e-12), pytest.approx(ref.pvalue, abs=1e-12), 9)
+    m[2, 1] = np.nan  # block with a missing level is dropped
+    stat, p, n, _ = stats.friedman(m)
+    ref = sps.friedmanchisquare(*np.delete(m, 2, axis=0).T)
+    assert n == 8 and p == pytest.approx(ref.pvalue, abs=1e-12)
+
+
+def test_friedman_degenerate():
+    assert stats.friedman(np.ones((5, 3)))[1] == 1.0
+    assert np.isnan(stats.friedman(np.ones((5, 2)))[1])
+    assert np.isnan(stats.friedman(np.ones((1, 3)))[1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=1, max_size=25))
+def test_pareto_front_matches_brute_force(points):
+    up = np.array([p[0] for p in points], float)
+    down = np.array([p[1] for p in points], float)
+    front = stats.pareto_front(up, down)
+    for i in range(len(points)):
+        dominated = any(up[j] >= up[i] and down[j] <= down[i] and (up[j] > up[i] or down[j] < down[i])
+                        for j in range(len(points)))
+        assert front[i] == (not dominated)
+    assert front.any()
