@@ -61,6 +61,7 @@ class RunWriter:
     def __init__(self, run_dir: Path):
         self.run_dir = run_dir
         self.path = run_dir / "completions.jsonl"
+        _drop_torn_tail(self.path)
         self._file = self.path.open("a", encoding="utf-8")
 
     def append(self, record: CompletionRecord) -> None:
@@ -69,6 +70,27 @@ class RunWriter:
 
     def close(self) -> None:
         self._file.close()
+
+
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line left unfinished by a crash, so the next record starts on its own line
+    (appended to the torn line, it would be unreadable and lost with it)."""
+    if not path.exists():
+        return
+    with path.open("rb+") as handle:
+        end = handle.seek(0, os.SEEK_END)
+        if end == 0 or (handle.seek(end - 1), handle.read(1))[1] == b"\n":
+            return
+        position = end
+        while position > 0:
+            start = max(0, position - 65536)
+            handle.seek(start)
+            newline = handle.read(position - start).rfind(b"\n")
+            if newline >= 0:
+                handle.truncate(start + newline + 1)
+                return
+            position = start
+        handle.truncate(0)
 
 
 def read_jsonl(path: Path) -> list[dict]:
