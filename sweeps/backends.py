@@ -201,7 +201,9 @@ class TGITextBackend:
     """TGI's ``/generate`` through ``AsyncInferenceClient.text_generation`` (top_k native).
 
     TGI wants temperature > 0 and top_p < 1: temperature 0 is sent as greedy (no sampling),
-    top_p 1 and top_k 0 are sent as "off" (omitted).
+    top_p 1 and top_k 0 are sent as "off" (omitted). A greedy request carries no top_k or
+    top_p at all: TGI samples whenever either is set (``sampling = do_sample or has_warpers``),
+    whatever ``do_sample`` says.
     """
 
     def __init__(self, target: ModelTarget, capability: Capability, base_url: str, token: str | None, timeout_s: float):
@@ -216,8 +218,8 @@ class TGITextBackend:
             "max_new_tokens": p["max_tokens"],
             "do_sample": not greedy,
             "temperature": None if greedy else p["temperature"],
-            "top_k": p["top_k"] or None,
-            "top_p": p["top_p"] if p["top_p"] < 1 else None,
+            "top_k": None if greedy else p["top_k"] or None,
+            "top_p": None if greedy or p["top_p"] >= 1 else p["top_p"],
             "frequency_penalty": p["frequency_penalty"] or None,
             "seed": p["seed"],
             "details": True,
