@@ -170,6 +170,13 @@ class Stats:
     min_limit: int = 0
 
 
+def _redact(text: str, secret: str | None) -> str:
+    """``text`` with the token cut out (a server may echo the Authorization header in an error)."""
+    if not secret or secret == LOCAL_TOKEN or not text:
+        return text
+    return text.replace(secret, "<token>")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -196,8 +203,10 @@ def _record(run_id: str, job: Job, completion: Completion | None, failure: Reque
 class Pool:
     """Sends the jobs of one target with bounded, adaptive concurrency and retries."""
 
-    def __init__(self, plan: Plan, backend: Backend, run_id: str, writer: RunWriter, cache: Cache | None, concurrency: int):
+    def __init__(self, plan: Plan, backend: Backend, run_id: str, writer: RunWriter, cache: Cache | None, concurrency: int,
+                 secret: str | None = None):  # fmt: skip
         self.plan = plan
+        self.secret = secret
         self.settings = plan.config.runner
         self.backend = backend
         self.run_id = run_id
@@ -227,9 +236,11 @@ class Pool:
         while not queue.empty():
             job = queue.get_nowait()
             record = await self._send(job)
-            self.writer.append(record)
+            # Cache first: killed between the two, the next run replays it from the cache
+            # instead of paying for it again.
             if self.cache is not None and record.error is None:
                 self.cache.put(record)
+            self.writer.append(record)
             self.stats.completed += 1
             self.progress.update(1)
 
@@ -247,6 +258,7 @@ class Pool:
                     completion = await self.backend.complete(job.request)
                 except RequestFailure as error:
                     failure = error
+                    failure.message = _redact(failure.message, self.secret)
             if failure is None:
                 await self.limit.succeeded()
                 return _record(self.run_id, job, completion, None, latency_s=time.monotonic() - attempt_start, retries=retries,
@@ -319,7 +331,9 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
             cache.close()
     wall_s = time.monotonic() - start
     order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
-    rows = read_jsonl(writer.path)
+    keys = {j.cache_key for j in plan.jobs}
+    # Only this plan's rows: an earlier run in the same directory may have had other cells or prompts.
+    rows = [r for r in read_jsonl(writer.path) if r["cache_key"] in keys]
     write_parquet(rows, order, run_dir / "completions.parquet")
     _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted)
     return RunResult(run_dir, len(plan.jobs), stats, wall_s, interrupted)
@@ -357,8 +371,9 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
         else:
             base_url, default_concurrency = target.endpoint, 8
         concurrency = plan.config.runner.concurrency or default_concurrency
-        backend = make_backend(target, plan.capability, base_url, resolve_token(target), plan.config.runner.timeout_s)
-        pool = Pool(plan, backend, run_id, writer, cache, concurrency)
+        token = resolve_token(target)
+        backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s)
+        pool = Pool(plan, backend, run_id, writer, cache, concurrency, secret=token)
         pool.stats.cache_hits = stats.cache_hits
         try:
             await pool.run(jobs)
