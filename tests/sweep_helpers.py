@@ -1,0 +1,43 @@
+"""Helpers for tests that run whole sweeps against the local test servers (no mocks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from sweeps.compose import compose_config
+from sweeps.runner import RunResult, run_sweep
+
+ROOT = Path(__file__).resolve().parent.parent
+QUIET = ["sweep=single", "sampling.max_tokens=8", "runner.progress=false", "++report.enabled=false",
+         "runner.backoff_base_s=0.01", "runner.timeout_s=1"]  # fmt: skip
+
+
+def endpoint(url: str, *, server: str = "openai", mode: str = "chat", model_id: str = "fault-server-model") -> list[str]:
+    """Overrides that point a run at a local server."""
+    return ["model=endpoint", f"model.endpoint={url}", f"model.id={model_id}", f"model.server={server}", f"model.mode={mode}"]
+
+
+def sweep(run_dir: Path, overrides: list[str]) -> tuple[RunResult, pd.DataFrame, dict]:
+    """Run a sweep in-process: the result, completions.parquet and summary.json."""
+    config, mapping = compose_config([*QUIET, *overrides])
+    result = run_sweep(config, run_dir, mapping)
+    frame = pd.read_parquet(run_dir / "completions.parquet")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return result, frame, summary
+
+
+def cli(args: list[str], env: dict | None = None, **kwargs) -> subprocess.Popen:
+    """Start ``python -m sweeps.cli ARGS`` as a subprocess from the repository root."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "sweeps.cli", *args], cwd=ROOT, env=full_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)  # fmt: skip
+
+
+def grid_keys(frame: pd.DataFrame) -> list[tuple]:
+    return sorted(zip(frame["cell_id"], frame["prompt_id"], frame["sample_index"]))
