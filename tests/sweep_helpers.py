@@ -16,6 +16,8 @@ from sweeps.runner import RunResult, run_sweep
 ROOT = Path(__file__).resolve().parent.parent
 QUIET = ["sweep=single", "sampling.max_tokens=8", "runner.progress=false", "++report.enabled=false",
          "runner.backoff_base_s=0.01", "runner.timeout_s=1"]  # fmt: skip
+# `hfsweep run` ends by scoring: these tests are about the runner, so score with two cheap evaluators.
+SCORE_LIGHT = ["evaluators=[chars,words]"]
 
 
 def endpoint(url: str, *, server: str = "openai", mode: str = "chat", model_id: str = "fault-server-model") -> list[str]:
