@@ -60,6 +60,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    from sweeps.compose import compose_config
+    from sweeps.probe import probe
+
+    config, _ = compose_config(["sweep=single", *args.overrides])
+    deterministic, results = probe(config, args.prompts)
+    print(f"probe of {config.model.kind} {config.model.id} (mode {config.model.mode}), {results[0].prompts} prompts, fixed seed")
+    if not deterministic:
+        print("the same request gave different outputs twice: the target ignores the seed, so the probe cannot conclude")
+    for result in results:
+        print(f"  {result.parameter:<18} -> {result.value:<5}  {result.verdict}")
+    return 0
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     from sweeps.app import score
 
@@ -90,6 +104,11 @@ def parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check the config and print the cells; sends nothing")
     validate.add_argument("overrides", nargs="*", help=USAGE_OVERRIDES)
     validate.set_defaults(func=cmd_validate)
+
+    probe = commands.add_parser("probe", help="check which parameters really change the target's output")
+    probe.add_argument("--prompts", type=int, default=3, help="prompts per check (default 3)")
+    probe.add_argument("overrides", nargs="*", help=USAGE_OVERRIDES)
+    probe.set_defaults(func=cmd_probe)
 
     score = commands.add_parser("score", help="score a run directory's completions")
     score.add_argument("run_dir")

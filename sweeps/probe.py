@@ -1,0 +1,83 @@
+"""``hfsweep probe``: check against a live target which parameters really change its output.
+
+Same prompts, same seed; one parameter moved far from its neutral value at a time. If no
+output changes, the target ignores that parameter (or maps it to nothing), whatever its
+documentation says. The base request is sent twice first: if the two answers differ, the
+target is not deterministic under a seed and the probe says it cannot conclude.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from sweeps.backends import Request, RequestFailure, make_backend
+from sweeps.config import Config
+from sweeps.runner import check_target, make_plan, resolve_token
+
+# parameter -> the value it is moved to (from a base of temperature 1 and everything else neutral)
+PROBES = {"temperature": 0.0, "top_k": 1, "top_p": 0.05, "frequency_penalty": 1.8, "presence_penalty": 1.8}
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    parameter: str
+    value: float
+    changed: int  # prompts whose output changed
+    prompts: int
+    expected: bool  # the capability table says the target honours it
+    error: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        if self.error:
+            return f"error: {self.error}"
+        observed = "honoured" if self.changed else "IGNORED"
+        agrees = "" if (self.changed > 0) == self.expected else "  <- differs from the capability table"
+        return f"{observed} ({self.changed}/{self.prompts} outputs changed){agrees}"
+
+
+async def _probe(config: Config, base_url: str | None, prompts: list[str]) -> tuple[bool, list[ProbeResult]]:
+    plan = make_plan(config)
+    base = {**config.sampling.as_dict(), "temperature": 1.0, "top_k": 0, "top_p": 1.0,
+            "frequency_penalty": 0.0, "presence_penalty": 0.0, "max_tokens": min(config.sampling.max_tokens, 32)}  # fmt: skip
+    backend = make_backend(config.model, plan.capability, base_url, resolve_token(config.model), config.runner.timeout_s)
+    system = config.model.system_prompt
+
+    async def texts(params: dict) -> list[str]:
+        return list(await asyncio.gather(*(_complete(backend, Request(p, params, system)) for p in prompts)))
+
+    try:
+        reference = await texts(base)
+        deterministic = reference == await texts(base)
+        results = []
+        for name, value in PROBES.items():
+            expected = name in plan.capability.honoured
+            try:
+                moved = await texts({**base, name: value})
+            except RequestFailure as failure:
+                results.append(ProbeResult(name, value, 0, len(prompts), expected, f"{failure.kind} {failure.message[:120]}"))
+                continue
+            changed = sum(a != b for a, b in zip(reference, moved))
+            results.append(ProbeResult(name, value, changed, len(prompts), expected))
+        return deterministic, results
+    finally:
+        await backend.close()
+
+
+async def _complete(backend, request: Request) -> str:
+    return (await backend.complete(request)).text
+
+
+def probe(config: Config, prompt_count: int = 3) -> tuple[bool, list[ProbeResult]]:
+    """Probe the config's target; returns (deterministic under a seed, one result per parameter)."""
+    check_target(config.model)
+    prompts = [p.text for p in make_plan(config).prompts[:prompt_count]]
+    with ExitStack() as stack:
+        base_url = config.model.endpoint
+        if config.model.kind == "embedded":
+            from sweeps.embedded import LlamaServer
+
+            base_url = stack.enter_context(LlamaServer(config.model)).url
+        return asyncio.run(_probe(config, base_url, prompts))
