@@ -47,4 +47,5 @@ def run_score_report(config: Config, mapping: dict, run_dir: Path) -> tuple[RunR
     score(run_dir, list(config.evaluators) if config.evaluators else None)
     if not config.report.get("enabled", True):
         return result, None
-    return result, report([run_dir], options=config.report)
+    options = {key: value for key, value in config.report.items() if key != "enabled"}
+    return result, report([run_dir], options=options)

@@ -38,9 +38,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_multirun(args: argparse.Namespace) -> int:
+    from sweeps.app import report
+    from sweeps.multirun import failed_jobs, multirun
+
+    sweep_dir = multirun(args.overrides)
+    failed = failed_jobs(sweep_dir)
+    for job in failed:
+        print(f"failed job ({' '.join(job['overrides'])}): {job['error']}", file=sys.stderr)
+    print(f"sweep directory: {sweep_dir}")
+    if "report.enabled=false" not in args.overrides and len(failed) < len(list(sweep_dir.glob("*/.hydra"))):
+        print(f"report: {report([sweep_dir])}")
+    return 1 if failed else 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from sweeps.app import new_run_dir, run_score_report
     from sweeps.compose import compose_config
+
+    if args.multirun:
+        return cmd_multirun(args)
 
     config, mapping = compose_config(args.overrides)
     run_dir = Path(args.run_dir) if args.run_dir else new_run_dir(config)
@@ -98,6 +115,7 @@ def parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run a sweep, score it and write the report")
     run.add_argument("--run-dir", help="write into this directory (default: a new one under out_dir)")
+    run.add_argument("-m", "--multirun", action="store_true", help="Hydra multirun: one job per value of comma-separated overrides")
     run.add_argument("overrides", nargs="*", help=USAGE_OVERRIDES)
     run.set_defaults(func=cmd_run)
 

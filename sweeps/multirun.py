@@ -1,0 +1,87 @@
+"""``hfsweep run -m``: Hydra's multirun over coarse axes (model, endpoint, prompt set).
+
+Each job is one ordinary run (its own run directory ``SWEEP_DIR/<job number>``, its own target
+and server); Hydra's launcher decides where jobs execute (in turn, joblib processes, Ray,
+SLURM). A job that fails writes ``failed.json`` instead of stopping the others; the merged
+report over ``SWEEP_DIR`` says which job failed and why.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from datetime import datetime
+from pathlib import Path
+
+from sweeps.compose import CONF_DIR
+
+
+def _override_value(overrides: list[str], key: str) -> str | None:
+    for override in overrides:
+        name, _, value = override.partition("=")
+        if name.lstrip("+") == key:
+            return value
+    return None
+
+
+def sweep_dir_for(overrides: list[str]) -> Path:
+    """Where a multirun writes: ``hydra.sweep.dir`` if given, else ``<out_dir>/<time>-multirun``."""
+    given = _override_value(overrides, "hydra.sweep.dir")
+    if given:
+        return Path(given)
+    out_dir = _override_value(overrides, "out_dir") or "runs"
+    return Path(out_dir) / f"{datetime.now():%Y%m%d-%H%M%S}-multirun"
+
+
+def run_job(cfg) -> dict:
+    """One Hydra job: validate, run and score into the job's output directory."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from sweeps.app import score
+    from sweeps.config import from_mapping
+    from sweeps.errors import HfsweepError
+    from sweeps.runner import run_sweep
+
+    for noisy in ("httpx", "httpx2"):  # Hydra's job logging is INFO: one line per request otherwise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    hydra = HydraConfig.get()
+    run_dir = Path(hydra.runtime.output_dir)
+    overrides = list(hydra.overrides.task)
+    mapping = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    mapping.pop("hydra", None)
+    try:
+        config = from_mapping(mapping)
+        result = run_sweep(config, run_dir, mapping)
+        score(run_dir, list(config.evaluators) if config.evaluators else None)
+        status = {"status": "ok", "overrides": overrides, "requests": result.requests, "errors": result.stats.errors}
+    except Exception as error:  # a failed job must not hide the others: record it and go on
+        message = str(error) if isinstance(error, HfsweepError) else f"{type(error).__name__}: {error}"
+        status = {"status": "failed", "error": message, "overrides": overrides}
+        if not isinstance(error, HfsweepError):
+            status["traceback"] = traceback.format_exc()
+        (run_dir / "failed.json").write_text(json.dumps(status, indent=2))
+        print(f"hfsweep: job {hydra.job.num} ({' '.join(overrides)}) failed: {message}", file=sys.stderr)
+    return status
+
+
+def multirun(overrides: list[str]) -> Path:
+    """Run Hydra's multirun with the user's overrides; returns the sweep directory."""
+    import hydra
+
+    sweep_dir = sweep_dir_for(overrides)
+    extra = [] if _override_value(overrides, "hydra.sweep.dir") else [f"hydra.sweep.dir={sweep_dir}"]
+    main = hydra.main(config_path=str(CONF_DIR), config_name="config", version_base=None)(run_job)
+    argv = sys.argv
+    sys.argv = ["hfsweep", "--multirun", *overrides, *extra]
+    try:
+        main()
+    finally:
+        sys.argv = argv
+    return sweep_dir
+
+
+def failed_jobs(sweep_dir: Path) -> list[dict]:
+    return [json.loads(path.read_text()) for path in sorted(sweep_dir.glob("*/failed.json"))]
