@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,32 +23,27 @@ from .tokens import Tokenizer, tokenize
 
 
 @dataclass(frozen=True)
-class NgramRuns:
-    """Counts of the n-grams of one order, sorted by n-gram id, then text.
+class OrderStats:
+    """What the metrics need from the n-grams of one order, reduced to per-text/per-group arrays.
 
-    A *run* is one distinct (n-gram, text) pair; a *segment* is one distinct
-    (n-gram, group) pair, i.e. consecutive runs of one n-gram inside one group.
+    The (n-gram, text) table behind them is as large as the corpus, so it is reduced at once
+    and dropped; only these small arrays are kept.
     """
 
     n: int
-    run_doc: np.ndarray  # text index of each run
-    run_count: np.ndarray  # occurrences of the n-gram in that text
-    seg_start: np.ndarray  # index of the first run of each segment
-    seg_group: np.ndarray  # group of each segment
-    seg_count: np.ndarray  # pooled occurrences of the n-gram in that group
-
-    @property
-    def seg_of_run(self) -> np.ndarray:
-        """Segment index of every run."""
-        lengths = np.diff(np.append(self.seg_start, len(self.run_doc)))
-        return np.repeat(np.arange(len(self.seg_start)), lengths)
+    distinct_per_doc: np.ndarray  # distinct n-grams of each text
+    distinct_per_group: np.ndarray  # distinct n-grams pooled over each group
+    total_per_group: np.ndarray  # n-grams pooled over each group
+    entropy_per_group: np.ndarray  # -sum p ln p of the pooled counts (0 without n-grams)
+    clipped_per_doc: np.ndarray  # sum_g min(c_i(g), max_{j != i in group} c_j(g)): BLEU matches
+    group_counts: tuple[np.ndarray, np.ndarray] | None  # (group, pooled count) per n-gram; n=1
 
 
 class TokenBatch:
-    """Token ids of many texts, end to end, with lazily computed n-gram tables.
+    """Token ids of many texts, end to end, with per-order n-gram statistics built on demand.
 
     Args:
-        ids: Token ids of all texts, concatenated (int64).
+        ids: Token ids of all texts, concatenated.
         lengths: Number of tokens of each text.
         groups: Group index of each text (non-decreasing); ``None`` puts all in group 0.
         n_groups: Number of groups (a group may be empty); default ``max(groups) + 1``,
@@ -62,12 +57,14 @@ class TokenBatch:
         groups: np.ndarray | None = None,
         n_groups: int | None = None,
     ) -> None:
-        self.ids = np.asarray(ids, dtype=np.int64)
+        self.ids = np.asarray(ids)
         self.lengths = np.asarray(lengths, dtype=np.int64)
         self.n_docs = len(self.lengths)
         if groups is None:
             groups = np.zeros(self.n_docs, dtype=np.int64)
         self.group = np.asarray(groups, dtype=np.int64)
+        if len(self.group) != self.n_docs:
+            raise ValueError(f"{len(self.group)} group indices for {self.n_docs} texts")
         if self.n_docs and np.any(np.diff(self.group) < 0):
             raise ValueError("texts of one group must be contiguous (groups non-decreasing)")
         if n_groups is None:
@@ -78,10 +75,18 @@ class TokenBatch:
             np.cumsum(self.lengths[:-1], out=self.starts[1:])
         self.vocab_size = int(self.ids.max()) + 1 if len(self.ids) else 1
         self.docs_per_group = np.bincount(self.group, minlength=n_groups)
-        self.tokens_per_group = np.bincount(self.group, weights=self.lengths, minlength=n_groups)
-        self._runs: dict[int, NgramRuns] = {}
+        # position indices fit in int32 for any corpus below 2**31 tokens
+        self._idx = np.int32 if len(self.ids) < 2**31 - 1 else np.int64
+        self._stats: dict[int, OrderStats] = {}
         self._chain: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._prev_gap: np.ndarray | None = None
+        self._memo: dict[str, np.ndarray] = {}
+
+    def memo(self, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """``compute()`` once per batch and key (e.g. ``loop``, which ``loop_rate`` reuses)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     @classmethod
     def from_texts(
@@ -111,88 +116,166 @@ class TokenBatch:
             toks = split(text) if text else ()
             lengths.append(len(toks))
             buf.extend(map(lookup, toks))
-        return cls(np.frombuffer(buf, dtype=np.int64), np.frombuffer(lengths, dtype=np.int64),
-                   groups, n_groups)
+        ids = np.frombuffer(buf, dtype=np.int64)
+        if len(vocab) < 2**31 - 1:
+            ids = ids.astype(np.int32)
+        return cls(ids, np.frombuffer(lengths, dtype=np.int64), groups, n_groups)
 
     def n_ngrams(self, n: int) -> np.ndarray:
         """Number of n-grams in each text (0 for texts shorter than n)."""
         return np.maximum(self.lengths - (n - 1), 0)
 
-    def runs(self, n: int) -> NgramRuns:
-        """The (n-gram, text) and (n-gram, group) counts of order n (cached)."""
+    def stats(self, n: int) -> OrderStats:
+        """The n-gram statistics of order n (built once, with every lower order)."""
         if n < 1:
             raise ValueError(f"n-gram order must be >= 1, got {n}")
-        if n not in self._runs:
+        if n not in self._stats:
             self._build(n)
-        return self._runs[n]
+        return self._stats[n]
 
-    def _build(self, n: int) -> None:
-        if self._chain is None or self._chain[0] >= n:
-            doc = np.repeat(np.arange(self.n_docs), self.lengths)
-            offset = np.arange(len(self.ids)) - self.starts[doc] if len(doc) else doc
-            self._chain = (0, doc, offset, np.zeros(len(self.ids), dtype=np.int64))
-        order, doc, offset, gid = self._chain
-        pos = self.starts[doc] + offset if len(doc) else doc
-        while order < n:
-            order += 1
-            if order == 1:
-                key = self.ids[pos]
-            else:
-                keep = offset + order <= self.lengths[doc]
-                doc, offset, pos, gid = doc[keep], offset[keep], pos[keep], gid[keep]
-                key = gid * self.vocab_size + self.ids[pos + order - 1]
-            perm = np.argsort(key, kind="stable")  # (n-gram, position) order = (n-gram, text)
-            sorted_key = key[perm]
-            new_gram = np.ones(len(key), dtype=bool)
-            np.not_equal(sorted_key[1:], sorted_key[:-1], out=new_gram[1:])
-            del sorted_key
-            gid = np.empty(len(key), dtype=np.int64)
-            gid[perm] = np.cumsum(new_gram) - 1
-            sorted_doc = doc[perm]
-            if order == 1:
-                self._prev_gap = self._gaps(perm, new_gram, sorted_doc)
-            if order not in self._runs:
-                self._runs[order] = self._tabulate(order, new_gram, sorted_doc)
-            del perm, new_gram, sorted_doc, key
-        self._chain = (order, doc, offset, gid)
+    def _clipped(self, run_doc: np.ndarray, run_count: np.ndarray, new_seg: np.ndarray,
+                 seg_start: np.ndarray) -> np.ndarray:
+        """Self-BLEU matches of each text: sum_g min(c_i(g), max_{j != i in group} c_j(g)).
 
-    def _gaps(self, perm: np.ndarray, new_gram: np.ndarray, sorted_doc: np.ndarray) -> np.ndarray:
-        """Distance from each position back to the previous same token in its text."""
-        gap = np.full(len(perm), np.iinfo(np.int64).max, dtype=np.int64)
-        if len(perm) > 1:
-            same = ~new_gram[1:] & (sorted_doc[1:] == sorted_doc[:-1])
-            gap[perm[1:][same]] = (perm[1:] - perm[:-1])[same]
-        return gap
-
-    def _tabulate(self, n: int, new_gram: np.ndarray, sorted_doc: np.ndarray) -> NgramRuns:
-        size = len(sorted_doc)
-        new_run = new_gram.copy()
-        if size > 1:
-            new_run[1:] |= sorted_doc[1:] != sorted_doc[:-1]
-        run_start = np.flatnonzero(new_run)
-        run_doc = sorted_doc[run_start]
-        run_count = np.diff(np.append(run_start, size))
-        run_group = self.group[run_doc]
-        new_seg = new_gram[run_start]
-        if len(run_start) > 1:
-            new_seg[1:] |= run_group[1:] != run_group[:-1]
-        seg_start = np.flatnonzero(new_seg)
-        seg_count = (np.add.reduceat(run_count, seg_start) if len(seg_start)
-                     else np.zeros(0, dtype=np.int64))
-        return NgramRuns(n, run_doc, run_count, seg_start, run_group[seg_start], seg_count)
+        The best count in another text is the segment's largest count, unless this text alone
+        holds it, then the second largest. A segment of one run (an n-gram found in one text
+        of the group) clips to 0, so only segments of two runs or more are looked at.
+        """
+        runs_in_seg = np.diff(seg_start, append=len(run_doc))
+        shared = (runs_in_seg >= 2)[np.cumsum(new_seg) - 1]
+        if not shared.any():
+            return np.zeros(self.n_docs)
+        count, doc = run_count[shared], run_doc[shared]
+        starts = np.flatnonzero(new_seg[shared])
+        seg_of_run = np.repeat(np.arange(len(starts)), np.diff(starts, append=len(count)))
+        top = np.maximum.reduceat(count, starts)
+        top_of_run = top[seg_of_run]
+        at_top = count == top_of_run
+        n_at_top = np.add.reduceat(at_top.astype(np.int64), starts)
+        below = np.maximum.reduceat(np.where(at_top, 0, count), starts)
+        second = np.where(n_at_top >= 2, top, below)
+        best_other = np.where(at_top, second[seg_of_run], top_of_run)
+        return np.bincount(doc, weights=np.minimum(count, best_other), minlength=self.n_docs)
 
     def prev_gap(self) -> np.ndarray:
         """For each token position, how far back the same token last occurred in its text.
 
-        ``int64`` max where the token has not occurred before in the text.
+        ``int32``/``int64`` max where the token has not occurred before in the text.
         """
-        self.runs(1)  # building order 1 records the gaps
+        if self._prev_gap is None:
+            self._chain = None  # rebuild order 1, which records the gaps
+            self._stats.pop(1, None)
+            self._build(1)
         assert self._prev_gap is not None
         return self._prev_gap
 
     def doc_tokens(self, i: int) -> np.ndarray:
         """Token ids of text i."""
         return self.ids[self.starts[i]:self.starts[i] + self.lengths[i]]
+
+    def _build(self, n: int) -> None:
+        """Extend n-gram ids order by order up to n.
+
+        The id of an n-gram is the rank of (id of its (n-1)-gram prefix, last token) among
+        all n-grams, so ids stay dense and exact (no hashing). The occurrences are kept
+        sorted by (n-gram id, position), which is also (n-gram id, text): the next order's
+        keys then arrive sorted but for ties of the prefix, and the stable sort (timsort)
+        costs little. Order 1 is a two-pass radix sort on 16-bit halves of the token ids.
+        """
+        idx = self._idx
+        if self._chain is None or self._chain[0] >= n:
+            self._chain = (0, np.zeros(0, dtype=idx), np.zeros(0, dtype=idx),
+                           np.zeros(0, dtype=idx))
+        order, doc, pos, gid = self._chain
+        self._chain = None
+        ends = (self.starts + self.lengths).astype(idx)
+        while order < n:
+            order += 1
+            if order == 1:
+                pos = _argsort_ids(self.ids).astype(idx)
+                key = self.ids[pos]
+                doc = np.repeat(np.arange(self.n_docs, dtype=idx), self.lengths)[pos]
+            else:
+                keep = pos + (order - 1) < ends[doc]
+                doc, pos, gid = doc[keep], pos[keep], gid[keep]
+                del keep
+                key = gid.astype(np.int64) * self.vocab_size + self.ids[pos + (order - 1)]
+                perm = np.argsort(key, kind="stable")  # ties keep position order
+                key, pos, doc = key[perm], pos[perm], doc[perm]
+                del perm
+            new_gram = np.ones(len(key), dtype=bool)
+            np.not_equal(key[1:], key[:-1], out=new_gram[1:])
+            del key
+            gid = np.cumsum(new_gram, dtype=idx) - 1
+            if order == 1:
+                self._prev_gap = self._gaps(pos, new_gram, doc)
+            if order not in self._stats:
+                self._stats[order] = self._reduce(order, new_gram, doc)
+            del new_gram
+        self._chain = (order, doc, pos, gid)
+
+    def _gaps(self, perm: np.ndarray, new_gram: np.ndarray, sorted_doc: np.ndarray) -> np.ndarray:
+        """Distance from each position back to the previous same token in its text."""
+        gap = np.full(len(perm), np.iinfo(self._idx).max, dtype=self._idx)
+        if len(perm) > 1:
+            same = ~new_gram[1:] & (sorted_doc[1:] == sorted_doc[:-1])
+            later = perm[1:][same]
+            gap[later] = later - perm[:-1][same]
+        return gap
+
+    def _reduce(self, n: int, new_gram: np.ndarray, sorted_doc: np.ndarray) -> OrderStats:
+        """Reduce the sorted n-gram occurrences of one order to :class:`OrderStats`.
+
+        A *run* is one distinct (n-gram, text) pair; a *segment* one distinct (n-gram, group)
+        pair: consecutive runs of one n-gram inside one group (texts of a group are
+        contiguous, so sorting by text also sorts by group).
+        """
+        n_docs, n_groups = self.n_docs, self.n_groups
+        size = len(sorted_doc)
+        new_run = new_gram.copy()
+        if size > 1:
+            new_run[1:] |= sorted_doc[1:] != sorted_doc[:-1]
+        run_start = np.flatnonzero(new_run)  # into the occurrences
+        del new_run
+        run_doc = sorted_doc[run_start]
+        run_count = np.diff(run_start, append=size)
+        new_seg = new_gram[run_start]
+        run_group = self.group[run_doc]
+        if len(run_doc) > 1:
+            new_seg[1:] |= run_group[1:] != run_group[:-1]
+        seg_start = np.flatnonzero(new_seg)  # into the runs
+        seg_group = run_group[seg_start]
+        del run_group
+        seg_count = np.diff(run_start[seg_start], append=size)
+        del run_start
+        distinct_per_doc = np.bincount(run_doc, minlength=n_docs)
+        clipped = self._clipped(run_doc, run_count, new_seg, seg_start)
+        del run_doc, run_count, new_seg
+        total = np.bincount(seg_group, weights=seg_count, minlength=n_groups)
+        p = seg_count / total[seg_group]
+        entropy = -np.bincount(seg_group, weights=p * np.log(p), minlength=n_groups) + 0.0
+        del p
+        return OrderStats(
+            n=n,
+            distinct_per_doc=distinct_per_doc,
+            distinct_per_group=np.bincount(seg_group, minlength=n_groups),
+            total_per_group=total,
+            entropy_per_group=entropy,
+            clipped_per_doc=clipped,
+            group_counts=(seg_group, seg_count) if n == 1 else None,
+        )
+
+
+def _argsort_ids(ids: np.ndarray) -> np.ndarray:
+    """Stable argsort of non-negative token ids (< 2**32) by LSD radix on 16-bit halves."""
+    ids = ids.astype(np.int64, copy=False)
+    if len(ids) and int(ids.max()) >= 2**32:
+        return np.argsort(ids, kind="stable")
+    perm = np.argsort((ids & 0xFFFF).astype(np.uint16), kind="stable")
+    high = (ids >> 16).astype(np.uint16)
+    if not high.any():
+        return perm
+    return perm[np.argsort(high[perm], kind="stable")]
 
 
 def per_doc_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -6,7 +6,8 @@ with uniform weights and ``SmoothingFunction().method1`` computes it:
 * clipped count of an n-gram g of i = min(c_i(g), max_{j != i} c_j(g)). The max over the
   others is the group's largest count of g, unless i alone holds it, then the second largest
   (equal to the largest when two texts share it). So one pass per order keeps the largest
-  and second-largest count of each (n-gram, group).
+  and second-largest count of each (n-gram, group): ``OrderStats.clipped_per_doc``, built in
+  :mod:`evaluators._batch` with the other n-gram statistics.
 * p_n = clipped / max(1, |n-grams of i|), or 0.1 / that denominator when no n-gram matches
   (method1's epsilon; a text shorter than n thus gets p_n = 0.1).
 * BLEU = 0 when no unigram matches (NLTK returns 0 before smoothing; an empty text too).
@@ -23,23 +24,6 @@ from ._batch import TokenBatch, group_mean
 
 #: NLTK's ``SmoothingFunction().method1`` default epsilon.
 EPSILON = 0.1
-
-
-def _clipped_matches(tokens: TokenBatch, n: int) -> np.ndarray:
-    """Sum over each text's n-grams of min(count in text, max count in another text)."""
-    runs = tokens.runs(n)
-    if not len(runs.run_doc):
-        return np.zeros(tokens.n_docs)
-    count = runs.run_count
-    seg_of_run = runs.seg_of_run
-    top = np.maximum.reduceat(count, runs.seg_start)
-    at_top = count == top[seg_of_run]
-    n_at_top = np.add.reduceat(at_top.astype(np.int64), runs.seg_start)
-    below = np.maximum.reduceat(np.where(at_top, 0, count), runs.seg_start)
-    second = np.where(n_at_top >= 2, top, below)
-    best_other = np.where(at_top, second[seg_of_run], top[seg_of_run])
-    clipped = np.minimum(count, best_other)
-    return np.bincount(runs.run_doc, weights=clipped, minlength=tokens.n_docs)
 
 
 def _closest_other_length(tokens: TokenBatch) -> np.ndarray:
@@ -75,7 +59,7 @@ def self_bleu_per_text(tokens: TokenBatch, max_n: int = 4) -> np.ndarray:
     log_sum = np.zeros(tokens.n_docs)
     first_matches = None
     for n in range(1, max_n + 1):
-        matches = _clipped_matches(tokens, n)
+        matches = tokens.stats(n).clipped_per_doc
         if n == 1:
             first_matches = matches
         den = np.maximum(tokens.n_ngrams(n), 1).astype(np.float64)

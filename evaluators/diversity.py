@@ -50,10 +50,8 @@ def distinct_n(texts: Sequence[str], n: int = 2, tokenizer: Tokenizer | None = N
 
 def distinct_n_batch(tokens: TokenBatch, n: int) -> np.ndarray:
     """:func:`distinct_n` of every group of a batch."""
-    runs = tokens.runs(n)
-    distinct = np.bincount(runs.seg_group, minlength=tokens.n_groups)
-    total = np.bincount(runs.seg_group, weights=runs.seg_count, minlength=tokens.n_groups)
-    return per_doc_ratio(distinct, total)
+    stats = tokens.stats(n)
+    return per_doc_ratio(stats.distinct_per_group, stats.total_per_group)
 
 
 def ngram_entropy(texts: Sequence[str], n: int = 2, tokenizer: Tokenizer | None = None) -> float:
@@ -79,11 +77,8 @@ def ngram_entropy(texts: Sequence[str], n: int = 2, tokenizer: Tokenizer | None 
 
 def ngram_entropy_batch(tokens: TokenBatch, n: int) -> np.ndarray:
     """:func:`ngram_entropy` of every group of a batch."""
-    runs = tokens.runs(n)
-    total = np.bincount(runs.seg_group, weights=runs.seg_count, minlength=tokens.n_groups)
-    p = runs.seg_count / total[runs.seg_group] if len(runs.seg_group) else np.zeros(0)
-    h = -np.bincount(runs.seg_group, weights=p * np.log(p), minlength=tokens.n_groups)
-    return np.where(total > 0, h + 0.0, np.nan)
+    stats = tokens.stats(n)
+    return np.where(stats.total_per_group > 0, stats.entropy_per_group, np.nan)
 
 
 def self_bleu(texts: Sequence[str], max_n: int = 4, tokenizer: Tokenizer | None = None) -> float:
@@ -133,10 +128,13 @@ def zipf(texts: Sequence[str], tokenizer: Tokenizer | None = None) -> float:
 
 def zipf_batch(tokens: TokenBatch) -> np.ndarray:
     """:func:`zipf` of every group of a batch."""
-    runs = tokens.runs(1)
-    group, count = runs.seg_group, runs.seg_count
-    order = np.lexsort((-count, group))
-    group, count = group[order], count[order]
+    counts = tokens.stats(1).group_counts
+    assert counts is not None
+    group, count = counts
+    # sort by group, then count descending, as one int64 key (values only: ranks need no ids)
+    top = np.int64(count.max()) + 1 if len(count) else np.int64(1)
+    key = np.sort(group.astype(np.int64) * top + (top - 1 - count))
+    group, count = key // top, top - 1 - key % top
     first = np.searchsorted(group, np.arange(tokens.n_groups))
     rank = np.arange(1, len(group) + 1) - first[group]
     keep = rank <= ZIPF_MAX_RANK

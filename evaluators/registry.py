@@ -129,7 +129,8 @@ def _register_builtins() -> None:
              f"1 - unique {n}-grams / {n}-grams of the text")
     _add("rep_w", "sample", _bind(rep.rep_w, w=16), lambda s: rep.rep_w_batch(s.tokens, 16),
          "fraction of tokens already among the 16 tokens before them")
-    _add("loop", "sample", rep.loop, lambda s: rep.loop_batch(s.tokens),
+    _add("loop", "sample", rep.loop,
+         lambda s: s.tokens.memo("loop", lambda: rep.loop_batch(s.tokens)),
          "1 if the text ends in a repeated phrase (Holtzman et al. 2020)")
     _add("compression_ratio", "sample", rep.compression_ratio, rep.compression_ratio_batch,
          "UTF-8 bytes / gzip bytes; higher = more repetitive")

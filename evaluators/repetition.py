@@ -43,8 +43,7 @@ def seq_rep_n(text: str, n: int = 4, tokenizer: Tokenizer | None = None) -> floa
 
 def seq_rep_n_batch(tokens: TokenBatch, n: int) -> np.ndarray:
     """:func:`seq_rep_n` of every text of a batch."""
-    runs = tokens.runs(n)
-    distinct = np.bincount(runs.run_doc, minlength=tokens.n_docs)
+    distinct = tokens.stats(n).distinct_per_doc
     return 1.0 - per_doc_ratio(distinct, tokens.n_ngrams(n))
 
 
@@ -163,7 +162,7 @@ def loop_rate(texts: Sequence[str], tokenizer: Tokenizer | None = None) -> float
 
 def loop_rate_batch(tokens: TokenBatch) -> np.ndarray:
     """:func:`loop_rate` of every group of a batch."""
-    return group_mean(loop_batch(tokens), tokens)
+    return group_mean(tokens.memo("loop", lambda: loop_batch(tokens)), tokens)
 
 
 def compression_ratio(text: str) -> float:

@@ -1,0 +1,164 @@
+"""The scoring step: a run's completions in, per-sample and per-group score tables out.
+
+``RUN_DIR/completions.parquet`` (written by the runner) becomes
+
+* ``RUN_DIR/scores.parquet``: one row per completion that did not fail: key columns and the
+  per-sample metrics;
+* ``RUN_DIR/group_scores.parquet``: one row per (cell_id, prompt_id): key columns,
+  ``n_samples`` and the group metrics over that prompt's samples in that cell.
+
+Error rows (``error`` not null and not empty) are left out and counted, never scored as
+empty text. Every text is tokenized once and all metrics share the tokens, vectorised over
+the whole run, so 100,000 completions score in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._batch import Samples
+from .registry import resolve
+
+#: Columns copied from a completion into its ``scores`` row (those present).
+SAMPLE_KEYS: tuple[str, ...] = (
+    "run_id", "cell_id", "setting_id", "setting_name", "target_kind", "model", "mode",
+    "temperature", "top_k", "top_p", "frequency_penalty", "presence_penalty", "max_tokens",
+    "prompt_id", "sample_index", "seed", "finish_reason",
+)
+#: Columns copied into a ``group_scores`` row (constant within a group).
+GROUP_KEYS: tuple[str, ...] = tuple(
+    c for c in SAMPLE_KEYS if c not in ("sample_index", "seed", "finish_reason"))
+#: A group is the samples of one prompt in one cell.
+GROUP_BY: tuple[str, ...] = ("cell_id", "prompt_id")
+#: Columns the metrics read besides the keys.
+INPUTS: tuple[str, ...] = ("text", "finish_reason", "completion_tokens", "error")
+
+SCORES_FILE = "scores.parquet"
+GROUP_SCORES_FILE = "group_scores.parquet"
+COMPLETIONS_FILE = "completions.parquet"
+
+
+def error_rows(completions: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of the rows whose ``error`` is set (not null, not empty)."""
+    if "error" not in completions:
+        return np.zeros(len(completions), dtype=bool)
+    err = completions["error"]
+    return (err.notna() & (err.astype("string").str.len() > 0)).to_numpy(dtype=bool)
+
+
+def _numeric(column: pd.Series) -> np.ndarray:
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def score_completions(
+    completions: pd.DataFrame, names: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score completions with the named evaluators (default ``DEFAULT_EVALUATORS``).
+
+    Args:
+        completions: The completions table (columns as the runner writes them; missing key
+            columns are skipped; ``text`` is required).
+        names: Evaluator names; per-sample ones go to the first table, group ones to the
+            second.
+
+    Returns:
+        ``(scores, group_scores)``: one row per non-error completion, sorted by group and
+        ``sample_index``; one row per (cell_id, prompt_id) with ``n_samples``.
+
+    Raises:
+        UnknownEvaluatorError: A name is not registered.
+        KeyError: ``completions`` has no ``text`` column.
+
+    Example:
+        >>> df = pd.DataFrame({"cell_id": ["c", "c", "c"], "prompt_id": ["p", "p", "p"],
+        ...                    "sample_index": [0, 1, 2], "text": ["a b a b", "a b", None],
+        ...                    "error": [None, None, "HTTP 503"]})
+        >>> scores, groups = score_completions(df, ["seq_rep_2", "distinct_1"])
+        >>> scores
+          cell_id prompt_id  sample_index  seq_rep_2
+        0       c         p             0   0.333333
+        1       c         p             1   0.000000
+        >>> groups
+          cell_id prompt_id  n_samples  distinct_1
+        0       c         p          2    0.333333
+    """
+    evaluators = resolve(names)
+    if "text" not in completions:
+        raise KeyError("completions have no 'text' column")
+    ok = completions.loc[~error_rows(completions)]
+    by = [c for c in GROUP_BY if c in ok]
+    codes = (ok.groupby(by, sort=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
+             if by and len(ok) else np.zeros(len(ok), dtype=np.int64))
+    index = (_numeric(ok["sample_index"]) if "sample_index" in ok
+             else np.zeros(len(ok)))
+    order = np.lexsort((index, codes))
+    ok, codes = ok.iloc[order], codes[order]
+    n_groups = int(codes.max()) + 1 if len(codes) else 0
+    samples = Samples(
+        ok["text"].tolist(),
+        groups=codes,
+        n_groups=n_groups,
+        finish_reasons=ok["finish_reason"].tolist() if "finish_reason" in ok else None,
+        completion_tokens=_numeric(ok["completion_tokens"]) if "completion_tokens" in ok
+        else None,
+    )
+    scores = ok[[c for c in SAMPLE_KEYS if c in ok]].reset_index(drop=True)
+    first = np.searchsorted(codes, np.arange(n_groups))
+    groups = ok.iloc[first][[c for c in GROUP_KEYS if c in ok]].reset_index(drop=True)
+    groups["n_samples"] = np.bincount(codes, minlength=n_groups)
+    for ev in evaluators:
+        table, size = (scores, len(scores)) if ev.kind == "sample" else (groups, n_groups)
+        table[ev.name] = (np.asarray(ev.compute(samples), dtype=np.float64) if size
+                          else np.zeros(0))
+    return scores, groups
+
+
+def _write(table: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def score_run(run_dir: str | os.PathLike[str], names: Sequence[str] | None = None) -> dict:
+    """Score ``RUN_DIR/completions.parquet`` into ``scores.parquet`` and ``group_scores.parquet``.
+
+    Both files are written atomically (to a temporary name, then renamed).
+
+    Args:
+        run_dir: The run directory.
+        names: Evaluator names (default ``DEFAULT_EVALUATORS``).
+
+    Returns:
+        Counts: ``completions`` (rows read), ``scored`` (rows in scores.parquet),
+        ``errors`` (error rows left out) and ``groups`` (rows in group_scores.parquet).
+
+    Raises:
+        FileNotFoundError: The run directory has no completions.parquet.
+        UnknownEvaluatorError: A name is not registered.
+    """
+    run_dir = Path(run_dir)
+    source = run_dir / COMPLETIONS_FILE
+    if not source.is_file():
+        raise FileNotFoundError(
+            f"No {COMPLETIONS_FILE} in {run_dir}: expected the directory of a run "
+            "(`hfsweep run` writes it).")
+    resolve(names)  # fail on a bad name before reading anything
+    import pyarrow.parquet as pq
+
+    present = set(pq.read_schema(source).names)
+    wanted = [c for c in dict.fromkeys(SAMPLE_KEYS + INPUTS) if c in present]
+    completions = pd.read_parquet(source, columns=wanted)
+    scores, groups = score_completions(completions, names)
+    _write(scores, run_dir / SCORES_FILE)
+    _write(groups, run_dir / GROUP_SCORES_FILE)
+    return {
+        "completions": len(completions),
+        "scored": len(scores),
+        "errors": int(error_rows(completions).sum()),
+        "groups": len(groups),
+    }
