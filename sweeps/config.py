@@ -308,14 +308,21 @@ def from_mapping(data: dict) -> Config:
             raise ConfigError(f"evaluators = {evaluators!r} is not accepted: a list of evaluator names, e.g. '[seq_rep_4,distinct_2]'")
         evaluators = tuple(evaluators)
     out_dir = data.get("out_dir", "runs")
+    model = _model(data.get("model") or {})
+    compat = _choice("compat", data.get("compat", "none"), COMPATS)
+    if compat == "langchain_hf" and not (model.kind == "hf" or model.server == "tgi"):
+        raise ConfigError(
+            f"compat = 'langchain_hf' sends TGI's text route, which model {model.id!r} ({model.kind}, server {model.server}) "
+            "does not serve: accepted model=hf, or model=endpoint model.server=tgi"
+        )
     return Config(
-        model=_model(data.get("model") or {}),
+        model=model,
         sampling=_sampling(data.get("sampling") or {}),
         sweep=_sweep(data.get("sweep") or {}),
         prompts=_prompts(data.get("prompts") or {}),
         runner=_runner(data.get("runner") or {}),
         samples=_positive_int("samples", data.get("samples", 1)),
-        compat=_choice("compat", data.get("compat", "none"), COMPATS),
+        compat=compat,
         evaluators=evaluators,
         out_dir=str(Path(out_dir)),
         report=dict(data.get("report") or {}),
