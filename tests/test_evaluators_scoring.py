@@ -1,0 +1,97 @@
+"""The scoring step on a small hand-made completions table with an error row."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evaluators import UnknownEvaluatorError
+from evaluators.diversity import distinct_n, self_bleu
+from evaluators.repetition import seq_rep_n
+from evaluators.scoring import GROUP_KEYS, SAMPLE_KEYS, score_completions, score_run
+
+TEXTS = {
+    ("c1", "p1"): ["the cat sat on the mat", "the cat sat", "a dog ran far away"],
+    ("c1", "p2"): ["yes yes yes yes", "no", ""],
+    ("c2", "p1"): ["the cat sat on the mat", "the cat sat on the mat", "the the the"],
+}
+
+
+def completions() -> pd.DataFrame:
+    rows = []
+    for (cell, prompt), texts in TEXTS.items():
+        for i, text in enumerate(texts):
+            rows.append({
+                "schema_version": 1, "run_id": "r1", "cell_id": cell,
+                "setting_id": "s" + cell, "setting_name": "temp=" + cell,
+                "target_kind": "embedded", "model": "smollm2", "endpoint": None,
+                "provider": None, "mode": "chat", "temperature": 0.7, "top_k": 0, "top_p": 1.0,
+                "frequency_penalty": 0.0, "presence_penalty": 0.0, "max_tokens": 8,
+                "seed": 100 + i, "prompt_id": prompt, "prompt": "Say something.",
+                "sample_index": i, "text": text, "finish_reason": "length" if i == 0 else "stop",
+                "prompt_tokens": 5, "completion_tokens": 6 if i else None, "latency_s": 0.1,
+                "retries": 0, "error": None, "error_message": None, "cache_key": f"k{cell}{i}",
+                "cached": False, "started_at": "t0", "finished_at": "t1",
+            })
+    # a failed request: no text; it must not be scored as an empty completion
+    rows.append({**rows[0], "sample_index": 3, "seed": 103, "text": None, "finish_reason": None,
+                 "completion_tokens": None, "error": "HTTPError", "error_message": "503"})
+    frame = pd.DataFrame(rows)
+    return frame.sample(frac=1.0, random_state=3).reset_index(drop=True)  # any row order
+
+
+def test_score_completions_values_and_error_exclusion() -> None:
+    scores, groups = score_completions(completions())
+    assert len(scores) == 9 and len(groups) == 3
+    assert list(scores.columns[:len(SAMPLE_KEYS)]) == list(SAMPLE_KEYS)
+    assert list(groups.columns[:len(GROUP_KEYS) + 1]) == [*GROUP_KEYS, "n_samples"]
+    assert groups["n_samples"].tolist() == [3, 3, 3]  # the error row is not a sample
+    assert scores[["cell_id", "prompt_id", "sample_index"]].values.tolist() == [
+        [c, p, i] for (c, p), texts in TEXTS.items() for i in range(len(texts))]
+    for (cell, prompt), texts in TEXTS.items():
+        rows = scores[(scores.cell_id == cell) & (scores.prompt_id == prompt)]
+        for i, text in enumerate(texts):
+            row = rows[rows.sample_index == i].iloc[0]
+            assert np.allclose(row["seq_rep_2"], seq_rep_n(text, 2), equal_nan=True)
+            assert row["empty"] == float(not text.strip())
+            assert row["truncated"] == float(i == 0)
+            assert math.isnan(row["tokens"]) if i == 0 else row["tokens"] == 6
+        group = groups[(groups.cell_id == cell) & (groups.prompt_id == prompt)].iloc[0]
+        assert group["self_bleu"] == pytest.approx(self_bleu(texts), abs=1e-12)
+        assert group["distinct_2"] == pytest.approx(distinct_n(texts, 2), abs=1e-12)
+    assert groups.loc[(groups.cell_id == "c2"), "self_bleu"].iloc[0] > 0.5
+
+
+def test_score_completions_tolerates_missing_columns_and_picks_metrics() -> None:
+    frame = completions().drop(columns=["setting_name", "seed", "completion_tokens", "error"])
+    scores, groups = score_completions(frame, ["words", "distinct_1"])
+    assert "setting_name" not in scores and "seed" not in scores
+    assert list(scores.columns[-1:]) == ["words"] and list(groups.columns[-1:]) == ["distinct_1"]
+    assert len(scores) == 10  # without an error column, every row is a completion
+    with pytest.raises(UnknownEvaluatorError, match="Did you mean: self_bleu"):
+        score_completions(frame, ["self_blue"])
+
+
+def test_score_completions_with_only_errors() -> None:
+    frame = completions()
+    frame["error"] = "Timeout"
+    scores, groups = score_completions(frame)
+    assert scores.empty and groups.empty and "self_bleu" in groups.columns
+
+
+def test_score_run_writes_both_tables(tmp_path) -> None:
+    completions().to_parquet(tmp_path / "completions.parquet", index=False)
+    counts = score_run(tmp_path)
+    assert counts == {"completions": 10, "scored": 9, "errors": 1, "groups": 3}
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    groups = pd.read_parquet(tmp_path / "group_scores.parquet")
+    assert len(scores) == 9 and len(groups) == 3
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_score_run_without_completions(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="completions.parquet"):
+        score_run(tmp_path)
