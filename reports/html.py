@@ -75,7 +75,8 @@ def table(df: pd.DataFrame, cols: list[str] | None = None, *, sortable: bool = T
             elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
                 out.append(f'<td class="num" data-v="{esc(_dv(v))}">{esc(fnum(v))}</td>')
             else:
-                out.append(f"<td>{esc('' if v is None or _nan(v) else v)}</td>")
+                txt = "" if v is None or _nan(v) else str(v)
+                out.append(f'<td class="long">{esc(txt)}</td>' if len(txt) > 48 else f"<td>{esc(txt)}</td>")
         out.append("</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
@@ -96,9 +97,10 @@ def _dv(v) -> str:
         return ""
 
 
-def figure(path: Path, caption: str) -> str:
+def figure(path: Path, caption: str, small: bool = False) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return (f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
+    cls = ' class="small"' if small else ""
+    return (f'<figure{cls}><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
             f"<figcaption>{esc(caption)} (<code>plots/{esc(Path(path).name)}</code>)</figcaption></figure>")
 
 
@@ -176,11 +178,11 @@ def _effects(rep, figs) -> str:
 
 
 def _heatmaps(rep, figs) -> str:
-    hm = [figure(p, k.replace("heatmap_", "Heatmap ")) for k, p in figs.items() if k.startswith("heatmap_")]
+    hm = [figure(p, k.replace("heatmap_", "Heatmap "), small=True) for k, p in figs.items() if k.startswith("heatmap_")]
     if not hm:
         return _p("Fewer than two swept parameters: no heatmap.")
     note = _p(f"At most {rep.opts['max_heatmaps']} heatmaps (report.max_heatmaps); data in tables/heatmaps.csv.")
-    return note + "".join(hm)
+    return note + '<div class="figs">' + "".join(hm) + "</div>"
 
 
 def _paired(rep) -> str:

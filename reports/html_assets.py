@@ -26,6 +26,8 @@ h3 { font-size: 15px; margin: 16px 0 6px; }
 .scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; font-size: 12.5px; margin: 6px 0; }
 th, td { border: 1px solid var(--line); padding: 3px 7px; text-align: left; vertical-align: top; }
+td { white-space: nowrap; }
+td.long { white-space: normal; min-width: 22em; max-width: 50em; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 th { background: var(--alt); position: relative; }
 table.sortable th { cursor: pointer; user-select: none; }
@@ -33,6 +35,8 @@ table.sortable th::after { content: " \\2195"; color: #999; font-size: 10px; }
 tr.hl td { background: #fff4e0; }
 .pager { font-size: 12px; color: var(--muted); margin: 2px 0 10px; }
 .pager button, .browser button { font-size: 12px; margin: 0 3px; }
+.figs { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
+.figs figure.small { flex: 0 1 440px; }
 figure { margin: 10px 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { font-size: 12px; color: var(--muted); }

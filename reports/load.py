@@ -132,7 +132,7 @@ def load_runs(paths) -> RunData:
         summaries.append(summ)
         configs.append(_read_config(d / "config.yaml"))
         for w in summ.get("warnings", []) or []:
-            warns.append(f"{d.name}: {w}")
+            warns.append(f"{d}: {w}")
     if not comps:
         raise ReportError(f"Every run under {', '.join(map(str, paths))} failed; nothing to report. See failed.json in each job directory.")
     return RunData(

@@ -238,6 +238,8 @@ def heatmaps(ctx: Context, cm: pd.DataFrame, metrics: list[str], limit: int) -> 
         cells = ctx.cells[ctx.cells["target"] == t]
         for i, px in enumerate(ctx.swept):
             for py in ctx.swept[i + 1:]:
+                if cells[px].nunique() < 2 or cells[py].nunique() < 2:
+                    continue  # a line, not a map: the effects plot shows it
                 for m in metrics:
                     if count >= limit:
                         return pd.DataFrame(rows, columns=_HM_COLS)

@@ -64,6 +64,17 @@ def test_paired_difference_equals_scipy():
     assert r.p == pytest.approx(sps.wilcoxon(d).pvalue, abs=1e-12)
 
 
+@pytest.mark.parametrize("d", [
+    [0.1, 0.1, -0.2, 0.3, 0.0, 0.5, 0.1],              # ties and a zero: SciPy's permutation branch
+    [1, 2, 2, 3, -1, 4, 0, 0, 5, 6, 7, -2, 3],         # n = 13 with ties
+    [0.5, -0.25, 0.125, 1, 2, -3, 0.3, 0.7],           # no ties: exact
+    list(np.linspace(-1, 3, 20)) + [0.5, 0.5],         # n > 13 with ties: asymptotic
+])
+def test_wilcoxon_p_equals_scipy(d):
+    p, _ = stats.wilcoxon_p(d)
+    assert p == pytest.approx(sps.wilcoxon(d).pvalue, abs=1e-12)
+
+
 def test_paired_all_zero_differences():
     r = stats.paired_difference([0.1, 0.2, 0.3], [0.1, 0.2, 0.3], **KW)
     assert r.diff == 0 and r.p == 1.0 and "zero" in r.note
