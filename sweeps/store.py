@@ -65,7 +65,9 @@ class RunWriter:
         self._file = self.path.open("a", encoding="utf-8")
 
     def append(self, record: CompletionRecord) -> None:
-        self._file.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+        # Every field is a scalar: a flat dict, without dataclasses.asdict's recursive copy.
+        row = {name: getattr(record, name) for name in FIELDS}
+        self._file.write(json.dumps(row, ensure_ascii=False) + "\n")
         self._file.flush()
 
     def close(self) -> None:
