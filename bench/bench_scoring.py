@@ -1,7 +1,7 @@
 """Benchmark: score 100,000 completions (10,000 groups of 10, ~100 tokens) with the defaults.
 
-Run: ``python bench/bench_scoring.py``. Writes a synthetic ``completions.parquet`` (plus 1%
-error rows, which must be left out), then runs ``evaluators.scoring.score_run`` on it in a
+Run: ``python bench/bench_scoring.py``. Writes a synthetic ``completions.parquet`` (100,000
+completions plus 1,000 error rows, which must be left out), then runs ``evaluators.scoring.score_run`` on it in a
 fresh child process and prints that process's wall time and peak resident memory
 (``ru_maxrss``, which includes the interpreter, pandas and the table read from disk).
 Targets: < 60 s and < 2 GiB.
@@ -20,9 +20,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _corpus import texts as synthetic_texts  # noqa: E402
+PUNCT = [".", ",", "!", "?", ";", ":"]
+
+
+def synthetic_texts(count: int, mean_tokens: int, seed: int = 0, vocab_size: int = 20_000,
+                    loop_share: float = 0.05) -> list[str]:
+    """Fixed-seed texts of about ``mean_tokens`` tokens from a Zipf(1) vocabulary.
+
+    Words are random letter strings (some non-ASCII) plus punctuation; a ``loop_share`` of
+    the texts end by repeating a short phrase, so ``loop`` has loops to find.
+    """
+    rng = np.random.default_rng(seed)
+    letters = list("abcdefghijklmnopqrstuvwxyzéüßçø")
+    words: set[str] = set()
+    while len(words) < vocab_size - len(PUNCT):
+        words.add("".join(rng.choice(letters, size=int(rng.integers(2, 9)))))
+    vocab = np.array(PUNCT + sorted(words), dtype=object)
+    p = 1.0 / np.arange(1, vocab_size + 1)
+    p /= p.sum()
+    lengths = np.maximum(1, rng.normal(mean_tokens, mean_tokens / 5, size=count).astype(int))
+    ids = rng.choice(vocab_size, size=int(lengths.sum()), p=p)
+    loops = rng.random(count) < loop_share
+    out, start = [], 0
+    for i, n in enumerate(lengths.tolist()):
+        toks = vocab[ids[start:start + n]].tolist()
+        start += n
+        if loops[i] and n > 20:
+            phrase = toks[-int(rng.integers(3, 7)):]
+            toks = toks[: n // 2] + phrase * (n // 2 // len(phrase))
+        out.append(" ".join(toks))
+    return out
+
 
 N_GROUPS, K, TOKENS = 10_000, 10, 100
 N_CELLS = 100
@@ -40,33 +68,38 @@ print(json.dumps(counts))
 
 
 def completions(seed: int = 0) -> pd.DataFrame:
-    """The synthetic completions table, in the runner's schema."""
+    """The synthetic completions table, in the runner's schema.
+
+    ``N_GROUPS * K`` completions, plus ``ERROR_SHARE`` of that many failed requests (as
+    extra sample indices) that scoring must leave out.
+    """
     rng = np.random.default_rng(seed)
     n = N_GROUPS * K
     group = np.repeat(np.arange(N_GROUPS), K)
     cell = group % N_CELLS
     prompt = group // N_CELLS
     temps = np.round(np.linspace(0.0, 2.0, N_CELLS), 3)
-    text = synthetic_texts(n, TOKENS, seed=seed)
-    error = np.where(rng.random(n) < ERROR_SHARE, "HTTP 503", None)
-    text = [None if e else t for t, e in zip(text, error)]
-    finish = rng.choice(["stop", "length"], size=n, p=[0.7, 0.3]).astype(object)
-    finish[error != None] = None  # noqa: E711 (element-wise)
-    return pd.DataFrame({
+    sample = np.tile(np.arange(K), N_GROUPS)
+    ok = pd.DataFrame({
         "schema_version": 1, "run_id": "bench", "cell_id": [f"cell{c:03d}" for c in cell],
-        "setting_id": [f"set{c:03d}" for c in cell], "setting_name": [f"t={temps[c]}" for c in cell],
+        "setting_id": [f"set{c:03d}" for c in cell],
+        "setting_name": [f"temperature={temps[c]}" for c in cell],
         "target_kind": "embedded", "model": "smollm2", "endpoint": None, "provider": None,
         "mode": "chat", "temperature": temps[cell], "top_k": 0, "top_p": 1.0,
         "frequency_penalty": 0.0, "presence_penalty": 0.0, "max_tokens": 128,
-        "seed": 1000 + np.tile(np.arange(K), N_GROUPS), "prompt_id": [f"p{p:03d}" for p in prompt],
-        "prompt": "Write.", "sample_index": np.tile(np.arange(K), N_GROUPS), "text": text,
-        "finish_reason": finish, "prompt_tokens": 12,
+        "seed": 1000 + sample, "prompt_id": [f"p{p:03d}" for p in prompt], "prompt": "Write.",
+        "sample_index": sample, "text": synthetic_texts(n, TOKENS, seed=seed),
+        "finish_reason": rng.choice(["stop", "length"], size=n, p=[0.7, 0.3]),
+        "prompt_tokens": 12,
         "completion_tokens": pd.array(rng.integers(50, 129, size=n), dtype="Int64"),
-        "latency_s": 0.5, "retries": 0, "error": error,
-        "error_message": [("server busy" if e else None) for e in error],
+        "latency_s": 0.5, "retries": 0, "error": None, "error_message": None,
         "cache_key": [f"k{i}" for i in range(n)], "cached": False,
         "started_at": "2025-01-01T00:00:00Z", "finished_at": "2025-01-01T00:00:01Z",
     })
+    failed = ok.sample(n=int(n * ERROR_SHARE), random_state=seed).assign(
+        sample_index=K, seed=1000 + K, text=None, finish_reason=None, completion_tokens=None,
+        error="HfHubHTTPError", error_message="503 Service Unavailable")
+    return pd.concat([ok, failed], ignore_index=True)
 
 
 def main() -> int:
@@ -92,7 +125,8 @@ def main() -> int:
     print(f"score_run wall time: {counts['seconds']:.1f} s inside the child "
           f"({wall:.1f} s including interpreter start)  target < {TARGET_S:.0f} s")
     print(f"peak memory (child ru_maxrss): {peak_gib:.2f} GiB  target < {TARGET_GIB:.0f} GiB")
-    ok = wall < TARGET_S and peak_gib < TARGET_GIB and counts["errors"] == n_err
+    ok = (wall < TARGET_S and peak_gib < TARGET_GIB and counts["errors"] == n_err
+          and counts["scored"] == N_GROUPS * K and counts["groups"] == N_GROUPS)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
