@@ -27,12 +27,18 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# Keys of conf/report/ that belong to the CLI, not to build_report (accepted and ignored).
+CLI_KEYS = {"enabled"}
+
+
 class ReportError(ValueError):
     """A user-facing report problem (bad option, nothing to report)."""
 
 
 def _merge(base: dict, over: dict, path: str, strict: bool) -> None:
     for key, value in over.items():
+        if not path and key in CLI_KEYS:
+            continue
         if key not in base:
             if not strict:
                 continue
