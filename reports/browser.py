@@ -47,12 +47,20 @@ def sample_data(rep) -> tuple[dict, str]:
             "outputs": outputs,
         }
         size = len(json.dumps(data, ensure_ascii=True))
-        if size <= int(b["max_bytes"]) or (n_prompts <= 1 and max_chars <= 100):
+        if size <= int(b["max_bytes"]) or (n_prompts <= 1 and max_chars <= 150 and max_samples <= 1):
             break
-        if max_chars > 100:
-            max_chars = max(100, int(max_chars * 0.6))
+        # shrink in the order that keeps the page most useful: long texts first (to 300
+        # characters), then samples per prompt (to 2), then texts (to 150), then prompts
+        if max_chars > 300:
+            max_chars = max(300, int(max_chars * 0.75))
+        elif max_samples > 2:
+            max_samples -= 1
+        elif max_chars > 150:
+            max_chars = 150
+        elif n_prompts > 1:
+            n_prompts = max(1, int(n_prompts * 0.75))
         else:
-            n_prompts = max(1, int(n_prompts * 0.7))
+            max_samples = 1
     total = len(comp)
     parts = [f"Showing {shown} of {total} outputs"]
     if n_prompts < len(all_prompts):
@@ -61,6 +69,6 @@ def sample_data(rep) -> tuple[dict, str]:
         parts.append(f"samples 0-{max_samples - 1} of each prompt")
     if cut:
         parts.append(f"{cut} texts cut at {max_chars} characters")
-    note = (", ".join(parts) + f" (limits: report.browser, page budget {int(b['max_bytes']) // 1_000_000} MB). "
+    note = (", ".join(parts) + f" (limits: report.browser, sample data budget {int(b['max_bytes']) // 1_000_000} MB). "
             "Full outputs are in completions.parquet. Model output is shown as plain text.")
     return data, note
