@@ -35,8 +35,12 @@ def score(run_dir: Path, names: list[str] | None = None) -> dict:
 def report(paths: list[Path], out: Path | None = None, options: dict | None = None) -> Path:
     """Build the HTML report (plus CSV tables and PNG plots) for one or more runs."""
     from reports import build_report
+    from reports.options import ReportError
 
-    return build_report(paths, out, options)
+    try:
+        return build_report(paths, out, options)
+    except ReportError as error:
+        raise ConfigError(f"report: {error}") from None
 
 
 def run_score_report(config: Config, mapping: dict, run_dir: Path) -> tuple[RunResult, Path | None]:
