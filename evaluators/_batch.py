@@ -268,7 +268,6 @@ class TokenBatch:
 
 def _argsort_ids(ids: np.ndarray) -> np.ndarray:
     """Stable argsort of non-negative token ids (< 2**32) by LSD radix on 16-bit halves."""
-    ids = ids.astype(np.int64, copy=False)
     if len(ids) and int(ids.max()) >= 2**32:
         return np.argsort(ids, kind="stable")
     perm = np.argsort((ids & 0xFFFF).astype(np.uint16), kind="stable")

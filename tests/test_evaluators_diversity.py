@@ -167,3 +167,15 @@ def test_semantic_diversity_with_the_real_model() -> None:
     assert semantic_diversity(texts[:2]) < semantic_diversity(texts[1:])  # paraphrase < topic
     assert abs(semantic_diversity([texts[0]] * 3)) < 1e-6
     assert math.isnan(semantic_diversity([])) and math.isnan(semantic_diversity(["one"]))
+
+
+def test_vocabulary_beyond_16_bits() -> None:
+    """More than 65,536 distinct tokens: the radix sort's second pass is exercised."""
+    rng = np.random.default_rng(5)
+    docs = [[f"v{int(v)}" for v in rng.integers(0, 500_000, size=3_000)] for _ in range(30)]
+    docs[1][:50] = docs[3][:50]  # some shared n-grams of every order
+    assert len({t for d in docs for t in d}) > 65_536
+    texts = joined(docs)
+    for n in (1, 2, 4):
+        assert same(distinct_n(texts, n=n, tokenizer=str.split), ref_distinct(docs, n))
+    assert same(self_bleu(texts[:4], tokenizer=str.split), nltk_self_bleu(docs[:4]))
