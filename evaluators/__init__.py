@@ -5,11 +5,12 @@
 0.75
 """
 
+from ._batch import Samples
 from .errors import DuplicateEvaluatorError, MissingExtraError, UnknownEvaluatorError
 from .registry import DEFAULT_EVALUATORS, Evaluator, get, names, register, resolve
 from .tokens import tokenize
 
 __all__ = [
     "DEFAULT_EVALUATORS", "DuplicateEvaluatorError", "Evaluator", "MissingExtraError",
-    "UnknownEvaluatorError", "get", "names", "register", "resolve", "tokenize",
+    "Samples", "UnknownEvaluatorError", "get", "names", "register", "resolve", "tokenize",
 ]
