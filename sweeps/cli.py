@@ -40,15 +40,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_multirun(args: argparse.Namespace) -> int:
     from sweeps.app import report
-    from sweeps.multirun import failed_jobs, multirun
+    from sweeps.multirun import failed_jobs, multirun, report_options
 
     sweep_dir = multirun(args.overrides)
     failed = failed_jobs(sweep_dir)
     for job in failed:
         print(f"failed job ({' '.join(job['overrides'])}): {job['error']}", file=sys.stderr)
     print(f"sweep directory: {sweep_dir}")
-    if "report.enabled=false" not in args.overrides and len(failed) < len(list(sweep_dir.glob("*/.hydra"))):
-        print(f"report: {report([sweep_dir])}")
+    options = report_options(sweep_dir)
+    if options is not None and len(failed) < len(list(sweep_dir.glob("*/.hydra"))):
+        print(f"report: {report([sweep_dir], options=options)}")
     return 1 if failed else 0
 
 

@@ -16,6 +16,18 @@ from datetime import datetime
 from pathlib import Path
 
 from sweeps.compose import CONF_DIR
+from sweeps.errors import ConfigError
+
+# hydra/launcher=NAME -> the plugin that provides it (installed by the ``launchers`` extra)
+LAUNCHER_PLUGINS = {
+    "joblib": "hydra_joblib_launcher",
+    "ray": "hydra_ray_launcher",
+    "ray_aws": "hydra_ray_launcher",
+    "ray_cluster": "hydra_ray_launcher",
+    "submitit_local": "hydra_submitit_launcher",
+    "submitit_slurm": "hydra_submitit_launcher",
+    "slurm_example": "hydra_submitit_launcher",
+}
 
 
 def _override_value(overrides: list[str], key: str) -> str | None:
@@ -33,6 +45,24 @@ def sweep_dir_for(overrides: list[str]) -> Path:
         return Path(given)
     out_dir = _override_value(overrides, "out_dir") or "runs"
     return Path(out_dir) / f"{datetime.now():%Y%m%d-%H%M%S}-multirun"
+
+
+def check_launcher(overrides: list[str]) -> None:
+    """Stop early, with the install command, when ``hydra/launcher=NAME`` needs a missing plugin."""
+    from importlib.util import find_spec
+
+    name = _override_value(overrides, "hydra/launcher")
+    plugin = LAUNCHER_PLUGINS.get(name or "")
+    if not plugin:
+        return
+    try:
+        found = find_spec(f"hydra_plugins.{plugin}") is not None
+    except ModuleNotFoundError:  # no Hydra plugin installed at all: no hydra_plugins namespace
+        found = False
+    if not found:
+        package = plugin.replace("_", "-")
+        raise ConfigError(f"hydra/launcher={name} needs the {package} plugin, which is not installed: "
+                          "pip install 'hfsweep[launchers]'")
 
 
 def run_job(cfg) -> dict:
@@ -71,6 +101,7 @@ def multirun(overrides: list[str]) -> Path:
     """Run Hydra's multirun with the user's overrides; returns the sweep directory."""
     import hydra
 
+    check_launcher(overrides)
     sweep_dir = sweep_dir_for(overrides)
     extra = [] if _override_value(overrides, "hydra.sweep.dir") else [f"hydra.sweep.dir={sweep_dir}"]
     main = hydra.main(config_path=str(CONF_DIR), config_name="config", version_base=None)(run_job)
@@ -85,3 +116,20 @@ def multirun(overrides: list[str]) -> Path:
 
 def failed_jobs(sweep_dir: Path) -> list[dict]:
     return [json.loads(path.read_text()) for path in sorted(sweep_dir.glob("*/failed.json"))]
+
+
+def report_options(sweep_dir: Path) -> dict | None:
+    """The ``report.*`` options the jobs were composed with (the first job's); None if disabled.
+
+    Read from each job's ``.hydra/config.yaml``, which Hydra writes before the job runs, so the
+    merged report honours ``report.*`` overrides exactly as a single run does.
+    """
+    from omegaconf import OmegaConf
+
+    for path in sorted(sweep_dir.glob("*/.hydra/config.yaml"), key=lambda p: (len(p.parent.parent.name), p.parent.parent.name)):
+        report = OmegaConf.load(path).get("report")
+        options = OmegaConf.to_container(report, resolve=True) if report is not None else {}
+        if not options.pop("enabled", True):
+            return None
+        return options
+    return {}
