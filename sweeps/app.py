@@ -23,12 +23,12 @@ def new_run_dir(config: Config) -> Path:
 
 def score(run_dir: Path, names: list[str] | None = None) -> dict:
     """Score a run's completions into scores.parquet and group_scores.parquet."""
-    from evaluators import UnknownEvaluatorError
+    from evaluators import MissingExtraError, UnknownEvaluatorError
     from evaluators.scoring import score_run
 
     try:
         return score_run(run_dir, names)
-    except UnknownEvaluatorError as error:
+    except (UnknownEvaluatorError, MissingExtraError) as error:
         raise ConfigError(f"evaluators: {error}") from None
 
 
