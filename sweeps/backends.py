@@ -134,7 +134,7 @@ class ChatBackend:
         """The keyword arguments sent for a request (also stored as ``request_params``)."""
         p = request.params
         extra = dict(self.capability.neutral)
-        if "top_k" in self.capability.honoured:
+        if "top_k" in self.capability.honoured or p["top_k"]:  # an explicit top_k goes out even if not promised
             extra["top_k"] = p["top_k"]
         return {
             "temperature": p["temperature"],
@@ -178,7 +178,7 @@ class OpenAITextBackend:
         p = request.params
         body = {name: p[name] for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "max_tokens", "seed")}
         body.update(self.capability.neutral)
-        if "top_k" in self.capability.honoured:
+        if "top_k" in self.capability.honoured or p["top_k"]:
             body["top_k"] = p["top_k"]
         return body
 
@@ -227,7 +227,8 @@ class TGITextBackend:
 
     async def complete(self, request: Request) -> Completion:
         try:
-            out = await self.client.text_generation(request.prompt, **self.body(request))
+            model = self.target.id if self.target.kind == "hf" else None
+            out = await self.client.text_generation(request.prompt, model=model, **self.body(request))
             details = out.details
             return Completion(out.generated_text, details.finish_reason if details else None, None, details.generated_tokens if details else None)
         except Exception as error:  # noqa: BLE001
@@ -237,8 +238,36 @@ class TGITextBackend:
         await self.client.close()
 
 
-def make_backend(target: ModelTarget, capability: Capability, base_url: str | None, token: str | None, timeout_s: float) -> Backend:
-    """The backend for a target and mode."""
+class LangChainHFBackend(TGITextBackend):
+    """What the workflow tool's Hugging Face node sends through LangChain's ``HuggingFaceInference``.
+
+    TGI's ``/generate`` with ``{return_full_text: false, temperature, max_new_tokens, top_p,
+    top_k, repetition_penalty: <frequency penalty>}``: the frequency penalty goes out as
+    ``repetition_penalty`` (another scale: 1 = off, 0 refused by TGI), the presence penalty is
+    dropped, and no seed or neutral sampler is sent. An option the node leaves unset is not
+    sent; here a top_k or frequency_penalty of 0 means unset. Values TGI refuses (top_p 1,
+    repetition_penalty 0) become error rows of their cell with TGI's message.
+    """
+
+    def body(self, request: Request) -> dict[str, Any]:
+        p = request.params
+        sent = {
+            "return_full_text": False,
+            "temperature": p["temperature"],
+            "max_new_tokens": p["max_tokens"],
+            "top_p": p["top_p"],
+            "top_k": p["top_k"] or None,
+            "repetition_penalty": p["frequency_penalty"] or None,
+            "details": True,  # asks for finish reason and token count; does not change the text
+        }
+        return {name: value for name, value in sent.items() if value is not None}
+
+
+def make_backend(target: ModelTarget, capability: Capability, base_url: str | None, token: str | None,
+                 timeout_s: float, compat: str = "none") -> Backend:  # fmt: skip
+    """The backend for a target, mode and compatibility profile."""
+    if compat == "langchain_hf":
+        return LangChainHFBackend(target, capability, base_url, token, timeout_s)
     if target.mode == "chat":
         return ChatBackend(target, capability, base_url, token, timeout_s)
     if target.server == "tgi":

@@ -53,11 +53,19 @@ CAPABILITIES = {
     # Any other OpenAI-compatible server: the OpenAI parameters; top_k is sent in the body but
     # only some servers (vLLM, llama.cpp) honour it, so it is not promised.
     "openai": Capability("generic OpenAI-compatible server", NO_TOP_K),
+    # The workflow tool's node through LangChain (compat=langchain_hf): TGI's text route.
+    "langchain_hf": Capability(
+        "the workflow node through LangChain (TGI text route)",
+        frozenset({"temperature", "top_k", "top_p", "max_tokens"}),
+        translated={"frequency_penalty": "sent as repetition_penalty (1 = off; TGI refuses 0)"},
+    ),
 }
 
 
-def capability_for(target: ModelTarget) -> Capability:
-    """The capability entry for a target (kind, server software and mode)."""
+def capability_for(target: ModelTarget, compat: str = "none") -> Capability:
+    """The capability entry for a target (kind, server software and mode) and compat profile."""
+    if compat == "langchain_hf":
+        return CAPABILITIES["langchain_hf"]
     if target.kind == "embedded" or target.server == "llama.cpp":
         return CAPABILITIES["llama.cpp"]
     if target.kind == "hf":

@@ -42,7 +42,7 @@ async def _probe(config: Config, base_url: str | None, prompts: list[str]) -> tu
     plan = make_plan(config)
     base = {**config.sampling.as_dict(), "temperature": 1.0, "top_k": 0, "top_p": 1.0,
             "frequency_penalty": 0.0, "presence_penalty": 0.0, "max_tokens": min(config.sampling.max_tokens, 32)}  # fmt: skip
-    backend = make_backend(config.model, plan.capability, base_url, resolve_token(config.model), config.runner.timeout_s)
+    backend = make_backend(config.model, plan.capability, base_url, resolve_token(config.model), config.runner.timeout_s, config.compat)
     system = config.model.system_prompt
 
     async def texts(params: dict) -> list[str]:

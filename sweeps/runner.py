@@ -55,8 +55,8 @@ def make_plan(config: Config) -> Plan:
     """Expand the config into every request, and check the sweep against the target's capabilities."""
     cells = expand_cells(config)
     prompts = load_prompts(config.prompts)
-    capability = capability_for(config.model)
-    if config.model.kind == "hf" and config.model.mode == "text":
+    capability = capability_for(config.model, config.compat)
+    if config.model.kind == "hf" and config.model.mode == "text" and config.compat == "none":
         raise ConfigError("model.mode = 'text' is not accepted with model=hf: accepted chat (use model=endpoint model.server=tgi for TGI's /generate)")
     _check_evaluators(config.evaluators)
     swept = swept_params([cell.setting for cell in cells])
@@ -356,7 +356,7 @@ def _replay_cache(plan: Plan, run_id: str, cache: Cache | None, writer: RunWrite
 
 
 def _body_function(plan: Plan):
-    backend = make_backend(plan.config.model, plan.capability, "http://127.0.0.1", None, 1.0)
+    backend = make_backend(plan.config.model, plan.capability, "http://127.0.0.1", None, 1.0, plan.config.compat)
     return backend.body
 
 
@@ -372,7 +372,7 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
             base_url, default_concurrency = target.endpoint, 8
         concurrency = plan.config.runner.concurrency or default_concurrency
         token = resolve_token(target)
-        backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s)
+        backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat)
         pool = Pool(plan, backend, run_id, writer, cache, concurrency, secret=token)
         pool.stats.cache_hits = stats.cache_hits
         try:

@@ -159,3 +159,14 @@ def test_validate_prints_cells_requests_and_budget(capsys):
     out = capsys.readouterr().out
     assert out.count("  cell ") == 6
     assert "6 cells x 3 prompts x 2 samples = 36 requests; at most 360 completion tokens. Nothing was sent." in out
+
+
+def test_probe_reports_what_the_target_does(fault_server, capsys):
+    """The fault server's text depends on every parameter it receives, so each probe sees a
+    change; top_k is not promised for a generic OpenAI server, so the probe flags it."""
+    overrides = ["model=endpoint", f"model.endpoint={fault_server.url}", "model.server=openai", "prompts.limit=2"]
+    assert main(["probe", *overrides]) == 0
+    out = capsys.readouterr().out
+    assert "temperature        -> 0.0    honoured (2/2 outputs changed)" in out
+    assert "top_k              -> 1      honoured (2/2 outputs changed)  <- differs from the capability table" in out
+    assert fault_server.stats["generation_requests"] == 2 * 2 + 2 * 5
