@@ -34,7 +34,7 @@ def compose_mapping(overrides: list[str]) -> dict:
         example = {"model.id": "model.id=org/name", "model.endpoint": "model.endpoint=http://127.0.0.1:8080"}.get(key, f"{key}=VALUE")
         raise ConfigError(f"{key} is required by this config: set it, e.g. {example}") from None
     except (HydraException, OmegaConfBaseException) as error:
-        raise ConfigError(_override_message(error)) from None
+        raise ConfigError(_override_message(error, overrides)) from None
 
 
 def compose_config(overrides: list[str]) -> tuple[Config, dict]:
@@ -55,7 +55,7 @@ def _missing_config_message(error, overrides: list[str]) -> str:
     return text.splitlines()[0]
 
 
-def _override_message(error: Exception) -> str:
+def _override_message(error: Exception, overrides: list[str]) -> str:
     text = str(error)
     match = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
     if not match:
@@ -63,8 +63,12 @@ def _override_message(error: Exception) -> str:
         return f"could not read the overrides: {first}"
     key = match.group(1)
     section, _, name = key.rpartition(".")
+    if section in ("sweep.grid", "sweep.presets"):
+        value = next((o.partition("=")[2] for o in overrides if o.partition("=")[0] == key), "...")
+        return f"{key} is not in this sweep's {section.split('.')[1]}: add it with '+{key}={value}'"
+    groups = [o for o in overrides if "=" in o and "." not in o.partition("=")[0] and not o.startswith(("+", "~"))]
     try:
-        known = compose_mapping([])
+        known = compose_mapping(groups)
         for part in section.split(".") if section else []:
             known = known[part]
         accepted = sorted(k for k in known if k != "hydra")

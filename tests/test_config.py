@@ -68,6 +68,7 @@ BAD = [
     (["model=gpt5"], "model = 'gpt5' is not known: choose one of endpoint, gemma3, hf, smollm2"),
     (["sweep=quik"], "sweep = 'quik' is not known: choose one of decoding, penalties, quick, single, top_k. Did you mean sweep=quick?"),
     (["sampling.temprature=1"], "sampling.temprature is not a known config key"),
+    (["sweep=single", "sweep.grid.top_p=[0.9]"], "sweep.grid.top_p is not in this sweep's grid: add it with '+sweep.grid.top_p=[0.9]'"),
     (["model=hf"], "model.id is required by this config"),
     (["model=hf", "model.id=llama"], "model.id = 'llama' is not a Hub model id"),
     (["model=endpoint", "model.endpoint=localhost:8080"], "model.endpoint = 'localhost:8080' is not accepted: an http(s) URL"),
