@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -152,11 +154,15 @@ def ray_cluster(tmp_path):
     stop every Ray instance on the machine).
     """
     port = _free_port()
+    # A private temp dir: Ray records its "current cluster" there (a killed cluster left in /tmp/ray
+    # would be what a later plain ray.init() tries to join). Short: Ray's socket paths must fit 107 bytes.
+    temp_dir = Path(tempfile.mkdtemp(prefix="hfsweep-ray-"))
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # keep 127.0.0.1
            "RAY_USAGE_STATS_ENABLED": "0", "HFSWEEP_CACHE_DIR": str(tmp_path / "ray-worker-cache")}  # fmt: skip
     log = (tmp_path / "ray-start.log").open("w")
     ray = subprocess.Popen([str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1",
-                            f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
+                            f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+                            f"--temp-dir={temp_dir}"],
                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 120
@@ -177,6 +183,7 @@ def ray_cluster(tmp_path):
             pass
         ray.wait()
         log.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @pytest.mark.slow
