@@ -80,9 +80,9 @@ def run_job(cfg) -> dict:
     hydra = HydraConfig.get()
     run_dir = Path(hydra.runtime.output_dir)
     overrides = list(hydra.overrides.task)
-    mapping = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
-    mapping.pop("hydra", None)
     try:
+        mapping = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        mapping.pop("hydra", None)
         config = from_mapping(mapping)
         result = run_sweep(config, run_dir, mapping)
         score(run_dir, list(config.evaluators) if config.evaluators else None)
