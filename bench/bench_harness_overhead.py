@@ -22,7 +22,7 @@ from huggingface_hub import InferenceClient
 from sweeps.compose import compose_config
 from sweeps.config import ModelTarget
 from sweeps.embedded import LlamaServer
-from sweeps.runner import make_plan
+from sweeps.plan import make_plan
 from sweeps.backends import ChatBackend
 
 OVERRIDES = ["sweep=quick", "prompts.limit=5", "samples=2", "sampling.max_tokens=64"]  # 6 cells x 5 x 2 = 60

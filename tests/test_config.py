@@ -11,7 +11,7 @@ from sweeps.cli import main
 from sweeps.compose import CONF_DIR, compose_config, group_options
 from sweeps.grid import expand_cells, expand_settings
 from sweeps.config import Sampling, Sweep
-from sweeps.runner import make_plan
+from sweeps.plan import make_plan
 
 REQUIRED = {"hf": ["model.id=meta-llama/Llama-3.1-8B-Instruct"], "endpoint": ["model.endpoint=http://127.0.0.1:8080"]}
 

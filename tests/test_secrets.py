@@ -9,7 +9,7 @@ import pytest
 
 from sweeps.backends import LOCAL_TOKEN
 from sweeps.config import ModelTarget
-from sweeps.runner import resolve_token
+from sweeps.plan import resolve_token
 from tests.servers.fault_server import Rule
 from tests.sweep_helpers import QUIET, SCORE_LIGHT, cli, endpoint
 
