@@ -46,8 +46,5 @@ class CompletionRecord:
     finished_at: str
     schema_version: int = SCHEMA_VERSION
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
 
 FIELDS = tuple(f.name for f in dataclasses.fields(CompletionRecord))

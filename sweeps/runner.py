@@ -187,8 +187,9 @@ class RunResult:
     interrupted: bool = False
 
 
-def _cached_record(run_id: str, job: Job, hit: dict, sent: dict) -> CompletionRecord:
+def _cached_record(run_id: str, job: Job, hit: dict) -> CompletionRecord:
     completion = Completion(hit["text"], hit["finish_reason"], hit["prompt_tokens"], hit["completion_tokens"])
+    sent = json.loads(hit["request_params"])  # what was sent when this completion was made
     return _record(run_id, job, completion, None, latency_s=hit["latency_s"], retries=hit["retries"], sent=sent,
                    cached=True, started_at=hit["finished_at"], finished_at=hit["finished_at"])  # fmt: skip
 
@@ -238,20 +239,14 @@ def _replay_cache(plan: Plan, run_id: str, cache: Cache | None, writer: RunWrite
         return list(plan.jobs)
     hits = cache.get_many(job.cache_key for job in plan.jobs)
     todo = []
-    backend_body = _body_function(plan)
     for job in plan.jobs:
         hit = hits.get(job.cache_key)
         if hit is None:
             todo.append(job)
             continue
-        writer.append(_cached_record(run_id, job, hit, backend_body(job.request)))
+        writer.append(_cached_record(run_id, job, hit))
         stats.cache_hits += 1
     return todo
-
-
-def _body_function(plan: Plan):
-    backend = make_backend(plan.config.model, plan.capability, "http://127.0.0.1", None, 1.0, plan.config.compat)
-    return backend.body
 
 
 async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter, cache: Cache | None, stats: Stats) -> Stats:

@@ -19,7 +19,8 @@ from typing import Iterable
 from sweeps.records import FIELDS, CompletionRecord
 
 # The parts of a record that belong to the completion itself, not to the run that asked for it.
-CACHED_FIELDS = ("text", "finish_reason", "prompt_tokens", "completion_tokens", "latency_s", "retries", "finished_at")
+CACHED_FIELDS = ("text", "finish_reason", "prompt_tokens", "completion_tokens", "latency_s", "retries", "finished_at",
+                 "request_params")
 
 
 def default_cache_path() -> Path:
