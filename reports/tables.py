@@ -41,13 +41,7 @@ def cell_metrics(ctx: Context) -> pd.DataFrame:
             rows.append((r.cell_id, r.target, r.setting, m))
             arrays.append(ctx.mats[m][i])
     ests = stats.bootstrap_cis(arrays, **ctx.kw)
-    df = pd.DataFrame(rows, columns=["cell_id", "target", "setting", "metric"])
-    df["mean"] = [e.mean for e in ests]
-    df["ci_low"] = [e.low for e in ests]
-    df["ci_high"] = [e.high for e in ests]
-    df["n"] = [e.n for e in ests]
-    df["note"] = [e.note for e in ests]
-    return df
+    return _with_estimates(pd.DataFrame(rows, columns=["cell_id", "target", "setting", "metric"]), ests, note=True)
 
 
 def _level_matrix(ctx: Context, target: str, param: str, metric: str):
@@ -77,11 +71,17 @@ def effects(ctx: Context) -> pd.DataFrame:
                     rows.append((t, p, v, m))
                     arrays.append(arr)
     ests = stats.bootstrap_cis(arrays, **ctx.kw)
-    df = pd.DataFrame(rows, columns=["target", "parameter", "level", "metric"])
+    return _with_estimates(pd.DataFrame(rows, columns=["target", "parameter", "level", "metric"]), ests)
+
+
+def _with_estimates(df: pd.DataFrame, ests: list, note: bool = False) -> pd.DataFrame:
+    """``df`` with one bootstrap estimate per row: mean, CI bounds, n (and why a CI is missing)."""
     df["mean"] = [e.mean for e in ests]
     df["ci_low"] = [e.low for e in ests]
     df["ci_high"] = [e.high for e in ests]
     df["n"] = [e.n for e in ests]
+    if note:
+        df["note"] = [e.note for e in ests]
     return df
 
 
