@@ -20,7 +20,7 @@ from sweeps.capabilities import Capability
 from sweeps.config import ModelTarget
 
 LOCAL_TOKEN = "hfsweep-local"  # sent to the embedded server, so HF_TOKEN never goes there
-RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+RETRYABLE_STATUS = {408, 409, 425, 429}  # and every 5xx
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ def _now() -> str:
 
 
 def _record(run_id: str, job: Job, completion: Completion | None, failure: RequestFailure | None, *,
-            latency_s: float, retries: int, sent: dict, cached: bool, started_at: str, finished_at: str) -> CompletionRecord:  # fmt: skip
+            latency_s: float, retries: int, request_params: str, cached: bool, started_at: str, finished_at: str) -> CompletionRecord:  # fmt: skip
     target, setting, params = job.cell.target, job.cell.setting, job.request.params
     return CompletionRecord(
         run_id=run_id, cell_id=job.cell.id, setting_id=setting.id, setting_name=setting.name,
@@ -89,7 +89,7 @@ def _record(run_id: str, job: Job, completion: Completion | None, failure: Reque
         prompt_tokens=completion.prompt_tokens if completion else None,
         completion_tokens=completion.completion_tokens if completion else None,
         latency_s=latency_s, retries=retries, error=failure.kind if failure else None,
-        error_message=failure.message if failure else None, request_params=json.dumps(sent, sort_keys=True),
+        error_message=failure.message if failure else None, request_params=request_params,
         cache_key=job.cache_key, cached=cached, started_at=started_at, finished_at=finished_at,
     )  # fmt: skip
 
@@ -141,7 +141,7 @@ class Pool:
     async def _send(self, job: Job) -> CompletionRecord:
         started_at, start = _now(), time.monotonic()
         retries, attempts = 0, 0
-        sent = self.backend.body(job.request)
+        sent = json.dumps(self.backend.body(job.request), sort_keys=True)
         while True:
             attempts += 1
             failure = None
@@ -156,7 +156,7 @@ class Pool:
             if failure is None:
                 await self.limit.succeeded()
                 return _record(self.run_id, job, completion, None, latency_s=time.monotonic() - attempt_start, retries=retries,
-                               sent=sent, cached=False, started_at=started_at, finished_at=_now())  # fmt: skip
+                               request_params=sent, cached=False, started_at=started_at, finished_at=_now())  # fmt: skip
             if failure.status in (401, 403) and self.stats.completed == 0:
                 raise TargetError(
                     f"{self.plan.config.model.id} answered {failure.status} ({failure.message[:200]}): the token was refused. "
@@ -169,7 +169,7 @@ class Pool:
             if not failure.retryable or attempts >= self.settings.max_attempts or elapsed >= self.settings.deadline_s:
                 self.stats.errors += 1
                 return _record(self.run_id, job, None, failure, latency_s=elapsed, retries=retries,
-                               sent=sent, cached=False, started_at=started_at, finished_at=_now())  # fmt: skip
+                               request_params=sent, cached=False, started_at=started_at, finished_at=_now())  # fmt: skip
             backoff = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (attempts - 1))
             delay = failure.retry_after if failure.retry_after is not None else backoff * random.uniform(0.5, 1.5)
             delay = min(delay, max(0.0, self.settings.deadline_s - elapsed))
@@ -189,8 +189,8 @@ class RunResult:
 
 def _cached_record(run_id: str, job: Job, hit: dict) -> CompletionRecord:
     completion = Completion(hit["text"], hit["finish_reason"], hit["prompt_tokens"], hit["completion_tokens"])
-    sent = json.loads(hit["request_params"])  # what was sent when this completion was made
-    return _record(run_id, job, completion, None, latency_s=hit["latency_s"], retries=hit["retries"], sent=sent,
+    return _record(run_id, job, completion, None, latency_s=hit["latency_s"], retries=hit["retries"],
+                   request_params=hit["request_params"],  # what was sent when this completion was made
                    cached=True, started_at=hit["finished_at"], finished_at=hit["finished_at"])  # fmt: skip
 
 
@@ -227,8 +227,10 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     wall_s = time.monotonic() - start
     order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
     keys = {j.cache_key for j in plan.jobs}
-    # Only this plan's rows: an earlier run in the same directory may have had other cells or prompts.
-    rows = [r for r in read_jsonl(writer.path) if r["cache_key"] in keys]
+    # Only this plan's rows (an earlier run in the same directory may have had other cells or
+    # prompts), the latest one per (cell, prompt, sample).
+    rows = list({(r["cell_id"], r["prompt_id"], r["sample_index"]): r
+                 for r in read_jsonl(writer.path) if r["cache_key"] in keys}.values())
     write_parquet(rows, order, run_dir / "completions.parquet")
     _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted)
     return RunResult(run_dir, len(plan.jobs), stats, wall_s, interrupted)
@@ -274,7 +276,6 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
 def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], stats: Stats, started_at: str, wall_s: float, interrupted: bool) -> None:
     config = plan.config
     target = config.model
-    latest = {(r["cell_id"], r["prompt_id"], r["sample_index"]): r for r in rows}.values()
     summary = {
         "run_id": run_id,
         "started_at": started_at,
@@ -282,14 +283,14 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         "wall_s": round(wall_s, 3),
         "interrupted": interrupted,
         "requests": len(plan.jobs),
-        "finished": len(latest),
+        "finished": len(rows),
         "sent": stats.sent,
         "cache_hits": stats.cache_hits,
-        "errors": sum(1 for r in latest if r["error"]),
+        "errors": sum(1 for r in rows if r["error"]),
         "retries": stats.retries,
         "min_concurrency": stats.min_limit,
-        "prompt_tokens": sum(r["prompt_tokens"] or 0 for r in latest),
-        "completion_tokens": sum(r["completion_tokens"] or 0 for r in latest),
+        "prompt_tokens": sum(r["prompt_tokens"] or 0 for r in rows),
+        "completion_tokens": sum(r["completion_tokens"] or 0 for r in rows),
         "targets": [{"kind": target.kind, "model": target.id, "endpoint": target.endpoint, "provider": target.provider, "mode": target.mode}],
         "capability": plan.capability.name,
         "sweep": config.sweep.name,

@@ -113,7 +113,7 @@ _ARROW_TYPES = {"str": "string", "int": "int64", "float": "float64", "bool": "bo
 
 
 def write_parquet(rows: list[dict], order: dict[tuple[str, str, int], int], path: Path) -> None:
-    """Write records as parquet in grid order, keeping one row per (cell, prompt, sample).
+    """Write records (one per cell, prompt and sample) as parquet in grid order.
 
     Written with pyarrow alone (no pandas import on the run's critical path); the column types
     come from :class:`CompletionRecord`'s annotations, so an all-null column keeps its type.
@@ -121,8 +121,7 @@ def write_parquet(rows: list[dict], order: dict[tuple[str, str, int], int], path
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    latest = {(r["cell_id"], r["prompt_id"], r["sample_index"]): r for r in rows}
-    ordered = sorted(latest.values(), key=lambda r: order.get((r["cell_id"], r["prompt_id"], r["sample_index"]), len(order)))
+    ordered = sorted(rows, key=lambda r: order.get((r["cell_id"], r["prompt_id"], r["sample_index"]), len(order)))
     schema = pa.schema(
         [(f.name, getattr(pa, _ARROW_TYPES[str(f.type).split(" |")[0]])()) for f in dataclasses.fields(CompletionRecord)]
     )
