@@ -106,6 +106,8 @@ def check_target(target: ModelTarget, timeout_s: float = 3.0) -> None:
 
         gguf_path(target.gguf or target.id)
         server_binary()
+    if target.kind == "hf" and resolve_token(target) is None:
+        raise TargetError("model=hf needs a Hugging Face token: set HF_TOKEN, or run `hf auth login` (it is never written to disk)")
     if target.kind != "endpoint":
         return
     parsed = urlparse(target.endpoint)
