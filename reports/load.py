@@ -133,8 +133,15 @@ def load_runs(paths) -> RunData:
             warns.append(f"{d}: {w}")
     if not comps:
         raise ReportError(f"Every run under {', '.join(map(str, paths))} failed; nothing to report. See failed.json in each job directory.")
+    completions = pd.concat(comps, ignore_index=True)
+    if "provider" in completions:
+        served = completions.dropna(subset=["provider"]).groupby("model")["provider"].unique()
+        for model, providers in served.items():
+            if len(providers) > 1:
+                warns.append(f"model {model} was served by {len(providers)} providers ({', '.join(sorted(map(str, providers)))}): "
+                             "comparisons across them mix providers; pin one with model.provider=NAME")  # fmt: skip
     return RunData(
-        completions=pd.concat(comps, ignore_index=True),
+        completions=completions,
         scores=pd.concat(scores, ignore_index=True),
         group_scores=pd.concat(groups, ignore_index=True),
         run_dirs=dirs, summaries=summaries, configs=configs, failed=failed, warnings=warns,

@@ -32,13 +32,16 @@ USAGE_OVERRIDES = "Hydra overrides, e.g. model=gemma3 sweep=decoding 'sweep.grid
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from sweeps.compose import compose_config
-    from sweeps.plan import check_target, make_plan
+    from sweeps.plan import check_target, make_plan, resolve_provider
 
     config, _ = compose_config(args.overrides)
-    plan = make_plan(config)
+    make_plan(config)  # every check that needs no network first
     check_target(config.model)
-    target = config.model
-    print(f"target: {target.kind} {target.id} ({plan.capability.name}, mode {target.mode})")
+    plan = make_plan(resolve_provider(config))
+    target = plan.config.model
+    provider = f", provider {target.provider}" + (" (resolved from auto)" if config.model.provider in (None, "auto") else "")
+    print(f"target: {target.kind} {target.id} ({plan.capability.name}, mode {target.mode}"
+          f"{provider if target.kind == 'hf' else ''})")  # fmt: skip
     print(f"sweep: {config.sweep.name}; swept: {', '.join(plan.swept) or 'nothing'}")
     for cell in plan.cells:
         params = ", ".join(f"{k}={v}" for k, v in cell.setting.params.as_dict().items())

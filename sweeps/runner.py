@@ -16,7 +16,7 @@ from sweeps.backends import LOCAL_TOKEN, Backend, Completion, RequestFailure, ma
 from sweeps.config import Config
 from sweeps.errors import TargetError
 from sweeps.grid import stable_hash
-from sweeps.plan import Job, Plan, check_target, make_plan, resolve_token
+from sweeps.plan import Job, Plan, check_target, make_plan, resolve_provider, resolve_token
 from sweeps import records
 from sweeps.records import CompletionRecord
 from sweeps.store import Cache, RunWriter, default_cache_path, read_jsonl, write_parquet
@@ -222,7 +222,8 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     Every record is committed as it finishes. ``resolved`` is the composed config written to
     ``config.yaml`` (it never holds a token: tokens come from the environment only).
     """
-    plan = make_plan(config)
+    plan = make_plan(resolve_provider(config))
+    config = plan.config
     run_dir.mkdir(parents=True, exist_ok=True)
     run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{stable_hash(str(run_dir.resolve()), 6)}"
     if resolved is not None:

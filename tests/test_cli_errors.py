@@ -96,3 +96,70 @@ def test_a_client_side_value_error_is_not_retried(tmp_path, fault_server):
                       "model.provider=no-such-provider", "prompts.limit=1", "samples=1"], env={"HF_TOKEN": "hf_fake"})  # fmt: skip
     line = one_line(result)
     assert "the client refused the request before sending it" in line and "no-such-provider" in line
+
+
+class HubMapping:
+    """A local server answering like the Hub's model API with a provider mapping."""
+
+    def __init__(self, mapping: dict):
+        import http.server
+        import json
+        import threading
+
+        self.requests: list[str] = []  # model API requests (the client may also ask other routes)
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                if self.path.startswith("/api/models/"):
+                    outer.requests.append(self.path)
+                body = json.dumps({"id": "org/name", "inferenceProviderMapping": mapping}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def live(task: str = "conversational", status: str = "live") -> dict:
+    return {"status": status, "providerId": "org/name-served", "task": task}
+
+
+def test_provider_auto_is_resolved_once_to_the_first_live_provider(tmp_path):
+    hub = HubMapping({"novita": live(status="error"), "together": live(), "cerebras": live()})
+    try:
+        env = {"HF_ENDPOINT": hub.url, "HF_TOKEN": "hf_fake"}
+        result = hfsweep(["validate", "model=hf", "model.id=org/name", "prompts.limit=1"], env=env)
+        assert result.returncode == 0, result.stderr
+        assert "provider together (resolved from auto)" in result.stdout
+        assert len(hub.requests) == 1 and "inferenceProviderMapping" in hub.requests[0]
+        pinned = hfsweep(["validate", "model=hf", "model.id=org/name", "model.provider=cerebras", "prompts.limit=1"], env=env)
+        assert "provider cerebras)" in pinned.stdout and len(hub.requests) == 1  # a pinned provider asks nothing
+        none_live = HubMapping({"together": live(task="text-to-image")})
+        try:
+            line = one_line(hfsweep(["validate", "model=hf", "model.id=org/name"], env={**env, "HF_ENDPOINT": none_live.url}))
+            assert "has no live Inference Provider for conversational" in line and "model.provider=NAME" in line
+        finally:
+            none_live.close()
+    finally:
+        hub.close()
+
+
+def test_the_resolved_provider_is_part_of_every_cell_and_cache_key():
+    from sweeps.compose import compose_config
+    from sweeps.plan import make_plan
+
+    plans = [make_plan(compose_config(["model=hf", "model.id=org/name", f"model.provider={p}", "prompts.limit=1"])[0])
+             for p in ("together", "novita")]  # fmt: skip
+    assert {j.cache_key for j in plans[0].jobs}.isdisjoint(j.cache_key for j in plans[1].jobs)
+    assert [c.setting.id for c in plans[0].cells] == [c.setting.id for c in plans[1].cells]
