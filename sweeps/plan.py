@@ -56,6 +56,7 @@ def make_plan(config: Config) -> Plan:
     if config.model.kind == "hf" and config.model.mode == "text" and config.compat == "none":
         raise ConfigError("model.mode = 'text' is not accepted with model=hf: accepted chat (use model=endpoint model.server=tgi for TGI's /generate)")
     _check_evaluators(config.evaluators)
+    _check_objective(config)
     swept = swept_params([cell.setting for cell in cells])
     warnings = []
     ignored = capability.ignored(swept)
@@ -97,6 +98,23 @@ def _check_evaluators(names: tuple[str, ...] | None) -> None:
         from evaluators.semantic import EXTRA_HINT
 
         raise ConfigError(f"evaluators: {EXTRA_HINT}")
+
+
+def _check_objective(config: Config) -> None:
+    """Every metric the objective names exists (a miss suggests close names)."""
+    import evaluators
+    from reports.options import parse_constraint
+
+    objective = config.objective
+    named = [("objective.metric", objective.metric)] if objective.metric else []
+    named += [(f"objective.constraints ({text!r})", parse_constraint(text)[0]) for text in objective.constraints]
+    for key, name in named:
+        if name == "judge_score":
+            continue
+        try:
+            evaluators.get(name)
+        except evaluators.UnknownEvaluatorError as error:
+            raise ConfigError(f"{key}: {error}") from None
 
 
 def check_target(target: ModelTarget, timeout_s: float = 3.0) -> None:

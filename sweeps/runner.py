@@ -226,6 +226,10 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     config = plan.config
     run_dir.mkdir(parents=True, exist_ok=True)
     run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{stable_hash(str(run_dir.resolve()), 6)}"
+    with (run_dir / records.PROMPTS).open("w", encoding="utf-8") as handle:  # the prompts and their checks, for scoring
+        for prompt in plan.prompts:
+            checks = [dict(check) for check in getattr(prompt, "checks", ())]
+            handle.write(json.dumps({"id": prompt.id, "text": prompt.text, "checks": checks}, ensure_ascii=False) + "\n")
     if resolved is not None:
         from omegaconf import OmegaConf
 
