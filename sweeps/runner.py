@@ -234,29 +234,9 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
         from omegaconf import OmegaConf
 
         OmegaConf.save(OmegaConf.create(resolved), run_dir / records.CONFIG_FILE)
-    started_at, start = _now(), time.monotonic()
-    cache = Cache(config.runner.cache_path or default_cache_path()) if config.runner.cache else None
-    writer = RunWriter(run_dir)
-    stats = Stats()
-    interrupted = False
-    try:
-        todo = _replay_cache(plan, run_id, cache, writer, stats)
-        if todo:
-            check_target(config.model)
-            stats = asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats))
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        writer.close()
-        if cache is not None:
-            cache.close()
-    wall_s = time.monotonic() - start
+    started_at = _now()
+    rows, stats, interrupted, wall_s = execute(plan, plan.jobs, run_dir, run_id, records.COMPLETIONS_JSONL)
     order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
-    keys = {j.cache_key for j in plan.jobs}
-    # Only this plan's rows (an earlier run in the same directory may have had other cells or
-    # prompts), the latest one per (cell, prompt, sample).
-    rows = list({(r["cell_id"], r["prompt_id"], r["sample_index"]): r
-                 for r in read_jsonl(writer.path) if r["cache_key"] in keys}.values())
     write_parquet(rows, order, run_dir / records.COMPLETIONS)
     _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted)
     failures = [r for r in rows if records.is_error(r["error"])]
@@ -267,12 +247,40 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     return RunResult(run_dir, len(plan.jobs), stats, wall_s, interrupted, kinds, first)
 
 
-def _replay_cache(plan: Plan, run_id: str, cache: Cache | None, writer: RunWriter, stats: Stats) -> list[Job]:
-    if cache is None or plan.config.runner.refresh:
-        return list(plan.jobs)
-    hits = cache.get_many(job.cache_key for job in plan.jobs)
+def execute(plan: Plan, jobs: list[Job], run_dir: Path, run_id: str, jsonl_name: str) -> tuple[list[dict], Stats, bool, float]:
+    """Finish ``jobs`` (a plan's requests, or some of them) into ``run_dir/jsonl_name``: replayed
+    from the cache, or sent. Returns the rows of these jobs (the latest per cell, prompt and
+    sample; an earlier run in the directory may have had others), the counts, whether it was
+    interrupted (Ctrl-C), and the wall time."""
+    start = time.monotonic()
+    config = plan.config
+    cache = Cache(config.runner.cache_path or default_cache_path()) if config.runner.cache else None
+    writer = RunWriter(run_dir, jsonl_name)
+    stats = Stats()
+    interrupted = False
+    try:
+        todo = _replay_cache(jobs, config.runner.refresh, run_id, cache, writer, stats)
+        if todo:
+            check_target(config.model)
+            stats = asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        writer.close()
+        if cache is not None:
+            cache.close()
+    keys = {j.cache_key for j in jobs}
+    rows = list({(r["cell_id"], r["prompt_id"], r["sample_index"]): r
+                 for r in read_jsonl(writer.path) if r["cache_key"] in keys}.values())
+    return rows, stats, interrupted, time.monotonic() - start
+
+
+def _replay_cache(jobs: list[Job], refresh: bool, run_id: str, cache: Cache | None, writer: RunWriter, stats: Stats) -> list[Job]:
+    if cache is None or refresh:
+        return list(jobs)
+    hits = cache.get_many(job.cache_key for job in jobs)
     todo = []
-    for job in plan.jobs:
+    for job in jobs:
         hit = hits.get(job.cache_key)
         if hit is None:
             todo.append(job)
