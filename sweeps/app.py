@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sweeps.config import Config
 from sweeps import records
+from sweeps.judge import judge_run, merge_scores
 from sweeps.runner import RunResult, run_sweep
 
 
@@ -30,7 +31,9 @@ def score(run_dir: Path, names: list[str] | None = None) -> dict:
 
     path = records.check_run_dir(run_dir) / records.COMPLETIONS
     records.check_version(pq.read_table(path, columns=["schema_version"]).column(0).to_pylist(), run_dir)
-    return score_run(run_dir, names)
+    counts = score_run(run_dir, names)
+    merge_scores(run_dir)
+    return counts
 
 
 def report(paths: list[Path], out: Path | None = None, options: dict | None = None) -> Path:
@@ -45,6 +48,8 @@ def run_score_report(config: Config, mapping: dict, run_dir: Path) -> tuple[RunR
     result = run_sweep(config, run_dir, mapping)
     if result.interrupted or result.failed:
         return result, None
+    if config.judge.model is not None:
+        judge_run(config, run_dir)
     score(run_dir, list(config.evaluators) if config.evaluators else None)
     if not config.report.enabled:
         return result, None

@@ -47,6 +47,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         params = ", ".join(f"{k}={v}" for k, v in cell.setting.params.as_dict().items())
         name = f" [{cell.setting.name}]" if cell.setting.name else ""
         print(f"  cell {cell.id} setting {cell.setting.id}{name}: {params}")
+    if config.judge.model is not None:
+        judge = config.judge.model
+        print(f"judge: {judge.kind} {judge.id} ({config.judge.parse}): up to {len(plan.jobs)} more requests, "
+              f"at most {config.judge.max_tokens} tokens each")  # fmt: skip
     for warning in plan.warnings:
         print(f"warning: {warning}")
     print(

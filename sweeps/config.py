@@ -116,6 +116,24 @@ class Runner:
     progress: bool = True
 
 
+JUDGE_PARSE_RULES = ("score_1_10", "pass_fail")
+DEFAULT_RUBRIC = (
+    "You are grading an answer. Rate how well the answer responds to the request: correct, "
+    "relevant, coherent and complete. Reply with one integer from 1 (useless) to 10 (excellent) "
+    "and nothing else.\n\nRequest: {prompt}\n\nAnswer: {output}\n\nScore (1-10):"
+)
+
+
+@dataclass
+class Judge:
+    """``judge.model`` null = no judge; otherwise any target, the rubric, how to read its answer."""
+
+    model: Optional[ModelTarget] = None
+    rubric: str = DEFAULT_RUBRIC  # {prompt} and {output} are filled in
+    parse: str = spec("score_1_10", accepted="score_1_10, pass_fail", choices=JUDGE_PARSE_RULES)
+    max_tokens: int = spec(8, accepted="an integer >= 1", low=1)
+
+
 @dataclass
 class Config:
     model: ModelTarget = field(default_factory=ModelTarget)
@@ -125,6 +143,7 @@ class Config:
     runner: Runner = field(default_factory=Runner)
     report: ReportOptions = field(default_factory=ReportOptions)
     objective: Objective = field(default_factory=Objective)
+    judge: Judge = field(default_factory=Judge)
     samples: int = spec(2, accepted="an integer >= 1", low=1)  # completions per prompt per cell
     compat: str = spec("none", accepted="none, langchain_hf", choices=COMPATS)
     evaluators: Optional[List[str]] = None  # null = the default set
@@ -221,29 +240,29 @@ def _check_section(prefix: str, obj: Any) -> Any:
 # --- sections -----------------------------------------------------------------------------
 
 
-def _model(model: ModelTarget) -> ModelTarget:
-    model = _check_section("model.", model)
+def _model(model: ModelTarget, key: str = "model") -> ModelTarget:
+    model = _check_section(f"{key}.", model)
     model_id, endpoint, server = model.id, model.endpoint, model.server
     required = {"hf": ("id", "model.id=org/name"), "endpoint": ("endpoint", "model.endpoint=http://127.0.0.1:8080")}
     if model.kind in required and getattr(model, required[model.kind][0]) is None:
         name, example = required[model.kind]
-        raise ConfigError(f"model.{name} is required by model={model.kind}: set it, e.g. {example}")
+        raise ConfigError(f"{key}.{name} is required by {key.split('.')[0]}={model.kind}: set it, e.g. {example.replace('model.', key + '.')}")
     if model.kind == "hf" and not (isinstance(model_id, str) and "/" in model_id):
         raise ConfigError(
-            f"model.id = {model_id!r} is not a Hub model id: accepted 'org/name', e.g. model.id=meta-llama/Llama-3.1-8B-Instruct"
+            f"{key}.id = {model_id!r} is not a Hub model id: accepted 'org/name', e.g. {key}.id=meta-llama/Llama-3.1-8B-Instruct"
         )
     if model.kind == "endpoint":
         parsed = urlparse(endpoint) if isinstance(endpoint, str) else None
         if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ConfigError(f"model.endpoint = {endpoint!r} is not accepted: an http(s) URL, e.g. model.endpoint=http://127.0.0.1:8080")
+            raise ConfigError(f"{key}.endpoint = {endpoint!r} is not accepted: an http(s) URL, e.g. {key}.endpoint=http://127.0.0.1:8080")
         model_id, endpoint = model_id or parsed.netloc, endpoint.rstrip("/")
     if model.kind == "embedded":
         server = "llama.cpp"
         if not isinstance(model.gguf, str):
-            raise ConfigError(f"model.gguf = {model.gguf!r} is not accepted: smollm2, gemma3 or a path to a .gguf file")
+            raise ConfigError(f"{key}.gguf = {model.gguf!r} is not accepted: smollm2, gemma3 or a path to a .gguf file")
         model_id = model_id or model.gguf
     if not isinstance(model_id, str) or not model_id:
-        raise ConfigError(f"model.id = {model_id!r} is not accepted: a non-empty model name")
+        raise ConfigError(f"{key}.id = {model_id!r} is not accepted: a non-empty model name")
     return dataclasses.replace(model, id=model_id, endpoint=endpoint, server=server)
 
 
@@ -282,6 +301,11 @@ def validate(config: Config) -> Config:
             "does not serve: accepted model=hf, or model=endpoint model.server=tgi"
         )
     sampling = Sampling(**{name: check_param(f"sampling.{name}", getattr(config.sampling, name)) for name in PARAMS})
+    judge = _check_section("judge.", config.judge)
+    if judge.model is not None:
+        judge = dataclasses.replace(judge, model=_model(judge.model, "judge.model"))
+        if "{output}" not in judge.rubric:
+            raise ConfigError("judge.rubric has no {output}: accepted a template with {output} (and usually {prompt})")
     prompts = _check_section("prompts.", config.prompts)
     prompts = dataclasses.replace(prompts, items=tuple(prompts.items))
     return dataclasses.replace(
@@ -292,6 +316,7 @@ def validate(config: Config) -> Config:
         prompts=prompts,
         runner=_check_section("runner.", config.runner),
         report=check_report_options(config.report),
+        judge=judge,
         objective=check_objective(dataclasses.replace(config.objective, constraints=tuple(config.objective.constraints))),
         evaluators=tuple(config.evaluators) if config.evaluators is not None else None,
         out_dir=str(Path(config.out_dir)),
