@@ -22,7 +22,8 @@ from sweeps.config import Config, Sampling
 JUDGMENTS_JSONL = "judgments.jsonl"
 JUDGMENTS = "judgments.parquet"
 def parse_judgment(text: str | None, rule: str) -> float:
-    """The score in a judge's answer: the first integer 1..10, or PASS/FAIL as 1/0; NaN if none.
+    """The score in a judge's answer: its first number if that is an integer 1..10, or PASS/FAIL
+    as 1/0; NaN otherwise.
 
     >>> parse_judgment(" 7/10, solid", "score_1_10"), parse_judgment("Verdict: fail", "pass_fail")
     (7.0, 0.0)
@@ -34,8 +35,10 @@ def parse_judgment(text: str | None, rule: str) -> float:
     if rule == "pass_fail":
         match = re.search(r"\b(pass|fail)\b", text, re.IGNORECASE)
         return math.nan if match is None else float(match.group(1).lower() == "pass")
-    match = re.search(r"(?<![\d.])(10|[1-9])(?![\d.]\d)", text)
-    return math.nan if match is None else float(match.group(1))
+    match = re.search(r"\d+(?:\.\d+)?", text)  # the first number, which must be an integer 1..10
+    if match is None or "." in match.group() or not 1 <= int(match.group()) <= 10:
+        return math.nan
+    return float(match.group())
 
 
 @dataclass

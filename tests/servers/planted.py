@@ -67,8 +67,10 @@ def answer(planted: Planted, prompt: str, body: dict) -> tuple[str, list[float],
 class PlantedServer:
     """The server in a background thread: ``with PlantedServer(Planted(...)) as server: server.url``."""
 
-    def __init__(self, planted: Planted | None = None):
+    def __init__(self, planted: Planted | None = None, reply: Callable[[str], str] | None = None):
+        """``reply``: a fixed answer per prompt (e.g. a judge's verdict) instead of planted text."""
         self.planted = planted or Planted()
+        self.reply = reply
         self.requests = 0
         self.lock = threading.Lock()
         outer = self
@@ -86,6 +88,8 @@ class PlantedServer:
                 if self.path.endswith("/chat/completions"):
                     prompt = "\n".join(m.get("content", "") for m in body.get("messages", []))
                     text, logprobs, finish = answer(outer.planted, prompt, body)
+                    if outer.reply is not None:
+                        text, logprobs, finish = outer.reply(prompt), [], "stop"
                     tokens = [{"token": w, "logprob": lp} for w, lp in zip(text.split(), logprobs)]
                     choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish,
                               "logprobs": {"content": tokens} if body.get("logprobs") else None}  # fmt: skip
