@@ -79,7 +79,7 @@ def bench(root: Path, prompts: int, label: str) -> None:
     size = page.stat().st_size
     print(f"{label}: {n} completions, 200 cells x {prompts} prompts x 5 samples")
     print(f"  synth {t1 - t0:.1f} s, score_run {t2 - t1:.1f} s, build_report {t3 - t2:.1f} s")
-    print(f"  page {size / 1e6:.2f} MB ({page}), plots {len(list((page.parent / 'plots').glob('*.png')))}")
+    print(f"  page {size / 1e6:.2f} MB ({page}), plots {len(list((page.parent / 'plots').glob('*.svg')))}")
     print(f"  targets: build < 30 s {'OK' if t3 - t2 < 30 else 'MISSED'}, page < 15 MB {'OK' if size < 15e6 else 'MISSED'}")
 
 

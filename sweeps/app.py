@@ -37,7 +37,7 @@ def score(run_dir: Path, names: list[str] | None = None) -> dict:
 
 
 def report(paths: list[Path], out: Path | None = None, options: dict | None = None) -> Path:
-    """Build the HTML report (plus CSV tables and PNG plots) for one or more runs."""
+    """Build the HTML report (plus CSV tables and SVG plots) for one or more runs."""
     from reports import build_report
 
     return build_report(paths, out, options)
