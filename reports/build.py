@@ -86,13 +86,14 @@ def write_tables(rep: Report, out_dir: Path) -> dict[str, Path]:
     return paths
 
 
-def build_report(paths, out=None, options: dict | None = None) -> Path:
+def build_report(paths, out=None, options: dict | None = None, timings: dict | None = None) -> Path:
     """Build the report for run/sweep directories; return the path of the HTML page.
 
     Args:
         paths: run directories and/or sweep directories (searched recursively).
         out: HTML path; default ``<first path>/report/index.html``.
         options: overrides of ``conf/report/default.yaml`` (see ``reports.options.DEFAULTS``).
+        timings: if given, filled with the seconds each step took (load_s, stats_s, ...).
     """
     from reports import html, plots
 
@@ -104,10 +105,13 @@ def build_report(paths, out=None, options: dict | None = None) -> Path:
     out = Path(out) if out is not None else default_out(paths)
     rep = compute(paths, options)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_tables(rep, out.parent / "tables")
     t0 = time.perf_counter()
-    figs = plots.draw_all(rep, out.parent / "plots") if rep.opts["plots"] else {}
+    write_tables(rep, out.parent / "tables")
     t1 = time.perf_counter()
+    figs = plots.draw_all(rep, out.parent / "plots") if rep.opts["plots"] else {}
+    t2 = time.perf_counter()
     out.write_text(html.render(rep, figs), encoding="utf-8")
-    rep.timings.update(plots_s=t1 - t0, html_s=time.perf_counter() - t1)
+    rep.timings.update(csv_s=t1 - t0, plots_s=t2 - t1, html_s=time.perf_counter() - t2)
+    if timings is not None:
+        timings.update(rep.timings)
     return out
