@@ -22,7 +22,7 @@ from sweeps.errors import ConfigError
 from sweeps.records import PARAMS
 
 TARGET_KINDS = ("embedded", "hf", "endpoint")
-SERVER_KINDS = ("llama.cpp", "tgi", "openai")
+SERVER_KINDS = ("auto", "llama.cpp", "tgi", "vllm", "ollama", "llama-cpp-python", "openai")
 MODES = ("chat", "text")
 COMPATS = ("none", "langchain_hf")
 
@@ -62,7 +62,9 @@ class ModelTarget:
     gguf: Optional[str] = None  # embedded: smollm2, gemma3, or a path to a .gguf file
     endpoint: Optional[str] = None  # endpoint: the server's URL
     provider: Optional[str] = None  # hf: auto, or a provider name
-    server: str = spec("openai", accepted="openai, tgi, llama.cpp", choices=SERVER_KINDS)
+    # endpoint: what the server runs, which decides the parameters it honours and the neutral values
+    # sent; auto = detected before the run from the routes it exposes (sweeps/detect.py)
+    server: str = spec("auto", accepted=", ".join(SERVER_KINDS), choices=SERVER_KINDS)
     slots: int = spec(4, accepted="an integer >= 1", low=1)  # llama-server parallel slots = the runner's concurrency
     ctx_per_slot: int = spec(1024, accepted="an integer >= 1", low=1)
     threads: int = spec(2, accepted="an integer >= 1", low=1)

@@ -16,7 +16,7 @@ from sweeps.backends import LOCAL_TOKEN, Backend, Completion, RequestFailure, ma
 from sweeps.config import Config
 from sweeps.errors import TargetError
 from sweeps.grid import stable_hash
-from sweeps.plan import Job, Plan, check_target, make_plan, resolve_provider, resolve_token
+from sweeps.plan import Job, Plan, check_target, make_plan, resolve_target, resolve_token
 from sweeps import records
 from sweeps.records import CompletionRecord
 from sweeps.store import Cache, RunWriter, default_cache_path, read_jsonl, write_parquet
@@ -222,7 +222,13 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     Every record is committed as it finishes. ``resolved`` is the composed config written to
     ``config.yaml`` (it never holds a token: tokens come from the environment only).
     """
-    plan = make_plan(resolve_provider(config))
+    resolved, server = resolve_target(config)
+    plan = make_plan(resolved)
+    plan.server = server.as_dict() if server is not None else None
+    if server is not None and server.kind == "unknown":
+        from sweeps.probe import recorded_hidden_defaults
+
+        plan.warnings.append(recorded_hidden_defaults(plan.config))
     config = plan.config
     run_dir.mkdir(parents=True, exist_ok=True)
     run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{stable_hash(str(run_dir.resolve()), 6)}"
@@ -296,8 +302,11 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
         if target.kind == "embedded":
             from sweeps.embedded import LlamaServer
 
+            from sweeps.detect import detect
+
             server = stack.enter_context(LlamaServer(target))
             base_url, default_concurrency = server.url, target.slots
+            plan.server = detect(server.url).as_dict()  # the embedded server's own defaults, for the record
         else:
             base_url, default_concurrency = target.endpoint, 8
         concurrency = plan.config.runner.concurrency or default_concurrency
@@ -332,6 +341,7 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         "completion_tokens": sum(r["completion_tokens"] or 0 for r in rows),
         "targets": [{"kind": target.kind, "model": target.id, "endpoint": target.endpoint, "provider": target.provider, "mode": target.mode}],
         "capability": plan.capability.name,
+        "server": plan.server,
         "sweep": config.sweep.name,
         "grid": {name: list(values) for name, values in config.sweep.grid.items()},
         "presets": list(config.sweep.presets),
