@@ -241,16 +241,23 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
 
         OmegaConf.save(OmegaConf.create(resolved), run_dir / records.CONFIG_FILE)
     started_at = _now()
-    rows, stats, interrupted, wall_s = execute(plan, plan.jobs, run_dir, run_id, records.COMPLETIONS_JSONL)
+    search = None
+    if config.search.strategy == "grid":
+        rows, stats, interrupted, wall_s = execute(plan, plan.jobs, run_dir, run_id, records.COMPLETIONS_JSONL)
+    else:
+        from sweeps.search import run_search
+
+        rows, stats, interrupted, wall_s, search = run_search(plan, run_dir, run_id, execute)
+        stats = stats or Stats()
     order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
     write_parquet(rows, order, run_dir / records.COMPLETIONS)
-    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted)
+    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search)
     failures = [r for r in rows if records.is_error(r["error"])]
     kinds: dict[str, int] = {}
     for row in failures:
         kinds[row["error"]] = kinds.get(row["error"], 0) + 1
     first = failures[0]["error_message"] or "" if failures else ""
-    return RunResult(run_dir, len(plan.jobs), stats, wall_s, interrupted, kinds, first)
+    return RunResult(run_dir, len(rows) if search else len(plan.jobs), stats, wall_s, interrupted, kinds, first)
 
 
 def execute(plan: Plan, jobs: list[Job], run_dir: Path, run_id: str, jsonl_name: str) -> tuple[list[dict], Stats, bool, float]:
@@ -321,7 +328,8 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
         return pool.stats
 
 
-def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], stats: Stats, started_at: str, wall_s: float, interrupted: bool) -> None:
+def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], stats: Stats, started_at: str, wall_s: float,
+                   interrupted: bool, search: dict | None = None) -> None:  # fmt: skip
     config = plan.config
     target = config.model
     summary = {
@@ -330,7 +338,7 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         "finished_at": _now(),
         "wall_s": round(wall_s, 3),
         "interrupted": interrupted,
-        "requests": len(plan.jobs),
+        "requests": search["requests"] if search else len(plan.jobs),
         "finished": len(rows),
         "sent": stats.sent,
         "cache_hits": stats.cache_hits,
@@ -350,5 +358,6 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         "samples": config.samples,
         "prompts": len(plan.prompts),
         "warnings": plan.warnings,
+        "search": search,
     }
     (run_dir / records.SUMMARY).write_text(json.dumps(summary, indent=2))
