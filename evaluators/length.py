@@ -12,9 +12,19 @@ import math
 import numpy as np
 
 from ._batch import Samples, TokenBatch, single
+from .registry import metric
 from .tokens import Tokenizer
 
+#: The finish reason of a completion that stopped at ``max_tokens``.
+LENGTH_FINISH_REASON = "length"
 
+
+def chars_batch(samples: Samples) -> np.ndarray:
+    """:func:`chars` of every text of a batch."""
+    return np.fromiter(map(len, samples.texts), dtype=np.float64, count=samples.n_docs)
+
+
+@metric(kind="sample", batch=chars_batch, batch_on="samples", description="characters")
 def chars(text: str) -> float:
     """Number of characters (Unicode code points) of the text.
 
@@ -31,11 +41,13 @@ def chars(text: str) -> float:
     return float(len(text)) if text else 0.0
 
 
-def chars_batch(samples: Samples) -> np.ndarray:
-    """:func:`chars` of every text of a batch."""
-    return np.fromiter(map(len, samples.texts), dtype=np.float64, count=samples.n_docs)
+def words_batch(tokens: TokenBatch) -> np.ndarray:
+    """:func:`words` of every text of a batch."""
+    return tokens.lengths.astype(np.float64)
 
 
+@metric(kind="sample", batch=words_batch, batch_on="tokens",
+        description="default-tokenizer tokens")
 def words(text: str, tokenizer: Tokenizer | None = None) -> float:
     """Number of default-tokenizer tokens (words and punctuation marks) of the text.
 
@@ -53,11 +65,13 @@ def words(text: str, tokenizer: Tokenizer | None = None) -> float:
     return float(words_batch(single(text, tokenizer))[0])
 
 
-def words_batch(tokens: TokenBatch) -> np.ndarray:
-    """:func:`words` of every text of a batch."""
-    return tokens.lengths.astype(np.float64)
+def tokens_batch(samples: Samples) -> np.ndarray:
+    """:func:`tokens` of every completion of a batch."""
+    return samples.numeric("completion_tokens")
 
 
+@metric(kind="sample", batch=tokens_batch, batch_on="samples", inputs=("completion_tokens",),
+        description="completion tokens reported by the server (NaN if absent)")
 def tokens(completion_tokens: int | float | None) -> float:
     """Completion tokens as reported by the server (``usage.completion_tokens``).
 
@@ -76,11 +90,14 @@ def tokens(completion_tokens: int | float | None) -> float:
     return float(completion_tokens)
 
 
-def tokens_batch(samples: Samples) -> np.ndarray:
-    """:func:`tokens` of every completion of a batch."""
-    return samples.completion_tokens.astype(np.float64)
+def truncated_batch(samples: Samples) -> np.ndarray:
+    """:func:`truncated` of every completion of a batch."""
+    return np.fromiter(map(truncated, samples.column("finish_reason")), dtype=np.float64,
+                       count=samples.n_docs)
 
 
+@metric(kind="sample", batch=truncated_batch, batch_on="samples", inputs=("finish_reason",),
+        description="1 if generation hit max_tokens (finish reason 'length')")
 def truncated(finish_reason: str | None) -> float:
     """1 if generation stopped at ``max_tokens`` (finish reason ``length``), else 0.
 
@@ -96,15 +113,16 @@ def truncated(finish_reason: str | None) -> float:
     """
     if not isinstance(finish_reason, str) or not finish_reason:
         return math.nan
-    return 1.0 if finish_reason == "length" else 0.0
+    return 1.0 if finish_reason == LENGTH_FINISH_REASON else 0.0
 
 
-def truncated_batch(samples: Samples) -> np.ndarray:
-    """:func:`truncated` of every completion of a batch."""
-    return np.fromiter(map(truncated, samples.finish_reasons), dtype=np.float64,
-                       count=samples.n_docs)
+def empty_batch(samples: Samples) -> np.ndarray:
+    """:func:`empty` of every text of a batch."""
+    return np.fromiter(map(empty, samples.texts), dtype=np.float64, count=samples.n_docs)
 
 
+@metric(kind="sample", batch=empty_batch, batch_on="samples",
+        description="1 if the text is empty or whitespace")
 def empty(text: str) -> float:
     """1 if the text is empty or only whitespace, else 0.
 
@@ -119,8 +137,3 @@ def empty(text: str) -> float:
         (1.0, 0.0)
     """
     return 0.0 if text and not text.isspace() else 1.0
-
-
-def empty_batch(samples: Samples) -> np.ndarray:
-    """:func:`empty` of every text of a batch."""
-    return np.fromiter(map(empty, samples.texts), dtype=np.float64, count=samples.n_docs)

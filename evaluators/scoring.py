@@ -17,12 +17,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ._batch import Samples
-from .registry import resolve
+from .registry import Evaluator, resolve
 
 #: Columns copied from a completion into its ``scores`` row (those present).
 SAMPLE_KEYS: tuple[str, ...] = (
@@ -35,8 +36,8 @@ GROUP_KEYS: tuple[str, ...] = tuple(
     c for c in SAMPLE_KEYS if c not in ("sample_index", "seed", "finish_reason"))
 #: A group is the samples of one prompt in one cell.
 GROUP_BY: tuple[str, ...] = ("cell_id", "prompt_id")
-#: Columns the metrics read besides the keys.
-INPUTS: tuple[str, ...] = ("text", "finish_reason", "completion_tokens", "error")
+#: Columns scoring itself reads besides the keys (each metric names its own ``inputs``).
+BASE_INPUTS: tuple[str, ...] = ("text", "error")
 
 SCORES_FILE = "scores.parquet"
 GROUP_SCORES_FILE = "group_scores.parquet"
@@ -55,10 +56,22 @@ def _numeric(column: pd.Series) -> np.ndarray:
     return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def _column(column: pd.Series) -> np.ndarray | list[Any]:
+    """A completion column as a metric input: float64 (NaN for null) if numeric, else a list."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return column.astype(object).where(column.notna(), None).tolist()
+
+
+def inputs(evaluators: Sequence[Evaluator]) -> list[str]:
+    """Completion columns the evaluators read besides the keys."""
+    return list(dict.fromkeys([*BASE_INPUTS, *(c for ev in evaluators for c in ev.inputs)]))
+
+
 def score_completions(
     completions: pd.DataFrame, names: Sequence[str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Score completions with the named evaluators (default ``DEFAULT_EVALUATORS``).
+    """Score completions with the named evaluators (default: the registry's default set).
 
     Args:
         completions: The completions table (columns as the runner writes them; missing key
@@ -99,14 +112,8 @@ def score_completions(
     order = np.lexsort((index, codes))
     ok, codes = ok.iloc[order], codes[order]
     n_groups = int(codes.max()) + 1 if len(codes) else 0
-    samples = Samples(
-        ok["text"].tolist(),
-        groups=codes,
-        n_groups=n_groups,
-        finish_reasons=ok["finish_reason"].tolist() if "finish_reason" in ok else None,
-        completion_tokens=_numeric(ok["completion_tokens"]) if "completion_tokens" in ok
-        else None,
-    )
+    columns = {c: _column(ok[c]) for c in inputs(evaluators) if c in ok and c not in BASE_INPUTS}
+    samples = Samples(ok["text"].tolist(), groups=codes, n_groups=n_groups, columns=columns)
     scores = ok[[c for c in SAMPLE_KEYS if c in ok]].reset_index(drop=True)
     first = np.searchsorted(codes, np.arange(n_groups))
     groups = ok.iloc[first][[c for c in GROUP_KEYS if c in ok]].reset_index(drop=True)
@@ -147,11 +154,11 @@ def score_run(run_dir: str | os.PathLike[str], names: Sequence[str] | None = Non
         raise FileNotFoundError(
             f"No {COMPLETIONS_FILE} in {run_dir}: expected the directory of a run "
             "(`hfsweep run` writes it).")
-    resolve(names)  # fail on a bad name before reading anything
+    evaluators = resolve(names)  # fail on a bad name before reading anything
     import pyarrow.parquet as pq
 
     present = set(pq.read_schema(source).names)
-    wanted = [c for c in dict.fromkeys(SAMPLE_KEYS + INPUTS) if c in present]
+    wanted = [c for c in dict.fromkeys([*SAMPLE_KEYS, *inputs(evaluators)]) if c in present]
     completions = pd.read_parquet(source, columns=wanted)
     scores, groups = score_completions(completions, names)
     _write(scores, run_dir / SCORES_FILE)
