@@ -2,7 +2,8 @@
 
 Unlike the ratio metrics, these are defined on an empty text: it has 0 characters and 0
 words and it *is* empty, so they return 0/0/1 rather than NaN (a NaN would drop empty
-completions from length averages). What is unknown (no finish reason, no token usage) is NaN.
+completions from length averages). A completion is truncated only if the server said so
+(finish reason ``length``); token usage the server did not report is NaN.
 """
 
 from __future__ import annotations
@@ -92,27 +93,28 @@ def tokens(completion_tokens: int | float | None) -> float:
 
 def truncated_batch(samples: Samples) -> np.ndarray:
     """:func:`truncated` of every completion of a batch."""
-    return np.fromiter(map(truncated, samples.column("finish_reason")), dtype=np.float64,
-                       count=samples.n_docs)
+    return np.fromiter((r == LENGTH_FINISH_REASON for r in samples.column("finish_reason")),
+                       dtype=np.float64, count=samples.n_docs)
 
 
 @metric(kind="sample", batch=truncated_batch, batch_on="samples", inputs=("finish_reason",),
-        description="1 if generation hit max_tokens (finish reason 'length')")
+        description="1 if generation hit max_tokens (finish reason 'length'), else 0")
 def truncated(finish_reason: str | None) -> float:
     """1 if generation stopped at ``max_tokens`` (finish reason ``length``), else 0.
+
+    A completion whose finish reason is missing was not reported as cut, so it counts as
+    0 (a failed request is an error row and is not scored at all).
 
     Args:
         finish_reason: The finish reason the server reported (``stop``, ``length``, ...).
 
     Returns:
-        1.0 or 0.0; NaN when the finish reason is unknown (``None`` or empty).
+        1.0 or 0.0.
 
     Example:
         >>> truncated("length"), truncated("stop"), truncated(None)
-        (1.0, 0.0, nan)
+        (1.0, 0.0, 0.0)
     """
-    if not isinstance(finish_reason, str) or not finish_reason:
-        return math.nan
     return 1.0 if finish_reason == LENGTH_FINISH_REASON else 0.0
 
 
