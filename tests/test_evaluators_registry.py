@@ -15,7 +15,7 @@ from evaluators._batch import Samples
 from evaluators.errors import DuplicateEvaluatorError
 
 PER_SAMPLE = ["seq_rep_2", "seq_rep_3", "seq_rep_4", "rep_w", "loop", "compression_ratio",
-              "chars", "words", "tokens", "truncated", "empty"]
+              "chars", "words", "tokens", "truncated", "empty", "perplexity"]
 PER_GROUP = ["distinct_1", "distinct_2", "distinct_3", "self_bleu", "ngram_entropy_1",
              "ngram_entropy_2", "ngram_entropy_3", "ngram_entropy_4", "zipf", "loop_rate",
              "semantic_diversity"]
@@ -27,6 +27,7 @@ BYTES = {"compression_ratio"}
 CALL = {
     "tokens": lambda f, text: f(None),
     "truncated": lambda f, text: f(None),
+    "perplexity": lambda f, text: f(None, None),
 }
 
 
@@ -55,7 +56,7 @@ def test_registering_a_name_twice_is_an_error() -> None:
 
 def test_defaults() -> None:
     assert "semantic_diversity" not in DEFAULT_EVALUATORS
-    assert {"seq_rep_4", "distinct_2", "self_bleu", "zipf", "loop_rate",
+    assert {"seq_rep_4", "distinct_2", "self_bleu", "zipf", "loop_rate", "perplexity",
             "ngram_entropy_4"} <= set(DEFAULT_EVALUATORS)
     assert not {"ngram_entropy_1", "ngram_entropy_2", "ngram_entropy_3"} & set(DEFAULT_EVALUATORS)
     assert [e.name for e in evaluators.resolve(None)] == DEFAULT_EVALUATORS == evaluators.defaults()
