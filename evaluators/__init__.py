@@ -1,5 +1,5 @@
-"""Metrics as pure functions behind one registry: repetition, diversity, length (+ semantic).
-Each metric registers itself beside its definition (``@metric``).
+"""Metrics as pure functions behind one registry: repetition, diversity, length, perplexity,
+prompt checks (+ semantic). Each metric registers itself beside its definition (``@metric``).
 
 >>> import evaluators
 >>> evaluators.get("distinct_2").function(["the cat sat", "the cat ran"])
@@ -7,14 +7,14 @@ Each metric registers itself beside its definition (``@metric``).
 """
 
 from ._batch import Samples
-from .errors import DuplicateEvaluatorError, MissingExtraError, UnknownEvaluatorError
+from .errors import CheckError, DuplicateEvaluatorError, MissingExtraError, UnknownEvaluatorError
 from .registry import (
     DEFAULT_EVALUATORS, Evaluator, Extra, defaults, get, metric, names, register, resolve,
 )
 from .tokens import tokenize
 
 __all__ = [
-    "DEFAULT_EVALUATORS", "DuplicateEvaluatorError", "Evaluator", "Extra",
+    "DEFAULT_EVALUATORS", "CheckError", "DuplicateEvaluatorError", "Evaluator", "Extra",
     "MissingExtraError", "Samples", "UnknownEvaluatorError", "defaults", "get", "metric",
     "names", "register", "resolve", "tokenize",
 ]

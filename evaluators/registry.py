@@ -221,7 +221,7 @@ def resolve(selected: Iterable[str] | None = None) -> list[Evaluator]:
 
 
 # The metric modules register themselves on import; this order is the column order.
-from . import diversity, repetition, length, semantic, perplexity  # noqa: E402,F401,I001
+from . import diversity, repetition, length, semantic, perplexity, checks  # noqa: E402,F401,I001
 
 #: The built-in default set, as :func:`defaults` gives it after the built-ins registered.
 DEFAULT_EVALUATORS: list[str] = defaults()

@@ -15,10 +15,11 @@ from evaluators._batch import Samples
 from evaluators.errors import DuplicateEvaluatorError
 
 PER_SAMPLE = ["seq_rep_2", "seq_rep_3", "seq_rep_4", "rep_w", "loop", "compression_ratio",
-              "chars", "words", "tokens", "truncated", "empty", "perplexity"]
+              "chars", "words", "tokens", "truncated", "empty", "perplexity",
+              "check_pass"]
 PER_GROUP = ["distinct_1", "distinct_2", "distinct_3", "self_bleu", "ngram_entropy_1",
              "ngram_entropy_2", "ngram_entropy_3", "ngram_entropy_4", "zipf", "loop_rate",
-             "semantic_diversity"]
+             "semantic_diversity", "pass_rate"]
 #: Defined on an empty text (a count, "is empty", "was not cut"), so not NaN there.
 DEFINED_ON_EMPTY = {"chars": 0.0, "words": 0.0, "empty": 1.0, "truncated": 0.0}
 #: Defined on any non-empty string, whitespace included (it has bytes to compress).
@@ -28,6 +29,8 @@ CALL = {
     "tokens": lambda f, text: f(None),
     "truncated": lambda f, text: f(None),
     "perplexity": lambda f, text: f(None, None),
+    "check_pass": lambda f, text: f(text, ()),
+    "pass_rate": lambda f, texts: f(texts, ()),
 }
 
 
@@ -42,7 +45,7 @@ def test_miss_suggests_close_names() -> None:
         evaluators.get("self_blue")
     message = str(info.value)
     assert message.startswith("Unknown evaluator 'self_blue'. Did you mean: self_bleu?")
-    assert "Available: chars, compression_ratio, distinct_1" in message
+    assert "Available: chars, check_pass, compression_ratio, distinct_1" in message
     assert isinstance(info.value, ValueError)
     with pytest.raises(UnknownEvaluatorError, match=r"^Unknown evaluator 'qqq'\. Available: "):
         evaluators.get("qqq")
@@ -57,7 +60,7 @@ def test_registering_a_name_twice_is_an_error() -> None:
 def test_defaults() -> None:
     assert "semantic_diversity" not in DEFAULT_EVALUATORS
     assert {"seq_rep_4", "distinct_2", "self_bleu", "zipf", "loop_rate", "perplexity",
-            "ngram_entropy_4"} <= set(DEFAULT_EVALUATORS)
+            "check_pass", "pass_rate", "ngram_entropy_4"} <= set(DEFAULT_EVALUATORS)
     assert not {"ngram_entropy_1", "ngram_entropy_2", "ngram_entropy_3"} & set(DEFAULT_EVALUATORS)
     assert [e.name for e in evaluators.resolve(None)] == DEFAULT_EVALUATORS == evaluators.defaults()
     with pytest.raises(UnknownEvaluatorError, match="Did you mean: distinct_2"):
