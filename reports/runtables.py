@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from reports.load import PARAMS, RunData
+from sweeps import records
 
 
 def _col(df: pd.DataFrame, name: str, default=np.nan) -> pd.Series:
@@ -17,15 +18,14 @@ def _col(df: pd.DataFrame, name: str, default=np.nan) -> pd.Series:
 def errors_table(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     """Per cell: requests, errors, error rate, most common error kind and message,
     truncation rate (finish_reason ``length`` among non-error rows), empty-output rate."""
-    err = _col(comp, "error", None)
-    is_err = err.notna() & (err.astype(str) != "")
-    text = _col(comp, "text", None)
-    fin = _col(comp, "finish_reason", None)
+    err = _col(comp, "error", None).astype(object)
+    text = _col(comp, "text", None).astype(object)
+    fin = _col(comp, "finish_reason", None).astype(object)
     df = pd.DataFrame({
-        "cell_id": comp["cell_id"], "is_err": is_err, "error": err.astype(object),
+        "cell_id": comp["cell_id"], "is_err": records.error_mask(comp), "error": err,
         "message": _col(comp, "error_message", None).astype(object),
-        "truncated": (~is_err) & (fin.astype(object) == "length"),
-        "empty": (~is_err) & text.astype(object).map(lambda t: not isinstance(t, str) or not t.strip()),
+        "truncated": [records.is_truncated(e, f) for e, f in zip(err, fin)],
+        "empty": [records.is_empty(e, t) for e, t in zip(err, text)],
     })
     rows = []
     for cid, g in df.groupby("cell_id", sort=False):
@@ -103,8 +103,7 @@ def run_summary(data: RunData, cells: pd.DataFrame) -> dict:
     """Counts and settings for the summary section, from completions (authoritative) and
     summary.json files (wall time, warnings; any field may be missing)."""
     comp = data.completions
-    err = _col(comp, "error", None)
-    n_err = int((err.notna() & (err.astype(str) != "")).sum())
+    n_err = int(records.error_mask(comp).sum())
 
     def total(key):
         vals = [s.get(key) for s in data.summaries if isinstance(s.get(key), (int, float))]
@@ -113,7 +112,7 @@ def run_summary(data: RunData, cells: pd.DataFrame) -> dict:
     grid = {p: sorted(cells[p].dropna().unique().tolist()) for p in PARAMS if p in cells}
     targets = cells.drop_duplicates("target")[["target", "target_kind", "model", "endpoint", "provider", "mode"]]
     return {
-        "runs": [str(d) for d in data.run_dirs if (d / "completions.parquet").is_file()],
+        "runs": [str(d) for d in data.run_dirs if (d / records.COMPLETIONS).is_file()],
         "run_ids": sorted(set(comp["run_id"].astype(str))) if "run_id" in comp else [],
         "sweeps": sorted({str(s["sweep"]) for s in data.summaries if s.get("sweep")}),
         "targets": targets.to_dict("records"),

@@ -18,13 +18,17 @@ class Capability:
 
     ``honoured``: parameters that change the output as asked. ``translated``: parameters the
     target maps to something else (the note says what). ``neutral``: extra body fields sent on
-    every request to switch off the server's own samplers.
+    every request to switch off the server's own samplers. ``logprobs``: whether the generated
+    tokens' log-probabilities are asked for and what they are: ``raw`` (the model's own
+    distribution, what perplexity needs), ``server`` (as the server computes them, which may
+    include its penalties), or None (not available: perplexity is NaN).
     """
 
     name: str
     honoured: frozenset[str]
     translated: dict[str, str] = field(default_factory=dict)
     neutral: dict[str, float] = field(default_factory=dict)
+    logprobs: str | None = None
 
     def ignored(self, params: list[str]) -> list[str]:
         return [p for p in params if p not in self.honoured and p not in self.translated and p != "seed"]
@@ -39,6 +43,7 @@ CAPABILITIES = {
         "embedded llama.cpp (llama-server)",
         ALL,
         neutral={"min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0, "xtc_probability": 0.0, "dry_multiplier": 0.0},
+        logprobs="raw",  # post_sampling_probs is false by default: the model's own distribution
     ),
     # TGI's OpenAI chat route: no top_k; presence_penalty p is turned into repetition_penalty p + 2.
     "tgi_chat": Capability(
@@ -47,17 +52,18 @@ CAPABILITIES = {
         translated={"presence_penalty": "TGI turns presence_penalty p into repetition_penalty p + 2"},
     ),
     # TGI's own /generate: top_k and repetition_penalty native, no presence_penalty.
-    "tgi_text": Capability("TGI text route (/generate)", ALL - {"presence_penalty"}),
+    "tgi_text": Capability("TGI text route (/generate)", ALL - {"presence_penalty"}, logprobs="server"),
     # HF Inference Providers router: OpenAI-compatible, drops top_k.
     "hf_router": Capability("HF Inference Providers router", NO_TOP_K),
     # Any other OpenAI-compatible server: the OpenAI parameters; top_k is sent in the body but
     # only some servers (vLLM, llama.cpp) honour it, so it is not promised.
-    "openai": Capability("generic OpenAI-compatible server", NO_TOP_K),
+    "openai": Capability("generic OpenAI-compatible server", NO_TOP_K, logprobs="server"),
     # The workflow tool's node through LangChain (compat=langchain_hf): TGI's text route.
     "langchain_hf": Capability(
         "the workflow node through LangChain (TGI text route)",
         frozenset({"temperature", "top_k", "top_p", "max_tokens"}),
         translated={"frequency_penalty": "sent as repetition_penalty (1 = off; TGI refuses 0)"},
+        logprobs="server",  # from details=true, which the profile sends for the finish reason
     ),
 }
 

@@ -1,7 +1,8 @@
 """hfsweep's command line: parse, call the same functions tests call, print, exit.
 
-User errors (:class:`HfsweepError`) print one line and exit 2; anything else is a bug and
-keeps its traceback.
+One table (:func:`user_errors`) says which exceptions are the user's to fix: they print one
+line and exit 2. Anything else is a bug and keeps its traceback. A run whose every request
+failed exits 1.
 """
 
 from __future__ import annotations
@@ -10,20 +11,37 @@ import argparse
 import sys
 from pathlib import Path
 
-from sweeps.errors import HfsweepError
+
+def user_errors() -> dict[type[BaseException], str]:
+    """Exception type -> the prefix of its one-line message (every one exits 2)."""
+    from evaluators.errors import MissingExtraError, UnknownEvaluatorError
+    from reports.options import ReportError
+    from sweeps.errors import HfsweepError
+    from sweeps.records import RunSchemaError
+
+    return {
+        HfsweepError: "",
+        RunSchemaError: "",
+        ReportError: "",
+        UnknownEvaluatorError: "evaluators: ",
+        MissingExtraError: "evaluators: ",
+    }
 
 USAGE_OVERRIDES = "Hydra overrides, e.g. model=gemma3 sweep=decoding 'sweep.grid.temperature=[0,0.7,1.2]' samples=3"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from sweeps.compose import compose_config
-    from sweeps.plan import check_target, make_plan
+    from sweeps.plan import check_target, make_plan, resolve_provider
 
     config, _ = compose_config(args.overrides)
-    plan = make_plan(config)
+    make_plan(config)  # every check that needs no network first
     check_target(config.model)
-    target = config.model
-    print(f"target: {target.kind} {target.id} ({plan.capability.name}, mode {target.mode})")
+    plan = make_plan(resolve_provider(config))
+    target = plan.config.model
+    provider = f", provider {target.provider}" + (" (resolved from auto)" if config.model.provider in (None, "auto") else "")
+    print(f"target: {target.kind} {target.id} ({plan.capability.name}, mode {target.mode}"
+          f"{provider if target.kind == 'hf' else ''})")  # fmt: skip
     print(f"sweep: {config.sweep.name}; swept: {', '.join(plan.swept) or 'nothing'}")
     for cell in plan.cells:
         params = ", ".join(f"{k}={v}" for k, v in cell.setting.params.as_dict().items())
@@ -68,6 +86,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{result.requests} completions ({stats.cache_hits} from cache, {stats.sent} requests sent, "
         f"{stats.retries} retries, {stats.errors} errors) in {result.wall_s:.1f} s"
     )
+    if result.failed:
+        print(f"hfsweep: every request failed: {result.failure_summary()}", file=sys.stderr)
+        print(f"run directory: {run_dir}")
+        return 1
+    if result.errors:
+        print(f"warning: {result.errors} of {result.requests} requests failed ({result.failure_summary()}); "
+              "their rows are error rows in the report", file=sys.stderr)  # fmt: skip
     if result.interrupted:
         print(f"Interrupted: finished completions are kept in {run_dir} and in the cache. "
               "Run the same command again to finish the rest.", file=sys.stderr)  # fmt: skip
@@ -103,9 +128,6 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from sweeps.app import report
 
-    for path in args.run_dirs:
-        if not Path(path).exists():
-            raise HfsweepError(f"RUN_DIR {path!r} does not exist: pass a run directory or a multirun sweep directory")
     print(f"report: {report([Path(p) for p in args.run_dirs], Path(args.out) if args.out else None)}")
     return 0
 
@@ -145,8 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except HfsweepError as error:
-        print(f"hfsweep: {error}", file=sys.stderr)
+    except Exception as error:
+        table = user_errors()
+        kind = next((k for k in type(error).__mro__ if k in table), None)
+        if kind is None:
+            raise
+        print(f"hfsweep: {table[kind]}{error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("hfsweep: interrupted", file=sys.stderr)

@@ -71,10 +71,8 @@ def _die_with_parent() -> None:  # runs in the child before exec
 
 
 class LlamaServer:
-    """A running llama-server; use as a context manager.
-
-    >>> # with LlamaServer(target) as server: server.url -> 'http://127.0.0.1:PORT'
-    """
+    """A running llama-server; use as a context manager: ``with LlamaServer(target) as server:``
+    gives ``server.url`` (``http://127.0.0.1:PORT``) until the block ends."""
 
     def __init__(self, target: ModelTarget, startup_timeout_s: float = 120.0):
         self.target = target

@@ -7,6 +7,7 @@ its content-addressed cache key. :func:`check_target` makes sure the target can 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import socket
@@ -106,6 +107,8 @@ def check_target(target: ModelTarget, timeout_s: float = 3.0) -> None:
 
         gguf_path(target.gguf or target.id)
         server_binary()
+    if target.kind == "hf" and resolve_token(target) is None:
+        raise TargetError("model=hf needs a Hugging Face token: set HF_TOKEN, or run `hf auth login` (it is never written to disk)")
     if target.kind != "endpoint":
         return
     parsed = urlparse(target.endpoint)
@@ -116,6 +119,34 @@ def check_target(target: ModelTarget, timeout_s: float = 3.0) -> None:
     except OSError as error:
         reason = "refused the connection" if isinstance(error, ConnectionRefusedError) else f"is unreachable ({error})"
         raise TargetError(f"model.endpoint {target.endpoint!r} {reason}. Start the server, or use model=smollm2.") from None
+
+
+def resolve_provider(config: Config) -> Config:
+    """``model.provider=auto`` resolved once, before the run, to the provider the Hub lists first
+    for this model and task (the account's preference order), so every request of the run goes
+    to it and the cache key, the records and the report name it. Other targets are unchanged."""
+    target = config.model
+    if target.kind != "hf" or target.provider not in (None, "auto") or config.compat != "none":
+        return config
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    check_target(target)  # the token, before anything is asked of the Hub
+    task = "conversational" if target.mode == "chat" else "text-generation"
+    try:
+        info = HfApi(token=resolve_token(target)).model_info(target.id, expand=["inferenceProviderMapping"])
+    except HfHubHTTPError as error:
+        status = error.response.status_code if error.response is not None else "?"
+        raise TargetError(f"model.id {target.id!r}: the Hub answered {status} when asked for its providers. "
+                          "Check the id, or pin one with model.provider=NAME") from None  # fmt: skip
+    except OSError as error:
+        raise TargetError(f"model.provider = 'auto' needs the Hub to find a provider ({error}): "
+                          "pin one with model.provider=NAME") from None  # fmt: skip
+    live = [m.provider for m in info.inference_provider_mapping or () if m.status == "live" and m.task == task]
+    if not live:
+        raise TargetError(f"model.id {target.id!r} has no live Inference Provider for {task}: "
+                          "choose another model, or pin a provider with model.provider=NAME")  # fmt: skip
+    return dataclasses.replace(config, model=dataclasses.replace(target, provider=live[0]))
 
 
 def resolve_token(target: ModelTarget) -> str | None:
