@@ -12,12 +12,11 @@ import math
 
 import numpy as np
 
+from sweeps import records
+
 from ._batch import Samples, TokenBatch, single
 from .registry import metric
 from .tokens import Tokenizer
-
-#: The finish reason of a completion that stopped at ``max_tokens``.
-LENGTH_FINISH_REASON = "length"
 
 
 def chars_batch(samples: Samples) -> np.ndarray:
@@ -93,8 +92,8 @@ def tokens(completion_tokens: int | float | None) -> float:
 
 def truncated_batch(samples: Samples) -> np.ndarray:
     """:func:`truncated` of every completion of a batch."""
-    return np.fromiter((r == LENGTH_FINISH_REASON for r in samples.column("finish_reason")),
-                       dtype=np.float64, count=samples.n_docs)
+    return np.fromiter(map(truncated, samples.column("finish_reason")), dtype=np.float64,
+                       count=samples.n_docs)
 
 
 @metric(kind="sample", batch=truncated_batch, batch_on="samples", inputs=("finish_reason",),
@@ -102,7 +101,8 @@ def truncated_batch(samples: Samples) -> np.ndarray:
 def truncated(finish_reason: str | None) -> float:
     """1 if generation stopped at ``max_tokens`` (finish reason ``length``), else 0.
 
-    A completion whose finish reason is missing was not reported as cut, so it counts as
+    As ``sweeps.records.is_truncated`` defines it for a completion that is not an error row. A
+    completion whose finish reason is missing was not reported as cut, so it counts as
     0 (a failed request is an error row and is not scored at all).
 
     Args:
@@ -115,7 +115,7 @@ def truncated(finish_reason: str | None) -> float:
         >>> truncated("length"), truncated("stop"), truncated(None)
         (1.0, 0.0, 0.0)
     """
-    return 1.0 if finish_reason == LENGTH_FINISH_REASON else 0.0
+    return float(records.is_truncated(None, finish_reason))
 
 
 def empty_batch(samples: Samples) -> np.ndarray:
@@ -126,7 +126,7 @@ def empty_batch(samples: Samples) -> np.ndarray:
 @metric(kind="sample", batch=empty_batch, batch_on="samples",
         description="1 if the text is empty or whitespace")
 def empty(text: str) -> float:
-    """1 if the text is empty or only whitespace, else 0.
+    """1 if the text is empty or only whitespace, else 0 (``sweeps.records.is_empty``).
 
     Args:
         text: The text.
@@ -138,4 +138,4 @@ def empty(text: str) -> float:
         >>> empty("  \\n"), empty("hi")
         (1.0, 0.0)
     """
-    return 0.0 if text and not text.isspace() else 1.0
+    return float(records.is_empty(None, text))

@@ -11,8 +11,8 @@ Error rows (``error`` not null and not empty) are left out and counted, never sc
 empty text. Every text is tokenized once and all metrics share the tokens, vectorised over
 the whole run, so 100,000 completions score in seconds.
 
-The prompts' checks come from ``RUN_DIR/prompts.jsonl`` (:data:`PROMPTS_FILE`, written by the
-runner): one JSON object per line, ``{"id": ..., "text": ..., "checks": [{"type": ...,
+The prompts' checks come from ``RUN_DIR/prompts.jsonl`` (``sweeps.records.PROMPTS``, written
+by the runner with ``sweeps.prompts.write_prompts_file``): one JSON object per line, ``{"id": ..., "text": ..., "checks": [{"type": ...,
 "value": ...}, ...]}``. Without that file, or for a prompt without checks, ``check_pass`` and
 ``pass_rate`` are NaN.
 """
@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sweeps import records
+
 from ._batch import Samples
 from .checks import Check, parse_checks, problems
 from .errors import CheckError
@@ -36,8 +38,7 @@ from .registry import Evaluator, resolve
 #: Columns copied from a completion into its ``scores`` row (those present).
 SAMPLE_KEYS: tuple[str, ...] = (
     "run_id", "cell_id", "setting_id", "setting_name", "target_kind", "model", "mode",
-    "temperature", "top_k", "top_p", "frequency_penalty", "presence_penalty", "max_tokens",
-    "prompt_id", "sample_index", "seed", "finish_reason",
+    *records.PARAMS, "prompt_id", "sample_index", "finish_reason",
 )
 #: Columns copied into a ``group_scores`` row (constant within a group).
 GROUP_KEYS: tuple[str, ...] = tuple(
@@ -49,19 +50,11 @@ BASE_INPUTS: tuple[str, ...] = ("text", "error")
 #: The input that is not a completion column: each completion's prompt's checks.
 CHECKS_INPUT = "checks"
 
-SCORES_FILE = "scores.parquet"
-GROUP_SCORES_FILE = "group_scores.parquet"
-COMPLETIONS_FILE = "completions.parquet"
-#: The run's prompts with their checks, one JSON object per line (written by the runner).
-PROMPTS_FILE = "prompts.jsonl"
 
 
 def error_rows(completions: pd.DataFrame) -> np.ndarray:
-    """Boolean mask of the rows whose ``error`` is set (not null, not empty)."""
-    if "error" not in completions:
-        return np.zeros(len(completions), dtype=bool)
-    err = completions["error"]
-    return (err.notna() & (err.astype("string").str.len() > 0)).to_numpy(dtype=bool)
+    """Boolean mask of the error rows (``sweeps.records.is_error``)."""
+    return np.asarray(records.error_mask(completions), dtype=bool)
 
 
 def _numeric(column: pd.Series) -> np.ndarray:
@@ -204,13 +197,13 @@ def score_run(run_dir: str | os.PathLike[str], names: Sequence[str] | None = Non
         CheckError: ``prompts.jsonl`` holds a malformed check.
     """
     run_dir = Path(run_dir)
-    source = run_dir / COMPLETIONS_FILE
+    source = run_dir / records.COMPLETIONS
     if not source.is_file():
         raise FileNotFoundError(
-            f"No {COMPLETIONS_FILE} in {run_dir}: expected the directory of a run "
+            f"No {records.COMPLETIONS} in {run_dir}: expected the directory of a run "
             "(`hfsweep run` writes it).")
     evaluators = resolve(names)  # fail on a bad name before reading anything
-    prompts = run_dir / PROMPTS_FILE
+    prompts = run_dir / records.PROMPTS
     checks = (read_prompt_checks(prompts) if prompts.is_file()
               and any(CHECKS_INPUT in ev.inputs for ev in evaluators) else None)
     import pyarrow.parquet as pq
@@ -219,8 +212,8 @@ def score_run(run_dir: str | os.PathLike[str], names: Sequence[str] | None = Non
     wanted = [c for c in dict.fromkeys([*SAMPLE_KEYS, *inputs(evaluators)]) if c in present]
     completions = pd.read_parquet(source, columns=wanted)
     scores, groups = score_completions(completions, names, checks)
-    _write(scores, run_dir / SCORES_FILE)
-    _write(groups, run_dir / GROUP_SCORES_FILE)
+    _write(scores, run_dir / records.SCORES)
+    _write(groups, run_dir / records.GROUP_SCORES)
     return {
         "completions": len(completions),
         "scored": len(scores),

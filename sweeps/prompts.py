@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluators.checks import Check, parse_checks, problems
+from sweeps import records
 from sweeps.config import Prompts
 from sweeps.errors import ConfigError
 
@@ -80,9 +81,7 @@ def write_prompts_file(prompts: list[Prompt], run_dir: str | os.PathLike[str]) -
     One JSON object per line, ``{"id": ..., "text": ..., "checks": [...]}``, which scoring
     reads to compute ``check_pass`` and ``pass_rate``.
     """
-    from evaluators.scoring import PROMPTS_FILE
-
-    path = Path(run_dir) / PROMPTS_FILE
+    path = Path(run_dir) / records.PROMPTS
     tmp = path.with_name(path.name + ".tmp")
     lines = (json.dumps({"id": p.id, "text": p.text, "checks": [c.as_dict() for c in p.checks]},
                         ensure_ascii=False) for p in prompts)

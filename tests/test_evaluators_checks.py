@@ -24,7 +24,8 @@ from evaluators.checks import (
     passes,
     problems,
 )
-from evaluators.scoring import PROMPTS_FILE, read_prompt_checks, score_completions, score_run
+from evaluators.scoring import read_prompt_checks, score_completions, score_run
+from sweeps.records import PROMPTS as PROMPTS_FILE
 
 CASES = [
     # (type, value, text, passes)
