@@ -18,6 +18,7 @@ from sweeps.errors import TargetError
 from sweeps.grid import stable_hash
 from sweeps.plan import Job, Plan, check_target, make_plan, resolve_target, resolve_token
 from sweeps import records
+from sweeps.prompts import write_prompts_file
 from sweeps.records import CompletionRecord
 from sweeps.store import Cache, RunWriter, default_cache_path, read_jsonl, write_parquet
 
@@ -232,10 +233,7 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     config = plan.config
     run_dir.mkdir(parents=True, exist_ok=True)
     run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{stable_hash(str(run_dir.resolve()), 6)}"
-    with (run_dir / records.PROMPTS).open("w", encoding="utf-8") as handle:  # the prompts and their checks, for scoring
-        for prompt in plan.prompts:
-            checks = [dict(check) for check in getattr(prompt, "checks", ())]
-            handle.write(json.dumps({"id": prompt.id, "text": prompt.text, "checks": checks}, ensure_ascii=False) + "\n")
+    write_prompts_file(plan.prompts, run_dir)  # the prompts and their checks, for scoring
     if resolved is not None:
         from omegaconf import OmegaConf
 

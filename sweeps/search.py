@@ -6,9 +6,10 @@ killed search re-run from the start replays its rounds from the cache and takes 
 decisions (the prompt order is fixed by the seed). Each round is logged in ``search.jsonl``.
 
 * ``halving``: round 1 runs every cell on ``initial_prompts`` prompts; each round keeps the best
-  1/eta of the cells that can still meet the constraints and doubles the prompts. A cell is
-  dropped only when the data say so: its objective's upper confidence bound is below the
-  leader's lower bound, or a constraint's bound is on the wrong side. Ties carry on.
+  1/eta of the cells that can still meet the constraints and doubles the prompts. A cell
+  outside the best 1/eta is dropped only when the data say so: the upper confidence bound of
+  its paired difference from the leader (per prompt, spread pooled over the comparisons) is
+  below 0, or a constraint's confidence bound is on the wrong side. Ties carry on.
 * ``sequential``: each round adds ``initial_prompts`` prompts to every cell whose paired
   comparison with the leader (Wilcoxon signed-rank, BH-adjusted) is not decided, and to the
   leader while its CI half-width is above ``precision``.
@@ -42,21 +43,41 @@ class Estimate:
     n: int
 
 
-def estimate(values: list[float], z: float) -> Estimate:
-    """Mean over prompts with a normal-approximation CI (infinite with fewer than 2 values).
+def estimate(values: list[float], confidence: float, sd: float | None = None, df: int = 0) -> Estimate:
+    """Mean over prompts with a Student-t CI; ``sd`` (with ``df``): a spread pooled over cells,
+    steadier than one cell's own on a few prompts (two prompts that happen to agree give an SD
+    of 0). Infinite with fewer than 2 values.
 
-    >>> e = estimate([0.5, 0.7, 0.6], 1.96)
+    >>> e = estimate([0.5, 0.7, 0.6], 0.95)
     >>> round(e.mean, 3), round(e.high - e.mean, 3)
-    (0.6, 0.113)
+    (0.6, 0.248)
     """
+    from scipy.stats import t
+
     finite = [v for v in values if not math.isnan(v)]
     if not finite:
         return Estimate(math.nan, -math.inf, math.inf, 0)
     mean = statistics.fmean(finite)
     if len(finite) < 2:
         return Estimate(mean, -math.inf, math.inf, len(finite))
-    half = z * statistics.stdev(finite) / math.sqrt(len(finite))
+    spread, df = (statistics.stdev(finite), len(finite) - 1) if sd is None else (sd, max(df, 1))
+    half = float(t.ppf(0.5 + confidence / 2, df)) * spread / math.sqrt(len(finite))
     return Estimate(mean, mean - half, mean + half, len(finite))
+
+
+def pooled_sd(rows: list[list[float]]) -> tuple[float | None, int]:
+    """The per-prompt SD pooled over cells, and its degrees of freedom (None, 0 when no cell
+    has two values).
+
+    >>> sd, df = pooled_sd([[0, 1], [1, 1], [0.5]])
+    >>> round(sd, 3), df
+    (0.5, 2)
+    """
+    finite = [f for f in ([v for v in r if not math.isnan(v)] for r in rows) if len(f) >= 2]
+    if not finite:
+        return None, 0
+    df = sum(len(f) - 1 for f in finite)
+    return math.sqrt(sum(statistics.variance(f) * (len(f) - 1) for f in finite) / df), df
 
 
 def objective_metric(plan: Plan) -> str:
@@ -125,14 +146,31 @@ def _meets(mean: float, op: str, value: float) -> bool:
     return {">=": mean >= value, "<=": mean <= value, ">": mean > value, "<": mean < value}[op]
 
 
-def decide(state: SearchState, values: dict, prompts: list[str], z: float, eta: int, sequential: bool, alpha: float) -> dict:
+def _estimates(values: dict, cells: list[str], prompts: list[str], confidence: float) -> dict[str, Estimate]:
+    rows = {c: _row(values, c, prompts) for c in cells}
+    sd, df = pooled_sd(list(rows.values()))
+    return {c: estimate(row, confidence, sd, df) for c, row in rows.items()}
+
+
+def _differences(values: dict, leader: str, cells: list[str], prompts: list[str], goal: str, confidence: float) -> dict[str, Estimate]:
+    """Per cell: the paired per-prompt difference cell - leader (sign so that < 0 is worse),
+    with its spread pooled over the comparisons."""
+    lead = _row(values, leader, prompts)
+    sign = 1 if goal == "max" else -1
+    diffs = {c: [sign * (a - b) for a, b in zip(_row(values, c, prompts), lead)] for c in cells if c != leader}
+    sd, df = pooled_sd(list(diffs.values()))
+    return {c: estimate(d, confidence, sd, df) for c, d in diffs.items()}
+
+
+def decide(state: SearchState, values: dict, prompts: list[str], confidence: float, eta: int, sequential: bool) -> dict:
     """One round's decisions: who is dropped (and why), who leads. Mutates ``state``."""
-    metric, goal = state.metric, state.goal
-    est = {c: estimate(_row(values[metric], c, prompts), z) for c in state.alive}
+    metric, goal, alpha = state.metric, state.goal, 1 - confidence
+    est = _estimates(values[metric], state.alive, prompts, confidence)
+    bounds = {name: _estimates(values[name], state.alive, prompts, confidence) for name, _, _ in state.constraints}
     feasible = []
     for cell in state.alive:
         for name, op, value in state.constraints:
-            bound = estimate(_row(values[name], cell, prompts), z)
+            bound = bounds[name][cell]
             if _violates(bound, op, value):
                 state.dropped[cell] = f"{name} {op} {value} cannot hold: CI {bound.low:.3g} to {bound.high:.3g} over {bound.n} prompts"
                 break
@@ -142,20 +180,19 @@ def decide(state: SearchState, values: dict, prompts: list[str], z: float, eta: 
         state.alive = []
         return {"leader": None}
     meeting = [c for c in feasible
-               if all(_meets(estimate(_row(values[n], c, prompts), z).mean, op, v) for n, op, v in state.constraints)] or feasible
+               if all(_meets(bounds[n][c].mean, op, v) for n, op, v in state.constraints)] or feasible
     ranked = sorted(feasible, key=lambda c: (-est[c].mean if goal == "max" else est[c].mean) if not math.isnan(est[c].mean) else math.inf)
     leader = next(c for c in ranked if c in meeting)
-    lead = est[leader]
     keep = set(ranked[: max(1, math.ceil(len(feasible) / eta))]) if not sequential else set(feasible)
     worse = _paired_worse(values[metric], leader, feasible, prompts, goal, alpha) if sequential else {}
+    diffs = {} if sequential else _differences(values[metric], leader, feasible, prompts, goal, confidence)
     for cell in feasible:
         if cell == leader or (cell in keep and not sequential):
             continue
-        e = est[cell]
-        if not sequential and (e.high < lead.low if goal == "max" else e.low > lead.high):
-            own, theirs = (("upper", e.high), ("lower", lead.low)) if goal == "max" else (("lower", e.low), ("upper", lead.high))
-            state.dropped[cell] = (f"{metric} {own[0]} bound {own[1]:.3g} beyond the leader's {theirs[0]} bound "
-                                   f"{theirs[1]:.3g} over {e.n} prompts")  # fmt: skip
+        d = diffs.get(cell)
+        if d is not None and d.high < 0:
+            state.dropped[cell] = (f"{metric} worse than the leader: paired difference {d.mean:+.3g}, "
+                                   f"{confidence:.0%} CI up to {d.high:+.3g}, over {d.n} prompts")  # fmt: skip
         elif cell in worse:
             state.dropped[cell] = worse[cell]
     state.alive = [c for c in state.alive if c not in state.dropped]
@@ -190,7 +227,6 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
     config = plan.config
     search = config.search
     from reports.options import parse_constraint
-    from scipy.stats import norm
 
     metric = objective_metric(plan)
     constraints = [parse_constraint(text) for text in config.objective.constraints]
@@ -198,13 +234,12 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
     random.Random(config.sampling.seed).shuffle(order)
     cells = [cell.id for cell in plan.cells]
     rounds = max(1, math.ceil(math.log(max(len(cells), 2), search.eta)))
-    first = search.initial_prompts or max(2, math.ceil(len(order) / 2 ** rounds))
+    first = min(len(order), search.initial_prompts or max(3, math.ceil(len(order) / 2 ** rounds)))
     state = SearchState(metric, config.objective.goal, constraints, order, cells)
-    z = float(norm.ppf(0.5 + search.confidence / 2))
     names = sorted({metric, *(name for name, _, _ in constraints)})
     by_key = {(j.cell.id, j.prompt.id, j.sample_index): j for j in plan.jobs}
     rows: dict[tuple, dict] = {}
-    stats, interrupted, wall, n = None, False, 0.0, min(first, len(order))
+    stats, interrupted, wall, n = None, False, 0.0, first
     while True:
         taken = set(order[:n])
         wanted = [j for j in plan.jobs if j.cell.id in state.alive and j.prompt.id in taken
@@ -223,7 +258,7 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
             break
         values = _values(list(rows.values()), plan, names)
         alive_before = list(state.alive)
-        result = decide(state, values, order[:n], z, search.eta, search.strategy == "sequential", 1 - search.confidence)
+        result = decide(state, values, order[:n], search.confidence, search.eta, search.strategy == "sequential")
         state.log.append({"round": len(state.log) + 1, "prompts": n, "requests": len(wanted), "total_requests": state.requests,
                           "total_tokens": state.tokens, "alive": alive_before, "dropped": {c: state.dropped[c] for c in alive_before
                           if c in state.dropped}, **result})  # fmt: skip

@@ -67,7 +67,8 @@ def answer(planted: Planted, prompt: str, body: dict, hidden: dict | None = None
         words = (["round", "and", "round", "again"] * planted.words)[: planted.words]
     else:
         words = [WORDS[rng.randrange(spread)] for _ in range(planted.words - 1)]
-    words.insert(len(words) // 2, "ANSWER" if rng.random() < planted.pass_prob(params) else "WRONG")
+    marker = "ANSWER" if rng.random() < planted.pass_prob(params) else "WRONG"
+    words.insert(0 if planted.loops(params) else len(words) // 2, marker)  # a loop stays at the end
     limit = params["max_tokens"] or len(words)
     finish = "length" if len(words) > limit else "stop"
     words = words[:limit]
