@@ -10,7 +10,7 @@ DEFAULTS: dict[str, Any] = {
     # setting_name or setting_id of the baseline setting; null = first setting in grid order
     "baseline": None,
     # Pareto front: metric to maximise (up) and to minimise (down); threshold on `down` for
-    # the recommendation (null = median of `down` over cells)
+    # the recommendation (null = median of `down` over cells); see reports.recommend
     "pareto": {"up": "distinct_2", "down": "seq_rep_4", "threshold": None},
     # metrics shown in plots and the HTML summary tables (missing ones are skipped);
     # CSV tables always hold every metric
