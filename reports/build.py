@@ -77,7 +77,7 @@ def statistics(ctx: tables.Context, key_metrics: list[str]) -> tuple[dict[str, p
     t["friedman"] = tables.friedman(ctx)
     t["paired_baseline"], notes["baseline"] = tables.paired_baseline(ctx)
     t["model_pairs"] = tables.model_pairs(ctx)
-    t["setting_pairs"] = tables.setting_pairs(ctx)
+    t["setting_pairs"], notes["setting_pairs"] = tables.setting_pairs(ctx)
     tables.adjust_all(t["friedman"], t["paired_baseline"], t["model_pairs"], t["setting_pairs"])
     notes["duplicates"] = ", ".join(f"{a} (same per-prompt values as {b})" for a, b in ctx.duplicates.items())
     metric, goal, cons, how = recommend.from_pareto_options(ctx)

@@ -218,9 +218,15 @@ def _paired(rep) -> str:
 
 def _settings(rep) -> str:
     sp = rep.tables["setting_pairs"]
+    if rep.notes.get("setting_pairs"):
+        return _p(rep.notes["setting_pairs"], "warn") + (_settings_table(rep, sp) if len(sp) else "")
     if sp.empty:
         return _p("Every swept parameter has a crossed part and no setting is a named preset: parameters are compared "
                   "above, not settings pairwise.")
+    return _settings_table(rep, sp)
+
+
+def _settings_table(rep, sp) -> str:
     d = sp[sp["metric"].isin(rep.key_metrics)]
     cols = ["target", "setting_a", "setting_b", "metric", "diff", "n", "p", "p_adj", "mdd"]
     return (_p("Every pair of settings of a model (presets, or designs where a parameter is not crossed): setting_b minus "

@@ -196,15 +196,24 @@ def needs_setting_pairs(ctx: Context, target: str) -> bool:
     return bool(named) or any(k[0] == target and v is None for k, v in ctx.parts.items())
 
 
-def setting_pairs(ctx: Context) -> pd.DataFrame:
+MAX_PAIRED_SETTINGS = 16
+"""Above this many settings of one model, every pair (120 at 16) would swamp the report and
+its BH family; those settings are compared with the baseline only."""
+
+
+def setting_pairs(ctx: Context) -> tuple[pd.DataFrame, str]:
     """Every pair of settings of a target (b minus a, grid order, paired by prompt) where the
     settings are presets or some parameter has no crossed part: the settings themselves are
-    compared, as no per-parameter effect is defined there."""
-    rows, pairs, keys = [], [], []
+    compared, as no per-parameter effect is defined there. Returns (table, note on targets
+    left out for having more than :data:`MAX_PAIRED_SETTINGS` settings)."""
+    rows, pairs, keys, skipped = [], [], [], []
     for t in ctx.targets:
         if not needs_setting_pairs(ctx, t):
             continue
         cells = ctx.cells[(ctx.cells["target"] == t) & ctx.present]
+        if len(cells) > MAX_PAIRED_SETTINGS:
+            skipped.append(f"{t} ({len(cells)} settings)")
+            continue
         recs = list(cells.itertuples())
         for i, a in enumerate(recs):
             for b in recs[i + 1:]:
@@ -213,7 +222,9 @@ def setting_pairs(ctx: Context) -> pd.DataFrame:
                     pairs.append((ctx.mats[m][ctx.row[b.cell_id]], ctx.mats[m][ctx.row[a.cell_id]]))
                     keys.append(("pair", frozenset((a.cell_id, b.cell_id)), m))
     cols = ["target", "setting_id_a", "setting_a", "setting_id_b", "setting_b", "metric"]
-    return _paired_frame(rows, pairs, keys, cols, ctx)
+    note = (f"Not every pair of settings for {', '.join(skipped)}: more than {MAX_PAIRED_SETTINGS} settings; "
+            "see the comparison with the baseline." if skipped else "")
+    return _paired_frame(rows, pairs, keys, cols, ctx), note
 
 
 def model_pairs(ctx: Context) -> pd.DataFrame:

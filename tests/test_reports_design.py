@@ -176,3 +176,14 @@ def test_recommend_goals_constraints_and_errors():
         recommend.recommend(cells, vals, "up", "max", [("down", "=<", 0.3)])
     with pytest.raises(ReportError, match="not in the scores"):
         recommend.recommend(cells, vals, "quality", "max")
+
+
+def test_too_many_presets_are_compared_with_the_baseline_only():
+    from reports import build, tables
+
+    named = {f"t{i}": {"temperature": round(0.1 * i, 1)} for i in range(tables.MAX_PAIRED_SETTINGS + 1)}
+    cells = rs.cells_frame(rs.presets(named), ["a"])
+    ctx = rs.context(cells, {"m": np.random.default_rng(1).normal(size=(len(cells), 8))}, 8)
+    tabs, notes = build.statistics(ctx, ["m"])
+    assert tabs["setting_pairs"].empty and "more than 16 settings" in notes["setting_pairs"]
+    assert len(tabs["paired_baseline"]) == len(cells) - 1
