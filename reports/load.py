@@ -17,14 +17,11 @@ import numpy as np
 import pandas as pd
 
 from reports.options import ReportError
+from sweeps import records
 
-PARAMS = ["temperature", "top_k", "top_p", "frequency_penalty", "presence_penalty", "max_tokens"]
+PARAMS = list(records.SWEEPABLE)
 TARGET_COLS = ["target_kind", "model", "endpoint", "provider", "mode"]
-KEY_COLS = {
-    "schema_version", "run_id", "cell_id", "setting_id", "setting_name", "target_kind", "model",
-    "endpoint", "provider", "mode", *PARAMS, "prompt_id", "sample_index", "seed", "finish_reason",
-    "n_samples", "prompt", "text",
-}
+KEY_COLS = records.KEY_COLUMNS
 
 
 def _natural(p: Path):
@@ -32,7 +29,7 @@ def _natural(p: Path):
 
 
 def is_run_dir(path: Path) -> bool:
-    return (path / "completions.parquet").is_file() or (path / "failed.json").is_file()
+    return (path / records.COMPLETIONS).is_file() or (path / records.FAILED).is_file()
 
 
 def find_run_dirs(path: str | Path) -> list[Path]:
@@ -90,7 +87,7 @@ def _read_config(path: Path) -> dict:
 
 
 def _ensure_scores(run: Path) -> None:
-    if (run / "scores.parquet").is_file() and (run / "group_scores.parquet").is_file():
+    if (run / records.SCORES).is_file() and (run / records.GROUP_SCORES).is_file():
         return
     from evaluators.scoring import score_run
 
@@ -107,15 +104,16 @@ def load_runs(paths) -> RunData:
     comps, scores, groups, summaries, configs, failed, warns = [], [], [], [], [], [], []
     seen_cells: set[str] = set()
     for d in dirs:
-        if not (d / "completions.parquet").is_file():
-            info = _read_json(d / "failed.json")
+        if not (d / records.COMPLETIONS).is_file():
+            info = _read_json(d / records.FAILED)
             failed.append({"path": str(d), "error": str(info.get("error", "unknown error")),
                            "overrides": " ".join(map(str, info.get("overrides", []) or []))})
             continue
+        c = pd.read_parquet(d / records.COMPLETIONS)
+        records.check_version(c["schema_version"].unique() if "schema_version" in c else [0], d)
         _ensure_scores(d)
-        c = pd.read_parquet(d / "completions.parquet")
-        s = pd.read_parquet(d / "scores.parquet")
-        g = pd.read_parquet(d / "group_scores.parquet")
+        s = pd.read_parquet(d / records.SCORES)
+        g = pd.read_parquet(d / records.GROUP_SCORES)
         cells = list(dict.fromkeys(c["cell_id"].tolist()))
         dup = [x for x in cells if x in seen_cells]
         if dup:
@@ -127,16 +125,23 @@ def load_runs(paths) -> RunData:
         comps.append(c)
         scores.append(s)
         groups.append(g)
-        summ = _read_json(d / "summary.json")
+        summ = _read_json(d / records.SUMMARY)
         summ["_path"] = str(d)
         summaries.append(summ)
-        configs.append(_read_config(d / "config.yaml"))
+        configs.append(_read_config(d / records.CONFIG_FILE))
         for w in summ.get("warnings", []) or []:
             warns.append(f"{d}: {w}")
     if not comps:
         raise ReportError(f"Every run under {', '.join(map(str, paths))} failed; nothing to report. See failed.json in each job directory.")
+    completions = pd.concat(comps, ignore_index=True)
+    if "provider" in completions:
+        served = completions.dropna(subset=["provider"]).groupby("model")["provider"].unique()
+        for model, providers in served.items():
+            if len(providers) > 1:
+                warns.append(f"model {model} was served by {len(providers)} providers ({', '.join(sorted(map(str, providers)))}): "
+                             "comparisons across them mix providers; pin one with model.provider=NAME")  # fmt: skip
     return RunData(
-        completions=pd.concat(comps, ignore_index=True),
+        completions=completions,
         scores=pd.concat(scores, ignore_index=True),
         group_scores=pd.concat(groups, ignore_index=True),
         run_dirs=dirs, summaries=summaries, configs=configs, failed=failed, warnings=warns,

@@ -8,24 +8,30 @@ import numpy as np
 import pandas as pd
 
 from reports.load import PARAMS, RunData
+from sweeps import records
 
 
 def _col(df: pd.DataFrame, name: str, default=np.nan) -> pd.Series:
     return df[name] if name in df else pd.Series(default, index=df.index)
 
 
+# Chat-template tokens that leak into outputs when a model is fed a template it does not know.
+TEMPLATE_TOKENS = ("<|im_start|>", "<|im_end|>", "<start_of_turn>", "<end_of_turn>", "[INST]", "<|eot_id|>")
+
+
 def errors_table(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     """Per cell: requests, errors, error rate, most common error kind and message,
-    truncation rate (finish_reason ``length`` among non-error rows), empty-output rate."""
-    err = _col(comp, "error", None)
-    is_err = err.notna() & (err.astype(str) != "")
-    text = _col(comp, "text", None)
-    fin = _col(comp, "finish_reason", None)
+    truncation rate (finish_reason ``length`` among non-error rows), empty-output rate, and the
+    share of outputs holding chat-template tokens."""
+    err = _col(comp, "error", None).astype(object)
+    text = _col(comp, "text", None).astype(object)
+    fin = _col(comp, "finish_reason", None).astype(object)
     df = pd.DataFrame({
-        "cell_id": comp["cell_id"], "is_err": is_err, "error": err.astype(object),
+        "cell_id": comp["cell_id"], "is_err": records.error_mask(comp), "error": err,
         "message": _col(comp, "error_message", None).astype(object),
-        "truncated": (~is_err) & (fin.astype(object) == "length"),
-        "empty": (~is_err) & text.astype(object).map(lambda t: not isinstance(t, str) or not t.strip()),
+        "truncated": [records.is_truncated(e, f) for e, f in zip(err, fin)],
+        "empty": [records.is_empty(e, t) for e, t in zip(err, text)],
+        "template": [isinstance(t, str) and any(token in t for token in TEMPLATE_TOKENS) for t in text],
     })
     rows = []
     for cid, g in df.groupby("cell_id", sort=False):
@@ -40,9 +46,11 @@ def errors_table(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
             kind = "" if kind is None or kind != kind else str(kind)
             msg = "" if msg is None or msg != msg else str(msg)
         rows.append((cid, n, ne, ne / n if n else np.nan, kind, kcount, msg,
-                     g["truncated"].sum() / ok if ok else np.nan, g["empty"].sum() / ok if ok else np.nan))
+                     g["truncated"].sum() / ok if ok else np.nan, g["empty"].sum() / ok if ok else np.nan,
+                     g["template"].sum() / ok if ok else np.nan))
     out = pd.DataFrame(rows, columns=["cell_id", "requests", "errors", "error_rate", "top_error",
-                                      "top_error_count", "top_error_message", "truncated_rate", "empty_rate"])
+                                      "top_error_count", "top_error_message", "truncated_rate", "empty_rate",
+                                      "template_tokens_rate"])
     return cells[["cell_id", "target", "setting"]].merge(out, on="cell_id", how="left")
 
 
@@ -99,12 +107,20 @@ def identical_cells(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["group", "cell_id", "target", "setting", "outputs"])
 
 
+def _template_warning(comp: pd.DataFrame) -> list[str]:
+    text = _col(comp, "text", None).astype(object)
+    leaked = sum(isinstance(t, str) and any(token in t for token in TEMPLATE_TOKENS) for t in text)
+    if not leaked:
+        return []
+    return [f"{leaked} of {len(comp)} outputs hold chat-template tokens (e.g. <|im_start|>): a model was fed a chat "
+            "template it does not know (see template_tokens_rate per cell; model.mode=text for a base model)"]
+
+
 def run_summary(data: RunData, cells: pd.DataFrame) -> dict:
     """Counts and settings for the summary section, from completions (authoritative) and
     summary.json files (wall time, warnings; any field may be missing)."""
     comp = data.completions
-    err = _col(comp, "error", None)
-    n_err = int((err.notna() & (err.astype(str) != "")).sum())
+    n_err = int(records.error_mask(comp).sum())
 
     def total(key):
         vals = [s.get(key) for s in data.summaries if isinstance(s.get(key), (int, float))]
@@ -113,7 +129,7 @@ def run_summary(data: RunData, cells: pd.DataFrame) -> dict:
     grid = {p: sorted(cells[p].dropna().unique().tolist()) for p in PARAMS if p in cells}
     targets = cells.drop_duplicates("target")[["target", "target_kind", "model", "endpoint", "provider", "mode"]]
     return {
-        "runs": [str(d) for d in data.run_dirs if (d / "completions.parquet").is_file()],
+        "runs": [str(d) for d in data.run_dirs if (d / records.COMPLETIONS).is_file()],
         "run_ids": sorted(set(comp["run_id"].astype(str))) if "run_id" in comp else [],
         "sweeps": sorted({str(s["sweep"]) for s in data.summaries if s.get("sweep")}),
         "targets": targets.to_dict("records"),
@@ -130,6 +146,6 @@ def run_summary(data: RunData, cells: pd.DataFrame) -> dict:
         "wall_s": total("wall_s"),
         "started_at": min((str(s["started_at"]) for s in data.summaries if s.get("started_at")), default=None),
         "finished_at": max((str(s["finished_at"]) for s in data.summaries if s.get("finished_at")), default=None),
-        "warnings": list(data.warnings),
+        "warnings": list(data.warnings) + _template_warning(comp),
         "failed": list(data.failed),
     }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 
 from sweeps.config import Config
-from sweeps.errors import ConfigError
+from sweeps import records
+from sweeps.judge import judge_run, merge_scores
 from sweeps.runner import RunResult, run_sweep
 
 
@@ -23,33 +25,33 @@ def new_run_dir(config: Config) -> Path:
 
 def score(run_dir: Path, names: list[str] | None = None) -> dict:
     """Score a run's completions into scores.parquet and group_scores.parquet."""
-    from evaluators import MissingExtraError, UnknownEvaluatorError
+    import pyarrow.parquet as pq
+
     from evaluators.scoring import score_run
 
-    try:
-        return score_run(run_dir, names)
-    except (UnknownEvaluatorError, MissingExtraError) as error:
-        raise ConfigError(f"evaluators: {error}") from None
+    path = records.check_run_dir(run_dir) / records.COMPLETIONS
+    records.check_version(pq.read_table(path, columns=["schema_version"]).column(0).to_pylist(), run_dir)
+    counts = score_run(run_dir, names)
+    merge_scores(run_dir)
+    return counts
 
 
 def report(paths: list[Path], out: Path | None = None, options: dict | None = None) -> Path:
     """Build the HTML report (plus CSV tables and PNG plots) for one or more runs."""
     from reports import build_report
-    from reports.options import ReportError
 
-    try:
-        return build_report(paths, out, options)
-    except ReportError as error:
-        raise ConfigError(f"report: {error}") from None
+    return build_report(paths, out, options)
 
 
 def run_score_report(config: Config, mapping: dict, run_dir: Path) -> tuple[RunResult, Path | None]:
     """Run the sweep, score it, and write the report (unless ``report.enabled`` is false)."""
     result = run_sweep(config, run_dir, mapping)
-    if result.interrupted:
+    if result.interrupted or result.failed:
         return result, None
+    if config.judge.model is not None:
+        judge_run(config, run_dir)
     score(run_dir, list(config.evaluators) if config.evaluators else None)
-    if not config.report.get("enabled", True):
+    if not config.report.enabled:
         return result, None
-    options = {key: value for key, value in config.report.items() if key != "enabled"}
+    options = {key: value for key, value in dataclasses.asdict(config.report).items() if key != "enabled"}
     return result, report([run_dir], options=options)

@@ -1,7 +1,7 @@
 """Backends: turn one request into one completion through huggingface_hub's AsyncInferenceClient.
 
-One small protocol (``complete(request) -> Completion``), implemented by the chat backend and
-the two text backends. Every failure is raised as :class:`RequestFailure`, which says whether
+One small protocol (``complete(request) -> Completion``), implemented by the chat backend, the
+OpenAI and TGI text backends, and the workflow node's profile (a TGI text backend). Every failure is raised as :class:`RequestFailure`, which says whether
 a retry can help; the runner decides what to do with it.
 """
 
@@ -18,6 +18,7 @@ from huggingface_hub.utils import hf_raise_for_status
 
 from sweeps.capabilities import Capability
 from sweeps.config import ModelTarget
+from sweeps.errors import TargetError
 
 LOCAL_TOKEN = "hfsweep-local"  # sent to the embedded server, so HF_TOKEN never goes there
 RETRYABLE_STATUS = {408, 409, 425, 429}  # and every 5xx
@@ -42,6 +43,8 @@ class Completion:
     finish_reason: str | None
     prompt_tokens: int | None
     completion_tokens: int | None
+    logprob_sum: float | None = None  # the generated tokens' log-probabilities (raw distribution), summed
+    logprob_tokens: int | None = None  # how many tokens those are
 
 
 class RequestFailure(Exception):
@@ -92,7 +95,13 @@ def _response_of(error: BaseException) -> Any:
 
 
 def classify(error: BaseException) -> RequestFailure:
-    """Map an exception from the client to a :class:`RequestFailure`."""
+    """Map an exception from the client to a :class:`RequestFailure`.
+
+    Only what the network or the server did is retryable (STYLE 18): a body that is not JSON is
+    ``malformed``; a ``ValueError`` the client raised before sending (a missing api_key, an
+    unknown provider) is the user's to fix and stops the run (:class:`TargetError`); any other
+    exception is a bug and keeps its traceback.
+    """
     if isinstance(error, RequestFailure):
         return error
     if isinstance(error, (InferenceTimeoutError, httpx2.TimeoutException, TimeoutError)):
@@ -104,9 +113,38 @@ def classify(error: BaseException) -> RequestFailure:
         return RequestFailure(f"http_{status}", message, status in RETRYABLE_STATUS or status >= 500, _retry_after(response), status)
     if isinstance(error, (httpx2.TransportError, ConnectionError)):
         return RequestFailure("connection", f"connection failed: {type(error).__name__}: {error}", retryable=True)
-    if isinstance(error, (json.JSONDecodeError, ValueError, KeyError, TypeError, IndexError)):
-        return RequestFailure("malformed", f"malformed response: {type(error).__name__}: {error}", retryable=True)
+    if isinstance(error, json.JSONDecodeError):
+        return RequestFailure("malformed", f"malformed response: {error}", retryable=True)
+    if type(error) is ValueError:
+        raise TargetError(f"the client refused the request before sending it: {str(error).splitlines()[0]}") from error
     raise error
+
+
+def malformed(error: BaseException) -> RequestFailure:
+    """A 200 answer whose content is not what the protocol promises (no choices, no text)."""
+    return RequestFailure("malformed", f"malformed response: {type(error).__name__}: {error}", retryable=True)
+
+
+def logprob_totals(logprobs: list | None) -> tuple[float | None, int | None]:
+    """The sum and count of the generated tokens' log-probabilities (None, None without them).
+
+    >>> logprob_totals([-0.5, -1.5, None])
+    (-2.0, 2)
+    >>> logprob_totals([])
+    (None, None)
+    """
+    values = [float(v) for v in logprobs or () if v is not None]
+    return (sum(values), len(values)) if values else (None, None)
+
+
+def _completion_logprobs(logprobs: dict | None) -> list | None:
+    """Token log-probabilities of a ``/v1/completions`` choice: llama-server's
+    ``content[].logprob`` or OpenAI's ``token_logprobs``."""
+    if not logprobs:
+        return None
+    if logprobs.get("content") is not None:
+        return [token.get("logprob") for token in logprobs["content"]]
+    return logprobs.get("token_logprobs")
 
 
 class Backend(Protocol):
@@ -135,7 +173,7 @@ class ChatBackend:
         p = request.params
         extra = dict(self.capability.neutral)
         if "top_k" in self.capability.honoured or p["top_k"]:  # an explicit top_k goes out even if not promised
-            extra["top_k"] = p["top_k"]
+            extra["top_k"] = p["top_k"] or self.capability.top_k_off
         return {
             "temperature": p["temperature"],
             "top_p": p["top_p"],
@@ -143,22 +181,28 @@ class ChatBackend:
             "presence_penalty": p["presence_penalty"],
             "max_tokens": p["max_tokens"],
             "seed": p["seed"],
+            "logprobs": True if self.capability.logprobs else None,
             "extra_body": extra or None,
         }
 
     async def complete(self, request: Request) -> Completion:
         try:
             out = await self.client.chat_completion(request.messages(), model=self.target.id, **self.body(request))
+        except Exception as error:  # noqa: BLE001 - every failure is classified, unknown ones re-raised
+            raise classify(error) from error
+        try:
             choice = out.choices[0]
             usage = out.usage
+            content = choice.logprobs.content if choice.logprobs else None
             return Completion(
                 choice.message.content or "",
                 choice.finish_reason,
                 usage.prompt_tokens if usage else None,
                 usage.completion_tokens if usage else None,
+                *logprob_totals([token.logprob for token in content] if content else None),
             )
-        except Exception as error:  # noqa: BLE001 - every failure is classified, unknown ones re-raised
-            raise classify(error) from error
+        except (AttributeError, IndexError, KeyError, TypeError) as error:
+            raise malformed(error) from error
 
     async def close(self) -> None:
         await self.client.close()
@@ -179,7 +223,9 @@ class OpenAITextBackend:
         body = {name: p[name] for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "max_tokens", "seed")}
         body.update(self.capability.neutral)
         if "top_k" in self.capability.honoured or p["top_k"]:
-            body["top_k"] = p["top_k"]
+            body["top_k"] = p["top_k"] or self.capability.top_k_off
+        if self.capability.logprobs:
+            body["logprobs"] = 1
         return body
 
     async def complete(self, request: Request) -> Completion:
@@ -187,11 +233,15 @@ class OpenAITextBackend:
             response = await self.http.post(self.url, json={"model": self.target.id, "prompt": request.prompt, **self.body(request)})
             hf_raise_for_status(response)
             data = response.json()
-            choice = data["choices"][0]
-            usage = data.get("usage") or {}
-            return Completion(choice["text"], choice.get("finish_reason"), usage.get("prompt_tokens"), usage.get("completion_tokens"))
         except Exception as error:  # noqa: BLE001
             raise classify(error) from error
+        try:
+            choice = data["choices"][0]
+            usage = data.get("usage") or {}
+            return Completion(choice["text"], choice.get("finish_reason"), usage.get("prompt_tokens"), usage.get("completion_tokens"),
+                              *logprob_totals(_completion_logprobs(choice.get("logprobs"))))  # fmt: skip
+        except (AttributeError, IndexError, KeyError, TypeError) as error:
+            raise malformed(error) from error
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -229,10 +279,15 @@ class TGITextBackend:
         try:
             model = self.target.id if self.target.kind == "hf" else None
             out = await self.client.text_generation(request.prompt, model=model, **self.body(request))
-            details = out.details
-            return Completion(out.generated_text, details.finish_reason if details else None, None, details.generated_tokens if details else None)
         except Exception as error:  # noqa: BLE001
             raise classify(error) from error
+        try:
+            details = out.details
+            tokens = [token.logprob for token in details.tokens] if details and details.tokens else None
+            return Completion(out.generated_text, details.finish_reason if details else None, None,
+                              details.generated_tokens if details else None, *logprob_totals(tokens))  # fmt: skip
+        except (AttributeError, IndexError, KeyError, TypeError) as error:
+            raise malformed(error) from error
 
     async def close(self) -> None:
         await self.client.close()

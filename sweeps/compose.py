@@ -1,15 +1,36 @@
-"""Compose ``conf/`` with Hydra and turn Hydra's errors into one-line user errors."""
+"""Compose ``conf/`` with Hydra onto the schema, and turn Hydra's and OmegaConf's errors into
+one-line user errors (key, value, what is accepted, "did you mean")."""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
+import typing
 from pathlib import Path
 
-from sweeps.config import Config, from_mapping
+from sweeps.config import Config, field_spec, from_mapping, register
 from sweeps.errors import ConfigError
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def _conf_dir() -> Path:
+    """``conf/`` of a checkout, or the copy a wheel installs as the package ``hfsweep_conf``."""
+    checkout = Path(__file__).resolve().parent.parent / "conf"
+    if (checkout / "config.yaml").is_file():
+        return checkout
+    import importlib.util
+
+    spec = importlib.util.find_spec("hfsweep_conf")
+    return Path(list(spec.submodule_search_locations)[0]) if spec and spec.submodule_search_locations else checkout
+
+
+CONF_DIR = _conf_dir()
+
+
+def groups() -> list[str]:
+    """The config groups (folders of ``conf/``), e.g. model, sweep, compat."""
+    return sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra")
 
 
 def group_options(group: str) -> list[str]:
@@ -23,6 +44,7 @@ def compose_mapping(overrides: list[str]) -> dict:
     from omegaconf import OmegaConf
     from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
+    register()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
             cfg = compose("config", overrides=list(overrides))
@@ -30,11 +52,12 @@ def compose_mapping(overrides: list[str]) -> dict:
     except MissingConfigException as error:
         raise ConfigError(_missing_config_message(error, overrides)) from None
     except MissingMandatoryValue as error:
-        key = getattr(error, "full_key", None) or "a key"
-        example = {"model.id": "model.id=org/name", "model.endpoint": "model.endpoint=http://127.0.0.1:8080"}.get(key, f"{key}=VALUE")
-        raise ConfigError(f"{key} is required by this config: set it, e.g. {example}") from None
+        raise ConfigError(_missing_value_message(error)) from None
     except (HydraException, OmegaConfBaseException) as error:
-        raise ConfigError(_override_message(error, overrides)) from None
+        cause = error.__cause__ if isinstance(error.__cause__, OmegaConfBaseException) else error
+        if isinstance(cause, MissingMandatoryValue):
+            raise ConfigError(_missing_value_message(cause)) from None
+        raise ConfigError(_override_message(error, cause, overrides)) from None
 
 
 def compose_config(overrides: list[str]) -> tuple[Config, dict]:
@@ -43,11 +66,17 @@ def compose_config(overrides: list[str]) -> tuple[Config, dict]:
     return from_mapping(mapping), mapping
 
 
+def _missing_value_message(error) -> str:
+    key = getattr(error, "full_key", None) or "a key"
+    example = {"model.id": "model.id=org/name", "model.endpoint": "model.endpoint=http://127.0.0.1:8080"}.get(key, f"{key}=VALUE")
+    return f"{key} is required by this config: set it, e.g. {example}"
+
+
 def _missing_config_message(error, overrides: list[str]) -> str:
     text = str(error)
     for override in overrides:
         group, _, value = override.lstrip("+~").partition("=")
-        if group in ("model", "sampling", "sweep", "prompts", "runner", "report") and f"{group}/{value}" in text:
+        if group in groups() and f"{group}/{value}" in text:
             options = group_options(group)
             close = difflib.get_close_matches(value, options, n=1)
             hint = f" Did you mean {group}={close[0]}?" if close else ""
@@ -55,25 +84,71 @@ def _missing_config_message(error, overrides: list[str]) -> str:
     return text.splitlines()[0]
 
 
-def _override_message(error: Exception, overrides: list[str]) -> str:
-    text = str(error)
-    match = re.search(r"Could not override '([^']+)'", text) or re.search(r"Key '([^']+)' is not in struct", text)
-    if not match:
-        first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
-        return f"could not read the overrides: {first}"
-    key = match.group(1)
+def _schema_keys(section: str) -> list[str] | None:
+    """The keys the schema accepts under a dotted section ('' = top level), None if not a dataclass."""
+    cls: typing.Any = Config
+    for part in section.split(".") if section else []:
+        hints = typing.get_type_hints(cls) if dataclasses.is_dataclass(cls) else {}
+        cls = hints.get(part)
+    if not dataclasses.is_dataclass(cls):
+        return None
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _unknown_key_message(key: str) -> str:
     section, _, name = key.rpartition(".")
-    if section in ("sweep.grid", "sweep.presets"):
-        value = next((o.partition("=")[2] for o in overrides if o.partition("=")[0] == key), "...")
-        return f"{key} is not in this sweep's {section.split('.')[1]}: add it with '+{key}={value}'"
-    groups = [o for o in overrides if "=" in o and "." not in o.partition("=")[0] and not o.startswith(("+", "~"))]
-    try:
-        known = compose_mapping(groups)
-        for part in section.split(".") if section else []:
-            known = known[part]
-        accepted = sorted(k for k in known if k != "hydra")
-    except (KeyError, TypeError, ConfigError):
+    accepted = _schema_keys(section)
+    if accepted is None:
         return f"{key} is not a known config key"
     close = difflib.get_close_matches(name, accepted, n=1)
     hint = f" Did you mean {section + '.' if section else ''}{close[0]}?" if close else ""
     return f"{key} is not a known config key: accepted {', '.join(accepted)}.{hint}"
+
+
+_TYPE_WORDS = {"Float": "a number", "Integer": "an integer", "Boolean": "true or false", "String": "text"}
+
+
+def omegaconf_message(error) -> str:
+    """One line for an OmegaConf type or key error: key, value, what is accepted."""
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+
+    key = getattr(error, "full_key", None) or ""
+    text = str(error)
+    if isinstance(error, (ConfigKeyError, ConfigAttributeError)) or "not in '" in text or "is not in struct" in text:
+        missing = re.search(r"Key '([^']+)' (?:not in|is not in struct)", text)
+        name = missing.group(1) if missing else key.rpartition(".")[2]
+        section = key.rpartition(".")[0] if key.endswith(name) else key
+        return _unknown_key_message(f"{section}.{name}" if section else name)
+    if "is not a ListConfig" in text and key:
+        return f"{key} is not accepted: a list, e.g. '{key}=[0.5,1.0]'"
+    boolean = re.search(r"Value '(.*)' is not a valid bool", text)
+    if boolean and key:
+        return f"{key} = {boolean.group(1)!r} is not accepted: true or false"
+    value = re.search(r"Value '(.*)' of type '(\w+)' could not be converted to (\w+)", text)
+    if value and key:
+        raw, kind, target = value.groups()
+        shown = raw if kind in ("int", "float") else repr(raw)
+        meta = field_spec(key) or {}
+        word = _TYPE_WORDS.get(target, target.lower())
+        accepted = meta.get("accepted") or word
+        if target == "Boolean":
+            return f"{key} = {shown} is not accepted: true or false"
+        return f"{key} = {shown} is not {word}: accepted {accepted}"
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return f"{key} is not accepted: {first}" if key else f"could not read the config: {first}"
+
+
+def _override_message(error: Exception, cause: Exception, overrides: list[str]) -> str:
+    text = str(error)
+    match = re.search(r"Could not override '([^']+)'", text)
+    if match:
+        key = match.group(1)
+        section = key.rpartition(".")[0]
+        if section in ("sweep.grid", "sweep.presets"):
+            value = next((o.partition("=")[2] for o in overrides if o.partition("=")[0] == key), "...")
+            return f"{key} is not in this sweep's {section.split('.')[1]}: add it with '+{key}={value}'"
+        return _unknown_key_message(key)
+    if cause is not error:
+        return omegaconf_message(cause)
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return f"could not read the overrides: {first}"

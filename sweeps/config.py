@@ -1,61 +1,74 @@
-"""Typed, validated config: the one place where every value is checked before any request.
+"""The config schema: typed dataclasses registered in Hydra's ConfigStore, and their checks.
 
-Hydra composes ``conf/`` into a plain mapping; :func:`from_mapping` turns it into the frozen
-dataclasses below or raises :class:`ConfigError` naming the key, the value and what is accepted.
+Every default and type lives once, here; ``conf/`` YAML only chooses and overrides (Hydra's
+structured-config pattern). OmegaConf checks types and keys while Hydra composes; ranges and
+cross-field rules are checked by :func:`validate`, before any request. Each range sits next to
+its field (``accepted``), and every failure is one :class:`ConfigError` line naming the key,
+the value and what is accepted. The report's options are checked here too (their schema lives
+in ``reports.options``, next to the code that reads them).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict, List, Optional
 from urllib.parse import urlparse
 
+from reports.options import Objective, ReportOptions, check_objective, check_report_options
 from sweeps.errors import ConfigError
+from sweeps.records import PARAMS
 
-PARAMS = ("temperature", "top_k", "top_p", "frequency_penalty", "presence_penalty", "max_tokens", "seed")
 TARGET_KINDS = ("embedded", "hf", "endpoint")
-SERVER_KINDS = ("llama.cpp", "tgi", "openai")
+SERVER_KINDS = ("auto", "llama.cpp", "tgi", "vllm", "ollama", "llama-cpp-python", "openai")
 MODES = ("chat", "text")
 COMPATS = ("none", "langchain_hf")
 
 
-@dataclass(frozen=True)
+def spec(default: Any = dataclasses.MISSING, *, accepted: str, low: float | None = None, high: float | None = None,
+         open_low: bool = False, choices: tuple[str, ...] = (), factory: Any = dataclasses.MISSING) -> Any:  # fmt: skip
+    """A dataclass field with its accepted range (checked by :func:`validate`)."""
+    meta = {"accepted": accepted, "low": low, "high": high, "open_low": open_low, "choices": choices}
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
 class Sampling:
     """Generation parameters of one request (also the base values of a sweep)."""
 
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    frequency_penalty: float = 0.0
-    presence_penalty: float = 0.0
-    max_tokens: int = 64
-    seed: int = 0
+    temperature: float = spec(1.0, accepted="0 .. 2", low=0, high=2)
+    top_k: Optional[int] = spec(0, accepted="an integer >= 0 (0 or null = off)", low=0)
+    top_p: float = spec(1.0, accepted="(0, 1]", low=0, high=1, open_low=True)
+    frequency_penalty: float = spec(0.0, accepted="-2 .. 2", low=-2, high=2)
+    presence_penalty: float = spec(0.0, accepted="-2 .. 2", low=-2, high=2)
+    max_tokens: int = spec(64, accepted="an integer >= 1", low=1)
+    seed: int = spec(0, accepted="an integer >= 0", low=0)
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in PARAMS}
 
 
-@dataclass(frozen=True)
+@dataclass
 class ModelTarget:
     """Where completions come from: an embedded GGUF, an HF provider, or an endpoint URL."""
 
-    kind: str
-    id: str
-    mode: str = "chat"
-    gguf: str | None = None
-    endpoint: str | None = None
-    provider: str | None = None
-    server: str = "openai"
-    slots: int = 4
-    ctx_per_slot: int = 1024
-    threads: int = 2
-    system_prompt: str | None = None
-
-    @property
-    def label(self) -> str:
-        return self.id
+    kind: str = spec("embedded", accepted="embedded, hf or endpoint", choices=TARGET_KINDS)
+    id: Optional[str] = None  # alias (embedded), Hub id (hf), model name for multi-model servers (endpoint)
+    mode: str = spec("chat", accepted="chat, text", choices=MODES)
+    gguf: Optional[str] = None  # embedded: smollm2, gemma3, or a path to a .gguf file
+    endpoint: Optional[str] = None  # endpoint: the server's URL
+    provider: Optional[str] = None  # hf: auto, or a provider name
+    # endpoint: what the server runs, which decides the parameters it honours and the neutral values
+    # sent; auto = detected before the run from the routes it exposes (sweeps/detect.py)
+    server: str = spec("auto", accepted=", ".join(SERVER_KINDS), choices=SERVER_KINDS)
+    slots: int = spec(4, accepted="an integer >= 1", low=1)  # llama-server parallel slots = the runner's concurrency
+    ctx_per_slot: int = spec(1024, accepted="an integer >= 1", low=1)
+    threads: int = spec(2, accepted="an integer >= 1", low=1)
+    system_prompt: Optional[str] = None
 
     def identity(self) -> dict[str, Any]:
         """What makes two targets the same for ids and the cache (no ports, no secrets)."""
@@ -71,50 +84,79 @@ class ModelTarget:
         }
 
 
-@dataclass(frozen=True)
+@dataclass
 class Sweep:
     """A grid over parameters, optional named presets, and exclusions."""
 
     name: str = "single"
-    grid: dict[str, tuple] = field(default_factory=dict)
-    presets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    exclude: tuple[dict[str, Any], ...] = ()
+    grid: Dict[str, List[Any]] = field(default_factory=dict)
+    presets: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    exclude: List[Dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Prompts:
-    file: str | None = None
-    limit: int | None = None
-    items: tuple[dict[str, str], ...] = ()
+    """The default set (``items``) or a user's file; ``limit`` keeps the first N."""
+
+    file: Optional[str] = None
+    limit: Optional[int] = spec(None, accepted="an integer >= 1", low=1)
+    items: List[Any] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Runner:
-    concurrency: int | None = None
-    timeout_s: float = 120.0
-    max_attempts: int = 6
-    deadline_s: float = 900.0
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 30.0
-    cache: bool = True
-    cache_path: str | None = None
-    refresh: bool = False
-    allow_ignored: bool = False
+    concurrency: Optional[int] = spec(None, accepted="an integer >= 1 (null = the server's slots, or 8)", low=1)
+    timeout_s: float = spec(120.0, accepted="a number > 0", low=0, open_low=True)  # per attempt
+    max_attempts: int = spec(6, accepted="an integer >= 1", low=1)  # 429, 5xx, timeouts, dropped connections are retried
+    deadline_s: float = spec(900.0, accepted="a number > 0", low=0, open_low=True)  # per request, retries included
+    backoff_base_s: float = spec(0.5, accepted="a number > 0", low=0, open_low=True)  # exponential, with jitter
+    backoff_max_s: float = spec(30.0, accepted="a number > 0", low=0, open_low=True)  # Retry-After wins when sent
+    cache: bool = True  # reuse finished completions; resume after a crash
+    cache_path: Optional[str] = None  # null = ~/.cache/hfsweep/completions.sqlite (or $HFSWEEP_CACHE_DIR)
+    refresh: bool = False  # send every request again and overwrite the cache
+    allow_ignored: bool = False  # run a sweep over a parameter the target ignores (marked in the report)
     progress: bool = True
 
 
-@dataclass(frozen=True)
+JUDGE_PARSE_RULES = ("score_1_10", "pass_fail")
+DEFAULT_RUBRIC = (
+    "You are grading an answer. Rate how well the answer responds to the request: correct, "
+    "relevant, coherent and complete. Reply with one integer from 1 (useless) to 10 (excellent) "
+    "and nothing else.\n\nRequest: {prompt}\n\nAnswer: {output}\n\nScore (1-10):"
+)
+
+
+@dataclass
+class Judge:
+    """``judge.model`` null = no judge; otherwise any target, the rubric, how to read its answer."""
+
+    model: Optional[ModelTarget] = None
+    rubric: str = DEFAULT_RUBRIC  # {prompt} and {output} are filled in
+    parse: str = spec("score_1_10", accepted="score_1_10, pass_fail", choices=JUDGE_PARSE_RULES)
+    max_tokens: int = spec(8, accepted="an integer >= 1", low=1)
+
+
+@dataclass
 class Config:
-    model: ModelTarget
-    sampling: Sampling
-    sweep: Sweep
-    prompts: Prompts
-    runner: Runner
-    samples: int = 1
-    compat: str = "none"
-    evaluators: tuple[str, ...] | None = None
+    model: ModelTarget = field(default_factory=ModelTarget)
+    sampling: Sampling = field(default_factory=Sampling)
+    sweep: Sweep = field(default_factory=Sweep)
+    prompts: Prompts = field(default_factory=Prompts)
+    runner: Runner = field(default_factory=Runner)
+    report: ReportOptions = field(default_factory=ReportOptions)
+    objective: Objective = field(default_factory=Objective)
+    judge: Judge = field(default_factory=Judge)
+    samples: int = spec(2, accepted="an integer >= 1", low=1)  # completions per prompt per cell
+    compat: str = spec("none", accepted="none, langchain_hf", choices=COMPATS)
+    evaluators: Optional[List[str]] = None  # null = the default set
     out_dir: str = "runs"
-    report: dict[str, Any] = field(default_factory=dict)
+
+
+def register() -> None:
+    """Register the schema in Hydra's ConfigStore (``conf/config.yaml`` extends ``schema``)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="schema", node=Config)
 
 
 # --- checks -------------------------------------------------------------------------------
@@ -124,12 +166,53 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def field_spec(key: str) -> dict | None:
+    """The ``accepted``/range metadata of a dotted key of the schema (None if it has none).
+
+    >>> field_spec("sampling.top_p")["accepted"]
+    '(0, 1]'
+    """
+    cls: Any = Config
+    meta = None
+    for part in key.split("."):
+        fields = {f.name: f for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else {}
+        if part not in fields:
+            return None
+        meta = dict(fields[part].metadata) or None
+        cls = fields[part].type if isinstance(fields[part].type, type) else _resolve(cls, part)
+    return meta
+
+
+def _resolve(cls: Any, name: str) -> Any:
+    import typing
+
+    return typing.get_type_hints(cls).get(name)
+
+
+def check_value(key: str, value: Any, meta: dict, integer: bool = False) -> Any:
+    """Check one value against its field's range; return its normal form."""
+    accepted = meta["accepted"]
+    if meta.get("choices"):
+        if value not in meta["choices"]:
+            raise ConfigError(f"{key} = {value!r} is not accepted: choose one of {', '.join(meta['choices'])}")
+        return value
+    if integer:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{key} = {value!r} is not an integer: accepted {accepted}")
+    elif not _is_number(value):
+        raise ConfigError(f"{key} = {value!r} is not a number: accepted {accepted}")
+    low, high = meta.get("low"), meta.get("high")
+    below = low is not None and (value <= low if meta.get("open_low") else value < low)
+    if below or (high is not None and value > high):
+        raise ConfigError(f"{key} = {value!r} is out of range: accepted {accepted}")
+    return value if integer else float(value)
+
+
+_SAMPLING_FIELDS = {f.name: f for f in dataclasses.fields(Sampling)}
 
 
 def check_param(key: str, value: Any) -> Any:
-    """Check one sampling parameter against the accepted range; return its normal form.
+    """Check one sampling parameter (named by the last part of ``key``) against its range.
 
     >>> check_param("sampling.top_k", None)
     0
@@ -138,115 +221,56 @@ def check_param(key: str, value: Any) -> Any:
     sweeps.errors.ConfigError: sampling.temperature = 3 is out of range: accepted 0 .. 2
     """
     name = key.rsplit(".", 1)[-1]
-    if name == "temperature":
-        return _check_float(key, value, 0.0, 2.0, "0 .. 2")
-    if name in ("frequency_penalty", "presence_penalty"):
-        return _check_float(key, value, -2.0, 2.0, "-2 .. 2")
-    if name == "top_p":
-        number = _check_float(key, value, 0.0, 1.0, "(0, 1]")
-        if number <= 0.0:
-            raise ConfigError(f"{key} = {value!r} is out of range: accepted (0, 1]")
-        return number
-    if name == "top_k":
-        if value is None:
-            return 0
-        return _check_int(key, value, 0, "an integer >= 0 (0 or null = off)")
-    if name == "max_tokens":
-        return _check_int(key, value, 1, "an integer >= 1")
-    if name == "seed":
-        return _check_int(key, value, 0, "an integer >= 0")
-    raise ConfigError(f"{key} is not a sampling parameter: accepted {', '.join(PARAMS)}")
+    if name not in _SAMPLING_FIELDS:
+        raise ConfigError(f"{key} is not a sampling parameter: accepted {', '.join(PARAMS)}")
+    if name == "top_k" and value is None:
+        return 0
+    f = _SAMPLING_FIELDS[name]
+    return check_value(key, value, dict(f.metadata), integer=f.type in ("int", "Optional[int]"))
 
 
-def _check_float(key: str, value: Any, low: float, high: float, accepted: str) -> float:
-    if not _is_number(value):
-        raise ConfigError(f"{key} = {value!r} is not a number: accepted {accepted}")
-    if not low <= value <= high:
-        raise ConfigError(f"{key} = {value!r} is out of range: accepted {accepted}")
-    return float(value)
-
-
-def _check_int(key: str, value: Any, low: int, accepted: str) -> int:
-    if not _is_int(value):
-        raise ConfigError(f"{key} = {value!r} is not an integer: accepted {accepted}")
-    if value < low:
-        raise ConfigError(f"{key} = {value!r} is out of range: accepted {accepted}")
-    return value
-
-
-def _choice(key: str, value: Any, accepted: tuple[str, ...]) -> str:
-    if value not in accepted:
-        raise ConfigError(f"{key} = {value!r} is not accepted: choose one of {', '.join(accepted)}")
-    return value
-
-
-def _known_keys(section: str, data: dict, allowed: set[str]) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ConfigError(f"{section}.{unknown[0]} is not a known key: accepted {', '.join(sorted(allowed))}")
-
-
-def _positive_int(key: str, value: Any) -> int:
-    return _check_int(key, value, 1, "an integer >= 1")
-
-
-def _positive_float(key: str, value: Any) -> float:
-    if not _is_number(value) or value <= 0:
-        raise ConfigError(f"{key} = {value!r} is not accepted: a number > 0")
-    return float(value)
+def _check_section(prefix: str, obj: Any) -> Any:
+    """Check every field with a range in a dataclass instance; return it with normal forms."""
+    changes = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.metadata and value is not None:
+            changes[f.name] = check_value(f"{prefix}{f.name}", value, dict(f.metadata), integer="int" in str(f.type))
+    return dataclasses.replace(obj, **changes)
 
 
 # --- sections -----------------------------------------------------------------------------
 
 
-def _sampling(data: dict) -> Sampling:
-    _known_keys("sampling", data, set(PARAMS))
-    return Sampling(**{name: check_param(f"sampling.{name}", data[name]) for name in PARAMS if name in data})
-
-
-def _model(data: dict) -> ModelTarget:
-    allowed = {f.name for f in ModelTarget.__dataclass_fields__.values()}
-    _known_keys("model", data, allowed)
-    kind = _choice("model.kind", data.get("kind"), TARGET_KINDS)
-    mode = _choice("model.mode", data.get("mode", "chat"), MODES)
-    server = _choice("model.server", data.get("server") or "openai", SERVER_KINDS)
-    model_id = data.get("id")
-    endpoint = data.get("endpoint")
-    if kind == "hf" and not (isinstance(model_id, str) and "/" in model_id):
+def _model(model: ModelTarget, key: str = "model") -> ModelTarget:
+    model = _check_section(f"{key}.", model)
+    model_id, endpoint, server = model.id, model.endpoint, model.server
+    required = {"hf": ("id", "model.id=org/name"), "endpoint": ("endpoint", "model.endpoint=http://127.0.0.1:8080")}
+    if model.kind in required and getattr(model, required[model.kind][0]) is None:
+        name, example = required[model.kind]
+        raise ConfigError(f"{key}.{name} is required by {key.split('.')[0]}={model.kind}: set it, e.g. {example.replace('model.', key + '.')}")
+    if model.kind == "hf" and not (isinstance(model_id, str) and "/" in model_id):
         raise ConfigError(
-            f"model.id = {model_id!r} is not a Hub model id: accepted 'org/name', e.g. model.id=meta-llama/Llama-3.1-8B-Instruct"
+            f"{key}.id = {model_id!r} is not a Hub model id: accepted 'org/name', e.g. {key}.id=meta-llama/Llama-3.1-8B-Instruct"
         )
-    if kind == "endpoint":
+    if model.kind == "endpoint":
         parsed = urlparse(endpoint) if isinstance(endpoint, str) else None
         if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ConfigError(f"model.endpoint = {endpoint!r} is not accepted: an http(s) URL, e.g. model.endpoint=http://127.0.0.1:8080")
-        model_id = model_id or parsed.netloc
-    if kind == "embedded":
+            raise ConfigError(f"{key}.endpoint = {endpoint!r} is not accepted: an http(s) URL, e.g. {key}.endpoint=http://127.0.0.1:8080")
+        model_id, endpoint = model_id or parsed.netloc, endpoint.rstrip("/")
+    if model.kind == "embedded":
         server = "llama.cpp"
-        if not isinstance(data.get("gguf"), str):
-            raise ConfigError(f"model.gguf = {data.get('gguf')!r} is not accepted: smollm2, gemma3 or a path to a .gguf file")
-        model_id = model_id or data["gguf"]
+        if not isinstance(model.gguf, str):
+            raise ConfigError(f"{key}.gguf = {model.gguf!r} is not accepted: smollm2, gemma3 or a path to a .gguf file")
+        model_id = model_id or model.gguf
     if not isinstance(model_id, str) or not model_id:
-        raise ConfigError(f"model.id = {model_id!r} is not accepted: a non-empty model name")
-    return ModelTarget(
-        kind=kind,
-        id=model_id,
-        mode=mode,
-        gguf=data.get("gguf"),
-        endpoint=endpoint.rstrip("/") if isinstance(endpoint, str) else None,
-        provider=data.get("provider"),
-        server=server,
-        slots=_positive_int("model.slots", data.get("slots", 4)),
-        ctx_per_slot=_positive_int("model.ctx_per_slot", data.get("ctx_per_slot", 1024)),
-        threads=_positive_int("model.threads", data.get("threads", 2)),
-        system_prompt=data.get("system_prompt"),
-    )
+        raise ConfigError(f"{key}.id = {model_id!r} is not accepted: a non-empty model name")
+    return dataclasses.replace(model, id=model_id, endpoint=endpoint, server=server)
 
 
-def _sweep(data: dict) -> Sweep:
-    _known_keys("sweep", data, {"name", "grid", "presets", "exclude"})
+def _sweep(sweep: Sweep) -> Sweep:
     grid: dict[str, tuple] = {}
-    for name, values in (data.get("grid") or {}).items():
+    for name, values in sweep.grid.items():
         key = f"sweep.grid.{name}"
         if name not in PARAMS:
             raise ConfigError(f"{key} is not a sweepable parameter: accepted {', '.join(PARAMS)}")
@@ -257,73 +281,61 @@ def _sweep(data: dict) -> Sweep:
             raise ConfigError(f"{key} = {list(values)!r} repeats a value: accepted a list of distinct values")
         grid[name] = checked
     presets: dict[str, dict[str, Any]] = {}
-    for preset_name, params in (data.get("presets") or {}).items():
+    for preset_name, params in sweep.presets.items():
         if not isinstance(params, dict):
             raise ConfigError(f"sweep.presets.{preset_name} = {params!r} is not accepted: a mapping of parameters")
-        presets[str(preset_name)] = {
-            name: check_param(f"sweep.presets.{preset_name}.{name}", value) for name, value in params.items()
-        }
+        presets[str(preset_name)] = {name: check_param(f"sweep.presets.{preset_name}.{name}", v) for name, v in params.items()}
     exclude = []
-    for index, rule in enumerate(data.get("exclude") or []):
+    for index, rule in enumerate(sweep.exclude):
         if not isinstance(rule, dict) or not rule:
             raise ConfigError(f"sweep.exclude[{index}] = {rule!r} is not accepted: a mapping like {{temperature: 0, top_p: 0.9}}")
         exclude.append({name: check_param(f"sweep.exclude[{index}].{name}", value) for name, value in rule.items()})
-    return Sweep(name=str(data.get("name", "single")), grid=grid, presets=presets, exclude=tuple(exclude))
+    return Sweep(name=sweep.name, grid=grid, presets=presets, exclude=tuple(exclude))
 
 
-def _prompts(data: dict) -> Prompts:
-    _known_keys("prompts", data, {"file", "limit", "items"})
-    limit = data.get("limit")
-    if limit is not None:
-        limit = _positive_int("prompts.limit", limit)
-    file = data.get("file")
-    if file is not None and not isinstance(file, str):
-        raise ConfigError(f"prompts.file = {file!r} is not accepted: a path to a .jsonl, .csv or .txt file")
-    return Prompts(file=file, limit=limit, items=tuple(data.get("items") or ()))
-
-
-def _runner(data: dict) -> Runner:
-    allowed = {f.name for f in Runner.__dataclass_fields__.values()}
-    _known_keys("runner", data, allowed)
-    values = dict(data)
-    if values.get("concurrency") is not None:
-        values["concurrency"] = _positive_int("runner.concurrency", values["concurrency"])
-    values["max_attempts"] = _positive_int("runner.max_attempts", values.get("max_attempts", 6))
-    for key in ("timeout_s", "deadline_s", "backoff_base_s", "backoff_max_s"):
-        if key in values:
-            values[key] = _positive_float(f"runner.{key}", values[key])
-    for key in ("cache", "refresh", "allow_ignored", "progress"):
-        if key in values and not isinstance(values[key], bool):
-            raise ConfigError(f"runner.{key} = {values[key]!r} is not accepted: true or false")
-    return Runner(**values)
-
-
-def from_mapping(data: dict) -> Config:
-    """Build and validate a :class:`Config` from a composed mapping (Hydra's output as a dict)."""
-    allowed = {"model", "sampling", "sweep", "prompts", "runner", "samples", "compat", "evaluators", "out_dir", "report"}
-    _known_keys("config", {k: v for k, v in data.items() if k != "hydra"}, allowed)
-    evaluators = data.get("evaluators")
-    if evaluators is not None:
-        if not isinstance(evaluators, (list, tuple)) or not all(isinstance(name, str) for name in evaluators):
-            raise ConfigError(f"evaluators = {evaluators!r} is not accepted: a list of evaluator names, e.g. '[seq_rep_4,distinct_2]'")
-        evaluators = tuple(evaluators)
-    out_dir = data.get("out_dir", "runs")
-    model = _model(data.get("model") or {})
-    compat = _choice("compat", data.get("compat", "none"), COMPATS)
-    if compat == "langchain_hf" and not (model.kind == "hf" or model.server == "tgi"):
+def validate(config: Config) -> Config:
+    """Check ranges and cross-field rules; return the config with values in normal form."""
+    config = _check_section("", config)
+    model = _model(config.model)
+    if config.compat == "langchain_hf" and not (model.kind == "hf" or model.server == "tgi"):
         raise ConfigError(
             f"compat = 'langchain_hf' sends TGI's text route, which model {model.id!r} ({model.kind}, server {model.server}) "
             "does not serve: accepted model=hf, or model=endpoint model.server=tgi"
         )
-    return Config(
+    sampling = Sampling(**{name: check_param(f"sampling.{name}", getattr(config.sampling, name)) for name in PARAMS})
+    judge = _check_section("judge.", config.judge)
+    if judge.model is not None:
+        judge = dataclasses.replace(judge, model=_model(judge.model, "judge.model"))
+        if "{output}" not in judge.rubric:
+            raise ConfigError("judge.rubric has no {output}: accepted a template with {output} (and usually {prompt})")
+    prompts = _check_section("prompts.", config.prompts)
+    prompts = dataclasses.replace(prompts, items=tuple(prompts.items))
+    return dataclasses.replace(
+        config,
         model=model,
-        sampling=_sampling(data.get("sampling") or {}),
-        sweep=_sweep(data.get("sweep") or {}),
-        prompts=_prompts(data.get("prompts") or {}),
-        runner=_runner(data.get("runner") or {}),
-        samples=_positive_int("samples", data.get("samples", 1)),
-        compat=compat,
-        evaluators=evaluators,
-        out_dir=str(Path(out_dir)),
-        report=dict(data.get("report") or {}),
+        sampling=sampling,
+        sweep=_sweep(config.sweep),
+        prompts=prompts,
+        runner=_check_section("runner.", config.runner),
+        report=check_report_options(config.report),
+        judge=judge,
+        objective=check_objective(dataclasses.replace(config.objective, constraints=tuple(config.objective.constraints))),
+        evaluators=tuple(config.evaluators) if config.evaluators is not None else None,
+        out_dir=str(Path(config.out_dir)),
     )
+
+
+def from_mapping(data: dict) -> Config:
+    """Type-check a composed mapping (Hydra's output, or a run's config.yaml) against the
+    schema and validate it. Wrong types and unknown keys become one-line ConfigErrors."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from sweeps.compose import omegaconf_message
+
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(Config), {k: v for k, v in data.items() if k != "hydra"})
+        config = OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as error:
+        raise ConfigError(omegaconf_message(error)) from None
+    return validate(config)

@@ -101,6 +101,9 @@ def multirun(overrides: list[str]) -> Path:
     """Run Hydra's multirun with the user's overrides; returns the sweep directory."""
     import hydra
 
+    from sweeps.config import register
+
+    register()
     check_launcher(overrides)
     sweep_dir = sweep_dir_for(overrides)
     extra = [] if _override_value(overrides, "hydra.sweep.dir") else [f"hydra.sweep.dir={sweep_dir}"]

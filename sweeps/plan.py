@@ -7,6 +7,7 @@ its content-addressed cache key. :func:`check_target` makes sure the target can 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import socket
@@ -41,6 +42,7 @@ class Plan:
     capability: Capability
     swept: list[str]
     warnings: list[str] = field(default_factory=list)
+    server: dict | None = None  # what detection found about the server (kind, version, defaults, template)
 
     @property
     def token_budget(self) -> int:
@@ -55,6 +57,7 @@ def make_plan(config: Config) -> Plan:
     if config.model.kind == "hf" and config.model.mode == "text" and config.compat == "none":
         raise ConfigError("model.mode = 'text' is not accepted with model=hf: accepted chat (use model=endpoint model.server=tgi for TGI's /generate)")
     _check_evaluators(config.evaluators)
+    _check_objective(config)
     swept = swept_params([cell.setting for cell in cells])
     warnings = []
     ignored = capability.ignored(swept)
@@ -66,6 +69,9 @@ def make_plan(config: Config) -> Plan:
     for name, note in capability.translated.items():
         if name in swept:
             warnings.append(f"{name} is translated by the target: {note}")
+    if capability.hidden_defaults and config.compat == "none" and config.model.server != "auto":
+        warnings.append(capability.hidden_defaults)
+    warnings += _chat_template_warnings(config.model)
     target = config.model
     jobs = []
     for cell in cells:
@@ -98,6 +104,62 @@ def _check_evaluators(names: tuple[str, ...] | None) -> None:
         raise ConfigError(f"evaluators: {EXTRA_HINT}")
 
 
+def _chat_template_warnings(target: ModelTarget) -> list[str]:
+    """Chat mode on an embedded GGUF that ships no chat template: llama-server falls back to a
+    template the model never saw (a base model answers with its tokens)."""
+    if target.kind != "embedded" or target.mode != "chat":
+        return []
+    from sweeps.embedded import gguf_has_chat_template, gguf_path
+
+    try:
+        if gguf_has_chat_template(gguf_path(target.gguf or target.id)):
+            return []
+    except (OSError, ValueError, TargetError):
+        return []
+    return [f"model {target.id} ships no chat template: llama-server formats chat with a fallback template the model "
+            "never saw (outputs holding template tokens are counted in the report); model.mode=text continues the prompt instead"]  # fmt: skip
+
+
+def resolve_target(config: Config):
+    """Everything about the target that needs the network, once, before the run: the provider
+    for ``model.provider=auto`` and the server kind for ``model.server=auto``. Returns the
+    resolved config and what server detection found (or None)."""
+    config = resolve_provider(config)
+    return resolve_server(config)
+
+
+def resolve_server(config: Config):
+    """``model.server=auto`` for an endpoint: the server kind detected from its discovery routes
+    (a few GETs, never a completion). Returns the config with the kind set (``openai`` when
+    unknown) and what detection found (None when nothing was detected)."""
+    target = config.model
+    if target.kind != "endpoint" or target.server != "auto":
+        return config, None
+    from sweeps.detect import DETECTABLE, detect
+
+    check_target(target)
+    info = detect(target.endpoint, resolve_token(target))
+    server = info.kind if info.kind in DETECTABLE else "openai"
+    return dataclasses.replace(config, model=dataclasses.replace(target, server=server)), info
+
+
+def _check_objective(config: Config) -> None:
+    """Every metric the objective names exists (a miss suggests close names)."""
+    import evaluators
+    from reports.options import parse_constraint
+
+    objective = config.objective
+    named = [("objective.metric", objective.metric)] if objective.metric else []
+    named += [(f"objective.constraints ({text!r})", parse_constraint(text)[0]) for text in objective.constraints]
+    for key, name in named:
+        if name == "judge_score":
+            continue
+        try:
+            evaluators.get(name)
+        except evaluators.UnknownEvaluatorError as error:
+            raise ConfigError(f"{key}: {error}") from None
+
+
 def check_target(target: ModelTarget, timeout_s: float = 3.0) -> None:
     """Fail before any request if the target cannot work: no model file or server binary for
     the embedded server, or an endpoint whose host does not accept connections."""
@@ -106,6 +168,8 @@ def check_target(target: ModelTarget, timeout_s: float = 3.0) -> None:
 
         gguf_path(target.gguf or target.id)
         server_binary()
+    if target.kind == "hf" and resolve_token(target) is None:
+        raise TargetError("model=hf needs a Hugging Face token: set HF_TOKEN, or run `hf auth login` (it is never written to disk)")
     if target.kind != "endpoint":
         return
     parsed = urlparse(target.endpoint)
@@ -116,6 +180,34 @@ def check_target(target: ModelTarget, timeout_s: float = 3.0) -> None:
     except OSError as error:
         reason = "refused the connection" if isinstance(error, ConnectionRefusedError) else f"is unreachable ({error})"
         raise TargetError(f"model.endpoint {target.endpoint!r} {reason}. Start the server, or use model=smollm2.") from None
+
+
+def resolve_provider(config: Config) -> Config:
+    """``model.provider=auto`` resolved once, before the run, to the provider the Hub lists first
+    for this model and task (the account's preference order), so every request of the run goes
+    to it and the cache key, the records and the report name it. Other targets are unchanged."""
+    target = config.model
+    if target.kind != "hf" or target.provider not in (None, "auto") or config.compat != "none":
+        return config
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    check_target(target)  # the token, before anything is asked of the Hub
+    task = "conversational" if target.mode == "chat" else "text-generation"
+    try:
+        info = HfApi(token=resolve_token(target)).model_info(target.id, expand=["inferenceProviderMapping"])
+    except HfHubHTTPError as error:
+        status = error.response.status_code if error.response is not None else "?"
+        raise TargetError(f"model.id {target.id!r}: the Hub answered {status} when asked for its providers. "
+                          "Check the id, or pin one with model.provider=NAME") from None  # fmt: skip
+    except OSError as error:
+        raise TargetError(f"model.provider = 'auto' needs the Hub to find a provider ({error}): "
+                          "pin one with model.provider=NAME") from None  # fmt: skip
+    live = [m.provider for m in info.inference_provider_mapping or () if m.status == "live" and m.task == task]
+    if not live:
+        raise TargetError(f"model.id {target.id!r} has no live Inference Provider for {task}: "
+                          "choose another model, or pin a provider with model.provider=NAME")  # fmt: skip
+    return dataclasses.replace(config, model=dataclasses.replace(target, provider=live[0]))
 
 
 def resolve_token(target: ModelTarget) -> str | None:

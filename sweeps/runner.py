@@ -8,7 +8,7 @@ import json
 import random
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,7 +16,8 @@ from sweeps.backends import LOCAL_TOKEN, Backend, Completion, RequestFailure, ma
 from sweeps.config import Config
 from sweeps.errors import TargetError
 from sweeps.grid import stable_hash
-from sweeps.plan import Job, Plan, check_target, make_plan, resolve_token
+from sweeps.plan import Job, Plan, check_target, make_plan, resolve_target, resolve_token
+from sweeps import records
 from sweeps.records import CompletionRecord
 from sweeps.store import Cache, RunWriter, default_cache_path, read_jsonl, write_parquet
 
@@ -76,7 +77,7 @@ def _now() -> str:
 
 
 def _record(run_id: str, job: Job, completion: Completion | None, failure: RequestFailure | None, *,
-            latency_s: float, retries: int, request_params: str, cached: bool, started_at: str, finished_at: str) -> CompletionRecord:  # fmt: skip
+            latency_s: float, total_s: float, retries: int, request_params: str, cached: bool, started_at: str, finished_at: str) -> CompletionRecord:  # fmt: skip
     target, setting, params = job.cell.target, job.cell.setting, job.request.params
     return CompletionRecord(
         run_id=run_id, cell_id=job.cell.id, setting_id=setting.id, setting_name=setting.name,
@@ -88,7 +89,9 @@ def _record(run_id: str, job: Job, completion: Completion | None, failure: Reque
         finish_reason=completion.finish_reason if completion else None,
         prompt_tokens=completion.prompt_tokens if completion else None,
         completion_tokens=completion.completion_tokens if completion else None,
-        latency_s=latency_s, retries=retries, error=failure.kind if failure else None,
+        logprob_sum=completion.logprob_sum if completion else None,
+        logprob_tokens=completion.logprob_tokens if completion else None,
+        latency_s=latency_s, total_s=total_s, retries=retries, error=failure.kind if failure else None,
         error_message=failure.message if failure else None, request_params=request_params,
         cache_key=job.cache_key, cached=cached, started_at=started_at, finished_at=finished_at,
     )  # fmt: skip
@@ -155,7 +158,8 @@ class Pool:
                     failure.message = _redact(failure.message, self.secret)
             if failure is None:
                 await self.limit.succeeded()
-                return _record(self.run_id, job, completion, None, latency_s=time.monotonic() - attempt_start, retries=retries,
+                now = time.monotonic()
+                return _record(self.run_id, job, completion, None, latency_s=now - attempt_start, total_s=now - start, retries=retries,
                                request_params=sent, cached=False, started_at=started_at, finished_at=_now())  # fmt: skip
             if failure.status in (401, 403) and self.stats.completed == 0:
                 raise TargetError(
@@ -165,10 +169,11 @@ class Pool:
             if failure.status == 429:
                 self.limit.throttled()
                 self.stats.min_limit = min(self.stats.min_limit, self.limit.limit)
-            elapsed = time.monotonic() - start
+            now = time.monotonic()
+            elapsed = now - start
             if not failure.retryable or attempts >= self.settings.max_attempts or elapsed >= self.settings.deadline_s:
                 self.stats.errors += 1
-                return _record(self.run_id, job, None, failure, latency_s=elapsed, retries=retries,
+                return _record(self.run_id, job, None, failure, latency_s=now - attempt_start, total_s=elapsed, retries=retries,
                                request_params=sent, cached=False, started_at=started_at, finished_at=_now())  # fmt: skip
             backoff = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (attempts - 1))
             delay = failure.retry_after if failure.retry_after is not None else backoff * random.uniform(0.5, 1.5)
@@ -185,11 +190,27 @@ class RunResult:
     stats: Stats
     wall_s: float
     interrupted: bool = False
+    error_kinds: dict[str, int] = field(default_factory=dict)  # error rows of the run by kind
+    first_error: str = ""  # the first error row's server message
+
+    @property
+    def errors(self) -> int:
+        return sum(self.error_kinds.values())
+
+    @property
+    def failed(self) -> bool:
+        """Every request of a finished run failed: nothing to score."""
+        return not self.interrupted and self.requests > 0 and self.errors == self.requests
+
+    def failure_summary(self) -> str:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(self.error_kinds.items(), key=lambda kv: -kv[1]))
+        return f"{kinds}; first message: {self.first_error[:200]}" if self.first_error else kinds
 
 
 def _cached_record(run_id: str, job: Job, hit: dict) -> CompletionRecord:
-    completion = Completion(hit["text"], hit["finish_reason"], hit["prompt_tokens"], hit["completion_tokens"])
-    return _record(run_id, job, completion, None, latency_s=hit["latency_s"], retries=hit["retries"],
+    completion = Completion(hit["text"], hit["finish_reason"], hit["prompt_tokens"], hit["completion_tokens"],
+                            hit.get("logprob_sum"), hit.get("logprob_tokens"))
+    return _record(run_id, job, completion, None, latency_s=hit["latency_s"], total_s=hit.get("total_s", hit["latency_s"]), retries=hit["retries"],
                    request_params=hit["request_params"],  # what was sent when this completion was made
                    cached=True, started_at=hit["finished_at"], finished_at=hit["finished_at"])  # fmt: skip
 
@@ -201,20 +222,50 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     Every record is committed as it finishes. ``resolved`` is the composed config written to
     ``config.yaml`` (it never holds a token: tokens come from the environment only).
     """
-    plan = make_plan(config)
+    resolved, server = resolve_target(config)
+    plan = make_plan(resolved)
+    plan.server = server.as_dict() if server is not None else None
+    if server is not None and server.kind == "unknown":
+        from sweeps.probe import recorded_hidden_defaults
+
+        plan.warnings.append(recorded_hidden_defaults(plan.config))
+    config = plan.config
     run_dir.mkdir(parents=True, exist_ok=True)
     run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{stable_hash(str(run_dir.resolve()), 6)}"
+    with (run_dir / records.PROMPTS).open("w", encoding="utf-8") as handle:  # the prompts and their checks, for scoring
+        for prompt in plan.prompts:
+            checks = [dict(check) for check in getattr(prompt, "checks", ())]
+            handle.write(json.dumps({"id": prompt.id, "text": prompt.text, "checks": checks}, ensure_ascii=False) + "\n")
     if resolved is not None:
         from omegaconf import OmegaConf
 
-        OmegaConf.save(OmegaConf.create(resolved), run_dir / "config.yaml")
-    started_at, start = _now(), time.monotonic()
+        OmegaConf.save(OmegaConf.create(resolved), run_dir / records.CONFIG_FILE)
+    started_at = _now()
+    rows, stats, interrupted, wall_s = execute(plan, plan.jobs, run_dir, run_id, records.COMPLETIONS_JSONL)
+    order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
+    write_parquet(rows, order, run_dir / records.COMPLETIONS)
+    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted)
+    failures = [r for r in rows if records.is_error(r["error"])]
+    kinds: dict[str, int] = {}
+    for row in failures:
+        kinds[row["error"]] = kinds.get(row["error"], 0) + 1
+    first = failures[0]["error_message"] or "" if failures else ""
+    return RunResult(run_dir, len(plan.jobs), stats, wall_s, interrupted, kinds, first)
+
+
+def execute(plan: Plan, jobs: list[Job], run_dir: Path, run_id: str, jsonl_name: str) -> tuple[list[dict], Stats, bool, float]:
+    """Finish ``jobs`` (a plan's requests, or some of them) into ``run_dir/jsonl_name``: replayed
+    from the cache, or sent. Returns the rows of these jobs (the latest per cell, prompt and
+    sample; an earlier run in the directory may have had others), the counts, whether it was
+    interrupted (Ctrl-C), and the wall time."""
+    start = time.monotonic()
+    config = plan.config
     cache = Cache(config.runner.cache_path or default_cache_path()) if config.runner.cache else None
-    writer = RunWriter(run_dir)
+    writer = RunWriter(run_dir, jsonl_name)
     stats = Stats()
     interrupted = False
     try:
-        todo = _replay_cache(plan, run_id, cache, writer, stats)
+        todo = _replay_cache(jobs, config.runner.refresh, run_id, cache, writer, stats)
         if todo:
             check_target(config.model)
             stats = asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats))
@@ -224,24 +275,18 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
         writer.close()
         if cache is not None:
             cache.close()
-    wall_s = time.monotonic() - start
-    order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
-    keys = {j.cache_key for j in plan.jobs}
-    # Only this plan's rows (an earlier run in the same directory may have had other cells or
-    # prompts), the latest one per (cell, prompt, sample).
+    keys = {j.cache_key for j in jobs}
     rows = list({(r["cell_id"], r["prompt_id"], r["sample_index"]): r
                  for r in read_jsonl(writer.path) if r["cache_key"] in keys}.values())
-    write_parquet(rows, order, run_dir / "completions.parquet")
-    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted)
-    return RunResult(run_dir, len(plan.jobs), stats, wall_s, interrupted)
+    return rows, stats, interrupted, time.monotonic() - start
 
 
-def _replay_cache(plan: Plan, run_id: str, cache: Cache | None, writer: RunWriter, stats: Stats) -> list[Job]:
-    if cache is None or plan.config.runner.refresh:
-        return list(plan.jobs)
-    hits = cache.get_many(job.cache_key for job in plan.jobs)
+def _replay_cache(jobs: list[Job], refresh: bool, run_id: str, cache: Cache | None, writer: RunWriter, stats: Stats) -> list[Job]:
+    if cache is None or refresh:
+        return list(jobs)
+    hits = cache.get_many(job.cache_key for job in jobs)
     todo = []
-    for job in plan.jobs:
+    for job in jobs:
         hit = hits.get(job.cache_key)
         if hit is None:
             todo.append(job)
@@ -257,8 +302,11 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
         if target.kind == "embedded":
             from sweeps.embedded import LlamaServer
 
+            from sweeps.detect import detect
+
             server = stack.enter_context(LlamaServer(target))
             base_url, default_concurrency = server.url, target.slots
+            plan.server = detect(server.url).as_dict()  # the embedded server's own defaults, for the record
         else:
             base_url, default_concurrency = target.endpoint, 8
         concurrency = plan.config.runner.concurrency or default_concurrency
@@ -286,13 +334,14 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         "finished": len(rows),
         "sent": stats.sent,
         "cache_hits": stats.cache_hits,
-        "errors": sum(1 for r in rows if r["error"]),
+        "errors": sum(1 for r in rows if records.is_error(r["error"])),
         "retries": stats.retries,
         "min_concurrency": stats.min_limit,
         "prompt_tokens": sum(r["prompt_tokens"] or 0 for r in rows),
         "completion_tokens": sum(r["completion_tokens"] or 0 for r in rows),
         "targets": [{"kind": target.kind, "model": target.id, "endpoint": target.endpoint, "provider": target.provider, "mode": target.mode}],
         "capability": plan.capability.name,
+        "server": plan.server,
         "sweep": config.sweep.name,
         "grid": {name: list(values) for name, values in config.sweep.grid.items()},
         "presets": list(config.sweep.presets),
@@ -302,4 +351,4 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         "prompts": len(plan.prompts),
         "warnings": plan.warnings,
     }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    (run_dir / records.SUMMARY).write_text(json.dumps(summary, indent=2))

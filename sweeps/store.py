@@ -8,7 +8,6 @@ the run's records are written as ``completions.parquet`` in grid order.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sqlite3
@@ -16,11 +15,11 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from sweeps.records import FIELDS, CompletionRecord
+from sweeps.records import COMPLETIONS_JSONL, FIELDS, CompletionRecord, field_types
 
 # The parts of a record that belong to the completion itself, not to the run that asked for it.
-CACHED_FIELDS = ("text", "finish_reason", "prompt_tokens", "completion_tokens", "latency_s", "retries", "finished_at",
-                 "request_params")
+CACHED_FIELDS = ("text", "finish_reason", "prompt_tokens", "completion_tokens", "logprob_sum", "logprob_tokens",
+                 "latency_s", "total_s", "retries", "finished_at", "request_params")
 
 
 def default_cache_path() -> Path:
@@ -60,9 +59,9 @@ class Cache:
 class RunWriter:
     """Appends each record to ``completions.jsonl`` as it finishes; writes parquet at the end."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, name: str = COMPLETIONS_JSONL):
         self.run_dir = run_dir
-        self.path = run_dir / "completions.jsonl"
+        self.path = run_dir / name
         _drop_torn_tail(self.path)
         self._file = self.path.open("a", encoding="utf-8")
 
@@ -122,9 +121,7 @@ def write_parquet(rows: list[dict], order: dict[tuple[str, str, int], int], path
     import pyarrow.parquet as pq
 
     ordered = sorted(rows, key=lambda r: order.get((r["cell_id"], r["prompt_id"], r["sample_index"]), len(order)))
-    schema = pa.schema(
-        [(f.name, getattr(pa, _ARROW_TYPES[str(f.type).split(" |")[0]])()) for f in dataclasses.fields(CompletionRecord)]
-    )
+    schema = pa.schema([(name, getattr(pa, _ARROW_TYPES[kind])()) for name, kind in field_types().items()])
     table = pa.Table.from_pylist([{name: row.get(name) for name in FIELDS} for row in ordered], schema=schema)
     tmp = path.with_suffix(".parquet.tmp")
     pq.write_table(table, tmp)

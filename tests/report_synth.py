@@ -19,6 +19,7 @@ import pandas as pd
 from reports import build, tables
 from reports.load import PARAMS, cell_table
 from reports.options import resolve_options
+from sweeps import records
 
 BASE = dict(temperature=1.0, top_k=0, top_p=1.0, frequency_penalty=0.0, presence_penalty=0.0, max_tokens=64)
 LEVELS = {"temperature": [0.3, 0.7, 1.0, 1.3], "top_k": [0, 20, 40, 80], "top_p": [0.8, 0.9, 0.95, 1.0],
@@ -112,7 +113,7 @@ def write_run(out: Path, settings: list[dict], per_sample: dict[str, np.ndarray]
         for p in range(n_prompts):
             for k in range(n_samples):
                 text = f"synthetic text {c} {p} {k} " + " ".join(["word"] * (k + 3))
-                comp.append(dict(schema_version=1, **keys, endpoint=None, provider=None, seed=k, prompt_id=f"p{p}",
+                comp.append(dict(schema_version=records.SCHEMA_VERSION, **keys, endpoint=None, provider=None, seed=k, prompt_id=f"p{p}",
                                  prompt=f"prompt {p}", sample_index=k, text=text, finish_reason="stop", prompt_tokens=5,
                                  completion_tokens=len(text.split()), latency_s=0.1, retries=0, error=None,
                                  error_message=None, cache_key=_h(sid, p, k), cached=False,

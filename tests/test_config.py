@@ -52,11 +52,11 @@ def test_decoding_preset_follows_the_paper_by_default():
 BAD = [
     (["sampling.temperature=2.5"], "sampling.temperature = 2.5 is out of range: accepted 0 .. 2"),
     (["sampling.temperature=hot"], "sampling.temperature = 'hot' is not a number"),
-    (["sampling.top_p=0"], "sampling.top_p = 0 is out of range: accepted (0, 1]"),
+    (["sampling.top_p=0"], "sampling.top_p = 0.0 is out of range: accepted (0, 1]"),
     (["sampling.top_p=1.5"], "sampling.top_p = 1.5 is out of range"),
     (["sampling.top_k=-1"], "sampling.top_k = -1 is out of range: accepted an integer >= 0"),
     (["sampling.top_k=2.5"], "sampling.top_k = 2.5 is not an integer"),
-    (["sampling.frequency_penalty=3"], "sampling.frequency_penalty = 3 is out of range: accepted -2 .. 2"),
+    (["sampling.frequency_penalty=3"], "sampling.frequency_penalty = 3.0 is out of range: accepted -2 .. 2"),
     (["sampling.presence_penalty=-2.1"], "sampling.presence_penalty = -2.1 is out of range: accepted -2 .. 2"),
     (["sampling.max_tokens=0"], "sampling.max_tokens = 0 is out of range: accepted an integer >= 1"),
     (["sampling.seed=-4"], "sampling.seed = -4 is out of range"),
@@ -69,7 +69,8 @@ BAD = [
     (["sweep=quik"], "sweep = 'quik' is not known: choose one of decoding, penalties, quick, single, top_k. Did you mean sweep=quick?"),
     (["sampling.temprature=1"], "sampling.temprature is not a known config key"),
     (["sweep=single", "sweep.grid.top_p=[0.9]"], "sweep.grid.top_p is not in this sweep's grid: add it with '+sweep.grid.top_p=[0.9]'"),
-    (["model=hf"], "model.id is required by this config"),
+    (["model=hf"], "model.id is required by model=hf: set it, e.g. model.id=org/name"),
+    (["model=endpoint"], "model.endpoint is required by model=endpoint"),
     (["model=hf", "model.id=llama"], "model.id = 'llama' is not a Hub model id"),
     (["model=endpoint", "model.endpoint=localhost:8080"], "model.endpoint = 'localhost:8080' is not accepted: an http(s) URL"),
     (["model=endpoint", "model.endpoint=http://127.0.0.1:9"], "model.endpoint 'http://127.0.0.1:9' refused the connection"),
@@ -80,6 +81,19 @@ BAD = [
     (["prompts.file=/nowhere.jsonl"], "prompts.file = '/nowhere.jsonl' does not exist"),
     (["prompts.limit=0"], "prompts.limit = 0 is out of range"),
     (["evaluators=[self_blue]"], "Unknown evaluator 'self_blue'. Did you mean: self_bleu?"),
+    (["report.confidence=95"], "report.confidence = 95.0 is out of range: accepted a number in (0, 1)"),
+    (["report.bootstrap_resamples=5"], "report.bootstrap_resamples = 5 is out of range: accepted an integer >= 100"),
+    (["+report.colour=red"], "report.colour is not a known config key: accepted enabled, baseline, pareto"),
+    (["report.pareto.upp=x"], "report.pareto.upp is not a known config key: accepted up, down, threshold. Did you mean report.pareto.up?"),
+    (["report=fancy"], "report = 'fancy' is not known: choose one of default"),
+    (["compat=langchian_hf"], "compat = 'langchian_hf' is not known: choose one of langchain_hf, none. Did you mean compat=langchain_hf?"),
+    (["sweep.grid.temperature=0.5"], "sweep.grid.temperature is not accepted: a list, e.g. 'sweep.grid.temperature=[0.5,1.0]'"),
+    (["runner.timeout_s=0"], "runner.timeout_s = 0.0 is out of range: accepted a number > 0"),
+    (["runner.concurrency=many"], "runner.concurrency = 'many' is not an integer"),
+    (["+runner.retries=3"], "runner.retries is not a known config key"),
+    (["samples=two"], "samples = 'two' is not an integer: accepted an integer >= 1"),
+    (["model.slots=0"], "model.slots = 0 is out of range: accepted an integer >= 1"),
+    (["+colour=red"], "colour is not a known config key: accepted model, sampling"),
 ]
 
 
@@ -130,7 +144,7 @@ def test_prompt_files_load(tmp_path, name, content):
 def test_cli_user_error_has_no_traceback():
     result = subprocess.run([sys.executable, "-m", "sweeps.cli", "validate", "sampling.top_p=7"], capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.strip() == "hfsweep: sampling.top_p = 7 is out of range: accepted (0, 1]"
+    assert result.stderr.strip() == "hfsweep: sampling.top_p = 7.0 is out of range: accepted (0, 1]"
 
 
 def test_grid_counts_presets_and_exclusions():

@@ -138,12 +138,6 @@ def test_options_validation():
                              options={"baseline": "no_such", "plots": False})
 
 
-def test_conf_yaml_mirrors_defaults():
-    conf = yaml.safe_load((ROOT / "conf" / "report" / "default.yaml").read_text())
-    assert {k: v for k, v in conf.items() if k not in CLI_KEYS} == DEFAULTS
-    assert resolve_options(conf) == DEFAULTS  # the CLI's own keys (report.enabled) are accepted
-
-
 def test_import_reports_is_light():
     code = "import sys, reports; assert 'pandas' not in sys.modules and 'matplotlib' not in sys.modules"
     import subprocess

@@ -92,7 +92,7 @@ def test_cli_plan(pilot, capsys):
     assert "Detect a difference of 0.05 in score" in out and "prompts needed by samples per prompt" in out
     assert main(["plan", str(pilot), "--metric", "scor", "--difference", "0.05"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("hfsweep: plan: Unknown metric 'scor'") and err.count("\n") == 1
+    assert err.startswith("hfsweep: Unknown metric 'scor'") and err.count("\n") == 1
 
 
 def test_cli_module_stays_light():
