@@ -21,6 +21,7 @@ import pandas as pd
 from reports.browser import sample_data
 from reports.html_assets import CSS, JS
 from reports.paper import PAPER
+from reports.stats import MIN_PROMPTS
 
 
 def esc(x) -> str:
@@ -202,7 +203,7 @@ def _heatmaps(rep, figs) -> str:
 
 
 _MDD = ("mdd: the smallest difference this comparison could detect (alpha 0.05, power 0.8, from the paired SD and "
-        "n; inf below 6 prompts, where the signed-rank test cannot reach p < 0.05); a non-significant diff smaller "
+        f"n; inf below {MIN_PROMPTS} prompts, where the signed-rank test cannot reach p < 0.05); a non-significant diff smaller "
         "than mdd is not evidence of no effect. hfsweep plan RUN_DIR --metric M --difference D: prompts needed.")
 
 
