@@ -85,7 +85,9 @@ def effects(rep, out: Path) -> dict[str, Path]:
             ax.set_title(f"{m} vs {p}", fontsize=10)
             ax.grid(alpha=0.3)
         axes[0].legend(fontsize=8, title="model")
-        fig.suptitle(f"Effect of {p}: mean over prompts with {conf}% bootstrap CI (other parameters averaged)")
+        helds = d["held"].unique() if "held" in d else []
+        held = helds[0] if len(helds) == 1 else "per model: tables/design.csv"
+        fig.suptitle(f"Effect of {p} on its crossed part ({held}): mean over prompts, {conf}% bootstrap CI")
         fig.tight_layout()
         figs[f"effects_{p}"] = _save(fig, out / f"effects_{_slug(p)}.png")
     return figs
@@ -112,7 +114,7 @@ def heatmaps(rep, out: Path) -> dict[str, Path]:
                 if np.isfinite(v):
                     ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=7, color="white" if v < lim else "black")
         fig.colorbar(im, ax=ax, label=metric_label(m))
-        ax.set_title(f"{m} by {p1} and {p2} ({t})\nmean over prompts, other parameters averaged", fontsize=9)
+        ax.set_title(f"{m} by {p1} and {p2} ({t})\nmean over prompts, crossed part only", fontsize=9)
         figs[f"heatmap_{t}_{p1}_{p2}_{m}"] = _save(fig, out / f"heatmap_{_slug(t, p1, p2, m)}.png")
     return figs
 
@@ -126,11 +128,12 @@ def pareto(rep, out: Path) -> dict[str, Path]:
     fig, ax = plt.subplots(figsize=(7, 5))
     for k, t in enumerate(rep.targets):
         d = df[df["target"] == t]
-        ax.scatter(d[down], d[up], s=22, color=OKABE_ITO[k % len(OKABE_ITO)], marker=MARKERS[k % len(MARKERS)],
-                   alpha=0.75, label=t)
-    f = df[df["on_front"]].sort_values(down)
-    ax.plot(f[down], f[up], color="black", linewidth=1.2, drawstyle="steps-post", label="Pareto front")
-    ax.scatter(f[down], f[up], s=70, facecolors="none", edgecolors="black")
+        c = OKABE_ITO[k % len(OKABE_ITO)]
+        ax.scatter(d[down], d[up], s=22, color=c, marker=MARKERS[k % len(MARKERS)], alpha=0.75, label=t)
+        f = d[d["on_front"]].sort_values(down)  # each model's own front
+        ax.plot(f[down], f[up], color=c, linewidth=1.2, drawstyle="steps-post",
+                label="Pareto front" + (f" ({t})" if len(rep.targets) > 1 else ""))
+        ax.scatter(f[down], f[up], s=70, facecolors="none", edgecolors="black")
     r = df[df["recommended"]]
     if not r.empty:
         ax.scatter(r[down], r[up], s=260, marker="*", color="#D55E00", edgecolors="black", zorder=5, label="recommended")

@@ -150,6 +150,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from reports.planning import plan
+
+    print(plan([Path(p) for p in args.run_dirs], args.metric, args.difference, alpha=args.alpha, power=args.power))
+    return 0
+
+
 def cmd_setup(args: argparse.Namespace) -> int:
     from sweeps.install import setup
 
@@ -188,6 +195,14 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     report.add_argument("--out", help="path of the HTML file (default: RUN_DIR/report/index.html)")
     report.set_defaults(func=cmd_report)
+
+    plan = commands.add_parser("plan", help="prompts (and samples) needed to detect a difference, from a pilot run")
+    plan.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="pilot run or sweep directory")
+    plan.add_argument("--metric", required=True, help="metric to compare, e.g. seq_rep_4")
+    plan.add_argument("--difference", type=float, required=True, help="smallest difference worth detecting (metric units)")
+    plan.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level (default 0.05)")
+    plan.add_argument("--power", type=float, default=0.8, help="power (default 0.8)")
+    plan.set_defaults(func=cmd_plan)
     return top
 
 
