@@ -45,12 +45,16 @@ def compute(paths, options: dict | None = None) -> Report:
     data = load_runs(paths)
     run_opts = next((c.get("report") for c in data.configs if isinstance(c.get("report"), dict)), None)
     opts = resolve_options(run_opts, options, strict_last=True)
+    opts["objective"] = next((c["objective"] for c in data.configs if isinstance(c.get("objective"), dict)), None)
     t1 = time.perf_counter()
     cells = cell_table(data.completions)
     prompts = list(dict.fromkeys(data.completions["prompt_id"].astype(str)))
     wide, metrics = prompt_values(data.scores, data.group_scores)
     if len(wide):
         wide.index = wide.index.set_levels([lvl.astype(str) for lvl in wide.index.levels])
+    if opts["pareto"]["down"] is None:  # coherence: perplexity where the target gave log-probabilities
+        scored = "perplexity" in wide and bool(wide["perplexity"].notna().any())
+        opts["pareto"]["down"] = "perplexity" if scored else "seq_rep_4"
     ctx = tables.Context(cells, wide, metrics, prompts, opts)
     rep = Report(data, opts, cells, metrics, ctx.swept, ctx.targets)
     rep.key_metrics = [m for m in opts["key_metrics"] if m in metrics] or metrics[:6]
@@ -80,7 +84,7 @@ def statistics(ctx: tables.Context, key_metrics: list[str]) -> tuple[dict[str, p
     t["setting_pairs"], notes["setting_pairs"] = tables.setting_pairs(ctx)
     tables.adjust_all(t["friedman"], t["paired_baseline"], t["model_pairs"], t["setting_pairs"])
     notes["duplicates"] = ", ".join(f"{a} (same per-prompt values as {b})" for a, b in ctx.duplicates.items())
-    metric, goal, cons, how = recommend.from_pareto_options(ctx)
+    metric, goal, cons, how = recommend.from_objective(ctx, ctx.opts.get("objective"))
     if metric is None:
         t["recommendation"], chosen, notes["recommendation"] = pd.DataFrame(columns=recommend.REC_COLS), [], how
     else:

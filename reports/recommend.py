@@ -11,8 +11,9 @@ runner-up on the objective. Those tests (one per target) are adjusted by Holm am
 themselves (``p_holm``), not in the report's BH family: they compare a cell picked *because*
 it scored best, so read them as "is the winner distinguishable from the next one", no more.
 
-The report drives it from ``report.pareto`` (:func:`from_pareto_options`): objective = ``up``
-(max), one constraint ``down <= threshold`` (null: median of ``down`` over cells).
+The report drives it from the run's ``objective`` (:func:`from_objective`): ``objective.metric``,
+else pass_rate when the prompts have checks, else judge_score when a judge scored the run;
+with none of them there is no recommendation, only the quality-diversity front.
 """
 
 from __future__ import annotations
@@ -136,21 +137,37 @@ def recommend(cells: pd.DataFrame, values: Mapping[str, np.ndarray], metric: str
     return Choice(best, est, others[0], test, feasible, front)
 
 
-def from_pareto_options(ctx) -> tuple[str | None, str, list[Constraint], str]:
-    """(metric, goal, constraints, how the threshold was set) from ``report.pareto``; metric
-    None (and the reason) if ``up`` or ``down`` is not among the scores."""
-    up, down = ctx.opts["pareto"]["up"], ctx.opts["pareto"]["down"]
-    missing = [m for m in (up, down) if m not in ctx.metrics]
+NO_OBJECTIVE = ("No recommendation: it needs a quality measure, which this run does not have: prompt checks "
+                "(pass_rate), a judge (judge_score) or an explicit objective.metric. Without one, the most diverse "
+                "cell is only the most random one; the quality-diversity front below shows the trade-off instead.")
+
+
+def from_objective(ctx, objective: Mapping | None) -> tuple[str | None, str, list[Constraint], str]:
+    """(metric, goal, constraints, how it was chosen) from the run's ``objective`` config:
+    ``objective.metric`` if set, else pass_rate when the prompts have checks, else judge_score
+    when a judge scored the run; metric None (and why) when there is no quality measure."""
+    from reports.options import parse_constraint
+
+    objective = dict(objective or {})
+    cons = [Constraint(*parse_constraint(text)) for text in objective.get("constraints") or ()]
+    goal = objective.get("goal") or "max"
+
+    def scored(metric: str) -> bool:
+        return metric in ctx.metrics and bool(np.isfinite(ctx.mats[metric]).any())
+
+    metric = objective.get("metric")
+    if metric:
+        how = "objective.metric"
+    elif scored("pass_rate"):
+        metric, goal, how = "pass_rate", "max", "the prompts' checks (pass_rate, the default objective)"
+    elif scored("judge_score"):
+        metric, goal, how = "judge_score", "max", "the judge (judge_score, the default objective)"
+    else:
+        return None, goal, [], NO_OBJECTIVE
+    missing = [m for m in (metric, *(c.metric for c in cons)) if not scored(m)]
     if missing:
-        return None, "max", [], f"No Pareto front: metric(s) {', '.join(missing)} not in the scores."
-    thr = ctx.opts["pareto"].get("threshold")
-    if thr is not None:
-        return up, "max", [Constraint(down, "<=", float(thr))], "set in report.pareto.threshold"
-    finite = _means(ctx.mats[down][ctx.present])
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        return None, "max", [], f"No Pareto front: {down} is undefined for every cell."
-    return up, "max", [Constraint(down, "<=", float(np.median(finite)))], "the median over cells"
+        return None, goal, [], f"No recommendation: {', '.join(missing)} has no value in this run's scores."
+    return metric, goal, cons, how
 
 
 REC_COLS = ["target", "setting", "setting_id", *PARAMS, "metric", "value", "ci_low", "ci_high", "constraints_met",
