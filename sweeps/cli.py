@@ -57,6 +57,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
         judge = config.judge.model
         print(f"judge: {judge.kind} {judge.id} ({config.judge.parse}): up to {len(plan.jobs)} more requests, "
               f"at most {config.judge.max_tokens} tokens each")  # fmt: skip
+    search = config.search
+    if search.strategy != "grid":
+        from sweeps.search import objective_metric
+
+        caps = [f"{search.budget.requests} requests" if search.budget.requests else "",
+                f"{search.budget.tokens} completion tokens" if search.budget.tokens else ""]  # fmt: skip
+        bound = " and ".join(c for c in caps if c) or "no budget: at most the full grid"
+        print(f"search: {search.strategy} for {config.objective.goal} {objective_metric(plan)}; budget: {bound}")
     for warning in plan.warnings:
         print(f"warning: {warning}")
     print(

@@ -85,7 +85,12 @@ def make_plan(config: Config) -> Plan:
                     length=32,
                 )
                 jobs.append(Job(cell, prompt, sample_index, request, key))
-    return Plan(config, cells, prompts, jobs, capability, swept, warnings)
+    plan = Plan(config, cells, prompts, jobs, capability, swept, warnings)
+    if config.search.strategy != "grid":
+        from sweeps.search import objective_metric
+
+        objective_metric(plan)  # an adaptive search needs an objective the scores give
+    return plan
 
 
 def _check_evaluators(names: tuple[str, ...] | None) -> None:

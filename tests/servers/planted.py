@@ -17,6 +17,7 @@ import http.server
 import json
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -79,7 +80,7 @@ class PlantedServer:
     """The server in a background thread: ``with PlantedServer(Planted(...)) as server: server.url``."""
 
     def __init__(self, planted: Planted | None = None, reply: Callable[[str], str] | None = None,
-                 routes: dict[str, dict] | None = None, hidden: dict | None = None):  # fmt: skip
+                 routes: dict[str, dict] | None = None, hidden: dict | None = None, latency: float = 0.0):  # fmt: skip
         """``reply``: a fixed answer per prompt (e.g. a judge's verdict) instead of planted text;
         ``routes``: GET path -> JSON answer (discovery routes of the server kind it plays);
         ``hidden``: sampler defaults it applies to what a request omits."""
@@ -87,6 +88,7 @@ class PlantedServer:
         self.reply = reply
         self.routes = routes or {}
         self.hidden = hidden or {}
+        self.latency = latency  # seconds before each completion answer
         self.requests = 0
         self.lock = threading.Lock()
         outer = self
@@ -104,6 +106,8 @@ class PlantedServer:
 
             def do_POST(self):  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
+                if outer.latency:
+                    time.sleep(outer.latency)
                 with outer.lock:
                     outer.requests += 1
                 if self.path.endswith("/chat/completions"):
