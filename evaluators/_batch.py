@@ -14,8 +14,9 @@ from __future__ import annotations
 import itertools
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -286,7 +287,7 @@ def per_doc_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-def group_mean(values: np.ndarray, batch: TokenBatch) -> np.ndarray:
+def group_mean(values: np.ndarray, batch: TokenBatch | Samples) -> np.ndarray:
     """Mean of per-text values in each group, skipping NaN; NaN for a group without values."""
     ok = ~np.isnan(values)
     total = np.bincount(batch.group[ok], weights=values[ok], minlength=batch.n_groups)
@@ -302,14 +303,15 @@ def single(texts: Sequence[str] | str, tokenizer: Tokenizer | None) -> TokenBatc
 
 
 class Samples:
-    """The inputs of one scoring pass: texts and what the server reported about them.
+    """The inputs of one scoring pass: texts, their groups, and other per-completion columns.
 
     Args:
         texts: Completion texts (``None`` counts as empty).
         groups: Group index of each text, non-decreasing; ``None`` puts all in group 0.
         n_groups: Number of groups.
-        finish_reasons: Finish reason of each text (``None`` if unknown).
-        completion_tokens: Completion tokens the server reported (NaN if absent).
+        columns: Other inputs by name, one value per text, as the metrics' ``inputs`` name
+            them: completion columns (``finish_reason``, ``completion_tokens``,
+            ``logprob_sum``, ...) and ``checks`` (the checks of each text's prompt).
         tokenizer: Tokenizer for the token metrics; default :func:`evaluators.tokenize`.
     """
 
@@ -318,8 +320,7 @@ class Samples:
         texts: Sequence[str | None],
         groups: np.ndarray | None = None,
         n_groups: int | None = None,
-        finish_reasons: Sequence[str | None] | None = None,
-        completion_tokens: Sequence[float | None] | np.ndarray | None = None,
+        columns: Mapping[str, Sequence[Any] | np.ndarray] | None = None,
         tokenizer: Tokenizer | None = None,
     ) -> None:
         self.texts = [t if isinstance(t, str) else "" for t in texts]
@@ -328,15 +329,33 @@ class Samples:
                       else np.asarray(groups, dtype=np.int64))
         self.n_groups = (n_groups if n_groups is not None
                          else int(self.group.max()) + 1 if self.n_docs else 1)
-        self.finish_reasons = (list(finish_reasons) if finish_reasons is not None
-                               else [None] * self.n_docs)
-        if completion_tokens is None:
-            self.completion_tokens = np.full(self.n_docs, np.nan)
-        else:
-            values = [np.nan if v is None else v for v in completion_tokens]
-            self.completion_tokens = np.asarray(values, dtype=np.float64)
+        self.columns = dict(columns or {})
+        for name, values in self.columns.items():
+            if len(values) != self.n_docs:
+                raise ValueError(f"column {name!r} has {len(values)} values for {self.n_docs} texts")
         self.tokenizer = tokenizer
         self._tokens: TokenBatch | None = None
+        self._memo: dict[str, np.ndarray] = {}
+
+    def column(self, name: str) -> Sequence[Any]:
+        """The values of one input column (``None`` for each text if it is absent)."""
+        values = self.columns.get(name)
+        return [None] * self.n_docs if values is None else values
+
+    def numeric(self, name: str) -> np.ndarray:
+        """One input column as float64; NaN where a value is missing or not a number."""
+        values = self.columns.get(name)
+        if values is None:
+            return np.full(self.n_docs, np.nan)
+        if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+            return values.astype(np.float64)
+        return np.fromiter((_as_float(v) for v in values), dtype=np.float64, count=self.n_docs)
+
+    def memo(self, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """``compute()`` once per batch and key (e.g. ``check_pass``, reused by ``pass_rate``)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     @property
     def tokens(self) -> TokenBatch:
@@ -345,3 +364,10 @@ class Samples:
             self._tokens = TokenBatch.from_texts(self.texts, self.tokenizer, self.group,
                                                  self.n_groups)
         return self._tokens
+
+
+def _as_float(value: Any) -> float:
+    """A number as float; NaN for ``None``, ``pd.NA``, NaN and anything not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        return np.nan
+    return float(value)

@@ -16,3 +16,7 @@ class DuplicateEvaluatorError(ValueError):
 
 class MissingExtraError(ImportError):
     """A metric needs an optional extra that is not installed (the message names it)."""
+
+
+class CheckError(ValueError):
+    """A prompt's check is malformed (the message names the check and what is accepted)."""

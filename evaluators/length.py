@@ -2,7 +2,8 @@
 
 Unlike the ratio metrics, these are defined on an empty text: it has 0 characters and 0
 words and it *is* empty, so they return 0/0/1 rather than NaN (a NaN would drop empty
-completions from length averages). What is unknown (no finish reason, no token usage) is NaN.
+completions from length averages). A completion is truncated only if the server said so
+(finish reason ``length``); token usage the server did not report is NaN.
 """
 
 from __future__ import annotations
@@ -11,10 +12,19 @@ import math
 
 import numpy as np
 
+from sweeps import records
+
 from ._batch import Samples, TokenBatch, single
+from .registry import metric
 from .tokens import Tokenizer
 
 
+def chars_batch(samples: Samples) -> np.ndarray:
+    """:func:`chars` of every text of a batch."""
+    return np.fromiter(map(len, samples.texts), dtype=np.float64, count=samples.n_docs)
+
+
+@metric(kind="sample", batch=chars_batch, batch_on="samples", description="characters")
 def chars(text: str) -> float:
     """Number of characters (Unicode code points) of the text.
 
@@ -31,11 +41,13 @@ def chars(text: str) -> float:
     return float(len(text)) if text else 0.0
 
 
-def chars_batch(samples: Samples) -> np.ndarray:
-    """:func:`chars` of every text of a batch."""
-    return np.fromiter(map(len, samples.texts), dtype=np.float64, count=samples.n_docs)
+def words_batch(tokens: TokenBatch) -> np.ndarray:
+    """:func:`words` of every text of a batch."""
+    return tokens.lengths.astype(np.float64)
 
 
+@metric(kind="sample", batch=words_batch, batch_on="tokens",
+        description="default-tokenizer tokens")
 def words(text: str, tokenizer: Tokenizer | None = None) -> float:
     """Number of default-tokenizer tokens (words and punctuation marks) of the text.
 
@@ -53,11 +65,13 @@ def words(text: str, tokenizer: Tokenizer | None = None) -> float:
     return float(words_batch(single(text, tokenizer))[0])
 
 
-def words_batch(tokens: TokenBatch) -> np.ndarray:
-    """:func:`words` of every text of a batch."""
-    return tokens.lengths.astype(np.float64)
+def tokens_batch(samples: Samples) -> np.ndarray:
+    """:func:`tokens` of every completion of a batch."""
+    return samples.numeric("completion_tokens")
 
 
+@metric(kind="sample", batch=tokens_batch, batch_on="samples", inputs=("completion_tokens",),
+        description="completion tokens reported by the server (NaN if absent)")
 def tokens(completion_tokens: int | float | None) -> float:
     """Completion tokens as reported by the server (``usage.completion_tokens``).
 
@@ -76,37 +90,43 @@ def tokens(completion_tokens: int | float | None) -> float:
     return float(completion_tokens)
 
 
-def tokens_batch(samples: Samples) -> np.ndarray:
-    """:func:`tokens` of every completion of a batch."""
-    return samples.completion_tokens.astype(np.float64)
+def truncated_batch(samples: Samples) -> np.ndarray:
+    """:func:`truncated` of every completion of a batch."""
+    return np.fromiter(map(truncated, samples.column("finish_reason")), dtype=np.float64,
+                       count=samples.n_docs)
 
 
+@metric(kind="sample", batch=truncated_batch, batch_on="samples", inputs=("finish_reason",),
+        description="1 if generation hit max_tokens (finish reason 'length'), else 0")
 def truncated(finish_reason: str | None) -> float:
     """1 if generation stopped at ``max_tokens`` (finish reason ``length``), else 0.
+
+    As ``sweeps.records.is_truncated`` defines it for a completion that is not an error row. A
+    completion whose finish reason is missing was not reported as cut, so it counts as
+    0 (a failed request is an error row and is not scored at all).
 
     Args:
         finish_reason: The finish reason the server reported (``stop``, ``length``, ...).
 
     Returns:
-        1.0 or 0.0; NaN when the finish reason is unknown (``None`` or empty).
+        1.0 or 0.0.
 
     Example:
         >>> truncated("length"), truncated("stop"), truncated(None)
-        (1.0, 0.0, nan)
+        (1.0, 0.0, 0.0)
     """
-    if not isinstance(finish_reason, str) or not finish_reason:
-        return math.nan
-    return 1.0 if finish_reason == "length" else 0.0
+    return float(records.is_truncated(None, finish_reason))
 
 
-def truncated_batch(samples: Samples) -> np.ndarray:
-    """:func:`truncated` of every completion of a batch."""
-    return np.fromiter(map(truncated, samples.finish_reasons), dtype=np.float64,
-                       count=samples.n_docs)
+def empty_batch(samples: Samples) -> np.ndarray:
+    """:func:`empty` of every text of a batch."""
+    return np.fromiter(map(empty, samples.texts), dtype=np.float64, count=samples.n_docs)
 
 
+@metric(kind="sample", batch=empty_batch, batch_on="samples",
+        description="1 if the text is empty or whitespace")
 def empty(text: str) -> float:
-    """1 if the text is empty or only whitespace, else 0.
+    """1 if the text is empty or only whitespace, else 0 (``sweeps.records.is_empty``).
 
     Args:
         text: The text.
@@ -118,9 +138,4 @@ def empty(text: str) -> float:
         >>> empty("  \\n"), empty("hi")
         (1.0, 0.0)
     """
-    return 0.0 if text and not text.isspace() else 1.0
-
-
-def empty_batch(samples: Samples) -> np.ndarray:
-    """:func:`empty` of every text of a batch."""
-    return np.fromiter(map(empty, samples.texts), dtype=np.float64, count=samples.n_docs)
+    return float(records.is_empty(None, text))

@@ -1,24 +1,47 @@
 """One registry of metrics, keyed by the report column name.
 
-Each :class:`Evaluator` knows whether it scores one completion (``"sample"``) or the k
-completions of one prompt in one cell (``"group"``), the pure metric function behind it, and
-how to compute it for a whole batch at once (what the scoring step calls).
+A metric registers itself where it is defined, with the :func:`metric` decorator beside its
+function: the decorator carries its name (or one name per parameter variant), its kind
+(``"sample"``: one value per completion; ``"group"``: one per group of k completions), its
+batch twin (what the scoring step calls), the completion columns it reads and any optional
+extra it needs. This module keeps lookup (:func:`get`, with close-name suggestions), the
+names (:func:`names`) and the default set (:func:`defaults`).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
+import importlib.util
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from . import diversity, length, repetition
 from ._batch import Samples
 from .errors import DuplicateEvaluatorError, UnknownEvaluatorError
 
 Kind = Literal["sample", "group"]
+F = TypeVar("F", bound=Callable[..., float])
+
+
+@dataclass(frozen=True)
+class Extra:
+    """An optional extra of the package that a metric needs.
+
+    Attributes:
+        name: The extra's name (``pip install 'hfsweep[name]'``).
+        modules: Modules it makes importable (checked without importing them).
+        hint: What to tell a user who lacks it.
+    """
+
+    name: str
+    modules: tuple[str, ...]
+    hint: str
+
+    def installed(self) -> bool:
+        """Whether every module of the extra can be imported (nothing is imported)."""
+        return all(importlib.util.find_spec(m) is not None for m in self.modules)
 
 
 @dataclass(frozen=True)
@@ -32,6 +55,10 @@ class Evaluator:
         compute: Batch form: one value per text (sample) or per group (group) of a
             :class:`~evaluators._batch.Samples`.
         description: One line for listings and reports.
+        inputs: Completion columns it reads besides the text (``finish_reason``, ...);
+            ``checks`` are the prompt's checks, which scoring takes from the run's prompts.
+        extra: The optional extra it needs, or ``None``.
+        default: Whether a run computes it unless its config names other evaluators.
     """
 
     name: str
@@ -39,13 +66,16 @@ class Evaluator:
     function: Callable[..., float]
     compute: Callable[[Samples], np.ndarray]
     description: str
+    inputs: tuple[str, ...] = ()
+    extra: Extra | None = None
+    default: bool = True
 
 
 _REGISTRY: dict[str, Evaluator] = {}
 
 
 def register(evaluator: Evaluator) -> Evaluator:
-    """Add a metric to the registry.
+    """Add a metric to the registry (:func:`metric` calls this for each name).
 
     Args:
         evaluator: The metric.
@@ -65,6 +95,78 @@ def register(evaluator: Evaluator) -> Evaluator:
     return evaluator
 
 
+def metric(
+    *,
+    kind: Kind,
+    batch: Callable[..., Any],
+    batch_on: Literal["tokens", "samples"],
+    description: str,
+    name: str | None = None,
+    variants: Mapping[str, Mapping[str, Any]] | None = None,
+    inputs: tuple[str, ...] = (),
+    extra: Extra | None = None,
+    default: bool | Collection[str] | None = None,
+) -> Callable[[F], F]:
+    """Register the decorated metric function under one name or one name per variant.
+
+    Args:
+        kind: ``"sample"`` or ``"group"``.
+        batch: The batch twin: ``batch(x, **params)`` returns one value per text (sample)
+            or per group (group).
+        batch_on: What the twin takes as ``x``: the batch's ``TokenBatch`` (``"tokens"``)
+            or the :class:`~evaluators._batch.Samples` itself (``"samples"``).
+        description: One line; ``{param}`` fields are filled from each variant's params.
+        name: The registry key when there are no variants (default: the function's name).
+        variants: Registry key -> keyword parameters bound for that key, e.g.
+            ``{"seq_rep_2": {"n": 2}, "seq_rep_4": {"n": 4}}``.
+        inputs: Completion columns the metric reads besides the text.
+        extra: The optional extra it needs.
+        default: Which names are in the default set: ``True``/``False`` for all, or a
+            collection of names; default: all unless an extra is needed.
+
+    Returns:
+        The decorator; it returns the function unchanged.
+
+    Raises:
+        DuplicateEvaluatorError: A name is already registered.
+    """
+
+    def decorate(function: F) -> F:
+        table = variants if variants is not None else {name or function.__name__: {}}
+        chosen = extra is None if default is None else default
+        for key, params in table.items():
+            in_default = key in chosen if isinstance(chosen, Collection) else bool(chosen)
+            register(Evaluator(
+                name=key, kind=kind, function=_bind(function, params),
+                compute=_batch_call(batch, batch_on, params),
+                description=description.format(**params), inputs=tuple(inputs), extra=extra,
+                default=in_default))
+        return function
+
+    return decorate
+
+
+def _bind(f: Callable[..., float], params: Mapping[str, Any]) -> Callable[..., float]:
+    if not params:
+        return f
+
+    def bound(*args: Any, **kwargs: Any) -> float:
+        return f(*args, **params, **kwargs)
+
+    bound.__name__ = f"{f.__name__}({', '.join(f'{k}={v}' for k, v in params.items())})"
+    bound.__doc__ = f.__doc__
+    return bound
+
+
+def _batch_call(batch: Callable[..., Any], on: str, params: Mapping[str, Any]
+                ) -> Callable[[Samples], np.ndarray]:
+    if on not in ("tokens", "samples"):
+        raise ValueError(f"batch_on must be 'tokens' or 'samples', got {on!r}")
+    if on == "tokens":
+        return lambda samples: batch(samples.tokens, **params)
+    return lambda samples: batch(samples, **params)
+
+
 def names(kind: Kind | None = None) -> list[str]:
     """Registered metric names in registration order, optionally of one kind.
 
@@ -75,11 +177,22 @@ def names(kind: Kind | None = None) -> list[str]:
     return [n for n, e in _REGISTRY.items() if kind is None or e.kind == kind]
 
 
+def defaults() -> list[str]:
+    """The names a run scores unless its config names others (none needs an extra).
+
+    Example:
+        >>> "self_bleu" in defaults(), "semantic_diversity" in defaults()
+        (True, False)
+    """
+    return [n for n, e in _REGISTRY.items() if e.default]
+
+
 def get(name: str) -> Evaluator:
     """The metric registered under ``name``.
 
     Raises:
-        UnknownEvaluatorError: No such name; the message lists close names and all names.
+        UnknownEvaluatorError: No such name; the message lists close names and all names
+            (sorted).
 
     Example:
         >>> get("self_blue")
@@ -94,79 +207,21 @@ def get(name: str) -> Evaluator:
     close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.6)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise UnknownEvaluatorError(
-        f"Unknown evaluator {name!r}.{hint} Available: {', '.join(_REGISTRY)}")
+        f"Unknown evaluator {name!r}.{hint} Available: {', '.join(sorted(_REGISTRY))}")
 
 
 def resolve(selected: Iterable[str] | None = None) -> list[Evaluator]:
-    """The evaluators for a list of names (default :data:`DEFAULT_EVALUATORS`), deduplicated.
+    """The evaluators for a list of names (default :func:`defaults`), deduplicated.
 
     Raises:
         UnknownEvaluatorError: A name is not registered.
     """
-    chosen = DEFAULT_EVALUATORS if selected is None else list(selected)
+    chosen = defaults() if selected is None else list(selected)
     return [get(n) for n in dict.fromkeys(chosen)]
 
 
-def _add(name: str, kind: Kind, function: Callable[..., float],
-         compute: Callable[[Samples], Any], description: str) -> None:
-    register(Evaluator(name, kind, function, compute, description))
+# The metric modules register themselves on import; this order is the column order.
+from . import diversity, repetition, length, semantic, perplexity, checks  # noqa: E402,F401,I001
 
-
-def _bind(f: Callable[..., float], **params: Any) -> Callable[..., float]:
-    def bound(arg: Any, **kwargs: Any) -> float:
-        return f(arg, **params, **kwargs)
-
-    bound.__name__ = f"{f.__name__}({', '.join(f'{k}={v}' for k, v in params.items())})"
-    bound.__doc__ = f.__doc__
-    return bound
-
-
-def _register_builtins() -> None:
-    rep, div, ln = repetition, diversity, length
-    for n in (2, 3, 4):
-        _add(f"seq_rep_{n}", "sample", _bind(rep.seq_rep_n, n=n),
-             lambda s, n=n: rep.seq_rep_n_batch(s.tokens, n),
-             f"1 - unique {n}-grams / {n}-grams of the text")
-    _add("rep_w", "sample", _bind(rep.rep_w, w=16), lambda s: rep.rep_w_batch(s.tokens, 16),
-         "fraction of tokens already among the 16 tokens before them")
-    _add("loop", "sample", rep.loop,
-         lambda s: s.tokens.memo("loop", lambda: rep.loop_batch(s.tokens)),
-         "1 if the text ends in a repeated phrase (Holtzman et al. 2020)")
-    _add("compression_ratio", "sample", rep.compression_ratio, rep.compression_ratio_batch,
-         "UTF-8 bytes / gzip bytes; higher = more repetitive")
-    _add("chars", "sample", ln.chars, ln.chars_batch, "characters")
-    _add("words", "sample", ln.words, lambda s: ln.words_batch(s.tokens),
-         "default-tokenizer tokens")
-    _add("tokens", "sample", ln.tokens, ln.tokens_batch,
-         "completion tokens reported by the server (NaN if absent)")
-    _add("truncated", "sample", ln.truncated, ln.truncated_batch,
-         "1 if generation hit max_tokens (finish reason 'length')")
-    _add("empty", "sample", ln.empty, ln.empty_batch, "1 if the text is empty or whitespace")
-    for n in (1, 2, 3):
-        _add(f"distinct_{n}", "group", _bind(div.distinct_n, n=n),
-             lambda s, n=n: div.distinct_n_batch(s.tokens, n),
-             f"distinct {n}-grams / {n}-grams, pooled over the group")
-    _add("self_bleu", "group", _bind(div.self_bleu, max_n=4),
-         lambda s: div.self_bleu_batch(s.tokens, 4),
-         "mean BLEU-4 of each text against the others (NLTK method1); higher = less diverse")
-    for n in (1, 2, 3, 4):
-        _add(f"ngram_entropy_{n}", "group", _bind(div.ngram_entropy, n=n),
-             lambda s, n=n: div.ngram_entropy_batch(s.tokens, n),
-             f"entropy (nats) of the pooled {n}-gram distribution")
-    _add("zipf", "group", div.zipf, lambda s: div.zipf_batch(s.tokens),
-         "Zipf coefficient of pooled token counts (Holtzman et al. 2020)")
-    _add("loop_rate", "group", rep.loop_rate, lambda s: rep.loop_rate_batch(s.tokens),
-         "fraction of texts that end in a loop")
-    _add("semantic_diversity", "group", div.semantic_diversity, div.semantic_diversity_batch,
-         "mean pairwise cosine distance of all-MiniLM-L6-v2 embeddings (extra 'semantic')")
-
-
-_register_builtins()
-
-#: What a run scores unless its config names other evaluators (no optional extras).
-DEFAULT_EVALUATORS: list[str] = [
-    "seq_rep_2", "seq_rep_3", "seq_rep_4", "rep_w", "loop", "compression_ratio",
-    "chars", "words", "tokens", "truncated", "empty",
-    "distinct_1", "distinct_2", "distinct_3", "self_bleu", "ngram_entropy_4", "zipf",
-    "loop_rate",
-]
+#: The built-in default set, as :func:`defaults` gives it after the built-ins registered.
+DEFAULT_EVALUATORS: list[str] = defaults()

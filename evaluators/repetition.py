@@ -14,12 +14,22 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._batch import Samples, TokenBatch, group_mean, per_doc_ratio, single
+from .registry import metric
 from .tokens import Tokenizer
 
 #: Longest phrase, in tokens, that :func:`loop` looks for (as in Holtzman et al. 2020).
 LOOP_MAX_N = 90
 
 
+def seq_rep_n_batch(tokens: TokenBatch, n: int) -> np.ndarray:
+    """:func:`seq_rep_n` of every text of a batch."""
+    distinct = tokens.stats(n).distinct_per_doc
+    return 1.0 - per_doc_ratio(distinct, tokens.n_ngrams(n))
+
+
+@metric(kind="sample", batch=seq_rep_n_batch, batch_on="tokens",
+        variants={f"seq_rep_{n}": {"n": n} for n in (2, 3, 4)},
+        description="1 - unique {n}-grams / {n}-grams of the text")
 def seq_rep_n(text: str, n: int = 4, tokenizer: Tokenizer | None = None) -> float:
     """Fraction of the text's n-grams that repeat an earlier n-gram of the text.
 
@@ -41,12 +51,16 @@ def seq_rep_n(text: str, n: int = 4, tokenizer: Tokenizer | None = None) -> floa
     return float(seq_rep_n_batch(single(text, tokenizer), n)[0])
 
 
-def seq_rep_n_batch(tokens: TokenBatch, n: int) -> np.ndarray:
-    """:func:`seq_rep_n` of every text of a batch."""
-    distinct = tokens.stats(n).distinct_per_doc
-    return 1.0 - per_doc_ratio(distinct, tokens.n_ngrams(n))
+def rep_w_batch(tokens: TokenBatch, w: int) -> np.ndarray:
+    """:func:`rep_w` of every text of a batch."""
+    repeated = tokens.prev_gap() <= w
+    doc = np.repeat(np.arange(tokens.n_docs), tokens.lengths)
+    hits = np.bincount(doc, weights=repeated, minlength=tokens.n_docs)
+    return per_doc_ratio(hits, tokens.lengths)
 
 
+@metric(kind="sample", batch=rep_w_batch, batch_on="tokens", variants={"rep_w": {"w": 16}},
+        description="fraction of tokens already among the {w} tokens before them")
 def rep_w(text: str, w: int = 16, tokenizer: Tokenizer | None = None) -> float:
     """Fraction of tokens that already occurred among the ``w`` tokens before them.
 
@@ -66,36 +80,6 @@ def rep_w(text: str, w: int = 16, tokenizer: Tokenizer | None = None) -> float:
         0.14285714285714285
     """
     return float(rep_w_batch(single(text, tokenizer), w)[0])
-
-
-def rep_w_batch(tokens: TokenBatch, w: int) -> np.ndarray:
-    """:func:`rep_w` of every text of a batch."""
-    repeated = tokens.prev_gap() <= w
-    doc = np.repeat(np.arange(tokens.n_docs), tokens.lengths)
-    hits = np.bincount(doc, weights=repeated, minlength=tokens.n_docs)
-    return per_doc_ratio(hits, tokens.lengths)
-
-
-def loop(text: str, tokenizer: Tokenizer | None = None) -> float:
-    """1 if the text ends in a loop (the same phrase repeated up to its end), else 0.
-
-    As in Holtzman et al. 2020 (``degen/metrics/repetition.py``): for n = 1..90 let r(n) be
-    the number of consecutive copies of the final n-token block at the end of the text
-    (r >= 1). Let n* be the smallest n with the largest r(n). The text loops iff
-    ``r(n*) > 1 and (n* >= 3 or r(n*) > 50)``. NaN for a text without tokens.
-
-    Args:
-        text: The text.
-        tokenizer: Maps a text to tokens; default :func:`evaluators.tokenize`.
-
-    Returns:
-        1.0, 0.0, or NaN.
-
-    Example:
-        >>> loop("Once upon a time I said yes I said yes I said yes")
-        1.0
-    """
-    return float(loop_batch(single(text, tokenizer))[0])
 
 
 def _candidates(tokens: TokenBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -120,7 +104,11 @@ def _candidates(tokens: TokenBatch) -> tuple[np.ndarray, np.ndarray]:
 
 
 def loop_batch(tokens: TokenBatch) -> np.ndarray:
-    """:func:`loop` of every text of a batch."""
+    """:func:`loop` of every text of a batch (computed once per batch: ``loop_rate`` reuses it)."""
+    return tokens.memo("loop", lambda: _loop_batch(tokens))
+
+
+def _loop_batch(tokens: TokenBatch) -> np.ndarray:
     out = np.where(tokens.lengths > 0, 0.0, np.nan)
     docs, ns = _candidates(tokens)
     if not len(docs):
@@ -140,6 +128,37 @@ def loop_batch(tokens: TokenBatch) -> np.ndarray:
     return out
 
 
+@metric(kind="sample", batch=loop_batch, batch_on="tokens",
+        description="1 if the text ends in a repeated phrase (Holtzman et al. 2020)")
+def loop(text: str, tokenizer: Tokenizer | None = None) -> float:
+    """1 if the text ends in a loop (the same phrase repeated up to its end), else 0.
+
+    As in Holtzman et al. 2020 (``degen/metrics/repetition.py``): for n = 1..90 let r(n) be
+    the number of consecutive copies of the final n-token block at the end of the text
+    (r >= 1). Let n* be the smallest n with the largest r(n). The text loops iff
+    ``r(n*) > 1 and (n* >= 3 or r(n*) > 50)``. NaN for a text without tokens.
+
+    Args:
+        text: The text.
+        tokenizer: Maps a text to tokens; default :func:`evaluators.tokenize`.
+
+    Returns:
+        1.0, 0.0, or NaN.
+
+    Example:
+        >>> loop("Once upon a time I said yes I said yes I said yes")
+        1.0
+    """
+    return float(loop_batch(single(text, tokenizer))[0])
+
+
+def loop_rate_batch(tokens: TokenBatch) -> np.ndarray:
+    """:func:`loop_rate` of every group of a batch."""
+    return group_mean(loop_batch(tokens), tokens)
+
+
+@metric(kind="group", batch=loop_rate_batch, batch_on="tokens",
+        description="fraction of texts that end in a loop")
 def loop_rate(texts: Sequence[str], tokenizer: Tokenizer | None = None) -> float:
     """Fraction of the texts that end in a loop: the mean of :func:`loop`.
 
@@ -160,11 +179,14 @@ def loop_rate(texts: Sequence[str], tokenizer: Tokenizer | None = None) -> float
     return float(loop_rate_batch(single(list(texts), tokenizer))[0])
 
 
-def loop_rate_batch(tokens: TokenBatch) -> np.ndarray:
-    """:func:`loop_rate` of every group of a batch."""
-    return group_mean(tokens.memo("loop", lambda: loop_batch(tokens)), tokens)
+def compression_ratio_batch(samples: Samples) -> np.ndarray:
+    """:func:`compression_ratio` of every text of a batch."""
+    return np.fromiter((compression_ratio(t) for t in samples.texts), dtype=np.float64,
+                       count=samples.n_docs)
 
 
+@metric(kind="sample", batch=compression_ratio_batch, batch_on="samples",
+        description="UTF-8 bytes / gzip bytes; higher = more repetitive")
 def compression_ratio(text: str) -> float:
     """UTF-8 size of the text over its gzip size; higher means more repetitive.
 
@@ -186,8 +208,3 @@ def compression_ratio(text: str) -> float:
         return math.nan
     return len(data) / len(gzip.compress(data, mtime=0))
 
-
-def compression_ratio_batch(samples: Samples) -> np.ndarray:
-    """:func:`compression_ratio` of every text of a batch."""
-    return np.fromiter((compression_ratio(t) for t in samples.texts), dtype=np.float64,
-                       count=samples.n_docs)

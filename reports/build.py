@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import paper, runtables, tables
+from reports import paper, recommend, runtables, tables
 from reports.load import RunData, cell_table, find_run_dirs, is_run_dir, load_runs, prompt_values
 from reports.options import resolve_options
 
@@ -45,25 +45,21 @@ def compute(paths, options: dict | None = None) -> Report:
     data = load_runs(paths)
     run_opts = next((c.get("report") for c in data.configs if isinstance(c.get("report"), dict)), None)
     opts = resolve_options(run_opts, options, strict_last=True)
+    opts["objective"] = next((c["objective"] for c in data.configs if isinstance(c.get("objective"), dict)), None)
     t1 = time.perf_counter()
     cells = cell_table(data.completions)
     prompts = list(dict.fromkeys(data.completions["prompt_id"].astype(str)))
     wide, metrics = prompt_values(data.scores, data.group_scores)
     if len(wide):
         wide.index = wide.index.set_levels([lvl.astype(str) for lvl in wide.index.levels])
+    if opts["pareto"]["down"] is None:  # coherence: perplexity where the target gave log-probabilities
+        scored = "perplexity" in wide and bool(wide["perplexity"].notna().any())
+        opts["pareto"]["down"] = "perplexity" if scored else "seq_rep_4"
     ctx = tables.Context(cells, wide, metrics, prompts, opts)
     rep = Report(data, opts, cells, metrics, ctx.swept, ctx.targets)
-    t = rep.tables
-    t["cell_metrics"] = tables.cell_metrics(ctx)
-    t["effects"] = tables.effects(ctx)
-    t["friedman"] = tables.friedman(ctx)
-    t["paired_baseline"], rep.notes["baseline"] = tables.paired_baseline(ctx)
-    t["model_pairs"] = tables.model_pairs(ctx)
-    tables.adjust_all(t["friedman"], t["paired_baseline"], t["model_pairs"])
-    t["pareto"], rep.notes["recommendation"] = tables.pareto(ctx, t["cell_metrics"])
     rep.key_metrics = [m for m in opts["key_metrics"] if m in metrics] or metrics[:6]
-    hm = [m for m in (opts["pareto"]["up"], opts["pareto"]["down"]) if m in metrics] or rep.key_metrics[:1]
-    t["heatmaps"] = tables.heatmaps(ctx, t["cell_metrics"], hm, int(opts["max_heatmaps"]))
+    rep.tables, rep.notes = statistics(ctx, rep.key_metrics)
+    t = rep.tables
     t["errors"] = runtables.errors_table(data.completions, cells)
     t["usage"] = runtables.usage_table(data.completions, cells)
     t["identical_cells"] = runtables.identical_cells(data.completions, cells)
@@ -73,6 +69,33 @@ def compute(paths, options: dict | None = None) -> Report:
     rep.summary = runtables.run_summary(data, cells)
     rep.timings.update(load_s=t1 - t0, stats_s=t2 - t1, paper_s=time.perf_counter() - t2)
     return rep
+
+
+def statistics(ctx: tables.Context, key_metrics: list[str]) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Every statistical table of the report (the calibration tests call this too)."""
+    t: dict[str, pd.DataFrame] = {}
+    notes: dict[str, str] = {}
+    t["cell_metrics"] = tables.cell_metrics(ctx)
+    t["design"] = ctx.design
+    t["effects"] = tables.effects(ctx)
+    t["friedman"] = tables.friedman(ctx)
+    t["paired_baseline"], notes["baseline"] = tables.paired_baseline(ctx)
+    t["model_pairs"] = tables.model_pairs(ctx)
+    t["setting_pairs"], notes["setting_pairs"] = tables.setting_pairs(ctx)
+    tables.adjust_all(t["friedman"], t["paired_baseline"], t["model_pairs"], t["setting_pairs"])
+    notes["duplicates"] = ", ".join(f"{a} (same per-prompt values as {b})" for a, b in ctx.duplicates.items())
+    metric, goal, cons, how = recommend.from_objective(ctx, ctx.opts.get("objective"))
+    if metric is None:
+        t["recommendation"], chosen, notes["recommendation"] = pd.DataFrame(columns=recommend.REC_COLS), [], how
+    else:
+        t["recommendation"], choices, notes["recommendation"] = recommend.recommendations(ctx, metric, goal, cons, how)
+        chosen = [ctx.cells["cell_id"][ctx.cells["target"] == tg].iloc[c.index]
+                  for tg, c in zip(ctx.targets, choices) if c.index is not None]
+    t["pareto"] = recommend.pareto_table(ctx, t["cell_metrics"], chosen)
+    up, down = ctx.opts["pareto"]["up"], ctx.opts["pareto"]["down"]
+    hm = [m for m in (up, down) if m in ctx.metrics] or key_metrics[:1]
+    t["heatmaps"] = tables.heatmaps(ctx, hm, int(ctx.opts["max_heatmaps"]))
+    return t, notes
 
 
 def write_tables(rep: Report, out_dir: Path) -> dict[str, Path]:

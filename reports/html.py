@@ -21,6 +21,7 @@ import pandas as pd
 from reports.browser import sample_data
 from reports.html_assets import CSS, JS
 from reports.paper import PAPER
+from reports.stats import MIN_PROMPTS
 
 
 def esc(x) -> str:
@@ -165,14 +166,30 @@ def _leaderboard(rep) -> str:
 
 def _effects(rep, figs) -> str:
     fr = rep.tables["friedman"]
-    out = [_p("Each level's value per prompt is the mean over the cells at that level (other parameters averaged); "
-              "Friedman test over levels with prompts as blocks, for parameters with at least 3 levels. p_adj: "
-              "Benjamini-Hochberg over every p-value in this report.")]
+    out = [_p("A parameter's effect is measured only on its crossed part: the levels that appear with the same "
+              "values of the other parameters (all of them in a full grid). A level's value per prompt is the mean "
+              "over those cells; a prompt missing any cell of the part is dropped (column dropped). Friedman test "
+              "over the levels with prompts as blocks, for parts with at least 3 levels. p_adj: Benjamini-Hochberg "
+              "over every p-value in this report.")]
+    dz = rep.tables["design"]
+    if len(dz):
+        out.append("<h3>Design: where each parameter is crossed</h3>")
+        out.append(table(dz, ["target", "parameter", "levels", "part_levels", "held", "cells_used", "cells", "note"],
+                         sortable=False))
+        none = dz[dz["part_levels"] == ""]
+        if len(none):
+            out.append(_p(f"No per-parameter effect for {', '.join(sorted(set(none['parameter'])))}: no two of its levels "
+                          "were run with the same values of the other parameters (presets change several at once), so "
+                          "any difference could come from the others. The settings themselves are compared pairwise "
+                          "below (Settings compared pairwise).", "warn"))
+    if rep.notes.get("duplicates"):
+        out.append(_p(f"Tested once, not twice: {rep.notes['duplicates']}."))
     if fr.empty:
-        out.append(_p("No swept parameter has 3 or more levels: no Friedman test."))
+        out.append(_p("No parameter has a crossed part with 3 or more levels: no Friedman test."))
     else:
         d = fr[fr["metric"].isin(rep.key_metrics)]
-        out.append(table(d, ["target", "parameter", "levels", "metric", "n", "statistic", "p", "p_adj", "note"], page=rep.opts["page_rows"]))
+        out.append(table(d, ["target", "parameter", "levels", "metric", "n", "dropped", "statistic", "p", "p_adj", "note"],
+                         page=rep.opts["page_rows"]))
     out += [figure(p, f"Effect of {k[len('effects_'):]}") for k, p in figs.items() if k.startswith("effects_")]
     if not rep.swept:
         out.append(_p("No parameter takes more than one value: nothing is swept."))
@@ -187,13 +204,39 @@ def _heatmaps(rep, figs) -> str:
     return note + '<div class="figs">' + "".join(hm) + "</div>"
 
 
+_MDD = ("mdd: the smallest difference this comparison could detect (alpha 0.05, power 0.8, from the paired SD and "
+        f"n; inf below {MIN_PROMPTS} prompts, where the signed-rank test cannot reach p < 0.05); a non-significant diff smaller "
+        "than mdd is not evidence of no effect. hfsweep plan RUN_DIR --metric M --difference D: prompts needed.")
+
+
 def _paired(rep) -> str:
     pb = rep.tables["paired_baseline"]
     d = pb[pb["metric"].isin(rep.key_metrics)]
-    cols = ["target", "setting", "metric", "diff", "n", "p", "p_adj", "note"]
+    cols = ["target", "setting", "metric", "diff", "n", "p", "p_adj", "mdd", "note"]
     return (_p(f"Every cell minus the baseline setting ({rep.notes['baseline']}) of the same model, paired by prompt; "
-               "diff with bootstrap CI, Wilcoxon signed-rank p, BH-adjusted p. Key metrics shown; all in tables/paired_baseline.csv.")
+               "diff with bootstrap CI, Wilcoxon signed-rank p, BH-adjusted p. Key metrics shown; all in tables/paired_baseline.csv. "
+               + _MDD)
             + (table(d, cols, page=rep.opts["page_rows"], ci={"diff": ("ci_low", "ci_high")}) if len(d) else _p("No other cell to compare.")))
+
+
+def _settings(rep) -> str:
+    sp = rep.tables["setting_pairs"]
+    if rep.notes.get("setting_pairs"):
+        return _p(rep.notes["setting_pairs"], "warn") + (_settings_table(rep, sp) if len(sp) else "")
+    if sp.empty:
+        return _p("Every swept parameter has a crossed part and no setting is a named preset: parameters are compared "
+                  "above, not settings pairwise.")
+    return _settings_table(rep, sp)
+
+
+def _settings_table(rep, sp) -> str:
+    d = sp[sp["metric"].isin(rep.key_metrics)]
+    cols = ["target", "setting_a", "setting_b", "metric", "diff", "n", "p", "p_adj", "mdd"]
+    return (_p("Every pair of settings of a model (presets, or designs where a parameter is not crossed): setting_b minus "
+               "setting_a, paired by prompt; the difference with its bootstrap CI is the effect size (metric units). "
+               "Wilcoxon signed-rank p, BH-adjusted with every other p-value. Key metrics shown; all in tables/setting_pairs.csv. "
+               + _MDD)
+            + table(d, cols, page=rep.opts["page_rows"], ci={"diff": ("ci_low", "ci_high")}))
 
 
 def _models(rep, figs) -> str:
@@ -201,9 +244,9 @@ def _models(rep, figs) -> str:
     if mp.empty:
         return _p("One model (target) in these runs, or no setting shared between models: no model comparison.")
     d = mp[mp["metric"].isin(rep.key_metrics)]
-    cols = ["target_a", "target_b", "setting", "metric", "diff", "n", "p", "p_adj"]
+    cols = ["target_a", "target_b", "setting", "metric", "diff", "n", "p", "p_adj", "mdd"]
     out = [_p("target_b minus target_a, paired on (setting, prompt). The 'all shared settings' rows average the "
-              "per-prompt differences over settings first."),
+              "per-prompt differences over settings first (prompts missing any shared setting are dropped). " + _MDD),
            table(d, cols, page=rep.opts["page_rows"], ci={"diff": ("ci_low", "ci_high")})]
     out += [figure(p, k.replace("model_deltas_", "Model deltas ")) for k, p in figs.items() if k.startswith("model_deltas_")]
     return "".join(out)
@@ -212,10 +255,20 @@ def _models(rep, figs) -> str:
 def _pareto(rep, figs) -> str:
     pa = rep.tables["pareto"]
     out = [f'<div class="box"><strong>Recommendation.</strong> {esc(rep.notes["recommendation"])}</div>']
+    rec = rep.tables["recommendation"]
+    if len(rec):
+        out.append(_p("Per model: the best cell on the objective among cells meeting the constraints, taken from their "
+                      "Pareto front (ties: better on the constraint metrics, then grid order), with its CI and the paired "
+                      "test against the runner-up (p_holm: Holm over these tests only; the winner was picked because it "
+                      "scored best, so this says whether it is distinguishable from the next, no more). "
+                      "tables/recommendation.csv."))
+        out.append(table(rec, ["target", "setting", "metric", "value", "constraints", "runner_up", "diff", "n", "p",
+                               "p_holm", "note"], sortable=False,
+                         ci={"value": ("ci_low", "ci_high"), "diff": ("diff_ci_low", "diff_ci_high")}))
     if not pa.empty:
         up, down = rep.opts["pareto"]["up"], rep.opts["pareto"]["down"]
         front = pa[pa["on_front"]].sort_values(down, kind="stable")
-        out.append(_p(f"{len(front)} of {len(pa)} cells are Pareto-optimal ({up} up, {down} down):"))
+        out.append(_p(f"{len(front)} of {len(pa)} cells are Pareto-optimal among their model's cells ({up} up, {down} down):"))
         out.append(table(front, ["target", "setting", up, down, "recommended"], ci={up: (f"{up}_ci_low", f"{up}_ci_high")}))
     if "pareto" in figs:
         out.append(figure(figs["pareto"], "Pareto scatter"))
@@ -267,7 +320,8 @@ def _browser(rep) -> str:
 
 
 SECTIONS = [("summary", "Run summary"), ("leaderboard", "Leaderboard"), ("effects", "Effects of parameters"),
-            ("heatmaps", "Heatmaps"), ("baseline", "Cells vs baseline"), ("models", "Model comparison"),
+            ("heatmaps", "Heatmaps"), ("baseline", "Cells vs baseline"), ("settings", "Settings compared pairwise"),
+            ("models", "Model comparison"),
             ("pareto", "Pareto front and recommendation"), ("quality", "Errors, truncation, tokens, latency"),
             ("decoding", "Decoding strategies vs the paper"), ("identical", "Identical cells"), ("samples", "Sample browser")]
 
@@ -276,7 +330,8 @@ def render(rep, figs: dict[str, Path]) -> str:
     """The whole page as one string."""
     bodies = {
         "summary": _summary(rep), "leaderboard": _leaderboard(rep), "effects": _effects(rep, figs),
-        "heatmaps": _heatmaps(rep, figs), "baseline": _paired(rep), "models": _models(rep, figs),
+        "heatmaps": _heatmaps(rep, figs), "baseline": _paired(rep), "settings": _settings(rep),
+        "models": _models(rep, figs),
         "pareto": _pareto(rep, figs), "quality": _quality(rep, figs), "decoding": _decoding(rep),
         "identical": _identical(rep), "samples": _browser(rep),
     }
@@ -294,5 +349,5 @@ def render(rep, figs: dict[str, Path]) -> str:
             '<link rel="icon" href="data:,">'
             f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
             f"<header><h1>{esc(title)}</h1><p>{esc(sub)}</p></header><nav>{nav}</nav><main>{sections}"
-            f"{_p('Tables: tables/*.csv; plots: plots/*.png next to this page. Statistics: prompt = unit; BCa bootstrap CIs (scipy.stats.bootstrap); Wilcoxon signed-rank; Benjamini-Hochberg; Friedman.')}"
+            f"{_p('Tables: tables/*.csv; plots: plots/*.png next to this page. Statistics: prompt = unit; BCa bootstrap CIs (scipy.stats.bootstrap); Wilcoxon signed-rank; Benjamini-Hochberg; Friedman on crossed parts only.')}"
             f"</main><script>{JS}</script></body></html>\n")

@@ -12,9 +12,10 @@ from typing import Any, List, Optional
 
 @dataclass
 class Pareto:
-    up: str = "distinct_2"  # metric to maximise
-    down: str = "seq_rep_4"  # metric to minimise
-    threshold: Optional[float] = None  # on `down` for the recommendation; null = median over cells
+    """The quality-diversity front the page draws (the recommendation comes from ``objective``)."""
+
+    up: str = "distinct_2"  # metric to maximise (diversity)
+    down: Optional[str] = None  # metric to minimise; null = perplexity where the target gave log-probs, else seq_rep_4
 
 
 @dataclass

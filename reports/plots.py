@@ -93,7 +93,7 @@ def effects(rep, out: Path) -> dict[str, Path]:
             what = f"on its crossed part ({next(iter(hs)) if len(hs) == 1 else 'per model: tables/design.csv'})"
         else:
             what = "(other parameters averaged)"
-        title = f"Effect of {p} {what}: mean over prompts with {conf}% bootstrap CI"
+        title = f"Effect of {p} {what}: mean over prompts, {conf}% bootstrap CI"
         boxes, w, h = panels(len(present), 3, 250, 165, 78, 92, 96, 82)
         svg = Svg(max(w - 96 + 24, text_width(title, 13) + 24), h - 82 + 62, title)
         svg.text(12, 22, title, 13, weight="600")
@@ -149,7 +149,7 @@ def _heatmap(t, p1, p2, m, xs, ys, grid) -> Svg:
     vals = [v for v in grid.values() if finite(v)]
     lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
     title = f"{m} by {p1} and {p2} ({t})"
-    sub = "mean over prompts, other parameters averaged"
+    sub = "mean over prompts, crossed part only"
     unit = f"colour: {metric_label(m)}"
     width = max(left + gw + 80, *(text_width(s, z) + 24 for s, z in ((title, 12), (sub, 10), (unit, 10))))
     svg = Svg(width, top + gh + below + 8, title)

@@ -15,9 +15,14 @@ def _col(df: pd.DataFrame, name: str, default=np.nan) -> pd.Series:
     return df[name] if name in df else pd.Series(default, index=df.index)
 
 
+# Chat-template tokens that leak into outputs when a model is fed a template it does not know.
+TEMPLATE_TOKENS = ("<|im_start|>", "<|im_end|>", "<start_of_turn>", "<end_of_turn>", "[INST]", "<|eot_id|>")
+
+
 def errors_table(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     """Per cell: requests, errors, error rate, most common error kind and message,
-    truncation rate (finish_reason ``length`` among non-error rows), empty-output rate."""
+    truncation rate (finish_reason ``length`` among non-error rows), empty-output rate, and the
+    share of outputs holding chat-template tokens."""
     err = _col(comp, "error", None).astype(object)
     text = _col(comp, "text", None).astype(object)
     fin = _col(comp, "finish_reason", None).astype(object)
@@ -26,6 +31,7 @@ def errors_table(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
         "message": _col(comp, "error_message", None).astype(object),
         "truncated": [records.is_truncated(e, f) for e, f in zip(err, fin)],
         "empty": [records.is_empty(e, t) for e, t in zip(err, text)],
+        "template": [isinstance(t, str) and any(token in t for token in TEMPLATE_TOKENS) for t in text],
     })
     rows = []
     for cid, g in df.groupby("cell_id", sort=False):
@@ -40,9 +46,11 @@ def errors_table(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
             kind = "" if kind is None or kind != kind else str(kind)
             msg = "" if msg is None or msg != msg else str(msg)
         rows.append((cid, n, ne, ne / n if n else np.nan, kind, kcount, msg,
-                     g["truncated"].sum() / ok if ok else np.nan, g["empty"].sum() / ok if ok else np.nan))
+                     g["truncated"].sum() / ok if ok else np.nan, g["empty"].sum() / ok if ok else np.nan,
+                     g["template"].sum() / ok if ok else np.nan))
     out = pd.DataFrame(rows, columns=["cell_id", "requests", "errors", "error_rate", "top_error",
-                                      "top_error_count", "top_error_message", "truncated_rate", "empty_rate"])
+                                      "top_error_count", "top_error_message", "truncated_rate", "empty_rate",
+                                      "template_tokens_rate"])
     return cells[["cell_id", "target", "setting"]].merge(out, on="cell_id", how="left")
 
 
@@ -99,6 +107,15 @@ def identical_cells(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["group", "cell_id", "target", "setting", "outputs"])
 
 
+def _template_warning(comp: pd.DataFrame) -> list[str]:
+    text = _col(comp, "text", None).astype(object)
+    leaked = sum(isinstance(t, str) and any(token in t for token in TEMPLATE_TOKENS) for t in text)
+    if not leaked:
+        return []
+    return [f"{leaked} of {len(comp)} outputs hold chat-template tokens (e.g. <|im_start|>): a model was fed a chat "
+            "template it does not know (see template_tokens_rate per cell; model.mode=text for a base model)"]
+
+
 def run_summary(data: RunData, cells: pd.DataFrame) -> dict:
     """Counts and settings for the summary section, from completions (authoritative) and
     summary.json files (wall time, warnings; any field may be missing)."""
@@ -129,6 +146,6 @@ def run_summary(data: RunData, cells: pd.DataFrame) -> dict:
         "wall_s": total("wall_s"),
         "started_at": min((str(s["started_at"]) for s in data.summaries if s.get("started_at")), default=None),
         "finished_at": max((str(s["finished_at"]) for s in data.summaries if s.get("finished_at")), default=None),
-        "warnings": list(data.warnings),
+        "warnings": list(data.warnings) + _template_warning(comp),
         "failed": list(data.failed),
     }

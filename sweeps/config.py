@@ -22,7 +22,7 @@ from sweeps.errors import ConfigError
 from sweeps.records import PARAMS
 
 TARGET_KINDS = ("embedded", "hf", "endpoint")
-SERVER_KINDS = ("llama.cpp", "tgi", "openai")
+SERVER_KINDS = ("auto", "llama.cpp", "tgi", "vllm", "ollama", "llama-cpp-python", "openai")
 MODES = ("chat", "text")
 COMPATS = ("none", "langchain_hf")
 
@@ -62,7 +62,9 @@ class ModelTarget:
     gguf: Optional[str] = None  # embedded: smollm2, gemma3, or a path to a .gguf file
     endpoint: Optional[str] = None  # endpoint: the server's URL
     provider: Optional[str] = None  # hf: auto, or a provider name
-    server: str = spec("openai", accepted="openai, tgi, llama.cpp", choices=SERVER_KINDS)
+    # endpoint: what the server runs, which decides the parameters it honours and the neutral values
+    # sent; auto = detected before the run from the routes it exposes (sweeps/detect.py)
+    server: str = spec("auto", accepted=", ".join(SERVER_KINDS), choices=SERVER_KINDS)
     slots: int = spec(4, accepted="an integer >= 1", low=1)  # llama-server parallel slots = the runner's concurrency
     ctx_per_slot: int = spec(1024, accepted="an integer >= 1", low=1)
     threads: int = spec(2, accepted="an integer >= 1", low=1)
@@ -116,6 +118,27 @@ class Runner:
     progress: bool = True
 
 
+SEARCH_STRATEGIES = ("grid", "halving", "sequential")
+
+
+@dataclass
+class Budget:
+    requests: Optional[int] = spec(None, accepted="an integer >= 1 (null = no cap)", low=1)  # (cell, prompt, sample) requests
+    tokens: Optional[int] = spec(None, accepted="an integer >= 1 (null = no cap)", low=1)  # completion tokens, as reported
+
+
+@dataclass
+class Search:
+    """How the cells are sampled: the full grid, or an adaptive search for ``objective``."""
+
+    strategy: str = spec("grid", accepted="grid, halving, sequential", choices=SEARCH_STRATEGIES)
+    eta: int = spec(3, accepted="an integer >= 2", low=2)  # halving keeps the best 1/eta of the cells each round
+    initial_prompts: Optional[int] = spec(None, accepted="an integer >= 2 (null = enough for the rounds)", low=2)
+    precision: Optional[float] = spec(None, accepted="a number > 0 (null = none)", low=0, open_low=True)  # sequential: CI half-width
+    confidence: float = spec(0.95, accepted="a number in (0, 1)", low=0, high=0.999, open_low=True)
+    budget: Budget = field(default_factory=Budget)
+
+
 JUDGE_PARSE_RULES = ("score_1_10", "pass_fail")
 DEFAULT_RUBRIC = (
     "You are grading an answer. Rate how well the answer responds to the request: correct, "
@@ -144,6 +167,7 @@ class Config:
     report: ReportOptions = field(default_factory=ReportOptions)
     objective: Objective = field(default_factory=Objective)
     judge: Judge = field(default_factory=Judge)
+    search: Search = field(default_factory=Search)
     samples: int = spec(2, accepted="an integer >= 1", low=1)  # completions per prompt per cell
     compat: str = spec("none", accepted="none, langchain_hf", choices=COMPATS)
     evaluators: Optional[List[str]] = None  # null = the default set
@@ -317,6 +341,8 @@ def validate(config: Config) -> Config:
         runner=_check_section("runner.", config.runner),
         report=check_report_options(config.report),
         judge=judge,
+        search=dataclasses.replace(_check_section("search.", config.search),
+                                   budget=_check_section("search.budget.", config.search.budget)),
         objective=check_objective(dataclasses.replace(config.objective, constraints=tuple(config.objective.constraints))),
         evaluators=tuple(config.evaluators) if config.evaluators is not None else None,
         out_dir=str(Path(config.out_dir)),

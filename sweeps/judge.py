@@ -59,12 +59,12 @@ def judge_run(config: Config, run_dir: Path) -> JudgeResult:
     from sweeps.backends import Request
     from sweeps.capabilities import capability_for
     from sweeps.grid import Cell, Setting, stable_hash
-    from sweeps.plan import Job, Plan, resolve_provider
+    from sweeps.plan import Job, Plan, resolve_target
     from sweeps.prompts import Prompt
     from sweeps.runner import execute
 
     judge = config.judge
-    judge_config = resolve_provider(dataclasses.replace(config, model=judge.model, compat="none"))
+    judge_config, _ = resolve_target(dataclasses.replace(config, model=judge.model, compat="none"))
     setting = Setting(Sampling(temperature=0.0, top_k=0, top_p=1.0, max_tokens=judge.max_tokens, seed=0), "judge")
     cell = Cell(judge_config.model, setting)
     completions = pq.read_table(run_dir / records.COMPLETIONS).to_pylist()

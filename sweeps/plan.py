@@ -42,6 +42,7 @@ class Plan:
     capability: Capability
     swept: list[str]
     warnings: list[str] = field(default_factory=list)
+    server: dict | None = None  # what detection found about the server (kind, version, defaults, template)
 
     @property
     def token_budget(self) -> int:
@@ -68,6 +69,9 @@ def make_plan(config: Config) -> Plan:
     for name, note in capability.translated.items():
         if name in swept:
             warnings.append(f"{name} is translated by the target: {note}")
+    if capability.hidden_defaults and config.compat == "none" and config.model.server != "auto":
+        warnings.append(capability.hidden_defaults)
+    warnings += _chat_template_warnings(config.model)
     target = config.model
     jobs = []
     for cell in cells:
@@ -81,7 +85,12 @@ def make_plan(config: Config) -> Plan:
                     length=32,
                 )
                 jobs.append(Job(cell, prompt, sample_index, request, key))
-    return Plan(config, cells, prompts, jobs, capability, swept, warnings)
+    plan = Plan(config, cells, prompts, jobs, capability, swept, warnings)
+    if config.search.strategy != "grid":
+        from sweeps.search import objective_metric
+
+        objective_metric(plan)  # an adaptive search needs an objective the scores give
+    return plan
 
 
 def _check_evaluators(names: tuple[str, ...] | None) -> None:
@@ -98,6 +107,45 @@ def _check_evaluators(names: tuple[str, ...] | None) -> None:
         from evaluators.semantic import EXTRA_HINT
 
         raise ConfigError(f"evaluators: {EXTRA_HINT}")
+
+
+def _chat_template_warnings(target: ModelTarget) -> list[str]:
+    """Chat mode on an embedded GGUF that ships no chat template: llama-server falls back to a
+    template the model never saw (a base model answers with its tokens)."""
+    if target.kind != "embedded" or target.mode != "chat":
+        return []
+    from sweeps.embedded import gguf_has_chat_template, gguf_path
+
+    try:
+        if gguf_has_chat_template(gguf_path(target.gguf or target.id)):
+            return []
+    except (OSError, ValueError, TargetError):
+        return []
+    return [f"model {target.id} ships no chat template: llama-server formats chat with a fallback template the model "
+            "never saw (outputs holding template tokens are counted in the report); model.mode=text continues the prompt instead"]  # fmt: skip
+
+
+def resolve_target(config: Config):
+    """Everything about the target that needs the network, once, before the run: the provider
+    for ``model.provider=auto`` and the server kind for ``model.server=auto``. Returns the
+    resolved config and what server detection found (or None)."""
+    config = resolve_provider(config)
+    return resolve_server(config)
+
+
+def resolve_server(config: Config):
+    """``model.server=auto`` for an endpoint: the server kind detected from its discovery routes
+    (a few GETs, never a completion). Returns the config with the kind set (``openai`` when
+    unknown) and what detection found (None when nothing was detected)."""
+    target = config.model
+    if target.kind != "endpoint" or target.server != "auto":
+        return config, None
+    from sweeps.detect import DETECTABLE, detect
+
+    check_target(target)
+    info = detect(target.endpoint, resolve_token(target))
+    server = info.kind if info.kind in DETECTABLE else "openai"
+    return dataclasses.replace(config, model=dataclasses.replace(target, server=server)), info
 
 
 def _check_objective(config: Config) -> None:

@@ -16,8 +16,9 @@ from sweeps.backends import LOCAL_TOKEN, Backend, Completion, RequestFailure, ma
 from sweeps.config import Config
 from sweeps.errors import TargetError
 from sweeps.grid import stable_hash
-from sweeps.plan import Job, Plan, check_target, make_plan, resolve_provider, resolve_token
+from sweeps.plan import Job, Plan, check_target, make_plan, resolve_target, resolve_token
 from sweeps import records
+from sweeps.prompts import write_prompts_file
 from sweeps.records import CompletionRecord
 from sweeps.store import Cache, RunWriter, default_cache_path, read_jsonl, write_parquet
 
@@ -222,29 +223,39 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     Every record is committed as it finishes. ``resolved`` is the composed config written to
     ``config.yaml`` (it never holds a token: tokens come from the environment only).
     """
-    plan = make_plan(resolve_provider(config))
+    resolved, server = resolve_target(config)
+    plan = make_plan(resolved)
+    plan.server = server.as_dict() if server is not None else None
+    if server is not None and server.kind == "unknown":
+        from sweeps.probe import recorded_hidden_defaults
+
+        plan.warnings.append(recorded_hidden_defaults(plan.config))
     config = plan.config
     run_dir.mkdir(parents=True, exist_ok=True)
     run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{stable_hash(str(run_dir.resolve()), 6)}"
-    with (run_dir / records.PROMPTS).open("w", encoding="utf-8") as handle:  # the prompts and their checks, for scoring
-        for prompt in plan.prompts:
-            checks = [dict(check) for check in getattr(prompt, "checks", ())]
-            handle.write(json.dumps({"id": prompt.id, "text": prompt.text, "checks": checks}, ensure_ascii=False) + "\n")
+    write_prompts_file(plan.prompts, run_dir)  # the prompts and their checks, for scoring
     if resolved is not None:
         from omegaconf import OmegaConf
 
         OmegaConf.save(OmegaConf.create(resolved), run_dir / records.CONFIG_FILE)
     started_at = _now()
-    rows, stats, interrupted, wall_s = execute(plan, plan.jobs, run_dir, run_id, records.COMPLETIONS_JSONL)
+    search = None
+    if config.search.strategy == "grid":
+        rows, stats, interrupted, wall_s = execute(plan, plan.jobs, run_dir, run_id, records.COMPLETIONS_JSONL)
+    else:
+        from sweeps.search import run_search
+
+        rows, stats, interrupted, wall_s, search = run_search(plan, run_dir, run_id, execute)
+        stats = stats or Stats()
     order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
     write_parquet(rows, order, run_dir / records.COMPLETIONS)
-    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted)
+    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search)
     failures = [r for r in rows if records.is_error(r["error"])]
     kinds: dict[str, int] = {}
     for row in failures:
         kinds[row["error"]] = kinds.get(row["error"], 0) + 1
     first = failures[0]["error_message"] or "" if failures else ""
-    return RunResult(run_dir, len(plan.jobs), stats, wall_s, interrupted, kinds, first)
+    return RunResult(run_dir, len(rows) if search else len(plan.jobs), stats, wall_s, interrupted, kinds, first)
 
 
 def execute(plan: Plan, jobs: list[Job], run_dir: Path, run_id: str, jsonl_name: str) -> tuple[list[dict], Stats, bool, float]:
@@ -296,8 +307,11 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
         if target.kind == "embedded":
             from sweeps.embedded import LlamaServer
 
+            from sweeps.detect import detect
+
             server = stack.enter_context(LlamaServer(target))
             base_url, default_concurrency = server.url, target.slots
+            plan.server = detect(server.url).as_dict()  # the embedded server's own defaults, for the record
         else:
             base_url, default_concurrency = target.endpoint, 8
         concurrency = plan.config.runner.concurrency or default_concurrency
@@ -312,7 +326,8 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
         return pool.stats
 
 
-def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], stats: Stats, started_at: str, wall_s: float, interrupted: bool) -> None:
+def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], stats: Stats, started_at: str, wall_s: float,
+                   interrupted: bool, search: dict | None = None) -> None:  # fmt: skip
     config = plan.config
     target = config.model
     summary = {
@@ -321,7 +336,7 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         "finished_at": _now(),
         "wall_s": round(wall_s, 3),
         "interrupted": interrupted,
-        "requests": len(plan.jobs),
+        "requests": search["requests"] if search else len(plan.jobs),
         "finished": len(rows),
         "sent": stats.sent,
         "cache_hits": stats.cache_hits,
@@ -332,6 +347,7 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         "completion_tokens": sum(r["completion_tokens"] or 0 for r in rows),
         "targets": [{"kind": target.kind, "model": target.id, "endpoint": target.endpoint, "provider": target.provider, "mode": target.mode}],
         "capability": plan.capability.name,
+        "server": plan.server,
         "sweep": config.sweep.name,
         "grid": {name: list(values) for name, values in config.sweep.grid.items()},
         "presets": list(config.sweep.presets),
@@ -340,5 +356,6 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         "samples": config.samples,
         "prompts": len(plan.prompts),
         "warnings": plan.warnings,
+        "search": search,
     }
     (run_dir / records.SUMMARY).write_text(json.dumps(summary, indent=2))

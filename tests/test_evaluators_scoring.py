@@ -75,6 +75,15 @@ def test_score_completions_tolerates_missing_columns_and_picks_metrics() -> None
         score_completions(frame, ["self_blue"])
 
 
+def test_truncated_is_zero_without_a_finish_reason() -> None:
+    frame = completions()
+    frame.loc[frame["sample_index"] == 1, "finish_reason"] = None
+    scores, _ = score_completions(frame, ["truncated"])
+    assert scores["truncated"].tolist() == [float(i == 0) for i in scores["sample_index"]]
+    scores, _ = score_completions(frame.drop(columns=["finish_reason"]), ["truncated"])
+    assert (scores["truncated"] == 0.0).all()
+
+
 def test_score_completions_with_only_errors() -> None:
     frame = completions()
     frame["error"] = "Timeout"

@@ -51,13 +51,14 @@ def _compare(got: Path, want: Path, update: bool) -> None:
 
 
 @pytest.mark.parametrize("name", ["cells", "cell_metrics", "effects", "friedman", "paired_baseline", "model_pairs",
-                                  "pareto", "errors", "usage", "identical_cells", "heatmaps"])
+                                  "pareto", "errors", "usage", "identical_cells", "heatmaps", "design", "recommendation"])
 def test_golden_sweep(sweep_report, name, request):
     _compare(sweep_report.parent / "tables" / f"{name}.csv", GOLDEN / "report_sweep" / f"{name}.csv",
              request.config.getoption("--update-golden"))
 
 
-@pytest.mark.parametrize("name", ["decoding", "cell_metrics", "paired_baseline"])
+@pytest.mark.parametrize("name", ["decoding", "cell_metrics", "paired_baseline", "design", "effects", "friedman",
+                                  "setting_pairs", "recommendation"])
 def test_golden_decoding(decoding_report, name, request):
     _compare(decoding_report.parent / "tables" / f"{name}.csv", GOLDEN / "report_decoding" / f"{name}.csv",
              request.config.getoption("--update-golden"))
