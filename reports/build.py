@@ -42,13 +42,13 @@ def default_out(paths) -> Path:
 def compute(paths, options: dict | None = None) -> Report:
     """Load the runs and compute every table (no files written)."""
     t0 = time.perf_counter()
-    data = load_runs(paths)
+    data = load_runs(paths, skip=("request_params", "cache_key"))  # columns no table or page shows
     run_opts = next((c.get("report") for c in data.configs if isinstance(c.get("report"), dict)), None)
     opts = resolve_options(run_opts, options, strict_last=True)
     opts["objective"] = next((c["objective"] for c in data.configs if isinstance(c.get("objective"), dict)), None)
     t1 = time.perf_counter()
     cells = cell_table(data.completions)
-    prompts = list(dict.fromkeys(data.completions["prompt_id"].astype(str)))
+    prompts = data.completions["prompt_id"].astype(str).unique().tolist()  # first-seen order
     wide, metrics = prompt_values(data.scores, data.group_scores)
     if len(wide):
         wide.index = wide.index.set_levels([lvl.astype(str) for lvl in wide.index.levels])
