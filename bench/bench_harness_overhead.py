@@ -173,6 +173,7 @@ def main() -> None:
                 wall, tokens, window = hfsweep_run(url, Path(tmp))
             got["hfsweep run"] = (wall, tokens)
             got["hfsweep requests"] = (window, tokens)
+            print(f"round {k + 1}: " + ", ".join(f"{name} {w:.2f} s" for name, (w, _) in got.items()), file=sys.stderr, flush=True)
             rounds.append(got)
             for name, value in got.items():
                 if name not in best or value[0] / value[1] < best[name][0] / best[name][1]:

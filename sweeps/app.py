@@ -45,11 +45,15 @@ def report(paths: list[Path], out: Path | None = None, options: dict | None = No
 
 def run_score_report(config: Config, mapping: dict, run_dir: Path) -> tuple[RunResult, Path | None]:
     """Run the sweep, score it, and write the report (unless ``report.enabled`` is false)."""
-    later = ["pyarrow.parquet", "pandas", "evaluators.scoring"]  # records, scores
+    later = ["numpy", "pyarrow.parquet", "pandas", "evaluators.scoring"]  # records, scores
     if config.report.enabled:
         later += ["reports.build", "reports.plots", "reports.html"]
-    prefetch.start(later)  # imported while the requests are in flight; the runner waits for it after them
-    result = run_sweep(config, run_dir, mapping)
+    prefetch.start(later)  # imported while the requests are in flight (sweeps.prefetch)
+    try:
+        result = run_sweep(config, run_dir, mapping)
+    except BaseException:
+        prefetch.cancel()
+        raise
     if result.interrupted or result.failed:
         return result, None
     if config.judge.model is not None:

@@ -150,15 +150,17 @@ def resolve_server(config: Config):
 
 def _check_objective(config: Config) -> None:
     """Every metric the objective names exists (a miss suggests close names)."""
-    import evaluators
     from reports.options import parse_constraint
 
     objective = config.objective
     named = [("objective.metric", objective.metric)] if objective.metric else []
     named += [(f"objective.constraints ({text!r})", parse_constraint(text)[0]) for text in objective.constraints]
+    named = [(key, name) for key, name in named if name != "judge_score"]
+    if not named:
+        return
+    import evaluators  # the registry (and numpy) only when the objective names a metric
+
     for key, name in named:
-        if name == "judge_score":
-            continue
         try:
             evaluators.get(name)
         except evaluators.UnknownEvaluatorError as error:

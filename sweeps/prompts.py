@@ -16,12 +16,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from evaluators.checks import Check, parse_checks, problems
 from sweeps import records
 from sweeps.config import Prompts
 from sweeps.errors import ConfigError
+
+if TYPE_CHECKING:
+    from evaluators.checks import Check
 
 TEXT_KEYS = ("prompt", "text")
 #: The fields of a prompt that carry its checks.
@@ -61,11 +63,16 @@ def load_prompts(spec: Prompts) -> list[Prompt]:
     for index, row in enumerate(rows, start=1):
         if not isinstance(row.text, str) or not row.text.strip():
             raise ConfigError(f"{source}: prompt {index} is empty or not text: accepted a non-empty string")
-        found = problems(row.checks, row.expected)
-        if found:
-            raise ConfigError(f"{row.where}: {found[0]}")
+        checks: tuple = ()
+        if row.checks is not None or row.expected is not None:  # evaluators (and numpy) only for prompts with checks
+            from evaluators.checks import parse_checks, problems
+
+            found = problems(row.checks, row.expected)
+            if found:
+                raise ConfigError(f"{row.where}: {found[0]}")
+            checks = parse_checks(row.checks, row.expected)
         prompt_id = str(row.id) if row.id not in (None, "") else f"p{index:03d}"
-        prompts.append(Prompt(prompt_id, row.text, parse_checks(row.checks, row.expected)))
+        prompts.append(Prompt(prompt_id, row.text, checks))
     if not prompts:
         raise ConfigError(f"{source} holds no prompts: accepted a .jsonl, .csv or .txt file with at least one prompt")
     ids = [p.id for p in prompts]

@@ -247,7 +247,7 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
 
         rows, stats, interrupted, wall_s, search = run_search(plan, run_dir, run_id, execute)
         stats = stats or Stats()
-    prefetch.wait()  # background imports (sweeps.prefetch) are done before this thread imports pyarrow
+    prefetch.cancel() if interrupted else prefetch.wait()  # background imports done before this thread's own
     order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
     write_parquet(rows, order, run_dir / records.COMPLETIONS)
     _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search)
@@ -320,6 +320,7 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
         backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat)
         pool = Pool(plan, backend, run_id, writer, cache, concurrency, secret=token)
         pool.stats.cache_hits = stats.cache_hits
+        asyncio.get_running_loop().call_later(0.05, prefetch.sending)  # once the first requests are out
         try:
             await pool.run(jobs)
         finally:
