@@ -282,6 +282,7 @@ def render(rep, figs: dict[str, Path]) -> str:
     csp = (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'; "
            "base-uri 'none'; form-action 'none'")
     title = f"hfsweep report: {', '.join(rep.summary['run_ids'])}"
+    files = rep.notes.get("files", "")
     nav = "".join(f'<a href="#{sid}">{esc(t)}</a>' for sid, t in SECTIONS)
     sections = "".join(_section(sid, t, bodies[sid]) for sid, t in SECTIONS)
     sub = (f"{len(rep.targets)} model(s), {rep.summary['cells']} cells, {rep.summary['prompts']} prompts, "
@@ -292,5 +293,5 @@ def render(rep, figs: dict[str, Path]) -> str:
             '<link rel="icon" href="data:,">'
             f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
             f"<header><h1>{esc(title)}</h1><p>{esc(sub)}</p></header><nav>{nav}</nav><main>{sections}"
-            f"{_p('Tables: tables/*.csv; plots: plots/*.png next to this page. Statistics: prompt = unit; BCa bootstrap CIs (scipy.stats.bootstrap); Wilcoxon signed-rank; Benjamini-Hochberg; Friedman.')}"
+            f"{_p(f'Tables: {files}tables/*.csv; plots: {files}plots/*.png next to this page. Statistics: prompt = unit; BCa bootstrap CIs (scipy.stats.bootstrap); Wilcoxon signed-rank; Benjamini-Hochberg; Friedman.')}"
             f"</main><script>{JS}</script></body></html>\n")
