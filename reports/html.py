@@ -1,9 +1,9 @@
 """The self-contained HTML page: inline CSS, base64 PNGs, one small script (CSP-pinned by hash).
 
 Every value from a run (model output, prompts, error messages, model names, settings) goes
-through :func:`esc`; the sample browser's data is JSON with ``<``, ``>``, ``&`` escaped as
+through :func:`esc`; the output viewer's data is JSON with ``<``, ``>``, ``&`` escaped as
 ``\\u003c`` etc. inside a non-executed ``application/json`` script, read by the page script
-with ``textContent`` and inserted with ``textContent``.
+with ``textContent`` and inserted as text nodes.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.browser import sample_data
 from reports.html_assets import CSS, JS
 from reports.paper import PAPER
+from reports.viewer import viewer_data
+from reports.viewer_assets import VIEWER_HTML
 
 
 def esc(x) -> str:
@@ -255,19 +256,19 @@ def _identical(rep) -> str:
     return f'<div class="box warnbox">{esc(msg)}</div>' + table(ic, ["group", "target", "setting", "outputs"])
 
 
-def _browser(rep) -> str:
-    data, note = sample_data(rep)
-    return (_p(note) + '<div class="browser">'
-            '<label>Cell <select id="sb-cell"></select></label><button id="sb-prev">&lt; cell</button><button id="sb-next">cell &gt;</button><br>'
-            '<label>Prompt <select id="sb-prompt"></select></label><button id="sb-pprev">&lt; prompt</button><button id="sb-pnext">prompt &gt;</button>'
-            '<div class="prompt" id="sb-prompt-text"></div><div id="sb-out"></div></div>'
-            f'<script type="application/json" id="samples-data">{json_for_script(data)}</script>')
+def _compare(rep) -> str:
+    data, note = viewer_data(rep)
+    intro = ("Every cell's outputs for one prompt, side by side; identical samples of a cell shown once with their "
+             "count, each output diffed word by word against the baseline cell's output for the same sample. "
+             "Left/right arrow keys change the prompt; the address bar keeps a permalink. ")
+    return (_p(intro + note) + VIEWER_HTML
+            + f'<script type="application/json" id="compare-data">{json_for_script(data)}</script>')
 
 
 SECTIONS = [("summary", "Run summary"), ("leaderboard", "Leaderboard"), ("effects", "Effects of parameters"),
             ("heatmaps", "Heatmaps"), ("baseline", "Cells vs baseline"), ("models", "Model comparison"),
             ("pareto", "Pareto front and recommendation"), ("quality", "Errors, truncation, tokens, latency"),
-            ("decoding", "Decoding strategies vs the paper"), ("identical", "Identical cells"), ("samples", "Sample browser")]
+            ("decoding", "Decoding strategies vs the paper"), ("identical", "Identical cells"), ("compare", "Compare outputs")]
 
 
 def render(rep, figs: dict[str, Path]) -> str:
@@ -276,7 +277,7 @@ def render(rep, figs: dict[str, Path]) -> str:
         "summary": _summary(rep), "leaderboard": _leaderboard(rep), "effects": _effects(rep, figs),
         "heatmaps": _heatmaps(rep, figs), "baseline": _paired(rep), "models": _models(rep, figs),
         "pareto": _pareto(rep, figs), "quality": _quality(rep, figs), "decoding": _decoding(rep),
-        "identical": _identical(rep), "samples": _browser(rep),
+        "identical": _identical(rep), "compare": _compare(rep),
     }
     script_hash = base64.b64encode(hashlib.sha256(JS.encode("utf-8")).digest()).decode("ascii")
     csp = (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'; "
