@@ -2,8 +2,9 @@
 
 Checks: it renders, no console error, no network request (only the page's own file and
 data: URLs), model output carrying ``<script>`` / ``<img onerror>`` payloads shows as text
-and runs nothing, tables sort. Saves ``tests/artifacts/report.png`` for people to look at.
-The output viewer itself: test_reports_viewer.py.
+and runs nothing, tables sort and their cell rows link to the output viewer. Saves
+``tests/artifacts/report.png`` for people to look at. The output viewer itself:
+test_reports_viewer.py.
 """
 
 from __future__ import annotations
@@ -77,3 +78,19 @@ def test_sorting_and_screenshot(browser_page):
     page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
 
+
+def test_cell_rows_link_to_the_viewer(browser_page):
+    page, _, _ = browser_page
+    for sid in ("leaderboard", "baseline", "models", "pareto", "quality", "decoding", "identical"):
+        assert page.locator(f"#{sid} table a[href^='#compare/cell=']").count() > 0, sid
+    link = page.locator("#baseline table tbody tr:visible a").first
+    href = link.get_attribute("href")
+    cell, base = href.split("cell=")[1].split("&base=")
+    link.click()
+    page.wait_for_timeout(200)
+    assert f"cell={cell}" in page.evaluate("location.hash")
+    focused = page.locator("#cmp-grid .cmp-col.focus")
+    assert focused.get_attribute("data-cell") == cell
+    assert page.locator("#cmp-grid .cmp-col.base").get_attribute("data-cell") == base
+    box = page.locator("#compare").bounding_box()
+    assert box["y"] < 200  # the viewer was scrolled into view
