@@ -110,6 +110,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from reports.export import export
+    from reports.options import ReportError
+
+    try:
+        path, rows = export(Path(args.run_dir), args.format, Path(args.out) if args.out else None)
+    except ReportError as error:
+        raise HfsweepError(f"export: {error}") from None
+    print(f"exported {rows} completions with their scores: {path}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hfsweep", description="Sweep generation parameters and measure what they do.")
     commands = top.add_subparsers(dest="command", required=True)
@@ -138,6 +150,12 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     report.add_argument("--out", help="path of the HTML file (default: RUN_DIR/report/index.html)")
     report.set_defaults(func=cmd_report)
+
+    export = commands.add_parser("export", help="write a run's completions joined with their scores as JSON lines or CSV")
+    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="output format (default jsonl)")
+    export.add_argument("--out", help="file to write (default: RUN_DIR/export.FORMAT)")
+    export.set_defaults(func=cmd_export)
     return top
 
 
