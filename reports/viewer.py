@@ -59,7 +59,7 @@ def _joined(rep, metrics: list[str]) -> pd.DataFrame:
 def _build(df: pd.DataFrame, cells: pd.DataFrame, pids: list[str], max_samples: int, max_chars: int,
            metrics: list[str]) -> dict:
     index = {c: i for i, c in enumerate(cells["cell_id"])}
-    keep = df[df["prompt_id"].isin(pids) & (df["sample_index"] < max_samples)]
+    keep = df[df["prompt_id"].isin(pids) & (df["sample_index"] < max_samples)].sort_values("sample_index", kind="stable")
     texts: list[str] = []
     ids: dict[tuple, int] = {}
     cut: dict[str, int] = {}

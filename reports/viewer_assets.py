@@ -29,6 +29,7 @@ VIEWER_HTML = (
 )
 
 VIEWER_CSS = """
+#compare { scroll-margin-top: 48px; }
 .cmp-bar { display: flex; flex-wrap: wrap; gap: 4px 12px; align-items: center; margin: 4px 0; font-size: 13px; }
 .cmp-bar select { max-width: 40em; font-size: 12.5px; }
 .cmp-bar button { font-size: 12px; }
