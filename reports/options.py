@@ -20,7 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "plots": True,
     "max_heatmaps": 12,
-    # sample browser: outputs embedded in the page are bounded
+    # output viewer ("Compare outputs"): outputs embedded in the page are bounded
     "browser": {"max_chars": 600, "max_prompts": 50, "max_samples": 5, "max_bytes": 10_000_000},
     # rows per page in long HTML tables
     "page_rows": 50,
