@@ -39,6 +39,17 @@ def default_out(paths) -> Path:
     return first / "report" / "index.html"
 
 
+def files_dir(page: Path) -> Path:
+    """Where a page's ``tables/`` and ``plots/`` go: beside an ``index.html`` (the default
+    ``RUN_DIR/report/index.html`` layout), else in ``NAME_files/`` beside ``NAME.html``, so
+    two reports written to one folder keep their files apart.
+
+    >>> files_dir(Path("runs/r1/report/index.html")).as_posix(), files_dir(Path("out/b.html")).as_posix()
+    ('runs/r1/report', 'out/b_files')
+    """
+    return page.parent if page.name == "index.html" else page.parent / f"{page.stem}_files"
+
+
 def compute(paths, options: dict | None = None) -> Report:
     """Load the runs and compute every table (no files written)."""
     t0 = time.perf_counter()
@@ -114,7 +125,8 @@ def build_report(paths, out=None, options: dict | None = None) -> Path:
 
     Args:
         paths: run directories and/or sweep directories (searched recursively).
-        out: HTML path; default ``<first path>/report/index.html``.
+        out: HTML path; default ``<first path>/report/index.html``. Tables and plots go to
+            :func:`files_dir` of it.
         options: overrides of ``conf/report/default.yaml`` (see ``reports.options.DEFAULTS``).
     """
     from reports import html, plots
@@ -127,9 +139,11 @@ def build_report(paths, out=None, options: dict | None = None) -> Path:
     out = Path(out) if out is not None else default_out(paths)
     rep = compute(paths, options)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_tables(rep, out.parent / "tables")
+    files = files_dir(out)
+    rep.notes["files"] = "" if files == out.parent else f"{files.name}/"
+    write_tables(rep, files / "tables")
     t0 = time.perf_counter()
-    figs = plots.draw_all(rep, out.parent / "plots") if rep.opts["plots"] else {}
+    figs = plots.draw_all(rep, files / "plots") if rep.opts["plots"] else {}
     t1 = time.perf_counter()
     out.write_text(html.render(rep, figs), encoding="utf-8")
     rep.timings.update(plots_s=t1 - t0, html_s=time.perf_counter() - t1)

@@ -120,6 +120,18 @@ def test_default_out_and_plots(tmp_path):
     assert page.stat().st_size < 3_000_000
 
 
+def test_two_reports_in_one_folder_keep_their_files_apart(tmp_path):
+    opts = {"bootstrap_resamples": 200, "plots": False}
+    a = reports.build_report(FIX / "report_decoding", out=tmp_path / "a.html", options=opts)
+    b = reports.build_report(FIX / "report_sweep", out=tmp_path / "b.html", options=opts)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html", "a_files", "b.html", "b_files"]
+    assert (tmp_path / "a_files" / "tables" / "decoding.csv").is_file()
+    assert len(pd.read_csv(tmp_path / "b_files" / "tables" / "cells.csv")) == 12
+    assert "Tables: a_files/tables/*.csv" in a.read_text() and "Tables: b_files/tables/*.csv" in b.read_text()
+    index = reports.build_report(FIX / "report_decoding", out=tmp_path / "index.html", options=opts)
+    assert (tmp_path / "tables" / "decoding.csv").is_file() and "Tables: tables/*.csv" in index.read_text()
+
+
 def test_find_run_dirs_natural_order():
     dirs = reports.find_run_dirs(FIX / "report_sweep")
     assert [d.name for d in dirs] == ["0", "1", "2"]
