@@ -120,7 +120,7 @@ def write_tables(rep: Report, out_dir: Path) -> dict[str, Path]:
     return paths
 
 
-def build_report(paths, out=None, options: dict | None = None) -> Path:
+def build_report(paths, out=None, options: dict | None = None, timings: dict | None = None) -> Path:
     """Build the report for run/sweep directories; return the path of the HTML page.
 
     Args:
@@ -128,6 +128,7 @@ def build_report(paths, out=None, options: dict | None = None) -> Path:
         out: HTML path; default ``<first path>/report/index.html``. Tables and plots go to
             :func:`files_dir` of it.
         options: overrides of ``conf/report/default.yaml`` (see ``reports.options.DEFAULTS``).
+        timings: if given, filled with the seconds each step took (load_s, stats_s, ...).
     """
     from reports import html, plots
 
@@ -141,10 +142,13 @@ def build_report(paths, out=None, options: dict | None = None) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     files = files_dir(out)
     rep.notes["files"] = "" if files == out.parent else f"{files.name}/"
-    write_tables(rep, files / "tables")
     t0 = time.perf_counter()
-    figs = plots.draw_all(rep, files / "plots") if rep.opts["plots"] else {}
+    write_tables(rep, files / "tables")
     t1 = time.perf_counter()
+    figs = plots.draw_all(rep, files / "plots") if rep.opts["plots"] else {}
+    t2 = time.perf_counter()
     out.write_text(html.render(rep, figs), encoding="utf-8")
-    rep.timings.update(plots_s=t1 - t0, html_s=time.perf_counter() - t1)
+    rep.timings.update(csv_s=t1 - t0, plots_s=t2 - t1, html_s=time.perf_counter() - t2)
+    if timings is not None:
+        timings.update(rep.timings)
     return out

@@ -106,9 +106,11 @@ def _dv(v) -> str:
 
 
 def figure(path: Path, caption: str, small: bool = False) -> str:
+    """The figure file embedded as a data: image (SVG or PNG; the page's CSP allows data: images)."""
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    mime = "image/svg+xml" if Path(path).suffix == ".svg" else "image/png"
     cls = ' class="small"' if small else ""
-    return (f'<figure{cls}><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
+    return (f'<figure{cls}><img alt="{esc(caption)}" src="data:{mime};base64,{data}">'
             f"<figcaption>{esc(caption)} (<code>plots/{esc(Path(path).name)}</code>)</figcaption></figure>")
 
 

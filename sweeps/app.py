@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sweeps.config import Config
-from sweeps import records
+from sweeps import prefetch, records
 from sweeps.judge import judge_run, merge_scores
 from sweeps.runner import RunResult, run_sweep
 
@@ -37,7 +37,7 @@ def score(run_dir: Path, names: list[str] | None = None) -> dict:
 
 
 def report(paths: list[Path], out: Path | None = None, options: dict | None = None) -> Path:
-    """Build the HTML report (plus CSV tables and PNG plots) for one or more runs."""
+    """Build the HTML report (plus CSV tables and SVG plots) for one or more runs."""
     from reports import build_report
 
     return build_report(paths, out, options)
@@ -45,6 +45,10 @@ def report(paths: list[Path], out: Path | None = None, options: dict | None = No
 
 def run_score_report(config: Config, mapping: dict, run_dir: Path) -> tuple[RunResult, Path | None]:
     """Run the sweep, score it, and write the report (unless ``report.enabled`` is false)."""
+    later = ["pyarrow.parquet", "pandas", "evaluators.scoring"]  # records, scores
+    if config.report.enabled:
+        later += ["reports.build", "reports.plots", "reports.html"]
+    prefetch.start(later)  # imported while the requests are in flight; the runner waits for it after them
     result = run_sweep(config, run_dir, mapping)
     if result.interrupted or result.failed:
         return result, None

@@ -17,7 +17,7 @@ from sweeps.config import Config
 from sweeps.errors import TargetError
 from sweeps.grid import stable_hash
 from sweeps.plan import Job, Plan, check_target, make_plan, resolve_target, resolve_token
-from sweeps import records
+from sweeps import prefetch, records
 from sweeps.prompts import write_prompts_file
 from sweeps.records import CompletionRecord
 from sweeps.store import Cache, RunWriter, default_cache_path, read_jsonl, write_parquet
@@ -247,6 +247,7 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
 
         rows, stats, interrupted, wall_s, search = run_search(plan, run_dir, run_id, execute)
         stats = stats or Stats()
+    prefetch.wait()  # background imports (sweeps.prefetch) are done before this thread imports pyarrow
     order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
     write_parquet(rows, order, run_dir / records.COMPLETIONS)
     _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search)

@@ -114,9 +114,9 @@ def test_default_out_and_plots(tmp_path):
     page = reports.build_report([sweep], options={"bootstrap_resamples": 200})
     assert page == sweep / "report" / "index.html"
     assert (sweep / "0" / "scores.parquet").is_file()
-    pngs = sorted(p.name for p in (sweep / "report" / "plots").glob("*.png"))
-    assert "pareto.png" in pngs and "lengths.png" in pngs and "effects_temperature.png" in pngs
-    assert any(p.startswith("heatmap_") for p in pngs) and any(p.startswith("model_deltas_") for p in pngs)
+    svgs = sorted(p.name for p in (sweep / "report" / "plots").glob("*.svg"))
+    assert "pareto.svg" in svgs and "lengths.svg" in svgs and "effects_temperature.svg" in svgs
+    assert any(p.startswith("heatmap_") for p in svgs) and any(p.startswith("model_deltas_") for p in svgs)
     assert page.stat().st_size < 3_000_000
 
 
