@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from reports import paper, recommend, runtables, tables
-from reports.load import RunData, cell_table, find_run_dirs, is_run_dir, load_runs, prompt_values
+from reports.load import RunData, cell_table, find_run_dirs, load_runs, prompt_values
 from reports.options import resolve_options
 
 FLOAT_FORMAT = "%.6g"
@@ -33,10 +33,8 @@ class Report:
 
 
 def default_out(paths) -> Path:
-    first = Path(paths[0])
-    if is_run_dir(first):
-        return first / "report" / "index.html"
-    return first / "report" / "index.html"
+    """``<first path>/report/index.html``, for a run directory and a sweep directory alike."""
+    return Path(paths[0]) / "report" / "index.html"
 
 
 def files_dir(page: Path) -> Path:

@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 import reports
-from reports.options import CLI_KEYS, DEFAULTS, ReportError, resolve_options
+from reports.options import ReportError, resolve_options
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures"
