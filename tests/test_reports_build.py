@@ -82,6 +82,11 @@ def test_sweep_report_content(sweep_report):
     assert page.count("<script") == 2  # the JSON data block and the page script
 
 
+def test_no_objective_no_quality_measure_means_no_recommendation(decoding_report):
+    assert pd.read_csv(decoding_report.parent / "tables" / "recommendation.csv").empty
+    assert "needs a quality measure" in decoding_report.read_text()
+
+
 def test_decoding_table_beside_paper(decoding_report):
     dec = pd.read_csv(decoding_report.parent / "tables" / "decoding.csv")
     assert dec["setting_name"].tolist() == ["greedy", "pure", "top_k_40", "nucleus_0.95"]
