@@ -59,6 +59,8 @@ def compute(paths, options: dict | None = None) -> Report:
     cells = cell_table(data.completions)
     prompts = list(dict.fromkeys(data.completions["prompt_id"].astype(str)))
     wide, metrics = prompt_values(data.scores, data.group_scores)
+    # a metric with no value anywhere (pass_rate without checks, perplexity without log-probs) has nothing to report
+    metrics = [m for m in metrics if m in wide and bool(wide[m].notna().any())]
     if len(wide):
         wide.index = wide.index.set_levels([lvl.astype(str) for lvl in wide.index.levels])
     if opts["pareto"]["down"] is None:  # coherence: perplexity where the target gave log-probabilities
