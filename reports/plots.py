@@ -111,7 +111,7 @@ def effects(rep, out: Path) -> dict[str, Path]:
                 x, mean, lo, hi = (list(c) for c in zip(*s))
                 ax.band(x, lo, hi, color(k))
                 ax.line(x, mean, color(k))
-                ax.points(x, mean, marker(k), 3.2, color(k))
+                ax.points(x, mean, marker(k), 3.2 if len(x) <= 15 else 2.2, color(k))
         figs[f"effects_{p}"] = _save(svg, out / f"effects_{_slug(p)}.svg")
     return figs
 
@@ -136,12 +136,19 @@ def heatmaps(rep, out: Path) -> dict[str, Path]:
     return figs
 
 
+def _thin(labels: list[str], most: int = 20) -> list[str]:
+    """Every k-th label kept (the rest blank) so that at most ``most`` show."""
+    k = -(-len(labels) // most)
+    return [s if i % k == 0 else "" for i, s in enumerate(labels)]
+
+
 def _heatmap(t, p1, p2, m, xs, ys, grid) -> Svg:
     xname, yname = PARAM_UNITS.get(p1, p1), PARAM_UNITS.get(p2, p2)
-    cw = max(34.0, min(56.0, 480 / len(xs)))
-    ch = max(20.0, min(40.0, 320 / len(ys)), (text_width(yname, 10) + 12) / len(ys))  # room for the y label
-    xlab, ylab = [f"{v:g}" for v in xs], [f"{v:g}" for v in ys]
-    rotate = max(text_width(s, 9) for s in xlab) > cw - 4
+    annotate = len(xs) * len(ys) <= 144  # values written in the cells: they need room
+    cw = max(34.0 if annotate else 9.0, min(56.0, 480 / len(xs)))
+    ch = max(20.0 if annotate else 7.0, min(40.0, 320 / len(ys)), (text_width(yname, 10) + 12) / len(ys))  # room for the y label
+    xlab, ylab = _thin([f"{v:g}" for v in xs]), _thin([f"{v:g}" for v in ys])
+    rotate = max(text_width(s, 9) for s in xlab) > cw * (len(xs) / max(1, sum(1 for s in xlab if s))) - 4
     left = 24 + max(text_width(s, 9) for s in ylab) + 22
     top = 66
     gw, gh = cw * len(xs), ch * len(ys)
@@ -156,7 +163,6 @@ def _heatmap(t, p1, p2, m, xs, ys, grid) -> Svg:
     svg.text(12, 18, title, 12, weight="600")
     svg.text(12, 34, sub, 10, fill=MUTED)
     svg.text(12, 50, unit, 10, fill=MUTED)
-    annotate = len(xs) * len(ys) <= 144
     for j, y in enumerate(ys):
         py = top + (len(ys) - 1 - j) * ch  # first level at the bottom
         for i, x in enumerate(xs):
@@ -241,7 +247,8 @@ def lengths(rep, out: Path) -> dict[str, Path]:
     edges = np.linspace(0, top + 1, min(60, int(top) + 2))
     target_of = dict(zip(rep.cells["cell_id"], rep.cells["target"]))
     code = {t: k for k, t in enumerate(rep.targets)}
-    which = comp["cell_id"].map(lambda c: code.get(target_of.get(c), -1)).to_numpy()
+    cell_codes, cell_ids = pd.factorize(comp["cell_id"])  # one pass over the rows, then one lookup per cell
+    which = np.array([code.get(target_of.get(c), -1) for c in cell_ids], dtype=int)[cell_codes]
     hists = [(k, t, np.histogram(vals[ok & (which == k)], bins=edges)[0]) for k, t in enumerate(rep.targets)]
     title = "Completion length distribution (dashed: max_tokens cap)"
     svg = Svg(660, 420, title)
