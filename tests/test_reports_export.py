@@ -75,5 +75,5 @@ def test_cli(run, tmp_path):
     assert done.stdout.strip() == f"exported 72 completions with their scores: {tmp_path / 'x.csv'}"
     bad = _cli(str(tmp_path / "no_such_run"))
     assert bad.returncode == 2
-    assert bad.stderr.startswith("hfsweep: export: Run directory") and "Traceback" not in bad.stderr
+    assert bad.stderr.startswith("hfsweep: Run directory") and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
