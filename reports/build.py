@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import paper, runtables, tables
-from reports.load import RunData, cell_table, find_run_dirs, is_run_dir, load_runs, prompt_values
+from reports import paper, recommend, runtables, tables
+from reports.load import RunData, cell_table, find_run_dirs, load_runs, prompt_values
 from reports.options import resolve_options
 
 FLOAT_FORMAT = "%.6g"
@@ -33,37 +33,44 @@ class Report:
 
 
 def default_out(paths) -> Path:
-    first = Path(paths[0])
-    if is_run_dir(first):
-        return first / "report" / "index.html"
-    return first / "report" / "index.html"
+    """``<first path>/report/index.html``, for a run directory and a sweep directory alike."""
+    return Path(paths[0]) / "report" / "index.html"
+
+
+def files_dir(page: Path) -> Path:
+    """Where a page's ``tables/`` and ``plots/`` go: beside an ``index.html`` (the default
+    ``RUN_DIR/report/index.html`` layout), else in ``NAME_files/`` beside ``NAME.html``, so
+    two reports written to one folder keep their files apart.
+
+    >>> files_dir(Path("runs/r1/report/index.html")).as_posix(), files_dir(Path("out/b.html")).as_posix()
+    ('runs/r1/report', 'out/b_files')
+    """
+    return page.parent if page.name == "index.html" else page.parent / f"{page.stem}_files"
 
 
 def compute(paths, options: dict | None = None) -> Report:
     """Load the runs and compute every table (no files written)."""
     t0 = time.perf_counter()
-    data = load_runs(paths)
+    data = load_runs(paths, skip=("request_params", "cache_key"))  # columns no table or page shows
     run_opts = next((c.get("report") for c in data.configs if isinstance(c.get("report"), dict)), None)
     opts = resolve_options(run_opts, options, strict_last=True)
+    opts["objective"] = next((c["objective"] for c in data.configs if isinstance(c.get("objective"), dict)), None)
     t1 = time.perf_counter()
     cells = cell_table(data.completions)
-    prompts = list(dict.fromkeys(data.completions["prompt_id"].astype(str)))
+    prompts = data.completions["prompt_id"].astype(str).unique().tolist()  # first-seen order
     wide, metrics = prompt_values(data.scores, data.group_scores)
+    # a metric with no value anywhere (pass_rate without checks, perplexity without log-probs) has nothing to report
+    metrics = [m for m in metrics if m in wide and bool(wide[m].notna().any())]
     if len(wide):
         wide.index = wide.index.set_levels([lvl.astype(str) for lvl in wide.index.levels])
+    if opts["pareto"]["down"] is None:  # coherence: perplexity where the target gave log-probabilities
+        scored = "perplexity" in wide and bool(wide["perplexity"].notna().any())
+        opts["pareto"]["down"] = "perplexity" if scored else "seq_rep_4"
     ctx = tables.Context(cells, wide, metrics, prompts, opts)
     rep = Report(data, opts, cells, metrics, ctx.swept, ctx.targets)
-    t = rep.tables
-    t["cell_metrics"] = tables.cell_metrics(ctx)
-    t["effects"] = tables.effects(ctx)
-    t["friedman"] = tables.friedman(ctx)
-    t["paired_baseline"], rep.notes["baseline"] = tables.paired_baseline(ctx)
-    t["model_pairs"] = tables.model_pairs(ctx)
-    tables.adjust_all(t["friedman"], t["paired_baseline"], t["model_pairs"])
-    t["pareto"], rep.notes["recommendation"] = tables.pareto(ctx, t["cell_metrics"])
     rep.key_metrics = [m for m in opts["key_metrics"] if m in metrics] or metrics[:6]
-    hm = [m for m in (opts["pareto"]["up"], opts["pareto"]["down"]) if m in metrics] or rep.key_metrics[:1]
-    t["heatmaps"] = tables.heatmaps(ctx, t["cell_metrics"], hm, int(opts["max_heatmaps"]))
+    rep.tables, rep.notes = statistics(ctx, rep.key_metrics)
+    t = rep.tables
     t["errors"] = runtables.errors_table(data.completions, cells)
     t["usage"] = runtables.usage_table(data.completions, cells)
     t["identical_cells"] = runtables.identical_cells(data.completions, cells)
@@ -75,24 +82,59 @@ def compute(paths, options: dict | None = None) -> Report:
     return rep
 
 
+def statistics(ctx: tables.Context, key_metrics: list[str]) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Every statistical table of the report (the calibration tests call this too)."""
+    t: dict[str, pd.DataFrame] = {}
+    notes: dict[str, str] = {}
+    t["cell_metrics"] = tables.cell_metrics(ctx)
+    t["design"] = ctx.design
+    t["effects"] = tables.effects(ctx)
+    t["friedman"] = tables.friedman(ctx)
+    t["paired_baseline"], notes["baseline"] = tables.paired_baseline(ctx)
+    t["model_pairs"] = tables.model_pairs(ctx)
+    t["setting_pairs"], notes["setting_pairs"] = tables.setting_pairs(ctx)
+    tables.adjust_all(t["friedman"], t["paired_baseline"], t["model_pairs"], t["setting_pairs"])
+    notes["duplicates"] = ", ".join(f"{a} (same per-prompt values as {b})" for a, b in ctx.duplicates.items())
+    metric, goal, cons, how = recommend.from_objective(ctx, ctx.opts.get("objective"))
+    if metric is None:
+        t["recommendation"], chosen, notes["recommendation"] = pd.DataFrame(columns=recommend.REC_COLS), [], how
+    else:
+        t["recommendation"], choices, notes["recommendation"] = recommend.recommendations(ctx, metric, goal, cons, how)
+        chosen = [ctx.cells["cell_id"][ctx.cells["target"] == tg].iloc[c.index]
+                  for tg, c in zip(ctx.targets, choices) if c.index is not None]
+    t["pareto"] = recommend.pareto_table(ctx, t["cell_metrics"], chosen)
+    up, down = ctx.opts["pareto"]["up"], ctx.opts["pareto"]["down"]
+    hm = [m for m in (up, down) if m in ctx.metrics] or key_metrics[:1]
+    t["heatmaps"] = tables.heatmaps(ctx, hm, int(ctx.opts["max_heatmaps"]))
+    return t, notes
+
+
 def write_tables(rep: Report, out_dir: Path) -> dict[str, Path]:
     """Write every table as CSV (fixed float format, row order as computed)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, df in rep.tables.items():
         p = out_dir / f"{name}.csv"
-        df.to_csv(p, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+        # attrs set aside while writing: pandas deep-copies them into every chunk to_csv slices
+        # (a table's per-row test keys made that 14 s on a 1M-completion report)
+        attrs, df.attrs = df.attrs, {}
+        try:
+            df.to_csv(p, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+        finally:
+            df.attrs = attrs
         paths[name] = p
     return paths
 
 
-def build_report(paths, out=None, options: dict | None = None) -> Path:
+def build_report(paths, out=None, options: dict | None = None, timings: dict | None = None) -> Path:
     """Build the report for run/sweep directories; return the path of the HTML page.
 
     Args:
         paths: run directories and/or sweep directories (searched recursively).
-        out: HTML path; default ``<first path>/report/index.html``.
+        out: HTML path; default ``<first path>/report/index.html``. Tables and plots go to
+            :func:`files_dir` of it.
         options: overrides of ``conf/report/default.yaml`` (see ``reports.options.DEFAULTS``).
+        timings: if given, filled with the seconds each step took (load_s, stats_s, ...).
     """
     from reports import html, plots
 
@@ -104,10 +146,15 @@ def build_report(paths, out=None, options: dict | None = None) -> Path:
     out = Path(out) if out is not None else default_out(paths)
     rep = compute(paths, options)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_tables(rep, out.parent / "tables")
+    files = files_dir(out)
+    rep.notes["files"] = "" if files == out.parent else f"{files.name}/"
     t0 = time.perf_counter()
-    figs = plots.draw_all(rep, out.parent / "plots") if rep.opts["plots"] else {}
+    write_tables(rep, files / "tables")
     t1 = time.perf_counter()
+    figs = plots.draw_all(rep, files / "plots") if rep.opts["plots"] else {}
+    t2 = time.perf_counter()
     out.write_text(html.render(rep, figs), encoding="utf-8")
-    rep.timings.update(plots_s=t1 - t0, html_s=time.perf_counter() - t1)
+    rep.timings.update(csv_s=t1 - t0, plots_s=t2 - t1, html_s=time.perf_counter() - t2)
+    if timings is not None:
+        timings.update(rep.timings)
     return out

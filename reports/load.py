@@ -94,8 +94,19 @@ def _ensure_scores(run: Path) -> None:
     score_run(run)
 
 
-def load_runs(paths) -> RunData:
-    """Load and merge run directories (each path: run dir or sweep dir), scoring unscored ones."""
+def _columns(path: Path, skip: tuple[str, ...]) -> list[str] | None:
+    if not skip:
+        return None
+    import pyarrow.parquet as pq
+
+    return [name for name in pq.read_schema(path).names if name not in skip]
+
+
+def load_runs(paths, skip: tuple[str, ...] = ()) -> RunData:
+    """Load and merge run directories (each path: run dir or sweep dir), scoring unscored ones.
+
+    ``skip``: completion columns not read (the report does not need ``request_params``).
+    """
     dirs: list[Path] = []
     for p in paths:
         dirs.extend(find_run_dirs(p))
@@ -109,7 +120,7 @@ def load_runs(paths) -> RunData:
             failed.append({"path": str(d), "error": str(info.get("error", "unknown error")),
                            "overrides": " ".join(map(str, info.get("overrides", []) or []))})
             continue
-        c = pd.read_parquet(d / records.COMPLETIONS)
+        c = pd.read_parquet(d / records.COMPLETIONS, columns=_columns(d / records.COMPLETIONS, skip))
         records.check_version(c["schema_version"].unique() if "schema_version" in c else [0], d)
         _ensure_scores(d)
         s = pd.read_parquet(d / records.SCORES)
@@ -135,7 +146,7 @@ def load_runs(paths) -> RunData:
         raise ReportError(f"Every run under {', '.join(map(str, paths))} failed; nothing to report. See failed.json in each job directory.")
     completions = pd.concat(comps, ignore_index=True)
     if "provider" in completions:
-        served = completions.dropna(subset=["provider"]).groupby("model")["provider"].unique()
+        served = completions.loc[completions["provider"].notna(), ["model", "provider"]].groupby("model")["provider"].unique()
         for model, providers in served.items():
             if len(providers) > 1:
                 warns.append(f"model {model} was served by {len(providers)} providers ({', '.join(sorted(map(str, providers)))}): "

@@ -12,19 +12,66 @@ from typing import Any, List, Optional
 
 @dataclass
 class Pareto:
-    up: str = "distinct_2"  # metric to maximise
-    down: str = "seq_rep_4"  # metric to minimise
-    threshold: Optional[float] = None  # on `down` for the recommendation; null = median over cells
+    """The quality-diversity front the page draws (the recommendation comes from ``objective``)."""
+
+    up: str = "distinct_2"  # metric to maximise (diversity)
+    down: Optional[str] = None  # metric to minimise; null = perplexity where the target gave log-probs, else seq_rep_4
 
 
 @dataclass
 class Browser:
-    """What the page embeds of the samples (it says what it left out)."""
+    """The output viewer ("Compare outputs"): what the page embeds of the samples (it says what it left out)."""
 
     max_chars: int = 600
     max_prompts: int = 50
     max_samples: int = 5
     max_bytes: int = 10_000_000
+
+
+OPERATORS = (">=", "<=", ">", "<")
+
+
+@dataclass
+class Objective:
+    """What "best" means for the recommendation (and the adaptive search): the best cell on
+    ``metric`` (``goal`` max or min) among the cells meeting every constraint."""
+
+    metric: Optional[str] = None  # null = pass_rate with prompt checks, else judge_score with a judge, else none
+    goal: str = "max"  # max | min
+    constraints: List[str] = field(default_factory=list)  # "METRIC OP VALUE", OP one of >=, <=, >, <
+
+
+def parse_constraint(text: str) -> tuple[str, str, float]:
+    """``"METRIC OP VALUE"`` as (metric, op, value).
+
+    >>> parse_constraint("pass_rate >= 0.85")
+    ('pass_rate', '>=', 0.85)
+    >>> parse_constraint("loop_rate = 0")
+    Traceback (most recent call last):
+    reports.options.ReportError: objective.constraints: 'loop_rate = 0' is not accepted: "METRIC OP VALUE" with OP one of >=, <=, >, <, e.g. "pass_rate >= 0.85"
+    """
+    import re
+
+    match = re.fullmatch(r"\s*(\w+)\s*(>=|<=|>|<)\s*(\S+)\s*", str(text))
+    value = None
+    if match:
+        try:
+            value = float(match.group(3))
+        except ValueError:
+            value = None
+    if value is None:
+        raise ReportError(f"objective.constraints: {text!r} is not accepted: \"METRIC OP VALUE\" with OP one of "
+                          f"{', '.join(OPERATORS)}, e.g. \"pass_rate >= 0.85\"")  # fmt: skip
+    return match.group(1), match.group(2), value
+
+
+def check_objective(objective: Objective) -> Objective:
+    """The goal and the constraints' form (metric names are checked against the registry by the engine)."""
+    if objective.goal not in ("max", "min"):
+        raise ReportError(f"objective.goal = {objective.goal!r} is not accepted: choose one of max, min")
+    for text in objective.constraints:
+        parse_constraint(text)
+    return objective
 
 
 @dataclass

@@ -3,7 +3,8 @@
 Per cell with a ``setting_name``: the texts are sample 0 of each prompt (error rows
 skipped), pooled; Self-BLEU4 = ``evaluators.diversity.self_bleu(texts, max_n=4)`` (each text
 against all other texts of the cell), Zipf = ``evaluators.diversity.zipf(texts)`` over pooled
-counts, Repetition % = 100 x ``evaluators.repetition.loop_rate(texts)``.
+counts, Repetition % = 100 x ``evaluators.repetition.loop_rate(texts)``. Tokens are hfsweep's
+default word tokens, not the paper's GPT-2 BPE: orderings compare, absolute values do not.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def decoding_table(comp: pd.DataFrame, cells: pd.DataFrame) -> tuple[pd.DataFram
     df = pd.DataFrame(rows, columns=["target", "setting_name", "cell_id", "texts", "self_bleu4", "zipf",
                                      "repetition_pct", "paper_method", "paper_self_bleu4", "paper_zipf",
                                      "paper_repetition_pct"])
-    note = ("Measured the paper's way: per cell, sample 0 of each prompt, texts pooled; "
+    note = ("Measured as the paper aggregates (per cell, sample 0 of each prompt, texts pooled), but on hfsweep's "
+            "word tokens where the paper used GPT-2's BPE tokens: Self-BLEU4 and Zipf are on another scale than the "
+            "paper's columns, so compare the ordering of the strategies, not the values. "
             f"{df['texts'].max()} texts per cell here vs 5000 in the paper (GPT-2 Large, WebText), "
             "so expect wide sampling error.")
     return df, note

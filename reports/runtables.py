@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import pandas as pd
@@ -15,34 +16,93 @@ def _col(df: pd.DataFrame, name: str, default=np.nan) -> pd.Series:
     return df[name] if name in df else pd.Series(default, index=df.index)
 
 
+# Chat-template tokens that leak into outputs when a model is fed a template it does not know.
+TEMPLATE_TOKENS = ("<|im_start|>", "<|im_end|>", "<start_of_turn>", "<end_of_turn>", "[INST]", "<|eot_id|>")
+
+
+def _arrow_strings(values: pd.Series):
+    """``values`` as a pyarrow string array (zero-copy for pandas' Arrow-backed strings), or
+    None when the column holds something other than strings and nulls."""
+    import pyarrow as pa
+
+    try:
+        arr = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_null(arr.type):
+        return arr.cast(pa.string())
+    return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else None
+
+
+def _template_mask(text: pd.Series) -> np.ndarray:
+    """Rows whose text (a string) holds a chat-template token."""
+    import pyarrow.compute as pc
+
+    arr = _arrow_strings(text)
+    if arr is None:
+        return np.fromiter((isinstance(t, str) and any(token in t for token in TEMPLATE_TOKENS) for t in text),
+                           dtype=bool, count=len(text))
+    pattern = "|".join(re.escape(token) for token in TEMPLATE_TOKENS)  # one pass of literal alternatives
+    return pc.fill_null(pc.match_substring_regex(arr, pattern), False).to_numpy(zero_copy_only=False)
+
+
+def _empty_mask(text: pd.Series) -> np.ndarray:
+    """Rows whose text is missing, empty or whitespace only (Python's ``str.isspace``, which
+    pyarrow's ``utf8_is_space`` matches for every code point)."""
+    import pyarrow.compute as pc
+
+    arr = _arrow_strings(text)
+    if arr is None:
+        return np.fromiter((not isinstance(t, str) or not t.strip() for t in text), dtype=bool, count=len(text))
+    blank = pc.or_kleene(pc.equal(arr, ""), pc.utf8_is_space(arr))
+    return pc.fill_null(blank, True).to_numpy(zero_copy_only=False)
+
+
 def errors_table(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     """Per cell: requests, errors, error rate, most common error kind and message,
-    truncation rate (finish_reason ``length`` among non-error rows), empty-output rate."""
-    err = _col(comp, "error", None).astype(object)
-    text = _col(comp, "text", None).astype(object)
-    fin = _col(comp, "finish_reason", None).astype(object)
+    truncation rate (finish_reason ``length`` among non-error rows), empty-output rate, and the
+    share of outputs holding chat-template tokens.
+
+    Vectorised over the rows (one pass per column, no per-row Python): the same values as
+    :func:`records.is_truncated` / :func:`records.is_empty` row by row.
+    """
+    is_err = np.asarray(records.error_mask(comp), dtype=bool)
+    fin = _col(comp, "finish_reason", None)
+    text = _col(comp, "text", None)
     df = pd.DataFrame({
-        "cell_id": comp["cell_id"], "is_err": records.error_mask(comp), "error": err,
-        "message": _col(comp, "error_message", None).astype(object),
-        "truncated": [records.is_truncated(e, f) for e, f in zip(err, fin)],
-        "empty": [records.is_empty(e, t) for e, t in zip(err, text)],
+        "cell_id": comp["cell_id"].to_numpy(), "is_err": is_err,
+        "truncated": ~is_err & (fin == "length").fillna(False).to_numpy(dtype=bool),
+        "empty": ~is_err & _empty_mask(text),
+        "template": _template_mask(text),
     })
-    rows = []
-    for cid, g in df.groupby("cell_id", sort=False):
-        n, ne = len(g), int(g["is_err"].sum())
-        ok = n - ne
-        kind = msg = ""
-        kcount = 0
-        if ne:
-            e = g[g["is_err"]]
-            counts = e.groupby(["error", "message"], dropna=False, sort=False).size().sort_values(ascending=False, kind="stable")
-            (kind, msg), kcount = counts.index[0], int(counts.iloc[0])
-            kind = "" if kind is None or kind != kind else str(kind)
-            msg = "" if msg is None or msg != msg else str(msg)
-        rows.append((cid, n, ne, ne / n if n else np.nan, kind, kcount, msg,
-                     g["truncated"].sum() / ok if ok else np.nan, g["empty"].sum() / ok if ok else np.nan))
-    out = pd.DataFrame(rows, columns=["cell_id", "requests", "errors", "error_rate", "top_error",
-                                      "top_error_count", "top_error_message", "truncated_rate", "empty_rate"])
+    g = df.groupby("cell_id", sort=False)
+    out = g.agg(requests=("is_err", "size"), errors=("is_err", "sum"), truncated=("truncated", "sum"),
+                empty=("empty", "sum"), template=("template", "sum"))
+    n, ne = out["requests"].to_numpy(), out["errors"].to_numpy()
+    ok = (n - ne).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["error_rate"] = np.where(n > 0, ne / n, np.nan)
+        for col, name in (("truncated", "truncated_rate"), ("empty", "empty_rate"), ("template", "template_tokens_rate")):
+            out[name] = np.where(ok > 0, out[col].to_numpy() / ok, np.nan)
+    out["top_error"], out["top_error_count"], out["top_error_message"] = "", 0, ""
+    if is_err.any():
+        e = pd.DataFrame({"cell_id": comp["cell_id"].to_numpy()[is_err],
+                          "error": _col(comp, "error", None).astype(object).to_numpy()[is_err],
+                          "message": _col(comp, "error_message", None).astype(object).to_numpy()[is_err]})
+        # per cell: the most frequent (kind, message); ties go to the one seen first in the cell
+        counts = e.groupby(["cell_id", "error", "message"], dropna=False, sort=False).size().rename("count").reset_index()
+        top = counts.loc[counts.groupby("cell_id", sort=False)["count"].idxmax()].set_index("cell_id")
+        clean = lambda v: "" if v is None or v != v else str(v)  # noqa: E731
+        out.loc[top.index, "top_error"] = [clean(v) for v in top["error"]]
+        out.loc[top.index, "top_error_count"] = top["count"].astype(int).to_numpy()
+        out.loc[top.index, "top_error_message"] = [clean(v) for v in top["message"]]
+    out = out.reset_index()[["cell_id", "requests", "errors", "error_rate", "top_error", "top_error_count",
+                             "top_error_message", "truncated_rate", "empty_rate", "template_tokens_rate"]]
+    out["requests"] = out["requests"].astype(int)
+    out["errors"] = out["errors"].astype(int)
+    out["top_error_count"] = out["top_error_count"].astype(int)
     return cells[["cell_id", "target", "setting"]].merge(out, on="cell_id", how="left")
 
 
@@ -70,24 +130,45 @@ def usage_table(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     return cells[["cell_id", "target", "setting"]].merge(out, on="cell_id", how="left")
 
 
+def _codes(values) -> np.ndarray:
+    """Integer codes of a column (a Series or a pyarrow array): equal values, equal codes, in
+    order of first appearance (nulls a code of their own)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(values, pd.Series):
+        arr = _arrow_strings(values)
+        if arr is None:
+            return pd.factorize(values.astype(object).astype(str))[0].astype(np.int64)
+    else:
+        arr = values
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return pc.dictionary_encode(arr, null_encoding="encode").indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def identical_cells(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     """Groups of >= 2 cells whose outputs are identical for every prompt and sample (seed).
 
-    Compared on all rows of the cell: (prompt_id, sample_index, seed, text), an error row
-    counting as its error kind. Cells with different prompts or sample counts never match.
+    Compared on all rows of the cell: (prompt_id, sample_index, seed, output), the output being
+    the text, or for an error row its error kind. Cells with different prompts or sample
+    counts never match. Each row becomes integer codes (equal strings, equal codes), each cell
+    the digest of its rows in a canonical order: one vectorised pass, no per-row Python.
     """
-    err = _col(comp, "error", None).astype(object)
-    text = _col(comp, "text", None).astype(object)
-    out_txt = np.where(err.notna(), "\x00error:" + err.astype(str), text.astype(str))
-    df = pd.DataFrame({
-        "cell_id": comp["cell_id"].astype(str), "prompt_id": comp["prompt_id"].astype(str),
-        "sample_index": _col(comp, "sample_index", 0).astype(str), "seed": _col(comp, "seed", 0).astype(str),
-        "out": out_txt,
-    }).sort_values(["cell_id", "prompt_id", "sample_index"], kind="stable")
-    df["line"] = df["prompt_id"] + "\x1f" + df["sample_index"] + "\x1f" + df["seed"] + "\x1f" + df["out"]
-    digest = {cid: hashlib.sha256("\x1e".join(g["line"]).encode("utf-8", "surrogatepass")).hexdigest()
-              for cid, g in df.groupby("cell_id", sort=False)}
-    size = df.groupby("cell_id").size()
+    err = _col(comp, "error", None)
+    has_err = err.notna().to_numpy(dtype=bool)
+    # an output is its text, or for an error row its error kind (texts and kinds coded apart)
+    out = np.where(has_err, _codes(err.astype(object).where(err.notna(), "").astype(str)), _codes(_col(comp, "text", None)))
+    num = lambda name: pd.to_numeric(_col(comp, name, 0), errors="coerce").fillna(-1).to_numpy(dtype=np.int64)  # noqa: E731
+    key = np.column_stack([_codes(comp["prompt_id"].astype(str)), num("sample_index"), num("seed"), has_err, out])
+    cell = _codes(comp["cell_id"].astype(str))
+    order = np.lexsort((*key.T[::-1], cell))
+    key, cell = key[order], cell[order]
+    bounds = np.flatnonzero(np.diff(cell)) + 1
+    starts, ends = np.r_[0, bounds], np.r_[bounds, len(cell)]
+    names = pd.unique(comp["cell_id"].astype(str))  # code k is the k-th distinct cell id in row order
+    digest = {names[cell[a]]: hashlib.sha256(np.ascontiguousarray(key[a:b]).tobytes()).hexdigest() for a, b in zip(starts, ends)}
+    size = {names[cell[a]]: int(b - a) for a, b in zip(starts, ends)}
     c = cells[["cell_id", "target", "setting"]].copy()
     c["digest"] = c["cell_id"].map(digest)
     c["outputs"] = c["cell_id"].map(size)
@@ -97,6 +178,14 @@ def identical_cells(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
         for r in g.itertuples():
             rows.append((k, r.cell_id, r.target, r.setting, int(r.outputs)))
     return pd.DataFrame(rows, columns=["group", "cell_id", "target", "setting", "outputs"])
+
+
+def _template_warning(comp: pd.DataFrame) -> list[str]:
+    leaked = int(_template_mask(_col(comp, "text", None)).sum())
+    if not leaked:
+        return []
+    return [f"{leaked} of {len(comp)} outputs hold chat-template tokens (e.g. <|im_start|>): a model was fed a chat "
+            "template it does not know (see template_tokens_rate per cell; model.mode=text for a base model)"]
 
 
 def run_summary(data: RunData, cells: pd.DataFrame) -> dict:
@@ -113,7 +202,7 @@ def run_summary(data: RunData, cells: pd.DataFrame) -> dict:
     targets = cells.drop_duplicates("target")[["target", "target_kind", "model", "endpoint", "provider", "mode"]]
     return {
         "runs": [str(d) for d in data.run_dirs if (d / records.COMPLETIONS).is_file()],
-        "run_ids": sorted(set(comp["run_id"].astype(str))) if "run_id" in comp else [],
+        "run_ids": sorted(set(comp["run_id"].astype(str).unique())) if "run_id" in comp else [],
         "sweeps": sorted({str(s["sweep"]) for s in data.summaries if s.get("sweep")}),
         "targets": targets.to_dict("records"),
         "grid": grid,
@@ -129,6 +218,6 @@ def run_summary(data: RunData, cells: pd.DataFrame) -> dict:
         "wall_s": total("wall_s"),
         "started_at": min((str(s["started_at"]) for s in data.summaries if s.get("started_at")), default=None),
         "finished_at": max((str(s["finished_at"]) for s in data.summaries if s.get("finished_at")), default=None),
-        "warnings": list(data.warnings),
+        "warnings": list(data.warnings) + _template_warning(comp),
         "failed": list(data.failed),
     }

@@ -10,11 +10,16 @@ each can be checked against a direct SciPy call on the same data:
   ``scipy.stats.wilcoxon`` p-value (all-zero differences: p = 1, with a note).
 * :func:`adjust_pvalues`: Benjamini-Hochberg over all p-values of one report, NaN kept.
 * :func:`friedman`: ``scipy.stats.friedmanchisquare`` over levels (columns), blocks = prompts.
-* :func:`pareto_front`: cells not dominated on (up: higher is better, down: lower is better).
+* :func:`pareto_front` / :func:`non_dominated`: cells no other cell beats on every axis.
+* :func:`mdd` / :func:`prompts_needed`: power of a paired comparison (t approximation, scaled
+  by the signed-rank test's efficiency).
+* :func:`holm`: Holm's step-down adjustment (the recommendation's own small family).
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -97,6 +102,7 @@ class Paired:
     n: int
     p: float
     note: str = ""
+    sd: float = float("nan")  # SD of the paired differences (ddof 1), for the power columns
 
 
 def paired_difference(a, b, *, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> Paired:
@@ -165,7 +171,8 @@ def paired_differences(pairs, *, confidence: float = 0.95, n_resamples: int = 20
     for d, e in zip(diffs, ests):
         p, pnote = wilcoxon_p(d)
         note = "; ".join(s for s in (e.note, pnote) if s)
-        out.append(Paired(e.mean, e.low, e.high, e.n, p, note))
+        sd = float(np.std(d, ddof=1)) if d.size >= 2 else float("nan")
+        out.append(Paired(e.mean, e.low, e.high, e.n, p, note, sd))
     return out
 
 
@@ -212,13 +219,90 @@ def pareto_front(up, down) -> np.ndarray:
     >>> pareto_front([1, 2, 3, 2], [1, 1, 3, 2]).tolist()
     [False, True, True, False]
     """
-    u = np.asarray(up, dtype=float)
-    d = np.asarray(down, dtype=float)
-    ok = np.isfinite(u) & np.isfinite(d)
-    front = np.zeros(u.shape, dtype=bool)
+    return non_dominated(np.column_stack([np.asarray(up, dtype=float), -np.asarray(down, dtype=float)]))
+
+
+def non_dominated(points) -> np.ndarray:
+    """Mask of rows of ``points`` (n x k, higher is better on every column) that no other row
+    dominates (at least as good on every column, better on one; values equal to 1e-9
+    relative count as equal, so rounding in a mean does not decide). Rows with NaN: False.
+
+    >>> non_dominated([[0.8, -0.2], [0.8, -0.1], [0.5, -0.05]]).tolist()
+    [False, True, True]
+    """
+    x = np.asarray(points, dtype=float)
+    if x.ndim == 1:
+        x = x[:, None]
+    ok = np.all(np.isfinite(x), axis=1)
+    front = np.zeros(len(x), dtype=bool)
     idx = np.flatnonzero(ok)
     for i in idx:
-        ge = (u[idx] >= u[i]) & (d[idx] <= d[i])
-        gt = (u[idx] > u[i]) | (d[idx] < d[i])
+        tol = 1e-9 * np.maximum(1.0, np.maximum(np.abs(x[idx]), np.abs(x[i])))
+        ge = np.all(x[idx] >= x[i] - tol, axis=1)
+        gt = np.any(x[idx] > x[i] + tol, axis=1)
         front[i] = not np.any(ge & gt)
     return front
+
+
+ARE = 3 / math.pi
+"""Asymptotic efficiency of the signed-rank test relative to the paired t-test at normal data."""
+
+MIN_PROMPTS = 6
+"""The signed-rank test cannot reach two-sided p < 0.05 with fewer prompts (smallest p: 2 / 2^n)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _quantiles(alpha: float, power: float, n: int) -> float:
+    return float(stats.t.ppf(1 - alpha / 2, n - 1) + stats.t.ppf(power, n - 1))
+
+
+def mdd(sd: float, n: int, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Minimum detectable difference of a paired comparison of ``n`` prompts whose per-prompt
+    differences have SD ``sd``: ``(t_{n-1}(1 - alpha/2) + t_{n-1}(power)) * sd / sqrt(n * 3/pi)``.
+
+    The paired t-test's power formula (t quantiles: the normal ones, 1.96 + 0.84, promise too
+    much below ~30 prompts), with n scaled by the signed-rank test's efficiency at normal data
+    (3/pi). Simulated signed-rank power at this difference, normal data: 0.76 (n = 8), 0.78
+    (12), 0.80 (20), 0.81 (40); heavier tails give more. Infinite below :data:`MIN_PROMPTS`
+    prompts (no difference can reach p < 0.05); NaN if n < 2 or sd is not finite.
+
+    >>> round(mdd(0.1, 16), 4), mdd(0.1, 5)
+    (0.0767, inf)
+    """
+    if not (n >= 2 and np.isfinite(sd)):
+        return float("nan")
+    if n < MIN_PROMPTS:
+        return float("inf")
+    return _quantiles(alpha, power, int(n)) * float(sd) / math.sqrt(n * ARE)
+
+
+def prompts_needed(sd: float, difference: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Prompts needed to detect a paired ``difference`` given the paired SD: the smallest n
+    with ``mdd(sd, n) <= difference``, at least :data:`MIN_PROMPTS`. NaN if ``sd`` is not finite.
+
+    >>> prompts_needed(0.1, 0.05), prompts_needed(0.0, 0.05)
+    (35, 6)
+    """
+    if not np.isfinite(sd) or not difference > 0:
+        return float("nan")
+    z = float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
+    n = max(MIN_PROMPTS, math.ceil((z * sd / difference) ** 2 / ARE))  # the normal approximation: a lower bound
+    while mdd(sd, n, alpha, power) > difference:
+        n += 1
+    return n
+
+
+def holm(p) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error), NaN kept.
+
+    >>> holm([0.01, 0.04, float("nan"), 0.03]).round(3).tolist()
+    [0.03, 0.06, nan, 0.06]
+    """
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = len(order)
+    adj = np.maximum.accumulate((m - np.arange(m)) * p[order]) if m else np.array([])
+    out[order] = np.minimum(1.0, adj)
+    return out

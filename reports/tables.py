@@ -1,7 +1,11 @@
 """The report's statistical tables, as DataFrames (one CSV each).
 
 All per-prompt matrices are ``cells x prompts`` (rows in grid order, prompts in first-seen
-order); pairing is by prompt column.
+order); pairing is by prompt column. Parameter effects, Friedman tests and heatmaps use only
+each parameter's crossed part with complete blocks (:mod:`reports.design`); where a parameter
+has none, or the settings are presets, the settings are compared pairwise (``setting_pairs``).
+Every table with p-values tags each row with a test key, so that ``adjust_all`` counts a test
+that appears in two tables once in the Benjamini-Hochberg family.
 """
 
 from __future__ import annotations
@@ -9,19 +13,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from reports import stats
-from reports.load import _fmt_value
+from reports import design, stats
+from reports.load import PARAMS
 
 
 class Context:
-    """Cells, per-prompt metric matrices and statistics options shared by the tables."""
+    """Cells, per-prompt metric matrices, the design and statistics options shared by the tables.
+
+    ``present`` marks cells with a value on some prompt and metric (a cell whose every request
+    failed is a hole in the design); ``parts`` holds each (target, parameter)'s crossed part
+    (:mod:`reports.design`); ``tested`` are the metrics that get p-values: of metrics with the
+    same per-prompt values in every cell (``loop`` averaged per prompt is ``loop_rate``) only
+    one is tested (a key metric if one is, else the last listed: the named aggregate).
+    """
 
     def __init__(self, cells: pd.DataFrame, wide: pd.DataFrame, metrics: list[str], prompts: list[str], opts: dict):
         self.cells = cells
         self.metrics = metrics
         self.opts = opts
-        self.swept = [p for p in ("temperature", "top_k", "top_p", "frequency_penalty", "presence_penalty", "max_tokens")
-                      if p in cells and cells[p].nunique(dropna=False) > 1]
+        self.swept = [p for p in PARAMS if p in cells and cells[p].nunique(dropna=False) > 1]
         self.targets = list(dict.fromkeys(cells["target"]))
         ids = cells["cell_id"].tolist()
         self.row = {c: i for i, c in enumerate(ids)}
@@ -31,6 +41,37 @@ class Context:
             self.mats[m] = mat.reindex(index=ids, columns=prompts).to_numpy(dtype=float)
         self.kw = dict(confidence=float(opts["confidence"]), n_resamples=int(opts["bootstrap_resamples"]),
                        seed=int(opts["seed"]))
+        self.present = np.zeros(len(ids), dtype=bool)
+        for m in metrics:
+            self.present |= np.isfinite(self.mats[m]).any(axis=1)
+        self.design, self.parts = design.design_table(cells[self.present], self.swept)
+        self.tested, self.duplicates = distinct_metrics(self.mats, metrics, opts.get("key_metrics") or [])
+
+
+def distinct_metrics(mats: dict, metrics: list[str], preferred: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Metrics with distinct per-prompt matrices, and {left-out metric: the one tested instead}.
+
+    >>> a = np.array([[0.5, 1.0]])
+    >>> distinct_metrics({"loop": a, "words": a + 3, "loop_rate": a.copy()}, ["loop", "words", "loop_rate"], [])
+    (['words', 'loop_rate'], {'loop': 'loop_rate'})
+    """
+    groups: list[list[str]] = []
+    reps = np.empty((0, 0))
+    for m in metrics:
+        x = mats[m].reshape(-1)
+        hit = np.flatnonzero(np.all(np.isclose(reps, x, rtol=1e-12, atol=1e-12, equal_nan=True), axis=1)) \
+            if len(reps) and reps.shape[1] == x.size else []
+        if len(hit):
+            groups[hit[0]].append(m)
+        else:
+            groups.append([m])
+            reps = np.vstack([reps, x]) if len(reps) else x[None, :]
+    keep, dup = set(), {}
+    for g in groups:
+        chosen = next((m for m in preferred if m in g), g[-1])
+        keep.add(chosen)
+        dup.update({m: chosen for m in g if m != chosen})
+    return [m for m in metrics if m in keep], dup
 
 
 def cell_metrics(ctx: Context) -> pd.DataFrame:
@@ -44,34 +85,42 @@ def cell_metrics(ctx: Context) -> pd.DataFrame:
     return _with_estimates(pd.DataFrame(rows, columns=["cell_id", "target", "setting", "metric"]), ests, note=True)
 
 
-def _level_matrix(ctx: Context, target: str, param: str, metric: str):
-    """Per level of ``param`` (cells of ``target``): per-prompt mean over the cells at that
-    level, i.e. averaged over the other parameters. Returns (levels, levels x prompts)."""
-    cells = ctx.cells[ctx.cells["target"] == target]
-    levels = sorted(cells[param].dropna().unique().tolist())
-    rows = []
-    for v in levels:
-        idx = [ctx.row[c] for c in cells.loc[cells[param] == v, "cell_id"]]
-        block = ctx.mats[metric][idx]
-        with np.errstate(all="ignore"):
-            cnt = np.isfinite(block).sum(axis=0)
-            rows.append(np.where(cnt > 0, np.nansum(block, axis=0) / np.maximum(cnt, 1), np.nan))
-    return levels, np.array(rows)
+def part_matrix(ctx: Context, part: design.Part, metric: str) -> tuple[np.ndarray, int, int]:
+    """``levels x prompts``: per prompt, the mean over the part's contexts of each level's
+    cells; a prompt missing any cell of the part is NaN (complete blocks).
+    Returns (matrix, complete prompts, dropped prompts = with some but not all cells)."""
+    idx = np.vectorize(ctx.row.__getitem__, otypes=[int])(part.cell_ids)
+    block = ctx.mats[metric][idx]  # levels x contexts x prompts
+    ok = np.isfinite(block)
+    complete = ok.all(axis=(0, 1))
+    dropped = int((ok.any(axis=(0, 1)) & ~complete).sum())
+    with np.errstate(all="ignore"):
+        mat = np.where(complete, block.mean(axis=1), np.nan)
+    return mat, int(complete.sum()), dropped
+
+
+def _parts(ctx: Context):
+    for t in ctx.targets:
+        for p in ctx.swept:
+            part = ctx.parts.get((t, p))
+            if part is not None:
+                yield t, p, part
 
 
 def effects(ctx: Context) -> pd.DataFrame:
-    """Per target, swept parameter, level and metric: mean over prompts of the level-averaged
-    per-prompt values, with a bootstrap CI."""
-    rows, arrays = [], []
-    for t in ctx.targets:
-        for p in ctx.swept:
-            for m in ctx.metrics:
-                levels, mat = _level_matrix(ctx, t, p, m)
-                for v, arr in zip(levels, mat):
-                    rows.append((t, p, v, m))
-                    arrays.append(arr)
+    """Per target, swept parameter, level (of its crossed part) and metric: mean over complete
+    prompts of the level's per-prompt value (mean over the part's contexts), bootstrap CI."""
+    rows, arrays, extra = [], [], []
+    for t, p, part in _parts(ctx):
+        for m in ctx.metrics:
+            mat, _, dropped = part_matrix(ctx, part, m)
+            for lv, arr in zip(part.levels, mat):
+                rows.append((t, p, lv[0], m))
+                arrays.append(arr)
+                extra.append((dropped, len(part.contexts), part.held))
     ests = stats.bootstrap_cis(arrays, **ctx.kw)
-    return _with_estimates(pd.DataFrame(rows, columns=["target", "parameter", "level", "metric"]), ests)
+    df = _with_estimates(pd.DataFrame(rows, columns=["target", "parameter", "level", "metric"]), ests)
+    return df.join(pd.DataFrame(extra, columns=["dropped", "contexts", "held"], index=df.index))
 
 
 def _with_estimates(df: pd.DataFrame, ests: list, note: bool = False) -> pd.DataFrame:
@@ -86,18 +135,21 @@ def _with_estimates(df: pd.DataFrame, ests: list, note: bool = False) -> pd.Data
 
 
 def friedman(ctx: Context) -> pd.DataFrame:
-    """Friedman test per target, swept parameter with >= 3 levels, and metric (blocks =
-    prompts with a value at every level; level values averaged over the other parameters)."""
-    rows = []
-    for t in ctx.targets:
-        for p in ctx.swept:
-            for m in ctx.metrics:
-                levels, mat = _level_matrix(ctx, t, p, m)
-                if len(levels) < 3:
-                    continue
-                stat, pv, n, note = stats.friedman(mat.T)
-                rows.append((t, p, len(levels), m, n, stat, pv, note))
-    return pd.DataFrame(rows, columns=["target", "parameter", "levels", "metric", "n", "statistic", "p", "note"])
+    """Friedman test per target, swept parameter whose crossed part has >= 3 levels, and tested
+    metric: blocks = complete prompts, a level's value = mean over the part's contexts."""
+    rows, keys = [], []
+    for t, p, part in _parts(ctx):
+        if len(part.levels) < 3:
+            continue
+        for m in ctx.tested:
+            mat, _, dropped = part_matrix(ctx, part, m)
+            stat, pv, n, note = stats.friedman(mat.T)
+            rows.append((t, p, len(part.levels), m, n, stat, pv, note, dropped, len(part.contexts)))
+            keys.append(("friedman", t, p, m))
+    df = pd.DataFrame(rows, columns=["target", "parameter", "levels", "metric", "n", "statistic", "p", "note",
+                                     "dropped", "contexts"])
+    df.attrs["test_keys"] = keys
+    return df
 
 
 def _baseline_setting(ctx: Context) -> str:
@@ -118,52 +170,97 @@ def _baseline_setting(ctx: Context) -> str:
 def paired_baseline(ctx: Context) -> tuple[pd.DataFrame, str]:
     """Every cell vs the baseline setting of the same target, paired by prompt."""
     base = _baseline_setting(ctx)
-    rows, pairs = [], []
+    rows, pairs, keys = [], [], []
     for t in ctx.targets:
         cells = ctx.cells[ctx.cells["target"] == t]
         b = cells[cells["setting_id"] == base]
         if b.empty:
             continue
-        bi = ctx.row[b["cell_id"].iloc[0]]
+        bid = b["cell_id"].iloc[0]
         for r in cells.itertuples():
             if r.setting_id == base:
                 continue
-            for m in ctx.metrics:
+            for m in ctx.tested:
                 rows.append((t, r.cell_id, r.setting, b["setting"].iloc[0], m))
-                pairs.append((ctx.mats[m][ctx.row[r.cell_id]], ctx.mats[m][bi]))
-    df = _paired_frame(rows, pairs, ["target", "cell_id", "setting", "baseline", "metric"], ctx)
+                pairs.append((ctx.mats[m][ctx.row[r.cell_id]], ctx.mats[m][ctx.row[bid]]))
+                keys.append(("pair", frozenset((r.cell_id, bid)), m))
+    df = _paired_frame(rows, pairs, keys, ["target", "cell_id", "setting", "baseline", "metric"], ctx)
     label = ctx.cells.loc[ctx.cells["setting_id"] == base, "setting"].iloc[0]
     return df, label
 
 
+def needs_setting_pairs(ctx: Context, target: str) -> bool:
+    """Named settings (presets), or a swept parameter without a crossed part."""
+    cells = ctx.cells[ctx.cells["target"] == target]
+    named = cells["setting_name"].map(lambda s: isinstance(s, str) and s != "").any()
+    return bool(named) or any(k[0] == target and v is None for k, v in ctx.parts.items())
+
+
+MAX_PAIRED_SETTINGS = 16
+"""Above this many settings of one model, every pair (120 at 16) would swamp the report and
+its BH family; those settings are compared with the baseline only."""
+
+
+def setting_pairs(ctx: Context) -> tuple[pd.DataFrame, str]:
+    """Every pair of settings of a target (b minus a, grid order, paired by prompt) where the
+    settings are presets or some parameter has no crossed part: the settings themselves are
+    compared, as no per-parameter effect is defined there. Returns (table, note on targets
+    left out for having more than :data:`MAX_PAIRED_SETTINGS` settings)."""
+    rows, pairs, keys, skipped = [], [], [], []
+    for t in ctx.targets:
+        if not needs_setting_pairs(ctx, t):
+            continue
+        cells = ctx.cells[(ctx.cells["target"] == t) & ctx.present]
+        if len(cells) > MAX_PAIRED_SETTINGS:
+            skipped.append(f"{t} ({len(cells)} settings)")
+            continue
+        recs = list(cells.itertuples())
+        for i, a in enumerate(recs):
+            for b in recs[i + 1:]:
+                for m in ctx.tested:
+                    rows.append((t, a.setting_id, a.setting, b.setting_id, b.setting, m))
+                    pairs.append((ctx.mats[m][ctx.row[b.cell_id]], ctx.mats[m][ctx.row[a.cell_id]]))
+                    keys.append(("pair", frozenset((a.cell_id, b.cell_id)), m))
+    cols = ["target", "setting_id_a", "setting_a", "setting_id_b", "setting_b", "metric"]
+    note = (f"Not every pair of settings for {', '.join(skipped)}: more than {MAX_PAIRED_SETTINGS} settings; "
+            "see the comparison with the baseline." if skipped else "")
+    return _paired_frame(rows, pairs, keys, cols, ctx), note
+
+
 def model_pairs(ctx: Context) -> pd.DataFrame:
     """Target b minus target a, paired on (setting_id, prompt_id); plus one row per metric
-    over all shared settings (per prompt, mean difference over settings)."""
-    rows, pairs = [], []
+    over all shared settings (per prompt, mean difference over the shared settings that both
+    targets have data for; prompts missing any of them are dropped)."""
+    rows, pairs, keys = [], [], []
     for i, a in enumerate(ctx.targets):
         for b in ctx.targets[i + 1:]:
-            ca = ctx.cells[ctx.cells["target"] == a].set_index("setting_id")
-            cb = ctx.cells[ctx.cells["target"] == b].set_index("setting_id")
+            ca = ctx.cells[(ctx.cells["target"] == a) & ctx.present].set_index("setting_id")
+            cb = ctx.cells[(ctx.cells["target"] == b) & ctx.present].set_index("setting_id")
             shared = [s for s in ca.index if s in cb.index]
             if not shared:
                 continue
             ia = [ctx.row[ca.loc[s, "cell_id"]] for s in shared]
             ib = [ctx.row[cb.loc[s, "cell_id"]] for s in shared]
-            for m in ctx.metrics:
+            for m in ctx.tested:
                 ma, mb = ctx.mats[m][ia], ctx.mats[m][ib]
                 with np.errstate(all="ignore"):
                     d = mb - ma
-                    cnt = np.isfinite(d).sum(axis=0)
-                    overall = np.where(cnt > 0, np.nansum(d, axis=0) / np.maximum(cnt, 1), np.nan)
+                    overall = np.where(np.isfinite(d).all(axis=0), d.mean(axis=0), np.nan)
+                seen = (np.isfinite(ma) | np.isfinite(mb)).any(axis=0)
                 rows.append((a, b, "(all)", f"all {len(shared)} shared settings", m))
-                pairs.append((overall, np.zeros_like(overall)))
+                pairs.append((overall, np.where(seen, 0.0, np.nan)))
+                keys.append(("models", a, b, m))
                 for k, s in enumerate(shared):
                     rows.append((a, b, s, ca.loc[s, "setting"], m))
                     pairs.append((mb[k], ma[k]))
-    return _paired_frame(rows, pairs, ["target_a", "target_b", "setting_id", "setting", "metric"], ctx)
+                    keys.append(("pair", frozenset((ca.loc[s, "cell_id"], cb.loc[s, "cell_id"])), m))
+    return _paired_frame(rows, pairs, keys, ["target_a", "target_b", "setting_id", "setting", "metric"], ctx)
 
 
-def _paired_frame(rows, pairs, cols, ctx: Context) -> pd.DataFrame:
+def _paired_frame(rows, pairs, keys, cols, ctx: Context) -> pd.DataFrame:
+    """Rows of paired comparisons (a - b per prompt) with diff, CI, n, p, the minimum
+    detectable difference ``mdd`` (alpha 0.05, power 0.8) and ``dropped`` (prompts with a
+    value in only one of the two)."""
     res = stats.paired_differences(pairs, **ctx.kw)
     df = pd.DataFrame(rows, columns=cols)
     df["diff"] = [r.diff for r in res]
@@ -172,83 +269,59 @@ def _paired_frame(rows, pairs, cols, ctx: Context) -> pd.DataFrame:
     df["n"] = [r.n for r in res]
     df["p"] = [r.p for r in res]
     df["note"] = [r.note for r in res]
+    df["mdd"] = [stats.mdd(r.sd, r.n) for r in res]
+    df["dropped"] = [int((np.isfinite(a) | np.isfinite(b)).sum()) - r.n for (a, b), r in zip(pairs, res)]
+    df.attrs["test_keys"] = keys
     return df
 
 
 def adjust_all(*frames: pd.DataFrame) -> None:
-    """Benjamini-Hochberg over the ``p`` column of every frame together; adds ``p_adj``."""
-    ps = np.concatenate([f["p"].to_numpy(dtype=float) for f in frames]) if frames else np.array([])
-    adj = stats.adjust_pvalues(ps)
-    k = 0
-    for f in frames:
-        n = len(f)
-        f["p_adj"] = adj[k:k + n]
-        k += n
+    """Benjamini-Hochberg over the ``p`` column of every frame together; adds ``p_adj``.
+
+    A test that appears in several frames (the same two cells and metric, e.g. a preset vs
+    the baseline in both ``paired_baseline`` and ``setting_pairs``; keys in
+    ``frame.attrs["test_keys"]``) counts once in the family and gets the same ``p_adj``.
+    """
+    unique: dict = {}
+    per_frame = []
+    for k, f in enumerate(frames):
+        keys = f.attrs.get("test_keys") or [("row", k, i) for i in range(len(f))]
+        per_frame.append(keys)
+        for key, p in zip(keys, f["p"].to_numpy(dtype=float)):
+            unique.setdefault(key, p)
+    adj = dict(zip(unique, stats.adjust_pvalues(list(unique.values()))))
+    for f, keys in zip(frames, per_frame):
+        f["p_adj"] = [adj[key] for key in keys]
 
 
-def pareto(ctx: Context, cm: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Cells with their (up, down) means, front membership and the recommended cell."""
-    up, down = ctx.opts["pareto"]["up"], ctx.opts["pareto"]["down"]
-    missing = [m for m in (up, down) if m not in ctx.metrics]
-    if missing:
-        return pd.DataFrame(), f"No Pareto front: metric(s) {', '.join(missing)} not in the scores."
-    wide = cm.pivot(index="cell_id", columns="metric", values="mean")
-    lo = cm[cm["metric"] == up].set_index("cell_id")
-    df = ctx.cells[["cell_id", "target", "setting"]].copy()
-    df[up] = df["cell_id"].map(wide[up])
-    df[f"{up}_ci_low"] = df["cell_id"].map(lo["ci_low"])
-    df[f"{up}_ci_high"] = df["cell_id"].map(lo["ci_high"])
-    df[down] = df["cell_id"].map(wide[down])
-    df["on_front"] = stats.pareto_front(df[up], df[down])
-    thr = ctx.opts["pareto"].get("threshold")
-    finite = df[down][np.isfinite(df[down])]
-    if finite.empty:
-        df["recommended"] = False
-        return df, f"No Pareto front: {down} is undefined for every cell."
-    how = "set in report.pareto.threshold"
-    if thr is None:
-        thr, how = float(finite.median()), "the median over cells"
-    ok = df[(df[down] <= thr) & np.isfinite(df[up])]
-    df["recommended"] = False
-    if ok.empty:
-        return df, f"No cell has {down} at most {thr:.3g} ({how})."
-    best = ok.sort_values(up, ascending=False, kind="stable").iloc[0]
-    df.loc[df["cell_id"] == best["cell_id"], "recommended"] = True
-    cell = ctx.cells.set_index("cell_id").loc[best["cell_id"]]
-    parts = []
-    if len(ctx.targets) > 1:
-        parts.append(f"model {cell['target']}")
-    if isinstance(cell["setting_name"], str) and cell["setting_name"]:
-        parts.append(f"preset {cell['setting_name']}")
-    parts += [f"{p} {_fmt_value(cell[p])}" for p in ctx.swept]
-    ci = ""
-    if np.isfinite(best[f"{up}_ci_low"]):
-        ci = f", {int(round(ctx.opts['confidence'] * 100))}% CI {best[f'{up}_ci_low']:.3g} to {best[f'{up}_ci_high']:.3g}"
-    text = (f"Highest {up} ({best[up]:.3g}{ci}) with {down} at most {thr:.3g} ({how}): "
-            f"{', '.join(parts) or 'the only setting'} ({best[down]:.3g} {down}).")
-    return df, text
-
-
-def heatmaps(ctx: Context, cm: pd.DataFrame, metrics: list[str], limit: int) -> pd.DataFrame:
-    """Per target, pair of swept parameters and metric: mean over the cells at each
-    (x, y) of their cell means (other parameters averaged). At most ``limit`` maps."""
-    means = cm.pivot(index="cell_id", columns="metric", values="mean")
+def heatmaps(ctx: Context, metrics: list[str], limit: int) -> pd.DataFrame:
+    """Per target, pair of swept parameters and metric: on the crossed part of the pair (its
+    (x, y) combinations that appear with the same values of the other parameters), the mean
+    over complete prompts of each square's per-prompt value (mean over the part's contexts).
+    Pairs whose part does not vary both parameters are skipped. At most ``limit`` maps."""
     rows, count = [], 0
     for t in ctx.targets:
-        cells = ctx.cells[ctx.cells["target"] == t]
-        for i, px in enumerate(ctx.swept):
-            for py in ctx.swept[i + 1:]:
-                if cells[px].nunique() < 2 or cells[py].nunique() < 2:
+        cells = ctx.cells[(ctx.cells["target"] == t) & ctx.present]
+        varying = [p for p in ctx.swept if cells[p].nunique(dropna=False) > 1]
+        for i, px in enumerate(varying):
+            for py in varying[i + 1:]:
+                part = design.crossed_part(cells, [px, py], [p for p in varying if p not in (px, py)])
+                if part is None or len({lv[0] for lv in part.levels}) < 2 or len({lv[1] for lv in part.levels}) < 2:
                     continue  # a line, not a map: the effects plot shows it
                 for m in metrics:
                     if count >= limit:
                         return pd.DataFrame(rows, columns=_HM_COLS)
                     count += 1
-                    d = cells[["cell_id", px, py]].copy()
-                    d["v"] = d["cell_id"].map(means[m])
-                    for (vx, vy), g in d.groupby([px, py], sort=True):
-                        rows.append((t, px, float(vx), py, float(vy), m, float(g["v"].mean()), len(g)))
+                    mat, n, dropped = part_matrix(ctx, part, m)
+                    with np.errstate(all="ignore"):
+                        means = np.nanmean(mat, axis=1) if n else np.full(len(mat), np.nan)
+                    for (vx, vy), v in zip(part.levels, means):
+                        rows.append((t, px, _num(vx), py, _num(vy), m, float(v), len(part.contexts), n, dropped))
     return pd.DataFrame(rows, columns=_HM_COLS)
 
 
-_HM_COLS = ["target", "param_x", "value_x", "param_y", "value_y", "metric", "mean", "cells"]
+def _num(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+_HM_COLS = ["target", "param_x", "value_x", "param_y", "value_y", "metric", "mean", "cells", "n", "dropped"]

@@ -7,7 +7,8 @@ from datetime import datetime
 from pathlib import Path
 
 from sweeps.config import Config
-from sweeps import records
+from sweeps import prefetch, records
+from sweeps.judge import judge_run, merge_scores
 from sweeps.runner import RunResult, run_sweep
 
 
@@ -30,11 +31,13 @@ def score(run_dir: Path, names: list[str] | None = None) -> dict:
 
     path = records.check_run_dir(run_dir) / records.COMPLETIONS
     records.check_version(pq.read_table(path, columns=["schema_version"]).column(0).to_pylist(), run_dir)
-    return score_run(run_dir, names)
+    counts = score_run(run_dir, names)
+    merge_scores(run_dir)
+    return counts
 
 
 def report(paths: list[Path], out: Path | None = None, options: dict | None = None) -> Path:
-    """Build the HTML report (plus CSV tables and PNG plots) for one or more runs."""
+    """Build the HTML report (plus CSV tables and SVG plots) for one or more runs."""
     from reports import build_report
 
     return build_report(paths, out, options)
@@ -42,9 +45,15 @@ def report(paths: list[Path], out: Path | None = None, options: dict | None = No
 
 def run_score_report(config: Config, mapping: dict, run_dir: Path) -> tuple[RunResult, Path | None]:
     """Run the sweep, score it, and write the report (unless ``report.enabled`` is false)."""
+    later = ["pyarrow.parquet", "pandas", "evaluators.scoring"]  # records, scores
+    if config.report.enabled:
+        later += ["reports.build", "reports.plots", "reports.html"]
+    prefetch.start(later)  # imported while the requests are in flight; the runner waits for it after them
     result = run_sweep(config, run_dir, mapping)
     if result.interrupted or result.failed:
         return result, None
+    if config.judge.model is not None:
+        judge_run(config, run_dir)
     score(run_dir, list(config.evaluators) if config.evaluators else None)
     if not config.report.enabled:
         return result, None

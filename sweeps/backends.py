@@ -173,7 +173,7 @@ class ChatBackend:
         p = request.params
         extra = dict(self.capability.neutral)
         if "top_k" in self.capability.honoured or p["top_k"]:  # an explicit top_k goes out even if not promised
-            extra["top_k"] = p["top_k"]
+            extra["top_k"] = p["top_k"] or self.capability.top_k_off
         return {
             "temperature": p["temperature"],
             "top_p": p["top_p"],
@@ -223,7 +223,7 @@ class OpenAITextBackend:
         body = {name: p[name] for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "max_tokens", "seed")}
         body.update(self.capability.neutral)
         if "top_k" in self.capability.honoured or p["top_k"]:
-            body["top_k"] = p["top_k"]
+            body["top_k"] = p["top_k"] or self.capability.top_k_off
         if self.capability.logprobs:
             body["logprobs"] = 1
         return body

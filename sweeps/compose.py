@@ -12,7 +12,20 @@ from pathlib import Path
 from sweeps.config import Config, field_spec, from_mapping, register
 from sweeps.errors import ConfigError
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+def _conf_dir() -> Path:
+    """``conf/`` of a checkout, or the copy a wheel installs as the package ``hfsweep_conf``."""
+    checkout = Path(__file__).resolve().parent.parent / "conf"
+    if (checkout / "config.yaml").is_file():
+        return checkout
+    import importlib.util
+
+    spec = importlib.util.find_spec("hfsweep_conf")
+    return Path(list(spec.submodule_search_locations)[0]) if spec and spec.submodule_search_locations else checkout
+
+
+CONF_DIR = _conf_dir()
 
 
 def groups() -> list[str]:

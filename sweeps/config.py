@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 from urllib.parse import urlparse
 
-from reports.options import ReportOptions, check_report_options
+from reports.options import Objective, ReportOptions, check_objective, check_report_options
 from sweeps.errors import ConfigError
 from sweeps.records import PARAMS
 
 TARGET_KINDS = ("embedded", "hf", "endpoint")
-SERVER_KINDS = ("llama.cpp", "tgi", "openai")
+SERVER_KINDS = ("auto", "llama.cpp", "tgi", "vllm", "ollama", "llama-cpp-python", "openai")
 MODES = ("chat", "text")
 COMPATS = ("none", "langchain_hf")
 
@@ -62,7 +62,9 @@ class ModelTarget:
     gguf: Optional[str] = None  # embedded: smollm2, gemma3, or a path to a .gguf file
     endpoint: Optional[str] = None  # endpoint: the server's URL
     provider: Optional[str] = None  # hf: auto, or a provider name
-    server: str = spec("openai", accepted="openai, tgi, llama.cpp", choices=SERVER_KINDS)
+    # endpoint: what the server runs, which decides the parameters it honours and the neutral values
+    # sent; auto = detected before the run from the routes it exposes (sweeps/detect.py)
+    server: str = spec("auto", accepted=", ".join(SERVER_KINDS), choices=SERVER_KINDS)
     slots: int = spec(4, accepted="an integer >= 1", low=1)  # llama-server parallel slots = the runner's concurrency
     ctx_per_slot: int = spec(1024, accepted="an integer >= 1", low=1)
     threads: int = spec(2, accepted="an integer >= 1", low=1)
@@ -116,6 +118,45 @@ class Runner:
     progress: bool = True
 
 
+SEARCH_STRATEGIES = ("grid", "halving", "sequential")
+
+
+@dataclass
+class Budget:
+    requests: Optional[int] = spec(None, accepted="an integer >= 1 (null = no cap)", low=1)  # (cell, prompt, sample) requests
+    tokens: Optional[int] = spec(None, accepted="an integer >= 1 (null = no cap)", low=1)  # completion tokens, as reported
+
+
+@dataclass
+class Search:
+    """How the cells are sampled: the full grid, or an adaptive search for ``objective``."""
+
+    strategy: str = spec("grid", accepted="grid, halving, sequential", choices=SEARCH_STRATEGIES)
+    eta: int = spec(3, accepted="an integer >= 2", low=2)  # halving keeps the best 1/eta of the cells each round
+    initial_prompts: Optional[int] = spec(None, accepted="an integer >= 2 (null = enough for the rounds)", low=2)
+    precision: Optional[float] = spec(None, accepted="a number > 0 (null = none)", low=0, open_low=True)  # sequential: CI half-width
+    confidence: float = spec(0.95, accepted="a number in (0, 1)", low=0, high=0.999, open_low=True)
+    budget: Budget = field(default_factory=Budget)
+
+
+JUDGE_PARSE_RULES = ("score_1_10", "pass_fail")
+DEFAULT_RUBRIC = (
+    "You are grading an answer. Rate how well the answer responds to the request: correct, "
+    "relevant, coherent and complete. Reply with one integer from 1 (useless) to 10 (excellent) "
+    "and nothing else.\n\nRequest: {prompt}\n\nAnswer: {output}\n\nScore (1-10):"
+)
+
+
+@dataclass
+class Judge:
+    """``judge.model`` null = no judge; otherwise any target, the rubric, how to read its answer."""
+
+    model: Optional[ModelTarget] = None
+    rubric: str = DEFAULT_RUBRIC  # {prompt} and {output} are filled in
+    parse: str = spec("score_1_10", accepted="score_1_10, pass_fail", choices=JUDGE_PARSE_RULES)
+    max_tokens: int = spec(8, accepted="an integer >= 1", low=1)
+
+
 @dataclass
 class Config:
     model: ModelTarget = field(default_factory=ModelTarget)
@@ -124,6 +165,9 @@ class Config:
     prompts: Prompts = field(default_factory=Prompts)
     runner: Runner = field(default_factory=Runner)
     report: ReportOptions = field(default_factory=ReportOptions)
+    objective: Objective = field(default_factory=Objective)
+    judge: Judge = field(default_factory=Judge)
+    search: Search = field(default_factory=Search)
     samples: int = spec(2, accepted="an integer >= 1", low=1)  # completions per prompt per cell
     compat: str = spec("none", accepted="none, langchain_hf", choices=COMPATS)
     evaluators: Optional[List[str]] = None  # null = the default set
@@ -220,29 +264,29 @@ def _check_section(prefix: str, obj: Any) -> Any:
 # --- sections -----------------------------------------------------------------------------
 
 
-def _model(model: ModelTarget) -> ModelTarget:
-    model = _check_section("model.", model)
+def _model(model: ModelTarget, key: str = "model") -> ModelTarget:
+    model = _check_section(f"{key}.", model)
     model_id, endpoint, server = model.id, model.endpoint, model.server
     required = {"hf": ("id", "model.id=org/name"), "endpoint": ("endpoint", "model.endpoint=http://127.0.0.1:8080")}
     if model.kind in required and getattr(model, required[model.kind][0]) is None:
         name, example = required[model.kind]
-        raise ConfigError(f"model.{name} is required by model={model.kind}: set it, e.g. {example}")
+        raise ConfigError(f"{key}.{name} is required by {key.split('.')[0]}={model.kind}: set it, e.g. {example.replace('model.', key + '.')}")
     if model.kind == "hf" and not (isinstance(model_id, str) and "/" in model_id):
         raise ConfigError(
-            f"model.id = {model_id!r} is not a Hub model id: accepted 'org/name', e.g. model.id=meta-llama/Llama-3.1-8B-Instruct"
+            f"{key}.id = {model_id!r} is not a Hub model id: accepted 'org/name', e.g. {key}.id=meta-llama/Llama-3.1-8B-Instruct"
         )
     if model.kind == "endpoint":
         parsed = urlparse(endpoint) if isinstance(endpoint, str) else None
         if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ConfigError(f"model.endpoint = {endpoint!r} is not accepted: an http(s) URL, e.g. model.endpoint=http://127.0.0.1:8080")
+            raise ConfigError(f"{key}.endpoint = {endpoint!r} is not accepted: an http(s) URL, e.g. {key}.endpoint=http://127.0.0.1:8080")
         model_id, endpoint = model_id or parsed.netloc, endpoint.rstrip("/")
     if model.kind == "embedded":
         server = "llama.cpp"
         if not isinstance(model.gguf, str):
-            raise ConfigError(f"model.gguf = {model.gguf!r} is not accepted: smollm2, gemma3 or a path to a .gguf file")
+            raise ConfigError(f"{key}.gguf = {model.gguf!r} is not accepted: smollm2, gemma3 or a path to a .gguf file")
         model_id = model_id or model.gguf
     if not isinstance(model_id, str) or not model_id:
-        raise ConfigError(f"model.id = {model_id!r} is not accepted: a non-empty model name")
+        raise ConfigError(f"{key}.id = {model_id!r} is not accepted: a non-empty model name")
     return dataclasses.replace(model, id=model_id, endpoint=endpoint, server=server)
 
 
@@ -281,6 +325,11 @@ def validate(config: Config) -> Config:
             "does not serve: accepted model=hf, or model=endpoint model.server=tgi"
         )
     sampling = Sampling(**{name: check_param(f"sampling.{name}", getattr(config.sampling, name)) for name in PARAMS})
+    judge = _check_section("judge.", config.judge)
+    if judge.model is not None:
+        judge = dataclasses.replace(judge, model=_model(judge.model, "judge.model"))
+        if "{output}" not in judge.rubric:
+            raise ConfigError("judge.rubric has no {output}: accepted a template with {output} (and usually {prompt})")
     prompts = _check_section("prompts.", config.prompts)
     prompts = dataclasses.replace(prompts, items=tuple(prompts.items))
     return dataclasses.replace(
@@ -291,6 +340,10 @@ def validate(config: Config) -> Config:
         prompts=prompts,
         runner=_check_section("runner.", config.runner),
         report=check_report_options(config.report),
+        judge=judge,
+        search=dataclasses.replace(_check_section("search.", config.search),
+                                   budget=_check_section("search.budget.", config.search.budget)),
+        objective=check_objective(dataclasses.replace(config.objective, constraints=tuple(config.objective.constraints))),
         evaluators=tuple(config.evaluators) if config.evaluators is not None else None,
         out_dir=str(Path(config.out_dir)),
     )

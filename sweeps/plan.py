@@ -42,6 +42,7 @@ class Plan:
     capability: Capability
     swept: list[str]
     warnings: list[str] = field(default_factory=list)
+    server: dict | None = None  # what detection found about the server (kind, version, defaults, template)
 
     @property
     def token_budget(self) -> int:
@@ -56,6 +57,7 @@ def make_plan(config: Config) -> Plan:
     if config.model.kind == "hf" and config.model.mode == "text" and config.compat == "none":
         raise ConfigError("model.mode = 'text' is not accepted with model=hf: accepted chat (use model=endpoint model.server=tgi for TGI's /generate)")
     _check_evaluators(config.evaluators)
+    _check_objective(config)
     swept = swept_params([cell.setting for cell in cells])
     warnings = []
     ignored = capability.ignored(swept)
@@ -67,6 +69,9 @@ def make_plan(config: Config) -> Plan:
     for name, note in capability.translated.items():
         if name in swept:
             warnings.append(f"{name} is translated by the target: {note}")
+    if capability.hidden_defaults and config.compat == "none" and config.model.server != "auto":
+        warnings.append(capability.hidden_defaults)
+    warnings += _chat_template_warnings(config.model)
     target = config.model
     jobs = []
     for cell in cells:
@@ -80,7 +85,12 @@ def make_plan(config: Config) -> Plan:
                     length=32,
                 )
                 jobs.append(Job(cell, prompt, sample_index, request, key))
-    return Plan(config, cells, prompts, jobs, capability, swept, warnings)
+    plan = Plan(config, cells, prompts, jobs, capability, swept, warnings)
+    if config.search.strategy != "grid":
+        from sweeps.search import objective_metric
+
+        objective_metric(plan)  # an adaptive search needs an objective the scores give
+    return plan
 
 
 def _check_evaluators(names: tuple[str, ...] | None) -> None:
@@ -97,6 +107,62 @@ def _check_evaluators(names: tuple[str, ...] | None) -> None:
         from evaluators.semantic import EXTRA_HINT
 
         raise ConfigError(f"evaluators: {EXTRA_HINT}")
+
+
+def _chat_template_warnings(target: ModelTarget) -> list[str]:
+    """Chat mode on an embedded GGUF that ships no chat template: llama-server falls back to a
+    template the model never saw (a base model answers with its tokens)."""
+    if target.kind != "embedded" or target.mode != "chat":
+        return []
+    from sweeps.embedded import gguf_has_chat_template, gguf_path
+
+    try:
+        if gguf_has_chat_template(gguf_path(target.gguf or target.id)):
+            return []
+    except (OSError, ValueError, TargetError):
+        return []
+    return [f"model {target.id} ships no chat template: llama-server formats chat with a fallback template the model "
+            "never saw (outputs holding template tokens are counted in the report); model.mode=text continues the prompt instead"]  # fmt: skip
+
+
+def resolve_target(config: Config):
+    """Everything about the target that needs the network, once, before the run: the provider
+    for ``model.provider=auto`` and the server kind for ``model.server=auto``. Returns the
+    resolved config and what server detection found (or None)."""
+    config = resolve_provider(config)
+    return resolve_server(config)
+
+
+def resolve_server(config: Config):
+    """``model.server=auto`` for an endpoint: the server kind detected from its discovery routes
+    (a few GETs, never a completion). Returns the config with the kind set (``openai`` when
+    unknown) and what detection found (None when nothing was detected)."""
+    target = config.model
+    if target.kind != "endpoint" or target.server != "auto":
+        return config, None
+    from sweeps.detect import DETECTABLE, detect
+
+    check_target(target)
+    info = detect(target.endpoint, resolve_token(target))
+    server = info.kind if info.kind in DETECTABLE else "openai"
+    return dataclasses.replace(config, model=dataclasses.replace(target, server=server)), info
+
+
+def _check_objective(config: Config) -> None:
+    """Every metric the objective names exists (a miss suggests close names)."""
+    import evaluators
+    from reports.options import parse_constraint
+
+    objective = config.objective
+    named = [("objective.metric", objective.metric)] if objective.metric else []
+    named += [(f"objective.constraints ({text!r})", parse_constraint(text)[0]) for text in objective.constraints]
+    for key, name in named:
+        if name == "judge_score":
+            continue
+        try:
+            evaluators.get(name)
+        except evaluators.UnknownEvaluatorError as error:
+            raise ConfigError(f"{key}: {error}") from None
 
 
 def check_target(target: ModelTarget, timeout_s: float = 3.0) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 from sweeps.backends import Request, RequestFailure, make_backend
 from sweeps.config import Config
@@ -18,6 +19,8 @@ from sweeps.plan import check_target, make_plan, resolve_token
 
 # parameter -> the value it is moved to (from a base of temperature 1 and everything else neutral)
 PROBES = {"temperature": 0.0, "top_k": 1, "top_p": 0.05, "frequency_penalty": 1.8, "presence_penalty": 1.8}
+# samplers servers fill in when a request omits them -> the value that switches each off
+HIDDEN = {"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0, "repetition_penalty": 1.0, "typical_p": 1.0}
 
 
 @dataclass(frozen=True)
@@ -66,12 +69,68 @@ async def _probe(config: Config, base_url: str | None, prompts: list[str]) -> tu
         await backend.close()
 
 
+async def _hidden_defaults(config: Config, base_url: str | None, prompts: list[str]) -> dict[str, int]:
+    """Sampler -> prompts whose output changed when its neutral value was sent instead of
+    omitting it: a change means the server applies a default of its own for it."""
+    from sweeps.capabilities import ALL, NO_TOP_K, Capability
+
+    params = {**config.sampling.as_dict(), "temperature": 1.0, "top_k": 0, "top_p": 1.0,
+              "frequency_penalty": 0.0, "presence_penalty": 0.0, "max_tokens": min(config.sampling.max_tokens, 32)}  # fmt: skip
+    token = resolve_token(config.model)
+
+    async def texts(capability: Capability) -> list[str]:
+        backend = make_backend(config.model, capability, base_url, token, config.runner.timeout_s)
+        try:
+            return list(await asyncio.gather(*(_complete(backend, Request(p, params, config.model.system_prompt)) for p in prompts)))
+        finally:
+            await backend.close()
+
+    omitted = await texts(Capability("probe", NO_TOP_K))
+    found = {}
+    for name, value in HIDDEN.items():
+        sent = Capability("probe", ALL) if name == "top_k" else Capability("probe", NO_TOP_K, neutral={name: value})
+        try:
+            found[name] = sum(a != b for a, b in zip(omitted, await texts(sent)))
+        except RequestFailure:
+            found[name] = 0  # a sampler the server refuses is not one it applies
+    return found
+
+
+def hidden_defaults(config: Config, prompt_count: int = 3) -> dict[str, int]:
+    """:func:`_hidden_defaults` against the config's endpoint (a handful of seeded requests)."""
+    prompts = [p.text for p in make_plan(config).prompts[:prompt_count]]
+    return asyncio.run(_hidden_defaults(config, config.model.endpoint, prompts))
+
+
+def recorded_hidden_defaults(config: Config) -> str:
+    """For a run against an unidentified server: the hidden-defaults check, measured once per
+    target and kept beside the completion cache; one sentence for the run's warnings."""
+    import json
+
+    from sweeps.grid import stable_hash
+    from sweeps.store import default_cache_path
+
+    path = Path(config.runner.cache_path or default_cache_path()).with_name("hidden-defaults.json")
+    key = stable_hash(config.model.identity())
+    known = json.loads(path.read_text()) if path.is_file() else {}
+    if key not in known:
+        known[key] = hidden_defaults(config)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(known, indent=1))
+    applied = [name for name, changed in known[key].items() if changed]
+    if not applied:
+        return "the server was not identified; the hidden-defaults probe found no sampler default of its own"
+    return (f"the server was not identified and applies defaults of its own for {', '.join(applied)} (hidden-defaults probe): "
+            "cells that leave them unset are shaped by the server; set model.server=KIND if it is one hfsweep knows")
+
+
 async def _complete(backend, request: Request) -> str:
     return (await backend.complete(request)).text
 
 
 def probe(config: Config, prompt_count: int = 3) -> tuple[bool, list[ProbeResult]]:
-    """Probe the config's target; returns (deterministic under a seed, one result per parameter)."""
+    """Probe the config's target; returns (deterministic under a seed, one result per parameter).
+    The CLI adds :func:`hidden_defaults` for servers that were not identified."""
     check_target(config.model)
     prompts = [p.text for p in make_plan(config).prompts[:prompt_count]]
     with ExitStack() as stack:

@@ -132,7 +132,10 @@ def error_mask(frame) -> Any:
 
     if "error" not in frame:
         return np.zeros(len(frame), dtype=bool)
-    values = frame["error"].to_numpy(dtype=object)
+    column = frame["error"]
+    if str(column.dtype) == "str" or str(column.dtype).startswith("string"):  # pandas strings: every value a str or missing
+        return (column.notna() & (column.str.len() > 0)).to_numpy(dtype=bool, na_value=False)
+    values = column.to_numpy(dtype=object)
     return np.fromiter((is_error(v) for v in values), dtype=bool, count=len(values))
 
 

@@ -16,8 +16,9 @@ from sweeps.backends import LOCAL_TOKEN, Backend, Completion, RequestFailure, ma
 from sweeps.config import Config
 from sweeps.errors import TargetError
 from sweeps.grid import stable_hash
-from sweeps.plan import Job, Plan, check_target, make_plan, resolve_provider, resolve_token
-from sweeps import records
+from sweeps.plan import Job, Plan, check_target, make_plan, resolve_target, resolve_token
+from sweeps import prefetch, records
+from sweeps.prompts import write_prompts_file
 from sweeps.records import CompletionRecord
 from sweeps.store import Cache, RunWriter, default_cache_path, read_jsonl, write_parquet
 
@@ -222,21 +223,55 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     Every record is committed as it finishes. ``resolved`` is the composed config written to
     ``config.yaml`` (it never holds a token: tokens come from the environment only).
     """
-    plan = make_plan(resolve_provider(config))
+    resolved, server = resolve_target(config)
+    plan = make_plan(resolved)
+    plan.server = server.as_dict() if server is not None else None
+    if server is not None and server.kind == "unknown":
+        from sweeps.probe import recorded_hidden_defaults
+
+        plan.warnings.append(recorded_hidden_defaults(plan.config))
     config = plan.config
     run_dir.mkdir(parents=True, exist_ok=True)
     run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{stable_hash(str(run_dir.resolve()), 6)}"
+    write_prompts_file(plan.prompts, run_dir)  # the prompts and their checks, for scoring
     if resolved is not None:
         from omegaconf import OmegaConf
 
         OmegaConf.save(OmegaConf.create(resolved), run_dir / records.CONFIG_FILE)
-    started_at, start = _now(), time.monotonic()
+    started_at = _now()
+    search = None
+    if config.search.strategy == "grid":
+        rows, stats, interrupted, wall_s = execute(plan, plan.jobs, run_dir, run_id, records.COMPLETIONS_JSONL)
+    else:
+        from sweeps.search import run_search
+
+        rows, stats, interrupted, wall_s, search = run_search(plan, run_dir, run_id, execute)
+        stats = stats or Stats()
+    prefetch.wait()  # background imports (sweeps.prefetch) are done before this thread imports pyarrow
+    order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
+    write_parquet(rows, order, run_dir / records.COMPLETIONS)
+    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search)
+    failures = [r for r in rows if records.is_error(r["error"])]
+    kinds: dict[str, int] = {}
+    for row in failures:
+        kinds[row["error"]] = kinds.get(row["error"], 0) + 1
+    first = failures[0]["error_message"] or "" if failures else ""
+    return RunResult(run_dir, len(rows) if search else len(plan.jobs), stats, wall_s, interrupted, kinds, first)
+
+
+def execute(plan: Plan, jobs: list[Job], run_dir: Path, run_id: str, jsonl_name: str) -> tuple[list[dict], Stats, bool, float]:
+    """Finish ``jobs`` (a plan's requests, or some of them) into ``run_dir/jsonl_name``: replayed
+    from the cache, or sent. Returns the rows of these jobs (the latest per cell, prompt and
+    sample; an earlier run in the directory may have had others), the counts, whether it was
+    interrupted (Ctrl-C), and the wall time."""
+    start = time.monotonic()
+    config = plan.config
     cache = Cache(config.runner.cache_path or default_cache_path()) if config.runner.cache else None
-    writer = RunWriter(run_dir)
+    writer = RunWriter(run_dir, jsonl_name)
     stats = Stats()
     interrupted = False
     try:
-        todo = _replay_cache(plan, run_id, cache, writer, stats)
+        todo = _replay_cache(jobs, config.runner.refresh, run_id, cache, writer, stats)
         if todo:
             check_target(config.model)
             stats = asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats))
@@ -246,29 +281,18 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
         writer.close()
         if cache is not None:
             cache.close()
-    wall_s = time.monotonic() - start
-    order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
-    keys = {j.cache_key for j in plan.jobs}
-    # Only this plan's rows (an earlier run in the same directory may have had other cells or
-    # prompts), the latest one per (cell, prompt, sample).
+    keys = {j.cache_key for j in jobs}
     rows = list({(r["cell_id"], r["prompt_id"], r["sample_index"]): r
                  for r in read_jsonl(writer.path) if r["cache_key"] in keys}.values())
-    write_parquet(rows, order, run_dir / records.COMPLETIONS)
-    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted)
-    failures = [r for r in rows if records.is_error(r["error"])]
-    kinds: dict[str, int] = {}
-    for row in failures:
-        kinds[row["error"]] = kinds.get(row["error"], 0) + 1
-    first = failures[0]["error_message"] or "" if failures else ""
-    return RunResult(run_dir, len(plan.jobs), stats, wall_s, interrupted, kinds, first)
+    return rows, stats, interrupted, time.monotonic() - start
 
 
-def _replay_cache(plan: Plan, run_id: str, cache: Cache | None, writer: RunWriter, stats: Stats) -> list[Job]:
-    if cache is None or plan.config.runner.refresh:
-        return list(plan.jobs)
-    hits = cache.get_many(job.cache_key for job in plan.jobs)
+def _replay_cache(jobs: list[Job], refresh: bool, run_id: str, cache: Cache | None, writer: RunWriter, stats: Stats) -> list[Job]:
+    if cache is None or refresh:
+        return list(jobs)
+    hits = cache.get_many(job.cache_key for job in jobs)
     todo = []
-    for job in plan.jobs:
+    for job in jobs:
         hit = hits.get(job.cache_key)
         if hit is None:
             todo.append(job)
@@ -284,8 +308,11 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
         if target.kind == "embedded":
             from sweeps.embedded import LlamaServer
 
+            from sweeps.detect import detect
+
             server = stack.enter_context(LlamaServer(target))
             base_url, default_concurrency = server.url, target.slots
+            plan.server = detect(server.url).as_dict()  # the embedded server's own defaults, for the record
         else:
             base_url, default_concurrency = target.endpoint, 8
         concurrency = plan.config.runner.concurrency or default_concurrency
@@ -300,7 +327,8 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
         return pool.stats
 
 
-def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], stats: Stats, started_at: str, wall_s: float, interrupted: bool) -> None:
+def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], stats: Stats, started_at: str, wall_s: float,
+                   interrupted: bool, search: dict | None = None) -> None:  # fmt: skip
     config = plan.config
     target = config.model
     summary = {
@@ -309,7 +337,7 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         "finished_at": _now(),
         "wall_s": round(wall_s, 3),
         "interrupted": interrupted,
-        "requests": len(plan.jobs),
+        "requests": search["requests"] if search else len(plan.jobs),
         "finished": len(rows),
         "sent": stats.sent,
         "cache_hits": stats.cache_hits,
@@ -320,6 +348,7 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         "completion_tokens": sum(r["completion_tokens"] or 0 for r in rows),
         "targets": [{"kind": target.kind, "model": target.id, "endpoint": target.endpoint, "provider": target.provider, "mode": target.mode}],
         "capability": plan.capability.name,
+        "server": plan.server,
         "sweep": config.sweep.name,
         "grid": {name: list(values) for name, values in config.sweep.grid.items()},
         "presets": list(config.sweep.presets),
@@ -328,5 +357,6 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         "samples": config.samples,
         "prompts": len(plan.prompts),
         "warnings": plan.warnings,
+        "search": search,
     }
     (run_dir / records.SUMMARY).write_text(json.dumps(summary, indent=2))

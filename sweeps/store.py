@@ -59,9 +59,9 @@ class Cache:
 class RunWriter:
     """Appends each record to ``completions.jsonl`` as it finishes; writes parquet at the end."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, name: str = COMPLETIONS_JSONL):
         self.run_dir = run_dir
-        self.path = run_dir / COMPLETIONS_JSONL
+        self.path = run_dir / name
         _drop_torn_tail(self.path)
         self._file = self.path.open("a", encoding="utf-8")
 

@@ -35,6 +35,8 @@ def one_line(result: subprocess.CompletedProcess, code: int = 2) -> str:
         (["score", "EMPTY"], "is not a run directory: it has no completions.parquet"),
         (["report", "/nowhere/run"], "Run directory '/nowhere/run' does not exist"),
         (["report", "EMPTY"], "No run directory found under"),
+        (["plan", "/nowhere/run", "--metric", "words", "--difference", "1"], "Run directory '/nowhere/run' does not exist"),
+        (["plan", "EMPTY", "--metric", "words", "--difference", "1"], "No run directory found under"),
         (["validate", "report.confidence=95"], "report.confidence = 95.0 is out of range"),
         (["validate", "+report.colour=red"], "report.colour is not a known config key"),
         (["validate", "compat=langchian_hf"], "Did you mean compat=langchain_hf?"),
@@ -58,6 +60,7 @@ def test_a_run_written_by_another_schema_is_refused(tmp_path):
     line = one_line(hfsweep(["score", str(run)]))
     assert "written by record schema 1; this hfsweep reads schema 2" in line
     assert "written by record schema 1" in one_line(hfsweep(["report", str(run)]))
+    assert "written by record schema 1" in one_line(hfsweep(["plan", str(run), "--metric", "words", "--difference", "1"]))
 
 
 def test_hf_without_a_token_stops_before_any_request(tmp_path):

@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 import reports
-from reports.options import CLI_KEYS, DEFAULTS, ReportError, resolve_options
+from reports.options import ReportError, resolve_options
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures"
@@ -51,13 +50,14 @@ def _compare(got: Path, want: Path, update: bool) -> None:
 
 
 @pytest.mark.parametrize("name", ["cells", "cell_metrics", "effects", "friedman", "paired_baseline", "model_pairs",
-                                  "pareto", "errors", "usage", "identical_cells", "heatmaps"])
+                                  "pareto", "errors", "usage", "identical_cells", "heatmaps", "design", "recommendation"])
 def test_golden_sweep(sweep_report, name, request):
     _compare(sweep_report.parent / "tables" / f"{name}.csv", GOLDEN / "report_sweep" / f"{name}.csv",
              request.config.getoption("--update-golden"))
 
 
-@pytest.mark.parametrize("name", ["decoding", "cell_metrics", "paired_baseline"])
+@pytest.mark.parametrize("name", ["decoding", "cell_metrics", "paired_baseline", "design", "effects", "friedman",
+                                  "setting_pairs", "recommendation"])
 def test_golden_decoding(decoding_report, name, request):
     _compare(decoding_report.parent / "tables" / f"{name}.csv", GOLDEN / "report_decoding" / f"{name}.csv",
              request.config.getoption("--update-golden"))
@@ -80,6 +80,11 @@ def test_sweep_report_content(sweep_report):
     # model output is escaped, never live markup
     assert "<script>alert(1)</script>" not in page and "<img src=x" not in page.lower()
     assert page.count("<script") == 2  # the JSON data block and the page script
+
+
+def test_no_objective_no_quality_measure_means_no_recommendation(decoding_report):
+    assert pd.read_csv(decoding_report.parent / "tables" / "recommendation.csv").empty
+    assert "needs a quality measure" in decoding_report.read_text()
 
 
 def test_decoding_table_beside_paper(decoding_report):
@@ -113,10 +118,22 @@ def test_default_out_and_plots(tmp_path):
     page = reports.build_report([sweep], options={"bootstrap_resamples": 200})
     assert page == sweep / "report" / "index.html"
     assert (sweep / "0" / "scores.parquet").is_file()
-    pngs = sorted(p.name for p in (sweep / "report" / "plots").glob("*.png"))
-    assert "pareto.png" in pngs and "lengths.png" in pngs and "effects_temperature.png" in pngs
-    assert any(p.startswith("heatmap_") for p in pngs) and any(p.startswith("model_deltas_") for p in pngs)
+    svgs = sorted(p.name for p in (sweep / "report" / "plots").glob("*.svg"))
+    assert "pareto.svg" in svgs and "lengths.svg" in svgs and "effects_temperature.svg" in svgs
+    assert any(p.startswith("heatmap_") for p in svgs) and any(p.startswith("model_deltas_") for p in svgs)
     assert page.stat().st_size < 3_000_000
+
+
+def test_two_reports_in_one_folder_keep_their_files_apart(tmp_path):
+    opts = {"bootstrap_resamples": 200, "plots": False}
+    a = reports.build_report(FIX / "report_decoding", out=tmp_path / "a.html", options=opts)
+    b = reports.build_report(FIX / "report_sweep", out=tmp_path / "b.html", options=opts)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html", "a_files", "b.html", "b_files"]
+    assert (tmp_path / "a_files" / "tables" / "decoding.csv").is_file()
+    assert len(pd.read_csv(tmp_path / "b_files" / "tables" / "cells.csv")) == 12
+    assert "Tables: a_files/tables/*.csv" in a.read_text() and "Tables: b_files/tables/*.csv" in b.read_text()
+    index = reports.build_report(FIX / "report_decoding", out=tmp_path / "index.html", options=opts)
+    assert (tmp_path / "tables" / "decoding.csv").is_file() and "Tables: tables/*.csv" in index.read_text()
 
 
 def test_find_run_dirs_natural_order():

@@ -118,3 +118,26 @@ def test_pareto_front_matches_brute_force(points):
                         for j in range(len(points)))
         assert front[i] == (not dominated)
     assert front.any()
+
+
+def test_mdd_and_prompts_needed():
+    """mdd = (t_{n-1}(0.975) + t_{n-1}(0.8)) * s / sqrt(n * 3/pi); prompts_needed inverts it."""
+    for s, n in ((0.1, 8), (0.3, 20), (1.0, 100)):
+        q = sps.t.ppf(0.975, n - 1) + sps.t.ppf(0.8, n - 1)
+        assert stats.mdd(s, n) == pytest.approx(q * s / np.sqrt(n * 3 / np.pi), rel=1e-12)
+        d = stats.mdd(s, n)
+        assert stats.prompts_needed(s, d) == n and stats.prompts_needed(s, d * 0.999) == n + 1
+    assert np.isnan(stats.mdd(0.1, 1)) and np.isnan(stats.mdd(float("nan"), 10))
+    assert stats.mdd(0.1, stats.MIN_PROMPTS - 1) == np.inf  # the signed-rank test cannot reach p < 0.05
+    assert stats.wilcoxon_p(np.ones(stats.MIN_PROMPTS - 1))[0] > 0.05 > stats.wilcoxon_p(np.ones(stats.MIN_PROMPTS))[0]
+    assert stats.prompts_needed(0.0, 0.1) == stats.MIN_PROMPTS
+    assert np.isnan(stats.prompts_needed(float("nan"), 0.1))
+
+
+def test_holm_equals_definition():
+    p = np.array([0.01, 0.04, 0.03, 0.005])
+    order = np.argsort(p)
+    ref = np.empty(4)
+    ref[order] = np.minimum(1, np.maximum.accumulate((4 - np.arange(4)) * p[order]))
+    np.testing.assert_allclose(stats.holm(p), ref)
+    assert np.isnan(stats.holm([0.1, np.nan])[1])

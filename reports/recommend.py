@@ -1,0 +1,255 @@
+"""The recommended cell: the best on an objective among the cells meeting every constraint.
+
+:func:`recommend` works on one target's cells: each cell's value on a metric is its mean over
+prompts. Among the cells meeting every constraint it takes the Pareto front of the objective
+against the constraint metrics (a constraint ``m <= v`` or ``m < v`` counts lower ``m`` as
+better, ``>=`` / ``>`` higher), and from the front the best cell on the objective; ties (equal
+to 1e-9 relative) go to the better value on each constraint metric in turn, then to grid
+order. The runner-up is the next cell in that same order among all cells meeting the
+constraints. The chosen cell comes with its BCa CI and the paired Wilcoxon test against the
+runner-up on the objective. Those tests (one per target) are adjusted by Holm among
+themselves (``p_holm``), not in the report's BH family: they compare a cell picked *because*
+it scored best, so read them as "is the winner distinguishable from the next one", no more.
+
+The report drives it from the run's ``objective`` (:func:`from_objective`): ``objective.metric``,
+else pass_rate when the prompts have checks, else judge_score when a judge scored the run;
+with none of them there is no recommendation, only the quality-diversity front.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import warnings
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from reports import stats
+from reports.load import PARAMS, _fmt_value
+from reports.options import ReportError
+
+OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
+GOALS = {"max": 1.0, "min": -1.0}
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``metric op value``, e.g. ``Constraint("seq_rep_4", "<=", 0.1)``."""
+
+    metric: str
+    op: str
+    value: float
+
+    @property
+    def sign(self) -> float:
+        """+1 if a higher value is better for this constraint's metric, else -1."""
+        return 1.0 if self.op in (">=", ">") else -1.0
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.value:.3g}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What :func:`recommend` found for one target (indexes are rows of the given cells)."""
+
+    index: int | None
+    estimate: stats.Estimate | None
+    runner_up: int | None
+    test: stats.Paired | None
+    feasible: np.ndarray
+    front: np.ndarray
+    note: str = ""
+
+
+def _means(a: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(a, axis=1) if a.size else np.full(len(a), np.nan)
+
+
+def _rank(rows: np.ndarray, axes: np.ndarray) -> list[int]:
+    """``rows`` best first: higher on axis 0, ties (1e-9 relative) by the next axes, then row."""
+
+    def cmp(i: int, j: int) -> int:
+        for a, b in zip(axes[i], axes[j]):
+            if abs(a - b) > 1e-9 * max(1.0, abs(a), abs(b)):
+                return -1 if a > b else 1
+        return -1 if i < j else (1 if i > j else 0)
+
+    return sorted((int(r) for r in rows), key=functools.cmp_to_key(cmp))
+
+
+def recommend(cells: pd.DataFrame, values: Mapping[str, np.ndarray], metric: str, goal: str = "max",
+              constraints: Sequence[Constraint | tuple] = (), *, confidence: float = 0.95,
+              n_resamples: int = 2000, seed: int = 0) -> Choice:
+    """The best cell of one target on ``metric`` (``goal`` 'max' or 'min') among the cells
+    meeting every constraint, from their Pareto front (module docstring).
+
+    Args:
+        cells: the target's cells, one row each, in grid order.
+        values: per metric, a ``len(cells) x prompts`` array of per-prompt values.
+        metric, goal: the objective.
+        constraints: ``Constraint`` or ``(metric, op, value)`` with op in <=, <, >=, >.
+
+    A (0.8 up, 0.2 down) and B (0.8, 0.1) tie on ``up``; B is better on ``down`` (and
+    dominates A); C is excluded by the constraint:
+
+    >>> cells = pd.DataFrame({"cell_id": ["A", "B", "C"]})
+    >>> values = {"up": np.repeat([[0.8], [0.8], [0.5]], 4, axis=1),
+    ...           "down": np.repeat([[0.2], [0.1], [0.5]], 4, axis=1)}
+    >>> c = recommend(cells, values, "up", "max", [("down", "<=", 0.3)])
+    >>> cells["cell_id"][c.index], cells["cell_id"][c.runner_up], c.front.tolist()
+    ('B', 'A', [False, True, False])
+    """
+    if goal not in GOALS:
+        raise ReportError(f"Objective goal must be 'max' or 'min', got {goal!r}.")
+    cons = [c if isinstance(c, Constraint) else Constraint(*c) for c in constraints]
+    for c in cons:
+        if c.op not in OPS:
+            raise ReportError(f"Constraint operator must be one of {', '.join(OPS)}, got {c.op!r} ({c.metric}).")
+    missing = [m for m in [metric, *(c.metric for c in cons)] if m not in values]
+    if missing:
+        raise ReportError(f"Objective metric(s) {', '.join(missing)} not in the scores. "
+                          f"Available: {', '.join(values)}.")
+    means = {m: _means(np.asarray(values[m], dtype=float)) for m in {metric, *(c.metric for c in cons)}}
+    obj = GOALS[goal] * means[metric]
+    feasible = np.isfinite(obj)
+    for c in cons:
+        with np.errstate(invalid="ignore"):
+            feasible &= np.isfinite(means[c.metric]) & OPS[c.op](means[c.metric], c.value)
+    axes = np.column_stack([obj, *(c.sign * means[c.metric] for c in cons)])
+    front = np.zeros(len(obj), dtype=bool)
+    front[feasible] = stats.non_dominated(axes[feasible])
+    if not feasible.any():
+        what = " and ".join(map(str, cons)) or f"a value of {metric}"
+        return Choice(None, None, None, None, feasible, front, f"no cell has {what}")
+    best = _rank(np.flatnonzero(front), axes)[0]
+    others = [i for i in _rank(np.flatnonzero(feasible), axes) if i != best]
+    kw = dict(confidence=confidence, n_resamples=n_resamples, seed=seed)
+    est = stats.bootstrap_ci(values[metric][best], **kw)
+    if not others:
+        return Choice(best, est, None, None, feasible, front, "the only cell meeting the constraints")
+    test = stats.paired_difference(values[metric][best], values[metric][others[0]], **kw)
+    return Choice(best, est, others[0], test, feasible, front)
+
+
+NO_OBJECTIVE = ("No recommendation: it needs a quality measure, which this run does not have: prompt checks "
+                "(pass_rate), a judge (judge_score) or an explicit objective.metric. Without one, the most diverse "
+                "cell is only the most random one; the quality-diversity front below shows the trade-off instead.")
+
+
+def from_objective(ctx, objective: Mapping | None) -> tuple[str | None, str, list[Constraint], str]:
+    """(metric, goal, constraints, how it was chosen) from the run's ``objective`` config:
+    ``objective.metric`` if set, else pass_rate when the prompts have checks, else judge_score
+    when a judge scored the run; metric None (and why) when there is no quality measure."""
+    from reports.options import parse_constraint
+
+    objective = dict(objective or {})
+    cons = [Constraint(*parse_constraint(text)) for text in objective.get("constraints") or ()]
+    goal = objective.get("goal") or "max"
+
+    def scored(metric: str) -> bool:
+        return metric in ctx.metrics and bool(np.isfinite(ctx.mats[metric]).any())
+
+    metric = objective.get("metric")
+    if metric:
+        how = "objective.metric"
+    elif scored("pass_rate"):
+        metric, goal, how = "pass_rate", "max", "the prompts' checks (pass_rate, the default objective)"
+    elif scored("judge_score"):
+        metric, goal, how = "judge_score", "max", "the judge (judge_score, the default objective)"
+    else:
+        return None, goal, [], NO_OBJECTIVE
+    missing = [m for m in (metric, *(c.metric for c in cons)) if not scored(m)]
+    if missing:
+        return None, goal, [], f"No recommendation: {', '.join(missing)} has no value in this run's scores."
+    return metric, goal, cons, how
+
+
+REC_COLS = ["target", "setting", "setting_id", *PARAMS, "metric", "value", "ci_low", "ci_high", "constraints_met",
+            "constraints", "runner_up", "runner_up_setting_id", "diff", "diff_ci_low", "diff_ci_high", "n", "p",
+            "p_holm", "note"]
+
+
+def recommendations(ctx, metric: str, goal: str = "max", constraints: Sequence[Constraint] = (),
+                    how: str = "") -> tuple[pd.DataFrame, list[Choice], str]:
+    """One :func:`recommend` per target: (recommendation table, choices, text for the page)."""
+    cons = [c if isinstance(c, Constraint) else Constraint(*c) for c in constraints]
+    names = [metric, *(c.metric for c in cons)]
+    rows, choices, texts = [], [], []
+    for t in ctx.targets:
+        cells = ctx.cells[ctx.cells["target"] == t].reset_index(drop=True)
+        idx = [ctx.row[c] for c in cells["cell_id"]]
+        ch = recommend(cells, {m: ctx.mats[m][idx] for m in names}, metric, goal, cons, **ctx.kw)
+        choices.append(ch)
+        rows.append(_row(t, cells, ch, metric, cons))
+        texts.append(_text(ctx, t, cells, ch, metric, goal, cons, how))
+    df = pd.DataFrame(rows, columns=REC_COLS)
+    df["p_holm"] = stats.holm(df["p"].to_numpy(dtype=float)) if len(df) else []
+    return df, choices, " ".join(texts)
+
+
+def _row(t, cells, ch: Choice, metric, cons) -> tuple:
+    ctext = "; ".join(map(str, cons))
+    if ch.index is None:
+        return (t, "", "", *[np.nan] * len(PARAMS), metric, np.nan, np.nan, np.nan, False, ctext,
+                "", "", np.nan, np.nan, np.nan, 0, np.nan, np.nan, ch.note)
+    c = cells.iloc[ch.index]
+    r = cells.iloc[ch.runner_up] if ch.runner_up is not None else None
+    test = ch.test or stats.Paired(np.nan, np.nan, np.nan, 0, np.nan)
+    return (t, c["setting"], c["setting_id"], *[c.get(p, np.nan) for p in PARAMS], metric, ch.estimate.mean,
+            ch.estimate.low, ch.estimate.high, True, ctext, "" if r is None else r["setting"],
+            "" if r is None else r["setting_id"], test.diff, test.low, test.high, test.n, test.p, np.nan,
+            "; ".join(s for s in (ch.note, ch.estimate.note, test.note) if s))
+
+
+def _label(ctx, cell) -> str:
+    parts = []
+    if isinstance(cell["setting_name"], str) and cell["setting_name"]:
+        parts.append(f"preset {cell['setting_name']}")
+    parts += [f"{p} {_fmt_value(cell[p])}" for p in ctx.swept]
+    return ", ".join(parts) or "the only setting"
+
+
+def _text(ctx, t, cells, ch: Choice, metric, goal, cons, how) -> str:
+    who = f"{t}: " if len(ctx.targets) > 1 else ""
+    where = " and ".join(f"{c.metric} {'at most' if c.op == '<=' else c.op} {c.value:.3g}" for c in cons)
+    where = f" with {where}" + (f" ({how})" if how else "") if where else ""
+    if ch.index is None:
+        return f"{who}No cell{where.replace(' with', ' has', 1) or ' has a value'}."
+    c, e = cells.iloc[ch.index], ch.estimate
+    conf = int(round(ctx.kw["confidence"] * 100))
+    ci = f", {conf}% CI {e.low:.3g} to {e.high:.3g}" if np.isfinite(e.low) else ""
+    row = [ctx.row[c["cell_id"]]]
+    cvals = ", ".join(f"{_means(ctx.mats[k.metric][row])[0]:.3g} {k.metric}" for k in cons)
+    text = (f"{who}{'Highest' if goal == 'max' else 'Lowest'} {metric} ({e.mean:.3g}{ci}){where}: "
+            f"{_label(ctx, c)}" + (f" ({cvals})" if cvals else "") + ".")
+    if ch.test is not None:
+        r = cells.iloc[ch.runner_up]
+        text += (f" Runner-up {_label(ctx, r)}: difference {ch.test.diff:.3g} "
+                 f"[{ch.test.low:.3g}, {ch.test.high:.3g}], Wilcoxon p {ch.test.p:.3g} over {ch.test.n} prompts.")
+    return text
+
+
+def pareto_table(ctx, cm: pd.DataFrame, chosen: Sequence[str]) -> pd.DataFrame:
+    """Cells with their (up, down) means and CI of ``up``, Pareto-front membership among the
+    cells of the same target, and the recommended cell(s) ``chosen`` (one per target)."""
+    up, down = ctx.opts["pareto"]["up"], ctx.opts["pareto"]["down"]
+    if up not in ctx.metrics or down not in ctx.metrics:
+        return pd.DataFrame()
+    wide = cm.pivot(index="cell_id", columns="metric", values="mean")
+    lo = cm[cm["metric"] == up].set_index("cell_id")
+    df = ctx.cells[["cell_id", "target", "setting"]].copy()
+    df[up] = df["cell_id"].map(wide[up])
+    df[f"{up}_ci_low"] = df["cell_id"].map(lo["ci_low"])
+    df[f"{up}_ci_high"] = df["cell_id"].map(lo["ci_high"])
+    df[down] = df["cell_id"].map(wide[down])
+    df["on_front"] = False
+    for _, g in df.groupby("target", sort=False):
+        df.loc[g.index, "on_front"] = stats.pareto_front(g[up], g[down])
+    df["recommended"] = df["cell_id"].isin(list(chosen))
+    return df

@@ -1,0 +1,127 @@
+"""Adaptive search: finds the planted best feasible cell for a fraction of the grid, respects
+its budget exactly, resumes after SIGKILL with the same decisions, and reuses the cache."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pandas as pd
+import pytest
+
+from sweeps.cli import main
+from sweeps.compose import compose_config
+from sweeps.runner import run_sweep
+from tests.servers.planted import Planted, PlantedServer
+from tests.sweep_helpers import cli
+
+BEST = (0.7, 0.9)
+
+
+def pass_prob(params: dict) -> float:
+    if params["temperature"] == 0.3:
+        return 0.95  # passes most, but loops: infeasible under loop_rate <= 0.1
+    return 0.9 if (params["temperature"], params["top_p"]) == BEST else 0.5
+
+
+PLANTED = Planted(pass_prob=pass_prob, loops=lambda p: p["temperature"] == 0.3)
+
+
+def prompts_file(tmp_path, n: int = 16) -> str:
+    path = tmp_path / "prompts.jsonl"
+    path.write_text("".join(json.dumps({"id": f"q{i:02d}", "prompt": f"Question {i}?",
+                                        "checks": [{"type": "contains", "value": "ANSWER"}]}) + "\n" for i in range(n)))  # fmt: skip
+    return str(path)
+
+
+def overrides(url: str, tmp_path, *extra: str) -> list[str]:
+    return ["model=endpoint", f"model.endpoint={url}", "model.id=planted", "model.server=llama.cpp", "runner.progress=false",
+            f"prompts.file={prompts_file(tmp_path)}", "samples=3", "sampling.max_tokens=32",
+            "sweep.grid.temperature=[0.3,0.7,1.0,1.3]", "sweep.grid.top_p=[0.5,0.9,1.0]",
+            'objective.constraints=["loop_rate <= 0.1"]', "evaluators=[loop,loop_rate,check_pass,pass_rate]", *extra]  # fmt: skip
+
+
+def run(url, tmp_path, name, *extra):
+    config, mapping = compose_config(overrides(url, tmp_path, *extra))
+    run_sweep(config, tmp_path / name, mapping)
+    summary = json.loads((tmp_path / name / "summary.json").read_text())
+    log = (tmp_path / name / "search.jsonl").read_text() if (tmp_path / name / "search.jsonl").exists() else ""
+    return summary, log
+
+
+def params_of(tmp_path, name, cell_id):
+    frame = pd.read_parquet(tmp_path / name / "completions.parquet")
+    row = frame[frame["cell_id"] == cell_id].iloc[0]
+    return row["temperature"], row["top_p"]
+
+
+@pytest.mark.parametrize("strategy", ["halving", "sequential"])
+def test_search_finds_the_planted_best_for_less_than_the_grid(tmp_path, strategy):
+    with PlantedServer(PLANTED) as server:
+        summary, log = run(server.url, tmp_path, strategy, f"search={strategy}")
+        search = summary["search"]
+        assert params_of(tmp_path, strategy, search["leader"]) == BEST
+        assert search["requests"] < 0.75 * search["full_grid_requests"] and server.requests == search["requests"]
+        rounds = [json.loads(line) for line in log.splitlines()]
+        assert len(rounds) == search["rounds"] >= 2
+        dropped = {cell: why for r in rounds for cell, why in r["dropped"].items()}
+        assert any("loop_rate" in why for why in dropped.values())  # the looping cells, on evidence
+        # the same command again: every round comes back from the cache, with the same decisions
+        again, again_log = run(server.url, tmp_path, f"{strategy}-again", f"search={strategy}")
+        assert server.requests == search["requests"] and again_log == log
+
+
+def test_budget_is_respected_exactly(tmp_path):
+    with PlantedServer(PLANTED) as server:
+        summary, _ = run(server.url, tmp_path, "requests", "search=halving", "search.budget.requests=100")
+        assert summary["search"]["requests"] == 100 == server.requests and summary["search"]["stopped"] == "budget"
+        summary, _ = run(server.url, tmp_path, "tokens", "search=halving", "search.budget.tokens=2000", "runner.cache=false")
+        assert summary["search"]["tokens"] <= 2000 and summary["search"]["stopped"] == "budget"
+        frame = pd.read_parquet(tmp_path / "tokens" / "completions.parquet")
+        assert frame["completion_tokens"].sum() == summary["search"]["tokens"]
+
+
+def test_a_wider_grid_after_a_search_sends_only_what_is_new(tmp_path):
+    with PlantedServer(PLANTED) as server:
+        summary, _ = run(server.url, tmp_path, "search", "search=halving")
+        run(server.url, tmp_path, "grid")
+        assert server.requests == summary["search"]["full_grid_requests"]  # the search's requests were not sent twice
+
+
+def test_kill_and_resume_gives_the_same_choices(tmp_path, isolated_cache):
+    with PlantedServer(PLANTED, latency=0.02) as server:
+        clean, clean_log = run(server.url, tmp_path, "clean", "search=halving", f"runner.cache_path={tmp_path / 'other.sqlite'}")
+        args = ["run", "--run-dir", str(tmp_path / "killed"), *overrides(server.url, tmp_path, "search=halving"), "report.enabled=false"]
+        proc = cli(args)
+        start = server.requests
+        while server.requests < start + 150 and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        resumed = cli(args)
+        out, err = resumed.communicate(timeout=300)
+        assert resumed.returncode == 0, err
+    log = (tmp_path / "killed" / "search.jsonl").read_text()
+    assert log == clean_log
+
+
+@pytest.mark.parametrize("bad,message", [
+    ("search=halfing", "Did you mean search=halving?"),
+    ("search.eta=1", "search.eta = 1 is out of range: accepted an integer >= 2"),
+    ("search.budget.requests=0", "search.budget.requests = 0 is out of range"),
+    ("search.confidence=1.5", "search.confidence = 1.5 is out of range"),
+    ("+search.rounds=3", "search.rounds is not a known config key"),
+])
+def test_bad_search_values_stop_validate(bad, message, capsys):
+    assert main(["validate", bad]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_search_without_an_objective_stops_before_any_request(tmp_path, capsys):
+    with PlantedServer(PLANTED) as server:
+        args = ["model=endpoint", f"model.endpoint={server.url}", "model.server=llama.cpp", "prompts.limit=3", "search=halving"]
+        assert main(["validate", *args]) == 2
+        assert server.requests == 0
+    assert "needs an objective" in capsys.readouterr().err
