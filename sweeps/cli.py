@@ -14,7 +14,7 @@ from pathlib import Path
 
 def user_errors() -> dict[type[BaseException], str]:
     """Exception type -> the prefix of its one-line message (every one exits 2)."""
-    from evaluators.errors import MissingExtraError, UnknownEvaluatorError
+    from evaluators.errors import CheckError, MissingExtraError, UnknownEvaluatorError
     from reports.options import ReportError
     from sweeps.errors import HfsweepError
     from sweeps.records import RunSchemaError
@@ -25,6 +25,7 @@ def user_errors() -> dict[type[BaseException], str]:
         ReportError: "",
         UnknownEvaluatorError: "evaluators: ",
         MissingExtraError: "evaluators: ",
+        CheckError: "",
     }
 
 USAGE_OVERRIDES = "Hydra overrides, e.g. model=gemma3 sweep=decoding 'sweep.grid.temperature=[0,0.7,1.2]' samples=3"
