@@ -302,8 +302,9 @@ def _decoding(rep) -> str:
     dec = rep.tables["decoding"]
     out = [_p(rep.notes["decoding"])]
     if not dec.empty:
-        out.append(table(dec, ["target", "setting_name", "texts", "self_bleu4", "zipf", "repetition_pct", "paper_method",
-                               "paper_self_bleu4", "paper_zipf", "paper_repetition_pct"], page=rep.opts["page_rows"],
+        out.append(table(dec, ["target", "setting_name", "texts", "perplexity", "self_bleu4", "zipf", "repetition_pct",
+                               "paper_method", "paper_perplexity", "paper_self_bleu4", "paper_zipf",
+                               "paper_repetition_pct"], page=rep.opts["page_rows"],
                          links={"setting_name": _to_cell}))
     out.append("<h3>Paper: Holtzman et al. 2020, Table 1 (GPT-2 Large, WebText, 5000 texts)</h3>")
     out.append(table(PAPER.drop(columns=["setting_name"]), sortable=False))

@@ -159,3 +159,13 @@ def test_import_reports_is_light():
     import subprocess
 
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_decoding_perplexity_pools_the_texts_log_probabilities():
+    import math
+
+    from reports.paper import _perplexity
+
+    texts = pd.DataFrame({"logprob_sum": [-2.0, -4.0, None], "logprob_tokens": [2, 4, 3]})
+    assert _perplexity(texts) == pytest.approx(math.exp(6.0 / 6))
+    assert math.isnan(_perplexity(pd.DataFrame({"text": ["a"]})))
