@@ -10,8 +10,8 @@ scores it in fresh child processes, alternately
 * with them: the whole default set, checks read from ``prompts.jsonl``;
 
 and prints each one's wall time, CPU time (user + system, all threads) and peak resident
-memory (the child's own ``ru_maxrss``, which includes the interpreter, pandas and the table
-read from disk) side by side. The added cost is the ratio of the best CPU times: on a shared
+memory (the child's ``VmHWM``, which includes the interpreter, pandas and the chunk read from
+disk) side by side. The added cost is the ratio of the best CPU times: on a shared
 machine wall time varies by +-30% from run to run with other people's jobs, CPU time much
 less. Targets: < 60 s, < 2 GiB, and checks + perplexity add <= 20%.
 """
@@ -41,32 +41,36 @@ ERROR_SHARE = 0.01
 TARGET_S, TARGET_GIB, TARGET_EXTRA = 60.0, 2.0, 0.20
 QUALITY = ("perplexity", "check_pass", "pass_rate")
 
+# Peak memory is the child's VmHWM (its own address space): Linux carries ru_maxrss across
+# fork and exec, so a child's ru_maxrss would report the parent's peak (the corpus it built).
 CHILD = """
-import json, resource, sys, time
+import json, re, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
 from evaluators.scoring import score_run
 counts = score_run(sys.argv[1], json.loads(sys.argv[2]))
 counts["seconds"] = time.perf_counter() - t0
 counts["cpu"] = time.process_time() - c0
-counts["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+status = open("/proc/self/status").read()
+counts["peak_gib"] = int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)) / 2**20
 print(json.dumps(counts))
 """
 
 
-def completions(seed: int = 0) -> pd.DataFrame:
+def completions(seed: int = 0, n_groups: int = N_GROUPS, k: int = K,
+                n_cells: int = N_CELLS) -> pd.DataFrame:
     """The synthetic completions table, in the runner's schema.
 
-    ``N_GROUPS * K`` completions, plus ``ERROR_SHARE`` of that many failed requests (as
+    ``n_groups * k`` completions, plus ``ERROR_SHARE`` of that many failed requests (as
     extra sample indices) that scoring must leave out. A tenth of the completions have no
     log-probabilities (a target that returns none).
     """
     rng = np.random.default_rng(seed)
-    n = N_GROUPS * K
-    group = np.repeat(np.arange(N_GROUPS), K)
-    cell = group % N_CELLS
-    prompt = group // N_CELLS
-    temps = np.round(np.linspace(0.0, 2.0, N_CELLS), 3)
-    sample = np.tile(np.arange(K), N_GROUPS)
+    n = n_groups * k
+    group = np.repeat(np.arange(n_groups), k)
+    cell = group % n_cells
+    prompt = group // n_cells
+    temps = np.round(np.linspace(0.0, 2.0, n_cells), 3)
+    sample = np.tile(np.arange(k), n_groups)
     tokens = rng.integers(50, 129, size=n)
     has_logprobs = rng.random(n) >= 0.1
     ok = pd.DataFrame({
@@ -91,7 +95,7 @@ def completions(seed: int = 0) -> pd.DataFrame:
     })
     ok.loc[~has_logprobs, ["logprob_sum", "logprob_tokens"]] = None
     failed = ok.sample(n=int(n * ERROR_SHARE), random_state=seed).assign(
-        sample_index=K, seed=1000 + K, text=None, finish_reason=None, completion_tokens=None,
+        sample_index=k, seed=1000 + k, text=None, finish_reason=None, completion_tokens=None,
         logprob_sum=None, logprob_tokens=None,
         error="HfHubHTTPError", error_message="503 Service Unavailable")
     return pd.concat([ok, failed], ignore_index=True)

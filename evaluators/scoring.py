@@ -7,14 +7,14 @@
 * ``RUN_DIR/group_scores.parquet``: one row per (cell_id, prompt_id): key columns,
   ``n_samples`` and the group metrics over that prompt's samples in that cell.
 
-Error rows (``error`` not null and not empty) are left out and counted, never scored as
-empty text. Every text is tokenized once and all metrics share the tokens, vectorised over
-the whole run, so 100,000 completions score in seconds.
+Error rows (``sweeps.records.is_error``) are left out and counted, never scored as empty
+text. Every text is tokenized once and all metrics share the tokens, vectorised over a chunk
+of whole groups (about 50,000 completions), so memory stays flat as a run grows.
 
-The prompts' checks come from ``RUN_DIR/prompts.jsonl`` (``sweeps.records.PROMPTS``, written
-by the runner with ``sweeps.prompts.write_prompts_file``): one JSON object per line, ``{"id": ..., "text": ..., "checks": [{"type": ...,
-"value": ...}, ...]}``. Without that file, or for a prompt without checks, ``check_pass`` and
-``pass_rate`` are NaN.
+The prompts' checks come from ``RUN_DIR/prompts.jsonl`` (``sweeps.records.PROMPTS``, which
+``sweeps.prompts.write_prompts_file`` writes): one JSON object per line, ``{"id": ...,
+"text": ..., "checks": [{"type": ..., "value": ...}, ...]}``. Without that file, or for a
+prompt without checks, ``check_pass`` and ``pass_rate`` are NaN.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ GROUP_BY: tuple[str, ...] = ("cell_id", "prompt_id")
 BASE_INPUTS: tuple[str, ...] = ("text", "error")
 #: The input that is not a completion column: each completion's prompt's checks.
 CHECKS_INPUT = "checks"
-
+#: Completions :func:`score_run` reads and scores at once (whole groups: a chunk may be larger).
+CHUNK_ROWS = 50_000
 
 
 def error_rows(completions: pd.DataFrame) -> np.ndarray:
@@ -171,21 +172,21 @@ def score_completions(
     return scores, groups
 
 
-def _write(table: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-
-
-def score_run(run_dir: str | os.PathLike[str], names: Sequence[str] | None = None) -> dict:
+def score_run(run_dir: str | os.PathLike[str], names: Sequence[str] | None = None,
+              chunk_rows: int = CHUNK_ROWS) -> dict:
     """Score ``RUN_DIR/completions.parquet`` into ``scores.parquet`` and ``group_scores.parquet``.
 
-    Both files are written atomically (to a temporary name, then renamed). The prompts'
-    checks are read from ``RUN_DIR/prompts.jsonl`` if it exists.
+    The completions are read and scored in chunks of whole groups of about ``chunk_rows``
+    rows (when each group's rows are consecutive in the file, as the runner writes them), so
+    memory does not grow with the run; the rows of each chunk are sorted by group and
+    ``sample_index``, the chunks follow the file's order. Both files are written atomically
+    (to a temporary name, then renamed). The prompts' checks are read from
+    ``RUN_DIR/prompts.jsonl`` if it exists.
 
     Args:
         run_dir: The run directory.
         names: Evaluator names (default: the registry's default set).
+        chunk_rows: Rows read at once.
 
     Returns:
         Counts: ``completions`` (rows read), ``scored`` (rows in scores.parquet),
@@ -206,17 +207,20 @@ def score_run(run_dir: str | os.PathLike[str], names: Sequence[str] | None = Non
     prompts = run_dir / records.PROMPTS
     checks = (read_prompt_checks(prompts) if prompts.is_file()
               and any(CHECKS_INPUT in ev.inputs for ev in evaluators) else None)
-    import pyarrow.parquet as pq
+    from . import _stream
 
-    present = set(pq.read_schema(source).names)
-    wanted = [c for c in dict.fromkeys([*SAMPLE_KEYS, *inputs(evaluators)]) if c in present]
-    completions = pd.read_parquet(source, columns=wanted)
-    scores, groups = score_completions(completions, names, checks)
-    _write(scores, run_dir / records.SCORES)
-    _write(groups, run_dir / records.GROUP_SCORES)
-    return {
-        "completions": len(completions),
-        "scored": len(scores),
-        "errors": int(error_rows(completions).sum()),
-        "groups": len(groups),
-    }
+    file = _stream.open_parquet(source)
+    schema = file.schema_arrow
+    wanted = [c for c in dict.fromkeys([*SAMPLE_KEYS, *inputs(evaluators)]) if c in schema.names]
+    counts = {"completions": 0, "scored": 0, "errors": 0, "groups": 0}
+    scores_out = _stream.TableWriter(run_dir / records.SCORES, schema)
+    groups_out = _stream.TableWriter(run_dir / records.GROUP_SCORES, schema)
+    for chunk in _stream.whole_groups(file, wanted, GROUP_BY, chunk_rows, counts):
+        scores, groups = score_completions(chunk, names, checks)
+        counts["scored"] += len(scores)
+        counts["groups"] += len(groups)
+        scores_out.write(scores)
+        groups_out.write(groups)
+    scores_out.close()
+    groups_out.close()
+    return counts

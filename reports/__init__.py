@@ -18,7 +18,9 @@ def build_report(paths, out: str | Path | None = None, options: dict | None = No
         paths: a run directory, a sweep directory (Hydra multirun; searched recursively), or a
             list of them. Runs of several models are compared cell by cell, prompt by prompt.
         out: HTML path; default ``<first path>/report/index.html``. CSVs go to
-            ``<out dir>/tables/``, SVG figures to ``<out dir>/plots/``.
+            ``<out dir>/tables/``, SVG figures to ``<out dir>/plots/`` for a page named
+            ``index.html``; for ``DIR/NAME.html`` to ``DIR/NAME_files/tables/`` and
+            ``DIR/NAME_files/plots/``, so several reports can share a folder.
         options: overrides of ``conf/report/default.yaml`` (``reports.options.DEFAULTS``);
             unknown keys raise ``reports.options.ReportError``.
     """

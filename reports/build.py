@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from reports import paper, recommend, runtables, tables
-from reports.load import RunData, cell_table, find_run_dirs, is_run_dir, load_runs, prompt_values
+from reports.load import RunData, cell_table, find_run_dirs, load_runs, prompt_values
 from reports.options import resolve_options
 
 FLOAT_FORMAT = "%.6g"
@@ -33,10 +33,19 @@ class Report:
 
 
 def default_out(paths) -> Path:
-    first = Path(paths[0])
-    if is_run_dir(first):
-        return first / "report" / "index.html"
-    return first / "report" / "index.html"
+    """``<first path>/report/index.html``, for a run directory and a sweep directory alike."""
+    return Path(paths[0]) / "report" / "index.html"
+
+
+def files_dir(page: Path) -> Path:
+    """Where a page's ``tables/`` and ``plots/`` go: beside an ``index.html`` (the default
+    ``RUN_DIR/report/index.html`` layout), else in ``NAME_files/`` beside ``NAME.html``, so
+    two reports written to one folder keep their files apart.
+
+    >>> files_dir(Path("runs/r1/report/index.html")).as_posix(), files_dir(Path("out/b.html")).as_posix()
+    ('runs/r1/report', 'out/b_files')
+    """
+    return page.parent if page.name == "index.html" else page.parent / f"{page.stem}_files"
 
 
 def compute(paths, options: dict | None = None) -> Report:
@@ -50,6 +59,8 @@ def compute(paths, options: dict | None = None) -> Report:
     cells = cell_table(data.completions)
     prompts = data.completions["prompt_id"].astype(str).unique().tolist()  # first-seen order
     wide, metrics = prompt_values(data.scores, data.group_scores)
+    # a metric with no value anywhere (pass_rate without checks, perplexity without log-probs) has nothing to report
+    metrics = [m for m in metrics if m in wide and bool(wide[m].notna().any())]
     if len(wide):
         wide.index = wide.index.set_levels([lvl.astype(str) for lvl in wide.index.levels])
     if opts["pareto"]["down"] is None:  # coherence: perplexity where the target gave log-probabilities
@@ -120,7 +131,8 @@ def build_report(paths, out=None, options: dict | None = None, timings: dict | N
 
     Args:
         paths: run directories and/or sweep directories (searched recursively).
-        out: HTML path; default ``<first path>/report/index.html``.
+        out: HTML path; default ``<first path>/report/index.html``. Tables and plots go to
+            :func:`files_dir` of it.
         options: overrides of ``conf/report/default.yaml`` (see ``reports.options.DEFAULTS``).
         timings: if given, filled with the seconds each step took (load_s, stats_s, ...).
     """
@@ -134,10 +146,12 @@ def build_report(paths, out=None, options: dict | None = None, timings: dict | N
     out = Path(out) if out is not None else default_out(paths)
     rep = compute(paths, options)
     out.parent.mkdir(parents=True, exist_ok=True)
+    files = files_dir(out)
+    rep.notes["files"] = "" if files == out.parent else f"{files.name}/"
     t0 = time.perf_counter()
-    write_tables(rep, out.parent / "tables")
+    write_tables(rep, files / "tables")
     t1 = time.perf_counter()
-    figs = plots.draw_all(rep, out.parent / "plots") if rep.opts["plots"] else {}
+    figs = plots.draw_all(rep, files / "plots") if rep.opts["plots"] else {}
     t2 = time.perf_counter()
     out.write_text(html.render(rep, figs), encoding="utf-8")
     rep.timings.update(csv_s=t1 - t0, plots_s=t2 - t1, html_s=time.perf_counter() - t2)

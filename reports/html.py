@@ -1,9 +1,10 @@
 """The self-contained HTML page: inline CSS, base64 PNGs, one small script (CSP-pinned by hash).
 
 Every value from a run (model output, prompts, error messages, model names, settings) goes
-through :func:`esc`; the sample browser's data is JSON with ``<``, ``>``, ``&`` escaped as
+through :func:`esc`; the output viewer's data is JSON with ``<``, ``>``, ``&`` escaped as
 ``\\u003c`` etc. inside a non-executed ``application/json`` script, read by the page script
-with ``textContent`` and inserted with ``textContent``.
+with ``textContent`` and inserted as text nodes. Rows of cell tables link to their cell in the
+viewer (``#compare/cell=CELL_ID``).
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import html
 import json
 import math
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 
-from reports.browser import sample_data
 from reports.html_assets import CSS, JS
 from reports.paper import PAPER
 from reports.stats import MIN_PROMPTS
+from reports.viewer import viewer_data
+from reports.viewer_assets import VIEWER_HTML
 
 
 def esc(x) -> str:
@@ -51,12 +54,14 @@ def json_for_script(obj) -> str:
 
 
 def table(df: pd.DataFrame, cols: list[str] | None = None, *, sortable: bool = True, page: int = 0,
-          highlight=None, headers: dict | None = None, ci: dict | None = None) -> str:
+          highlight=None, headers: dict | None = None, ci: dict | None = None, links: dict | None = None) -> str:
     """An escaped HTML table. ``ci`` maps a column to its (low, high) columns, shown as
-    ``mean [low, high]`` and sorted by the mean; ``highlight`` is a boolean mask of rows."""
+    ``mean [low, high]`` and sorted by the mean; ``highlight`` is a boolean mask of rows;
+    ``links`` maps a text column to a function of the row giving a link target (or None)."""
     cols = cols or list(df.columns)
     ci = ci or {}
     headers = headers or {}
+    links = links or {}
     attrs = ' class="sortable"' if sortable else ""
     if page and len(df) > page:
         attrs += f' data-page="{int(page)}"'
@@ -77,7 +82,9 @@ def table(df: pd.DataFrame, cols: list[str] | None = None, *, sortable: bool = T
                 out.append(f'<td class="num" data-v="{esc(_dv(v))}">{esc(fnum(v))}</td>')
             else:
                 txt = "" if v is None or _nan(v) else str(v)
-                out.append(f'<td class="long">{esc(txt)}</td>' if len(txt) > 48 else f"<td>{esc(txt)}</td>")
+                href = links[c](rec) if c in links else None
+                body = f'<a href="{esc(href)}">{esc(txt)}</a>' if href else esc(txt)
+                out.append(f'<td class="long">{body}</td>' if len(txt) > 48 else f"<td>{body}</td>")
         out.append("</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
@@ -161,7 +168,7 @@ def _leaderboard(rep) -> str:
     if len(few):
         body += _p(f"{few['cell_id'].nunique()} cell(s) have fewer than 2 prompts with a value: no CI (shown as a bare mean).", "warn")
     return body + table(df, cols, page=rep.opts["page_rows"], highlight=hl,
-                        ci={m: (m + "_lo", m + "_hi") for m in keys})
+                        ci={m: (m + "_lo", m + "_hi") for m in keys}, links=TO_CELL)
 
 
 def _effects(rep, figs) -> str:
@@ -216,7 +223,8 @@ def _paired(rep) -> str:
     return (_p(f"Every cell minus the baseline setting ({rep.notes['baseline']}) of the same model, paired by prompt; "
                "diff with bootstrap CI, Wilcoxon signed-rank p, BH-adjusted p. Key metrics shown; all in tables/paired_baseline.csv. "
                + _MDD)
-            + (table(d, cols, page=rep.opts["page_rows"], ci={"diff": ("ci_low", "ci_high")}) if len(d) else _p("No other cell to compare.")))
+            + (table(d, cols, page=rep.opts["page_rows"], ci={"diff": ("ci_low", "ci_high")}, links=_baseline_links(rep))
+               if len(d) else _p("No other cell to compare.")))
 
 
 def _settings(rep) -> str:
@@ -247,7 +255,7 @@ def _models(rep, figs) -> str:
     cols = ["target_a", "target_b", "setting", "metric", "diff", "n", "p", "p_adj", "mdd"]
     out = [_p("target_b minus target_a, paired on (setting, prompt). The 'all shared settings' rows average the "
               "per-prompt differences over settings first (prompts missing any shared setting are dropped). " + _MDD),
-           table(d, cols, page=rep.opts["page_rows"], ci={"diff": ("ci_low", "ci_high")})]
+           table(d, cols, page=rep.opts["page_rows"], ci={"diff": ("ci_low", "ci_high")}, links=_model_links(rep))]
     out += [figure(p, k.replace("model_deltas_", "Model deltas ")) for k, p in figs.items() if k.startswith("model_deltas_")]
     return "".join(out)
 
@@ -269,7 +277,8 @@ def _pareto(rep, figs) -> str:
         up, down = rep.opts["pareto"]["up"], rep.opts["pareto"]["down"]
         front = pa[pa["on_front"]].sort_values(down, kind="stable")
         out.append(_p(f"{len(front)} of {len(pa)} cells are Pareto-optimal among their model's cells ({up} up, {down} down):"))
-        out.append(table(front, ["target", "setting", up, down, "recommended"], ci={up: (f"{up}_ci_low", f"{up}_ci_high")}))
+        out.append(table(front, ["target", "setting", up, down, "recommended"], ci={up: (f"{up}_ci_low", f"{up}_ci_high")},
+                         links=TO_CELL))
     if "pareto" in figs:
         out.append(figure(figs["pareto"], "Pareto scatter"))
     return "".join(out)
@@ -280,10 +289,10 @@ def _quality(rep, figs) -> str:
     bad = er[er["errors"] > 0]
     out = [_p(f"{len(bad)} of {len(er)} cells had errors. Truncated = finish_reason 'length' among non-error outputs.")]
     out.append(table(er, ["target", "setting", "requests", "errors", "error_rate", "top_error", "top_error_count",
-                          "top_error_message", "truncated_rate", "empty_rate"], page=rep.opts["page_rows"]))
+                          "top_error_message", "truncated_rate", "empty_rate"], page=rep.opts["page_rows"], links=TO_CELL))
     out.append("<h3>Tokens and latency per cell</h3>")
     us = rep.tables["usage"]
-    out.append(table(us, [c for c in us.columns if c != "cell_id"], page=rep.opts["page_rows"]))
+    out.append(table(us, [c for c in us.columns if c != "cell_id"], page=rep.opts["page_rows"], links=TO_CELL))
     if "lengths" in figs:
         out.append(figure(figs["lengths"], "Completion lengths"))
     return "".join(out)
@@ -293,8 +302,10 @@ def _decoding(rep) -> str:
     dec = rep.tables["decoding"]
     out = [_p(rep.notes["decoding"])]
     if not dec.empty:
-        out.append(table(dec, ["target", "setting_name", "texts", "self_bleu4", "zipf", "repetition_pct", "paper_method",
-                               "paper_self_bleu4", "paper_zipf", "paper_repetition_pct"], page=rep.opts["page_rows"]))
+        out.append(table(dec, ["target", "setting_name", "texts", "perplexity", "self_bleu4", "zipf", "repetition_pct",
+                               "paper_method", "paper_perplexity", "paper_self_bleu4", "paper_zipf",
+                               "paper_repetition_pct"], page=rep.opts["page_rows"],
+                         links={"setting_name": _to_cell}))
     out.append("<h3>Paper: Holtzman et al. 2020, Table 1 (GPT-2 Large, WebText, 5000 texts)</h3>")
     out.append(table(PAPER.drop(columns=["setting_name"]), sortable=False))
     return "".join(out)
@@ -307,23 +318,52 @@ def _identical(rep) -> str:
     msg = (f"{ic['group'].nunique()} group(s) of cells produced identical outputs for every prompt and seed: "
            "their settings did not change the output (e.g. top_p at temperature 0, or a parameter the server "
            "ignores). Differences between them are not effects.")
-    return f'<div class="box warnbox">{esc(msg)}</div>' + table(ic, ["group", "target", "setting", "outputs"])
+    return f'<div class="box warnbox">{esc(msg)}</div>' + table(ic, ["group", "target", "setting", "outputs"], links=TO_CELL)
 
 
-def _browser(rep) -> str:
-    data, note = sample_data(rep)
-    return (_p(note) + '<div class="browser">'
-            '<label>Cell <select id="sb-cell"></select></label><button id="sb-prev">&lt; cell</button><button id="sb-next">cell &gt;</button><br>'
-            '<label>Prompt <select id="sb-prompt"></select></label><button id="sb-pprev">&lt; prompt</button><button id="sb-pnext">prompt &gt;</button>'
-            '<div class="prompt" id="sb-prompt-text"></div><div id="sb-out"></div></div>'
-            f'<script type="application/json" id="samples-data">{json_for_script(data)}</script>')
+def view_link(cell_id, base=None) -> str | None:
+    """The fragment that opens the output viewer on a cell (diffed against ``base``)."""
+    if not isinstance(cell_id, str) or not cell_id:
+        return None
+    return f"#compare/cell={quote(cell_id, safe='')}" + (f"&base={quote(base, safe='')}" if isinstance(base, str) else "")
+
+
+def _to_cell(rec) -> str | None:
+    return view_link(rec.get("cell_id"))
+
+
+TO_CELL = {"setting": _to_cell}
+
+
+def _baseline_links(rep) -> dict:
+    cells = rep.cells[rep.cells["setting"] == rep.notes.get("baseline")]
+    base = dict(zip(cells["target"], cells["cell_id"]))
+    return {"setting": lambda rec: view_link(rec.get("cell_id"), base.get(rec.get("target")))}
+
+
+def _model_links(rep) -> dict:
+    cell = {(r.target, r.setting_id): r.cell_id for r in rep.cells.itertuples()}
+
+    def link(rec):
+        sid = rec.get("setting_id")
+        return view_link(cell.get((rec.get("target_b"), sid)), cell.get((rec.get("target_a"), sid)))
+    return {"setting": link}
+
+
+def _compare(rep) -> str:
+    data, note = viewer_data(rep)
+    intro = ("Every cell's outputs for one prompt, side by side; identical samples of a cell shown once with their "
+             "count, each output diffed word by word against the baseline cell's output for the same sample. "
+             "Left/right arrow keys change the prompt; the address bar keeps a permalink. ")
+    return (_p(intro + note) + VIEWER_HTML
+            + f'<script type="application/json" id="compare-data">{json_for_script(data)}</script>')
 
 
 SECTIONS = [("summary", "Run summary"), ("leaderboard", "Leaderboard"), ("effects", "Effects of parameters"),
             ("heatmaps", "Heatmaps"), ("baseline", "Cells vs baseline"), ("settings", "Settings compared pairwise"),
             ("models", "Model comparison"),
             ("pareto", "Pareto front and recommendation"), ("quality", "Errors, truncation, tokens, latency"),
-            ("decoding", "Decoding strategies vs the paper"), ("identical", "Identical cells"), ("samples", "Sample browser")]
+            ("decoding", "Decoding strategies vs the paper"), ("identical", "Identical cells"), ("compare", "Compare outputs")]
 
 
 def render(rep, figs: dict[str, Path]) -> str:
@@ -333,12 +373,13 @@ def render(rep, figs: dict[str, Path]) -> str:
         "heatmaps": _heatmaps(rep, figs), "baseline": _paired(rep), "settings": _settings(rep),
         "models": _models(rep, figs),
         "pareto": _pareto(rep, figs), "quality": _quality(rep, figs), "decoding": _decoding(rep),
-        "identical": _identical(rep), "samples": _browser(rep),
+        "identical": _identical(rep), "compare": _compare(rep),
     }
     script_hash = base64.b64encode(hashlib.sha256(JS.encode("utf-8")).digest()).decode("ascii")
     csp = (f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'; "
            "base-uri 'none'; form-action 'none'")
     title = f"hfsweep report: {', '.join(rep.summary['run_ids'])}"
+    files = rep.notes.get("files", "")
     nav = "".join(f'<a href="#{sid}">{esc(t)}</a>' for sid, t in SECTIONS)
     sections = "".join(_section(sid, t, bodies[sid]) for sid, t in SECTIONS)
     sub = (f"{len(rep.targets)} model(s), {rep.summary['cells']} cells, {rep.summary['prompts']} prompts, "
@@ -349,5 +390,5 @@ def render(rep, figs: dict[str, Path]) -> str:
             '<link rel="icon" href="data:,">'
             f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
             f"<header><h1>{esc(title)}</h1><p>{esc(sub)}</p></header><nav>{nav}</nav><main>{sections}"
-            f"{_p('Tables: tables/*.csv; plots: plots/*.png next to this page. Statistics: prompt = unit; BCa bootstrap CIs (scipy.stats.bootstrap); Wilcoxon signed-rank; Benjamini-Hochberg; Friedman on crossed parts only.')}"
+            f"{_p(f'Tables: {files}tables/*.csv; plots: {files}plots/ next to this page. Statistics: prompt = unit; BCa bootstrap CIs (scipy.stats.bootstrap); Wilcoxon signed-rank; Benjamini-Hochberg; Friedman on crossed parts only.')}"
             f"</main><script>{JS}</script></body></html>\n")

@@ -1,10 +1,13 @@
 """CSS and JavaScript inlined into the report page (no external resource of any kind).
 
-The script never uses innerHTML: sample texts are inserted with textContent, and the page's
-Content-Security-Policy allows only this script (by hash), data: images and inline styles.
+The script never uses innerHTML: model text is inserted as text nodes (see
+``reports/viewer_assets.py`` for the output viewer), and the page's Content-Security-Policy
+allows only this one script (by hash), data: images and inline styles.
 """
 
-CSS = """
+from reports.viewer_assets import VIEWER_CSS, VIEWER_JS
+
+_PAGE_CSS = """
 :root { --fg:#1b1b1b; --muted:#555; --line:#d6d6d6; --bg:#fff; --alt:#f5f7fa; --accent:#0072B2; --warn:#D55E00; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg);
@@ -34,7 +37,7 @@ table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th::after { content: " \\2195"; color: #999; font-size: 10px; }
 tr.hl td { background: #fff4e0; }
 .pager { font-size: 12px; color: var(--muted); margin: 2px 0 10px; }
-.pager button, .browser button { font-size: 12px; margin: 0 3px; }
+.pager button { font-size: 12px; margin: 0 3px; }
 .figs { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
 .figs figure.small { flex: 0 1 440px; }
 figure { margin: 10px 0; }
@@ -43,15 +46,10 @@ figcaption { font-size: 12px; color: var(--muted); }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 6px 0; }
 dl.facts dt { font-weight: 600; }
 dl.facts dd { margin: 0; }
-.browser select { max-width: 100%; font-size: 12.5px; margin: 2px 6px 6px 0; }
-.sample { border: 1px solid var(--line); border-radius: 4px; margin: 6px 0; background: var(--alt); }
-.sample .meta { font-size: 11.5px; color: var(--muted); padding: 3px 8px; border-bottom: 1px solid var(--line); }
-.sample pre { margin: 0; padding: 6px 8px; white-space: pre-wrap; word-break: break-word; font-size: 12.5px; }
-.prompt { white-space: pre-wrap; background: #eef4fb; padding: 6px 8px; border-radius: 4px; font-size: 12.5px; }
 code { font-size: 12px; }
 """
 
-JS = r"""
+_PAGE_JS = r"""
 (function () {
   "use strict";
   function cellValue(td) {
@@ -104,43 +102,8 @@ JS = r"""
   }
   Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), setupSort);
   Array.prototype.forEach.call(document.querySelectorAll("table[data-page]"), setupPager);
-
-  var holder = document.getElementById("samples-data");
-  if (!holder) { return; }
-  var data = JSON.parse(holder.textContent);
-  var cellSel = document.getElementById("sb-cell"), promptSel = document.getElementById("sb-prompt");
-  var out = document.getElementById("sb-out"), promptBox = document.getElementById("sb-prompt-text");
-  data.cells.forEach(function (c, i) {
-    var o = document.createElement("option"); o.value = String(i); o.textContent = c[1] + " | " + c[2]; cellSel.appendChild(o);
-  });
-  data.prompt_ids.forEach(function (p) {
-    var o = document.createElement("option"); o.value = p; o.textContent = p; promptSel.appendChild(o);
-  });
-  function show() {
-    while (out.firstChild) { out.removeChild(out.firstChild); }
-    var pid = promptSel.value;
-    promptBox.textContent = data.prompts[pid] || "";
-    var byPrompt = data.outputs[cellSel.value] || {};
-    var samples = byPrompt[pid];
-    if (!samples || !samples.length) {
-      var p = document.createElement("p"); p.className = "note";
-      p.textContent = "No output embedded for this cell and prompt (see the note above).";
-      out.appendChild(p); return;
-    }
-    samples.forEach(function (s) {
-      var div = document.createElement("div"); div.className = "sample";
-      var meta = document.createElement("div"); meta.className = "meta";
-      meta.textContent = "sample " + s[0] + " | finish: " + (s[2] || "-") + (s[3] ? " | ERROR " + s[3] : "") + (s[4] ? " | truncated for display" : "");
-      var pre = document.createElement("pre"); pre.textContent = s[1];
-      div.appendChild(meta); div.appendChild(pre); out.appendChild(div);
-    });
-  }
-  function step(sel, d) { var i = sel.selectedIndex + d; if (i >= 0 && i < sel.options.length) { sel.selectedIndex = i; show(); } }
-  cellSel.addEventListener("change", show); promptSel.addEventListener("change", show);
-  document.getElementById("sb-prev").addEventListener("click", function () { step(cellSel, -1); });
-  document.getElementById("sb-next").addEventListener("click", function () { step(cellSel, 1); });
-  document.getElementById("sb-pprev").addEventListener("click", function () { step(promptSel, -1); });
-  document.getElementById("sb-pnext").addEventListener("click", function () { step(promptSel, 1); });
-  show();
 }());
 """
+
+CSS = _PAGE_CSS + VIEWER_CSS
+JS = _PAGE_JS + VIEWER_JS

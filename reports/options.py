@@ -20,7 +20,7 @@ class Pareto:
 
 @dataclass
 class Browser:
-    """What the page embeds of the samples (it says what it left out)."""
+    """The output viewer ("Compare outputs"): what the page embeds of the samples (it says what it left out)."""
 
     max_chars: int = 600
     max_prompts: int = 50

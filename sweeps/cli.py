@@ -14,7 +14,7 @@ from pathlib import Path
 
 def user_errors() -> dict[type[BaseException], str]:
     """Exception type -> the prefix of its one-line message (every one exits 2)."""
-    from evaluators.errors import MissingExtraError, UnknownEvaluatorError
+    from evaluators.errors import CheckError, MissingExtraError, UnknownEvaluatorError
     from reports.options import ReportError
     from sweeps.errors import HfsweepError
     from sweeps.records import RunSchemaError
@@ -25,6 +25,7 @@ def user_errors() -> dict[type[BaseException], str]:
         ReportError: "",
         UnknownEvaluatorError: "evaluators: ",
         MissingExtraError: "evaluators: ",
+        CheckError: "",
     }
 
 USAGE_OVERRIDES = "Hydra overrides, e.g. model=gemma3 sweep=decoding 'sweep.grid.temperature=[0,0.7,1.2]' samples=3"
@@ -172,6 +173,14 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from reports.export import export
+
+    path, rows = export(Path(args.run_dir), args.format, Path(args.out) if args.out else None)
+    print(f"exported {rows} completions with their scores: {path}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hfsweep", description="Sweep generation parameters and measure what they do.")
     commands = top.add_subparsers(dest="command", required=True)
@@ -211,6 +220,12 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level (default 0.05)")
     plan.add_argument("--power", type=float, default=0.8, help="power (default 0.8)")
     plan.set_defaults(func=cmd_plan)
+
+    export = commands.add_parser("export", help="write a run's completions joined with their scores as JSON lines or CSV")
+    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="output format (default jsonl)")
+    export.add_argument("--out", help="file to write (default: RUN_DIR/export.FORMAT)")
+    export.set_defaults(func=cmd_export)
     return top
 
 

@@ -237,7 +237,6 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
     first = min(len(order), search.initial_prompts or max(3, math.ceil(len(order) / 2 ** rounds)))
     state = SearchState(metric, config.objective.goal, constraints, order, cells)
     names = sorted({metric, *(name for name, _, _ in constraints)})
-    by_key = {(j.cell.id, j.prompt.id, j.sample_index): j for j in plan.jobs}
     rows: dict[tuple, dict] = {}
     stats, interrupted, wall, n = None, False, 0.0, first
     while True:

@@ -84,12 +84,15 @@ def cells_frame(settings: list[dict], targets: list[str]) -> pd.DataFrame:
     return cell_table(pd.DataFrame(rows))
 
 
-def context(cells: pd.DataFrame, values: dict[str, np.ndarray], prompts: int, **opts) -> tables.Context:
-    """A ``tables.Context`` from per-metric ``cells x prompts`` arrays (NaN = no value)."""
+def context(cells: pd.DataFrame, values: dict[str, np.ndarray], prompts: int, objective: dict | None = None,
+            **opts) -> tables.Context:  # fmt: skip
+    """A ``tables.Context`` from per-metric ``cells x prompts`` arrays (NaN = no value), with
+    the run's ``objective`` (as its config.yaml would give it)."""
     pids = [f"p{i}" for i in range(prompts)]
     idx = pd.MultiIndex.from_product([cells["cell_id"], pids], names=["cell_id", "prompt_id"])
     wide = pd.DataFrame({m: np.asarray(v, dtype=float).reshape(-1) for m, v in values.items()}, index=idx)
     options = resolve_options(dict({"bootstrap_resamples": 100, "key_metrics": []}, **opts))
+    options["objective"] = objective
     return tables.Context(cells, wide, list(values), pids, options)
 
 
@@ -99,7 +102,7 @@ def statistics(ctx: tables.Context) -> dict[str, pd.DataFrame]:
 
 
 def write_run(out: Path, settings: list[dict], per_sample: dict[str, np.ndarray], group: dict[str, np.ndarray] | None = None,
-              model: str = "synthetic-model") -> Path:
+              model: str = "synthetic-model", objective: str = "") -> Path:
     """A run directory with completions, scores and group scores as the runner and scorer write
     them. ``per_sample[m]`` is ``cells x prompts x samples``, ``group[m]`` ``cells x prompts``."""
     first = next(iter(per_sample.values()))
@@ -126,6 +129,6 @@ def write_run(out: Path, settings: list[dict], per_sample: dict[str, np.ndarray]
     pd.DataFrame(comp).to_parquet(out / "completions.parquet", index=False)
     pd.DataFrame(scores).to_parquet(out / "scores.parquet", index=False)
     pd.DataFrame(groups).to_parquet(out / "group_scores.parquet", index=False)
-    (out / "config.yaml").write_text(f"model:\n  id: {model}\nsamples: {n_samples}\n")
+    (out / "config.yaml").write_text(f"model:\n  id: {model}\nsamples: {n_samples}\n{objective}")
     (out / "summary.json").write_text(json.dumps({"run_id": "synthetic", "wall_s": 1.0, "warnings": []}))
     return out

@@ -11,7 +11,7 @@ import pytest
 from evaluators import UnknownEvaluatorError
 from evaluators.diversity import distinct_n, self_bleu
 from evaluators.repetition import seq_rep_n
-from evaluators.scoring import GROUP_KEYS, SAMPLE_KEYS, score_completions, score_run
+from evaluators.scoring import GROUP_KEYS, SAMPLE_KEYS, error_rows, score_completions, score_run
 
 TEXTS = {
     ("c1", "p1"): ["the cat sat on the mat", "the cat sat", "a dog ran far away"],
@@ -104,3 +104,47 @@ def test_score_run_writes_both_tables(tmp_path) -> None:
 def test_score_run_without_completions(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="completions.parquet"):
         score_run(tmp_path)
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(["cell_id", "prompt_id", *(["sample_index"] if "sample_index" in frame
+                                                         else [])]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 4, 1000])
+def test_score_run_in_chunks_equals_scoring_at_once(tmp_path, chunk_rows) -> None:
+    frame = completions().sort_values(["cell_id", "prompt_id"], kind="stable")  # grid order
+    frame = pd.concat([frame, frame.assign(cell_id=frame["cell_id"] + "x")], ignore_index=True)
+    frame.loc[frame.index % 5 == 3, "error"] = "Timeout"  # error rows anywhere
+    frame.to_parquet(tmp_path / "completions.parquet", index=False)
+    counts = score_run(tmp_path, chunk_rows=chunk_rows)
+    want_scores, want_groups = score_completions(frame)
+    assert counts == {"completions": len(frame), "scored": len(want_scores),
+                      "errors": int(error_rows(frame).sum()), "groups": len(want_groups)}
+    got_scores = pd.read_parquet(tmp_path / "scores.parquet")
+    got_groups = pd.read_parquet(tmp_path / "group_scores.parquet")
+    pd.testing.assert_frame_equal(_sorted(got_scores), _sorted(want_scores), check_dtype=False)
+    pd.testing.assert_frame_equal(_sorted(got_groups), _sorted(want_groups), check_dtype=False)
+
+
+def test_score_run_with_interleaved_groups_reads_the_file_whole(tmp_path) -> None:
+    frame = completions()  # shuffled: the rows of a group are not consecutive
+    frame.to_parquet(tmp_path / "completions.parquet", index=False)
+    assert score_run(tmp_path, chunk_rows=2) == {"completions": 10, "scored": 9, "errors": 1,
+                                                 "groups": 3}
+    want, _ = score_completions(frame)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "scores.parquet"), want,
+                                  check_dtype=False)
+
+
+def test_score_run_when_every_row_failed_or_a_column_starts_null(tmp_path) -> None:
+    frame = completions().sort_values(["cell_id", "prompt_id"], kind="stable")
+    frame["error"] = "Timeout"
+    frame.to_parquet(tmp_path / "completions.parquet", index=False)
+    assert score_run(tmp_path, chunk_rows=2)["scored"] == 0
+    assert "self_bleu" in pd.read_parquet(tmp_path / "group_scores.parquet").columns
+    frame = completions().sort_values(["cell_id", "prompt_id"], kind="stable")
+    frame["finish_reason"] = [None] * 5 + ["stop"] * 5  # null in the first chunk, text later
+    frame.to_parquet(tmp_path / "completions.parquet", index=False)
+    score_run(tmp_path, chunk_rows=2)
+    assert pd.read_parquet(tmp_path / "scores.parquet")["finish_reason"].notna().any()

@@ -23,9 +23,9 @@ def verdict(prompt: str) -> str:
 
 def test_judge_scores_every_completion_and_counts_unparseable(tmp_path):
     with PlantedServer() as main, PlantedServer(reply=verdict) as judge:
-        overrides = [*QUIET, *SCORE_LIGHT, "model=endpoint", f"model.endpoint={main.url}", "model.id=planted",
+        overrides = [*QUIET, *SCORE_LIGHT, "model=endpoint", f"model.endpoint={main.url}", "model.id=planted", "model.server=llama.cpp",
                      "prompts.limit=4", "samples=3", "judge=endpoint", f"judge.model.endpoint={judge.url}",
-                     "judge.model.id=judge"]  # fmt: skip
+                     "judge.model.id=judge", "judge.model.server=llama.cpp"]  # fmt: skip
         config, mapping = compose_config(overrides)
         run_score_report(config, mapping, tmp_path / "run")
         judged = pd.read_parquet(tmp_path / "run" / JUDGMENTS)

@@ -132,7 +132,7 @@ def test_report_overrides_reach_the_merged_report(tmp_path):
     """report.* overrides are the jobs' config: report.enabled=False skips the merged report."""
     sweep_dir = tmp_path / "sweep"
     with FaultServer(latency=0.0) as server:
-        done = hfsweep(["run", "-m", "model=endpoint", f"model.endpoint={server.url}", "model.id=a,b", *TINY,
+        done = hfsweep(["run", "-m", "model=endpoint", "model.server=openai", f"model.endpoint={server.url}", "model.id=a,b", *TINY,
                         "report.enabled=False", f"hydra.sweep.dir={sweep_dir}"])  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert [d.name for d in job_dirs(sweep_dir)] == ["0", "1"]
@@ -193,7 +193,7 @@ def test_ray_launcher_on_a_local_cluster(tmp_path, ray_cluster):
     driver_cache = tmp_path / "driver-cache"
     with FaultServer(latency=0.0) as server:
         done = hfsweep(["run", "-m", "hydra/launcher=ray_cluster", f"hydra.launcher.ray.init.address={address}",
-                        "model=endpoint", f"model.endpoint={server.url}", "model.id=alpha,beta", *TINY,
+                        "model=endpoint", "model.server=openai", f"model.endpoint={server.url}", "model.id=alpha,beta", *TINY,
                         f"hydra.sweep.dir={sweep_dir}"],
                        env={**env, "HFSWEEP_CACHE_DIR": str(driver_cache)})  # fmt: skip
         sent = server.stats["requests"]

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
 import pytest
+import yaml
 
 from evaluators.checks import Check
 from sweeps.config import Prompts
 from sweeps.errors import ConfigError
 from sweeps.prompts import load_prompts
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _jsonl(tmp_path, rows) -> str:
@@ -84,3 +89,53 @@ def test_items_with_checks_name_the_item() -> None:
         load_prompts(Prompts(items=items))
     assert load_prompts(Prompts(items=items[:1]))[0].checks == (Check("max_words", 2),)
 
+
+
+def test_default_prompt_set_parses_with_checks() -> None:
+    data = yaml.safe_load((ROOT / "conf" / "prompts" / "default.yaml").read_text())
+    prompts = load_prompts(Prompts(items=tuple(data["items"])))
+    assert len(prompts) == 30
+    assert sum(bool(p.checks) for p in prompts) >= 15
+
+
+#: A good answer for every default prompt with checks (a broken regex or escape fails here).
+GOOD = {
+    "capital_france": "Paris.",
+    "haiku_autumn": "Red leaves drift and fall\nquiet on the cold river\nautumn lets them go",
+    'json_person': '```json\n{"name": "Mara", "age": 31}\n```',
+    "math_add": "12",
+    "story_lighthouse": "The keeper uncorked the bottle and read his own handwriting from forty years ago.",
+    "list_fruits": "Apple\nBanana\nCherry\n",
+    "planet_largest": "Jupiter is the largest planet.",
+    "slogan_bikes": "We fix it, you ride it.",
+    "yes_no_ocean": "Yes.",
+    "mood_one_word": "Melancholy.",
+    "author_romeo": "William Shakespeare",
+    "water_formula": "H₂O",
+    "birthday_wish": "Happy birthday to the friend whose roses always bloom first!",
+    "opposite_hot": "Cold",
+    "count_five": "1, 2, 3, 4, 5",
+    "name_bakery": "Crumbs & Chapters",
+    "dog_legs": "A dog has 4 legs.",
+    "tip_sleep": "Put your notes away an hour before bed.",
+    "bees_make": "Bees make honey.",
+    "boiling_point": "100 degrees Celsius.",
+    "uppercase_hello": "HELLO\n",
+    "metaphor_time": "Time is a river that never turns back.",
+    "days_week": "There are 7 days in a week.",
+    "sky_color": "Blue.",
+    "imagine_no_phones": "People would meet at the square at noon because there would be no other way to find each other.",
+    "title_mystery": "The Glass Gondola",
+}
+
+
+def test_default_checks_accept_a_good_answer_and_refuse_a_rambling_one() -> None:
+    from evaluators.checks import check_pass
+
+    data = yaml.safe_load((ROOT / "conf" / "prompts" / "default.yaml").read_text())
+    checked = {p.id: p.checks for p in load_prompts(Prompts(items=tuple(data["items"]))) if p.checks}
+    assert set(checked) == set(GOOD)
+    for prompt_id, checks in checked.items():
+        assert check_pass(GOOD[prompt_id], checks) == 1.0, prompt_id
+        rambling = "Sure! Here is my answer to your question, with a long explanation. " * 8
+        assert check_pass(rambling, checks) == 0.0, prompt_id

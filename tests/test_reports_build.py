@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 import reports
-from reports.options import CLI_KEYS, DEFAULTS, ReportError, resolve_options
+from reports.options import ReportError, resolve_options
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures"
@@ -83,6 +82,11 @@ def test_sweep_report_content(sweep_report):
     assert page.count("<script") == 2  # the JSON data block and the page script
 
 
+def test_no_objective_no_quality_measure_means_no_recommendation(decoding_report):
+    assert pd.read_csv(decoding_report.parent / "tables" / "recommendation.csv").empty
+    assert "needs a quality measure" in decoding_report.read_text()
+
+
 def test_decoding_table_beside_paper(decoding_report):
     dec = pd.read_csv(decoding_report.parent / "tables" / "decoding.csv")
     assert dec["setting_name"].tolist() == ["greedy", "pure", "top_k_40", "nucleus_0.95"]
@@ -120,6 +124,18 @@ def test_default_out_and_plots(tmp_path):
     assert page.stat().st_size < 3_000_000
 
 
+def test_two_reports_in_one_folder_keep_their_files_apart(tmp_path):
+    opts = {"bootstrap_resamples": 200, "plots": False}
+    a = reports.build_report(FIX / "report_decoding", out=tmp_path / "a.html", options=opts)
+    b = reports.build_report(FIX / "report_sweep", out=tmp_path / "b.html", options=opts)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html", "a_files", "b.html", "b_files"]
+    assert (tmp_path / "a_files" / "tables" / "decoding.csv").is_file()
+    assert len(pd.read_csv(tmp_path / "b_files" / "tables" / "cells.csv")) == 12
+    assert "Tables: a_files/tables/*.csv" in a.read_text() and "Tables: b_files/tables/*.csv" in b.read_text()
+    index = reports.build_report(FIX / "report_decoding", out=tmp_path / "index.html", options=opts)
+    assert (tmp_path / "tables" / "decoding.csv").is_file() and "Tables: tables/*.csv" in index.read_text()
+
+
 def test_find_run_dirs_natural_order():
     dirs = reports.find_run_dirs(FIX / "report_sweep")
     assert [d.name for d in dirs] == ["0", "1", "2"]
@@ -143,3 +159,13 @@ def test_import_reports_is_light():
     import subprocess
 
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_decoding_perplexity_pools_the_texts_log_probabilities():
+    import math
+
+    from reports.paper import _perplexity
+
+    texts = pd.DataFrame({"logprob_sum": [-2.0, -4.0, None], "logprob_tokens": [2, 4, 3]})
+    assert _perplexity(texts) == pytest.approx(math.exp(6.0 / 6))
+    assert math.isnan(_perplexity(pd.DataFrame({"text": ["a"]})))

@@ -120,8 +120,10 @@ def test_bad_search_values_stop_validate(bad, message, capsys):
 
 
 def test_search_without_an_objective_stops_before_any_request(tmp_path, capsys):
+    plain = tmp_path / "plain.txt"  # prompts without checks: no pass_rate to optimise
+    plain.write_text("Tell a story.\nDescribe a city.\n")
     with PlantedServer(PLANTED) as server:
-        args = ["model=endpoint", f"model.endpoint={server.url}", "model.server=llama.cpp", "prompts.limit=3", "search=halving"]
+        args = ["model=endpoint", f"model.endpoint={server.url}", "model.server=llama.cpp", f"prompts.file={plain}", "search=halving"]
         assert main(["validate", *args]) == 2
         assert server.requests == 0
     assert "needs an objective" in capsys.readouterr().err
