@@ -53,15 +53,29 @@ def choice(run_dir: Path, strategy: str) -> tuple[tuple, int]:
     return (float(row["temperature"]), float(row["top_p"]), int(row["top_k"])), requests
 
 
+def why_missed(run_dir: Path) -> str:
+    """Where the planted cell went: dropped (in which round, on what evidence) or outranked at the end."""
+    frame = pd.read_parquet(run_dir / "completions.parquet")
+    match = frame[(frame["temperature"] == BEST[0]) & (frame["top_p"] == BEST[1]) & (frame["top_k"] == BEST[2])]
+    cell = match["cell_id"].iloc[0]
+    for line in (run_dir / "search.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        if cell in entry["dropped"]:
+            return f"dropped in round {entry['round']}: {entry['dropped'][cell]}"
+    last = json.loads((run_dir / "search.jsonl").read_text().splitlines()[-1])
+    return f"alive to the end, outranked: {last['estimates'].get(cell)} vs leader {last['estimates'].get(last['leader'])}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--strategies", default="grid,halving,sequential")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-search-"))
     prompts = work / "prompts.jsonl"
     prompts.write_text("".join(json.dumps({"id": f"q{i:02d}", "prompt": f"Question {i}?",
                                            "checks": [{"type": "contains", "value": "ANSWER"}]}) + "\n" for i in range(24)))  # fmt: skip
-    results: dict[str, list[tuple[bool, int, float]]] = {"grid": [], "halving": [], "sequential": []}
+    results: dict[str, list[tuple[bool, int, float]]] = {name: [] for name in args.strategies.split(",")}
     planted = Planted(pass_prob=pass_prob, loops=lambda p: p["temperature"] == 0.3)
     with PlantedServer(planted) as server:
         for seed in range(args.seeds):
@@ -84,6 +98,8 @@ def main() -> None:
                 results[strategy].append((cell == BEST, requests, time.perf_counter() - start))
                 print(f"seed {seed} {strategy:<10} chose {cell} {'(planted best)' if cell == BEST else '(MISS)'} "
                       f"with {requests} requests in {results[strategy][-1][2]:.1f} s", flush=True)
+                if cell != BEST and strategy != "grid":
+                    print("  why:", why_missed(run_dir), flush=True)
     full = 48 * 24 * 3
     print(f"\n{'strategy':<11} {'hits':>6} {'mean requests':>14} {'share of grid':>14}   target: >= 9/10 hits, <= 40%")
     for strategy, rows in results.items():

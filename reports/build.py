@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import paper, recommend, runtables, tables
+from reports import allocation, paper, recommend, runtables, tables
 from reports.load import RunData, cell_table, find_run_dirs, load_runs, prompt_values
 from reports.options import resolve_options
 
@@ -55,6 +55,7 @@ def compute(paths, options: dict | None = None) -> Report:
     run_opts = next((c.get("report") for c in data.configs if isinstance(c.get("report"), dict)), None)
     opts = resolve_options(run_opts, options, strict_last=True)
     opts["objective"] = next((c["objective"] for c in data.configs if isinstance(c.get("objective"), dict)), None)
+    opts["search_dropped"] = allocation.dropped_cells(data)  # not candidates for the recommendation
     t1 = time.perf_counter()
     cells = cell_table(data.completions)
     prompts = data.completions["prompt_id"].astype(str).unique().tolist()  # first-seen order
@@ -76,10 +77,13 @@ def compute(paths, options: dict | None = None) -> Report:
     t["errors"] = runtables.errors_table(data.completions, cells)
     t["usage"] = runtables.usage_table(data.completions, cells)
     t["identical_cells"] = runtables.identical_cells(data.completions, cells)
+    if rep.opts["search_dropped"] or allocation.searches(data):
+        t["search"] = allocation.allocation_table(data, cells)  # an adaptive search's requests per cell and round
     t2 = time.perf_counter()
     t["decoding"], rep.notes["decoding"] = paper.decoding_table(data.completions, cells)
     t["cells"] = cells.drop(columns=["target_key"])
     rep.summary = runtables.run_summary(data, cells)
+    rep.summary["searches"] = allocation.search_facts(data, cells)
     rep.timings.update(load_s=t1 - t0, stats_s=t2 - t1, paper_s=time.perf_counter() - t2)
     return rep
 

@@ -161,6 +161,9 @@ def _leaderboard(rep) -> str:
     df["truncated_rate"] = df["cell_id"].map(err["truncated_rate"])
     hl = rep.tables["pareto"]["recommended"].tolist() if "recommended" in rep.tables["pareto"] else None
     cols = ["target", "setting", *keys, "prompts (n)", "error_rate", "truncated_rate"]
+    if "search" in rep.tables:  # an adaptive search: dropped cells were sampled on fewer prompts
+        df["search"] = df["cell_id"].map(rep.tables["search"].set_index("cell_id")["status"])
+        cols.append("search")
     conf = int(round(rep.opts["confidence"] * 100))
     few = cm[cm["note"].str.startswith("fewer")]
     body = _p(f"One row per cell: mean over prompts [{conf}% BCa bootstrap CI over prompts]. Click a header to sort. "
@@ -321,6 +324,25 @@ def _identical(rep) -> str:
     return f'<div class="box warnbox">{esc(msg)}</div>' + table(ic, ["group", "target", "setting", "outputs"], links=TO_CELL)
 
 
+def _search(rep) -> str:
+    """The adaptive search's allocation (only for search runs): spend against the full grid,
+    why it stopped, its leader, and requests per cell per round with each drop's evidence."""
+    out = []
+    for f in rep.summary["searches"]:
+        est = f["leader_estimate"]
+        ci = f", {f['metric']} {fnum(est[0])} [{fnum(est[1])}, {fnum(est[2])}] over {est[3]} prompts" if est else ""
+        share = f["share_of_grid"]
+        out.append(_p(f"search={f['strategy']} ({f['goal']} {f['metric']}): {f['requests']} of the full grid's "
+                      f"{f['full_grid_requests']} requests ({fnum(100 * share, 3)}%, {fnum(100 * (1 - share), 3)}% saved) in "
+                      f"{f['rounds']} round(s), {f['tokens']} completion tokens; {f['dropped']} cell(s) dropped. "
+                      f"Stopped: {f['stopped'] or 'not yet'}. Leader: {f['leader'] or 'none'}{ci}.", "box"))
+    out.append(_p("Requests per cell per round. A dropped cell was sampled on fewer prompts: its rows elsewhere "
+                  "rest on what was sampled, and it is not a candidate for the recommendation."))
+    alloc = rep.tables["search"]
+    cols = [c for c in alloc.columns if c != "cell_id"]
+    return "".join(out) + table(alloc, cols, page=rep.opts["page_rows"], links=TO_CELL)
+
+
 def view_link(cell_id, base=None) -> str | None:
     """The fragment that opens the output viewer on a cell (diffed against ``base``)."""
     if not isinstance(cell_id, str) or not cell_id:
@@ -362,7 +384,7 @@ def _compare(rep) -> str:
 SECTIONS = [("summary", "Run summary"), ("leaderboard", "Leaderboard"), ("effects", "Effects of parameters"),
             ("heatmaps", "Heatmaps"), ("baseline", "Cells vs baseline"), ("settings", "Settings compared pairwise"),
             ("models", "Model comparison"),
-            ("pareto", "Pareto front and recommendation"), ("quality", "Errors, truncation, tokens, latency"),
+            ("search", "Adaptive search"), ("pareto", "Pareto front and recommendation"), ("quality", "Errors, truncation, tokens, latency"),
             ("decoding", "Decoding strategies vs the paper"), ("identical", "Identical cells"), ("compare", "Compare outputs")]
 
 
@@ -372,6 +394,7 @@ def render(rep, figs: dict[str, Path]) -> str:
         "summary": _summary(rep), "leaderboard": _leaderboard(rep), "effects": _effects(rep, figs),
         "heatmaps": _heatmaps(rep, figs), "baseline": _paired(rep), "settings": _settings(rep),
         "models": _models(rep, figs),
+        "search": _search(rep) if "search" in rep.tables else "",
         "pareto": _pareto(rep, figs), "quality": _quality(rep, figs), "decoding": _decoding(rep),
         "identical": _identical(rep), "compare": _compare(rep),
     }
@@ -380,8 +403,9 @@ def render(rep, figs: dict[str, Path]) -> str:
            "base-uri 'none'; form-action 'none'")
     title = f"hfsweep report: {', '.join(rep.summary['run_ids'])}"
     files = rep.notes.get("files", "")
-    nav = "".join(f'<a href="#{sid}">{esc(t)}</a>' for sid, t in SECTIONS)
-    sections = "".join(_section(sid, t, bodies[sid]) for sid, t in SECTIONS)
+    shown = [(sid, t) for sid, t in SECTIONS if bodies[sid]]
+    nav = "".join(f'<a href="#{sid}">{esc(t)}</a>' for sid, t in shown)
+    sections = "".join(_section(sid, t, bodies[sid]) for sid, t in shown)
     sub = (f"{len(rep.targets)} model(s), {rep.summary['cells']} cells, {rep.summary['prompts']} prompts, "
            f"{rep.summary['completions']} completions")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -74,6 +74,13 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
+def _read_jsonl(path: Path) -> list[dict]:
+    try:
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return []
+
+
 def _read_config(path: Path) -> dict:
     if not path.is_file():
         return {}
@@ -138,6 +145,8 @@ def load_runs(paths, skip: tuple[str, ...] = ()) -> RunData:
         groups.append(g)
         summ = _read_json(d / records.SUMMARY)
         summ["_path"] = str(d)
+        if isinstance(summ.get("search"), dict):  # an adaptive search: its rounds, for the allocation table
+            summ["search"]["rounds"] = _read_jsonl(d / records.SEARCH_LOG)
         summaries.append(summ)
         configs.append(_read_config(d / records.CONFIG_FILE))
         for w in summ.get("warnings", []) or []:

@@ -84,8 +84,8 @@ def _rank(rows: np.ndarray, axes: np.ndarray) -> list[int]:
 
 
 def recommend(cells: pd.DataFrame, values: Mapping[str, np.ndarray], metric: str, goal: str = "max",
-              constraints: Sequence[Constraint | tuple] = (), *, confidence: float = 0.95,
-              n_resamples: int = 2000, seed: int = 0) -> Choice:
+              constraints: Sequence[Constraint | tuple] = (), *, exclude: np.ndarray | None = None,
+              confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> Choice:
     """The best cell of one target on ``metric`` (``goal`` 'max' or 'min') among the cells
     meeting every constraint, from their Pareto front (module docstring).
 
@@ -94,6 +94,8 @@ def recommend(cells: pd.DataFrame, values: Mapping[str, np.ndarray], metric: str
         values: per metric, a ``len(cells) x prompts`` array of per-prompt values.
         metric, goal: the objective.
         constraints: ``Constraint`` or ``(metric, op, value)`` with op in <=, <, >=, >.
+        exclude: cells that are not candidates (an adaptive search dropped them on evidence,
+            so their means rest on fewer prompts).
 
     A (0.8 up, 0.2 down) and B (0.8, 0.1) tie on ``up``; B is better on ``down`` (and
     dominates A); C is excluded by the constraint:
@@ -117,7 +119,7 @@ def recommend(cells: pd.DataFrame, values: Mapping[str, np.ndarray], metric: str
                           f"Available: {', '.join(values)}.")
     means = {m: _means(np.asarray(values[m], dtype=float)) for m in {metric, *(c.metric for c in cons)}}
     obj = GOALS[goal] * means[metric]
-    feasible = np.isfinite(obj)
+    feasible = np.isfinite(obj) & (True if exclude is None else ~np.asarray(exclude, dtype=bool))
     for c in cons:
         with np.errstate(invalid="ignore"):
             feasible &= np.isfinite(means[c.metric]) & OPS[c.op](means[c.metric], c.value)
@@ -184,10 +186,13 @@ def recommendations(ctx, metric: str, goal: str = "max", constraints: Sequence[C
     for t in ctx.targets:
         cells = ctx.cells[ctx.cells["target"] == t].reset_index(drop=True)
         idx = [ctx.row[c] for c in cells["cell_id"]]
-        ch = recommend(cells, {m: ctx.mats[m][idx] for m in names}, metric, goal, cons, **ctx.kw)
+        dropped = cells["cell_id"].isin(ctx.opts.get("search_dropped") or ()).to_numpy()
+        ch = recommend(cells, {m: ctx.mats[m][idx] for m in names}, metric, goal, cons, exclude=dropped, **ctx.kw)
         choices.append(ch)
         rows.append(_row(t, cells, ch, metric, cons))
         texts.append(_text(ctx, t, cells, ch, metric, goal, cons, how))
+        if dropped.any():
+            texts.append(f"{int(dropped.sum())} cell(s) the adaptive search dropped on evidence were not candidates.")
     df = pd.DataFrame(rows, columns=REC_COLS)
     df["p_holm"] = stats.holm(df["p"].to_numpy(dtype=float)) if len(df) else []
     return df, choices, " ".join(texts)

@@ -27,6 +27,7 @@ SUMMARY = "summary.json"
 SCORES = "scores.parquet"
 GROUP_SCORES = "group_scores.parquet"
 FAILED = "failed.json"
+SEARCH_LOG = "search.jsonl"  # an adaptive search's rounds (sweeps.search)
 REPORT_DIR = "report"
 
 

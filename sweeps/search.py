@@ -25,14 +25,13 @@ import json
 import math
 import random
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweeps import records
 from sweeps.errors import ConfigError
 from sweeps.plan import Job, Plan
-
-SEARCH_LOG = "search.jsonl"
 
 
 @dataclass
@@ -258,7 +257,9 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
         values = _values(list(rows.values()), plan, names)
         alive_before = list(state.alive)
         result = decide(state, values, order[:n], search.confidence, search.eta, search.strategy == "sequential")
-        state.log.append({"round": len(state.log) + 1, "prompts": n, "requests": len(wanted), "total_requests": state.requests,
+        sent = Counter(j.cell.id for j in wanted)
+        state.log.append({"round": len(state.log) + 1, "prompts": n, "requests": len(wanted),
+                          "cell_requests": {c: sent[c] for c in alive_before}, "total_requests": state.requests,
                           "total_tokens": state.tokens, "alive": alive_before, "dropped": {c: state.dropped[c] for c in alive_before
                           if c in state.dropped}, **result})  # fmt: skip
         leader = result.get("leader")
@@ -282,7 +283,7 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
                "requests": state.requests, "tokens": state.tokens, "full_grid_requests": full,
                "share_of_grid": round(state.requests / full, 4) if full else None, "stopped": state.stopped,
                "leader": state.log[-1].get("leader") if state.log else None, "alive": state.alive, "dropped": state.dropped}  # fmt: skip
-    with (run_dir / SEARCH_LOG).open("w", encoding="utf-8") as handle:
+    with (run_dir / records.SEARCH_LOG).open("w", encoding="utf-8") as handle:
         for entry in state.log:
             handle.write(json.dumps(entry) + "\n")
     return list(rows.values()), stats, interrupted, wall, summary

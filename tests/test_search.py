@@ -127,3 +127,62 @@ def test_search_without_an_objective_stops_before_any_request(tmp_path, capsys):
         assert main(["validate", *args]) == 2
         assert server.requests == 0
     assert "needs an objective" in capsys.readouterr().err
+
+
+def test_report_shows_the_allocation_and_recommends_only_what_the_search_kept(tmp_path):
+    from html import escape
+
+    from reports import build_report
+
+    with PlantedServer(PLANTED) as server:
+        summary, log = run(server.url, tmp_path, "halving", "search=halving")
+    search, rounds = summary["search"], [json.loads(line) for line in log.splitlines()]
+    page = build_report([tmp_path / "halving"])
+    alloc = pd.read_csv(page.parent / "tables" / "search.csv")
+    # requests per cell per round add up to the round's requests and to the search's total
+    for entry in rounds:
+        assert alloc[f"round {entry['round']}"].sum() == entry["requests"]
+    assert alloc["requests"].sum() == search["requests"] == len(pd.read_parquet(tmp_path / "halving" / "completions.parquet"))
+    status = alloc.set_index("cell_id")["status"]
+    assert status[search["leader"]] == "leader"
+    assert {c for c, s in status.items() if s.startswith("dropped")} == set(search["dropped"])
+    # the recommendation is the search's leader, never a dropped cell (fewer prompts, dropped on evidence)
+    rec = pd.read_csv(page.parent / "tables" / "recommendation.csv")
+    cells = pd.read_csv(page.parent / "tables" / "cells.csv")
+    chosen = cells[cells["setting_id"] == rec["setting_id"].iloc[0]]["cell_id"].iloc[0]
+    assert chosen == search["leader"]
+    html = page.read_text()
+    share = search["share_of_grid"]
+    assert 'id="search"' in html and escape(f"{search['requests']} of the full grid's {search['full_grid_requests']} requests") in html
+    assert f"{100 * share:.3g}%" in html and "dropped in round 1" in html
+    assert f"{len(search['dropped'])} cell(s) the adaptive search dropped on evidence were not candidates" in html
+
+
+def test_a_grid_run_has_no_search_section(tmp_path):
+    from reports import build_report
+
+    with PlantedServer(PLANTED) as server:
+        run(server.url, tmp_path, "grid", "sweep.grid.temperature=[0.7,1.0]", "sweep.grid.top_p=[0.9]")
+    page = build_report([tmp_path / "grid"])
+    assert 'id="search"' not in page.read_text() and not (page.parent / "tables" / "search.csv").exists()
+
+
+def test_one_search_per_job_under_multirun(tmp_path):
+    """`hfsweep run -m`: each job (here two model ids on one server) runs its own search."""
+    import subprocess
+    import sys
+
+    from tests.sweep_helpers import ROOT
+
+    sweep_dir = tmp_path / "multi"
+    with PlantedServer(PLANTED) as server:
+        args = [a for a in overrides(server.url, tmp_path, "search=halving") if not a.startswith("model.id=")]
+        done = subprocess.run([sys.executable, "-m", "sweeps.cli", "run", "-m", *args, "model.id=a,b",
+                               f"hydra.sweep.dir={sweep_dir}", "report.enabled=false"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        searches = [json.loads((sweep_dir / job / "summary.json").read_text())["search"] for job in ("0", "1")]
+        assert server.requests == sum(s["requests"] for s in searches)
+    for job, search in zip(("0", "1"), searches):
+        assert (sweep_dir / job / "search.jsonl").is_file()
+        assert search["requests"] < search["full_grid_requests"] and params_of(sweep_dir, job, search["leader"]) == BEST
