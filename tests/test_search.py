@@ -64,7 +64,7 @@ def test_search_finds_the_planted_best_for_less_than_the_grid(tmp_path, strategy
         assert params_of(tmp_path, strategy, search["leader"]) == BEST
         assert search["requests"] < 0.75 * search["full_grid_requests"] and server.requests == search["requests"]
         rounds = [json.loads(line) for line in log.splitlines()]
-        assert len(rounds) == search["rounds"] >= 2
+        assert len(rounds) == search["rounds"] >= (2 if strategy == "halving" else 1)  # sequential may decide at once
         dropped = {cell: why for r in rounds for cell, why in r["dropped"].items()}
         assert any("loop_rate" in why for why in dropped.values())  # the looping cells, on evidence
         # the same command again: every round comes back from the cache, with the same decisions
