@@ -14,6 +14,10 @@ vllm                ``GET /version``               ``{"version": ...}`` (vLLM's 
 llama-cpp-python    ``GET /openapi.json``          its title, "llama.cpp Python API"
 ==================  =============================  ==========================================
 
+Defaults: llama.cpp's come from ``/props``; llama-cpp-python's from the request schema in its
+``/openapi.json`` (each sampler field's ``default``, which its server fills in for what a
+request omits). The sampler keys only (``SAMPLER_KEYS``).
+
 Nothing answering: the kind is ``unknown`` and the sweep must not assume anything about the
 server's own sampler defaults (``hfsweep probe`` measures them).
 """
@@ -54,14 +58,27 @@ def _get_json(url: str, token: str | None, timeout_s: float) -> Any:
         return None
 
 
-_SAMPLER_KEYS = ("temperature", "top_k", "top_p", "min_p", "typical_p", "repeat_penalty", "repeat_last_n",
-                 "presence_penalty", "frequency_penalty", "dry_multiplier", "xtc_probability", "mirostat", "n_predict")
+SAMPLER_KEYS = ("temperature", "top_k", "top_p", "min_p", "typical_p", "repeat_penalty", "repeat_last_n",
+                "presence_penalty", "frequency_penalty", "dry_multiplier", "xtc_probability", "mirostat", "mirostat_mode",
+                "n_predict")  # fmt: skip
 
 
 def _llama_cpp_defaults(props: dict) -> dict[str, Any]:
     settings = props.get("default_generation_settings") or {}
     params = settings.get("params") if isinstance(settings.get("params"), dict) else settings
-    return {key: params[key] for key in _SAMPLER_KEYS if key in params}
+    return {key: params[key] for key in SAMPLER_KEYS if key in params}
+
+
+def _openapi_defaults(openapi: dict) -> dict[str, Any]:
+    """The sampler defaults of llama-cpp-python's request schemas (chat first, then completions)."""
+    schemas = (openapi.get("components") or {}).get("schemas") or {}
+    defaults: dict[str, Any] = {}
+    for name in ("CreateCompletionRequest", "CreateChatCompletionRequest"):  # chat's win where they differ
+        properties = (schemas.get(name) or {}).get("properties") or {}
+        for key in SAMPLER_KEYS:
+            if isinstance(properties.get(key), dict) and properties[key].get("default") is not None:
+                defaults[key] = properties[key]["default"]
+    return defaults
 
 
 def detect(endpoint: str, token: str | None = None, timeout_s: float = 3.0) -> ServerInfo:
@@ -85,5 +102,5 @@ def detect(endpoint: str, token: str | None = None, timeout_s: float = 3.0) -> S
     openapi = _get_json(f"{base}/openapi.json", token, timeout_s)
     title = (openapi or {}).get("info", {}).get("title", "") if isinstance(openapi, dict) else ""
     if "llama.cpp python" in title.lower():
-        return ServerInfo("llama-cpp-python", (openapi.get("info") or {}).get("version"))
+        return ServerInfo("llama-cpp-python", (openapi.get("info") or {}).get("version"), _openapi_defaults(openapi))
     return ServerInfo("unknown")

@@ -14,12 +14,28 @@ from sweeps.detect import detect
 from tests.servers.planted import PlantedServer
 from tests.sweep_helpers import QUIET, SCORE_LIGHT, sweep
 
+
+def _field(default, kind="number", optional=False):
+    """One property of a request schema, as pydantic writes it into llama-cpp-python's /openapi.json."""
+    typed = {"anyOf": [{"type": kind}, {"type": "null"}]} if optional else {"type": kind}
+    return {**typed, "default": default, "description": "..."}
+
+
+# llama-cpp-python 0.3.36's chat request schema (the sampler fields and a few others).
+LLAMA_CPP_PYTHON_CHAT_SCHEMA = {"properties": {
+    "messages": {"type": "array", "default": []}, "max_tokens": _field(None, "integer", optional=True),
+    "temperature": _field(0.8), "top_p": _field(0.95), "min_p": _field(0.05), "top_k": _field(40, "integer"),
+    "repeat_penalty": _field(1.1), "presence_penalty": _field(0.0, optional=True), "frequency_penalty": _field(0.0, optional=True),
+    "mirostat_mode": _field(0, "integer"), "mirostat_tau": _field(5.0), "seed": _field(None, "integer", optional=True),
+}}  # fmt: skip
+
 # What each kind answers on its discovery route (shapes of the real servers' answers).
 KINDS = {
     "tgi": {"/info": {"model_id": "org/name", "version": "3.3.4", "max_input_tokens": 4095, "max_best_of": 2}},
     "ollama": {"/api/version": {"version": "0.12.3"}},
     "vllm": {"/version": {"version": "0.11.0"}},
-    "llama-cpp-python": {"/openapi.json": {"openapi": "3.1.0", "info": {"title": "🦙 llama.cpp Python API", "version": "0.0.1"}}},
+    "llama-cpp-python": {"/openapi.json": {"openapi": "3.1.0", "info": {"title": "🦙 llama.cpp Python API", "version": "0.0.1"},
+                                           "components": {"schemas": {"CreateChatCompletionRequest": LLAMA_CPP_PYTHON_CHAT_SCHEMA}}}},
 }
 LLAMA_CPP_PYTHON_DEFAULTS = {"top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1}
 
@@ -29,6 +45,13 @@ def test_each_kind_is_detected_from_its_route(kind, version):
     with PlantedServer(routes=KINDS[kind]) as server:
         info = detect(server.url)
     assert (info.kind, info.version) == (kind, version)
+
+
+def test_llama_cpp_python_defaults_come_from_its_request_schema():
+    with PlantedServer(routes=KINDS["llama-cpp-python"]) as server:
+        defaults = detect(server.url).defaults
+    assert defaults == {"temperature": 0.8, "top_p": 0.95, "min_p": 0.05, "top_k": 40, "repeat_penalty": 1.1,
+                        "presence_penalty": 0.0, "frequency_penalty": 0.0, "mirostat_mode": 0}  # fmt: skip
 
 
 def test_an_unknown_server_is_unknown():
@@ -55,6 +78,7 @@ def test_decoding_against_llama_cpp_python_like_server_has_no_identical_cells(tm
     assert texts(blind, "pure") == texts(blind, "top_k_40")  # the server's top_k 40 applied to "pure"
     assert texts(frame, "pure") != texts(frame, "top_k_40")
     assert summary["server"]["kind"] == "llama-cpp-python" and summary["capability"] == "llama-cpp-python server"
+    assert summary["server"]["defaults"]["top_k"] == 40 and summary["server"]["defaults"]["repeat_penalty"] == 1.1
     sent = json.loads(frame["request_params"].iloc[0])["extra_body"]
     assert sent["min_p"] == 0.0 and sent["repeat_penalty"] == 1.0 and "top_k" in sent
 
