@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import allocation, paper, recommend, runtables, tables
+from reports import allocation, paper, recommend, runtables, server, tables
 from reports.load import RunData, cell_table, find_run_dirs, load_runs, prompt_values
 from reports.options import resolve_options
 
@@ -79,6 +79,8 @@ def compute(paths, options: dict | None = None) -> Report:
     t["identical_cells"] = runtables.identical_cells(data.completions, cells)
     if rep.opts["search_dropped"] or allocation.searches(data):
         t["search"] = allocation.allocation_table(data, cells)  # an adaptive search's requests per cell and round
+    t["server"] = server.server_table(data, cells)
+    t["server_defaults"] = server.defaults_table(data, cells, server.sent_params(data.run_dirs))
     t2 = time.perf_counter()
     t["decoding"], rep.notes["decoding"] = paper.decoding_table(data.completions, cells)
     t["cells"] = cells.drop(columns=["target_key"])

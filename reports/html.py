@@ -381,7 +381,9 @@ def _compare(rep) -> str:
             + f'<script type="application/json" id="compare-data">{json_for_script(data)}</script>')
 
 
-SECTIONS = [("summary", "Run summary"), ("leaderboard", "Leaderboard"), ("effects", "Effects of parameters"),
+SECTIONS = [("summary", "Run summary"),
+            ("server", "Server"),  # what served each target and its defaults (reports/server.py)
+            ("leaderboard", "Leaderboard"), ("effects", "Effects of parameters"),
             ("heatmaps", "Heatmaps"), ("baseline", "Cells vs baseline"), ("settings", "Settings compared pairwise"),
             ("models", "Model comparison"),
             ("search", "Adaptive search"), ("pareto", "Pareto front and recommendation"), ("quality", "Errors, truncation, tokens, latency"),
@@ -390,7 +392,10 @@ SECTIONS = [("summary", "Run summary"), ("leaderboard", "Leaderboard"), ("effect
 
 def render(rep, figs: dict[str, Path]) -> str:
     """The whole page as one string."""
+    from reports.server import server_section  # it renders with this module's table()
+
     bodies = {
+        "server": server_section(rep),
         "summary": _summary(rep), "leaderboard": _leaderboard(rep), "effects": _effects(rep, figs),
         "heatmaps": _heatmaps(rep, figs), "baseline": _paired(rep), "settings": _settings(rep),
         "models": _models(rep, figs),

@@ -1,0 +1,162 @@
+"""The report's "Server" section: what served each target and the sampler settings it applies.
+
+A run's ``summary.json`` holds ``server`` (what detection found: kind, version, the server's
+default sampler settings, chat template) and ``capability`` (hfsweep's entry for it). What the
+sweep really sent is each cell's ``request_params`` (the body of its first request). Beside
+each other: a parameter's server default, and what the sweep sent (its swept values, the
+one value every cell sent, e.g. a neutral value that switches the server's own sampler off,
+or nothing, where the server's default applies).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from reports.html import esc, fnum, table
+from reports.load import PARAMS, TARGET_COLS, RunData
+from sweeps import records
+
+SERVER_COLS = ["target", "kind", "version", "capability", "chat_template", "runs"]
+DEFAULTS_COLS = ["target", "parameter", "server_default", "sent"]
+NOT_SAMPLERS = ("seed", "logprobs", "details", "return_full_text", "stream", "model")  # sent, but no sampler setting
+NOT_SENT = "not sent: the server's default applies"
+
+
+def _target_key(target: dict) -> str:
+    """The key ``reports.load.cell_table`` gives a target, from a summary's target record."""
+    values = [target.get("kind"), target.get("model"), target.get("endpoint"), target.get("provider"), target.get("mode")]
+    return "|".join("" if v is None else str(v) for v in values)
+
+
+def _summaries_by_target(data: RunData, cells: pd.DataFrame) -> dict[str, list[dict]]:
+    labels = dict(zip(cells["target_key"], cells["target"]))
+    out: dict[str, list[dict]] = {}
+    for summary in data.summaries:
+        for target in summary.get("targets") or []:
+            label = labels.get(_target_key(target))
+            if label is not None:
+                out.setdefault(label, []).append(summary)
+    return out
+
+
+def server_table(data: RunData, cells: pd.DataFrame) -> pd.DataFrame:
+    """One row per target and server found: kind, version, capability entry, chat template."""
+    rows = []
+    for label, summaries in _summaries_by_target(data, cells).items():
+        seen: dict[tuple, dict] = {}
+        for s in summaries:
+            server = s.get("server") if isinstance(s.get("server"), dict) else {}
+            template = server.get("chat_template")
+            row = {"target": label, "kind": server.get("kind") or "not detected (model.server given, or an older run)",
+                   "version": server.get("version"), "capability": s.get("capability"),
+                   "chat_template": f"reported ({len(template)} characters)" if template else "none reported"}  # fmt: skip
+            key = tuple(row.values())
+            seen.setdefault(key, {**row, "runs": []})["runs"].append(Path(s.get("_path", "?")).name)
+        for row in seen.values():
+            runs = row["runs"]
+            rows.append({**row, "runs": ", ".join(runs) if len(runs) <= 4 else f"{len(runs)} runs"})
+    return pd.DataFrame(rows, columns=SERVER_COLS)
+
+
+def _flat(params: dict) -> dict:
+    """A request body with its nested sampler fields (``extra_body``, TGI's ``parameters``) lifted."""
+    flat = {k: v for k, v in params.items() if not isinstance(v, dict)}
+    for nested in ("extra_body", "parameters"):
+        if isinstance(params.get(nested), dict):
+            flat.update(params[nested])
+    return {k: v for k, v in flat.items() if k not in NOT_SAMPLERS}
+
+
+def sent_params(run_dirs: list[Path]) -> dict[str, dict]:
+    """cell_id -> what its first request sent (flattened), for runs that recorded it.
+
+    >>> _flat({"temperature": 1.0, "seed": 3, "extra_body": {"top_k": 0, "min_p": 0.0}})
+    {'temperature': 1.0, 'top_k': 0, 'min_p': 0.0}
+    """
+    import pyarrow.parquet as pq
+
+    out: dict[str, dict] = {}
+    for d in run_dirs:
+        path = d / records.COMPLETIONS
+        if not path.is_file() or "request_params" not in pq.read_schema(path).names:
+            continue
+        frame = pd.read_parquet(path, columns=["cell_id", "request_params"]).drop_duplicates("cell_id")
+        for cell_id, sent in zip(frame["cell_id"], frame["request_params"]):
+            try:
+                params = json.loads(sent) if isinstance(sent, str) else None
+            except ValueError:
+                params = None
+            if isinstance(params, dict):
+                out.setdefault(str(cell_id), _flat(params))
+    return out
+
+
+def _values(values: list) -> str:
+    """Distinct values, in order when they are all numbers.
+
+    >>> _values([1.0, 0.9, 0.95]), _values(["greedy", 0])
+    ('0.9, 0.95, 1', 'greedy, 0')
+    """
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        values = sorted(values)
+    return ", ".join(str(v) if isinstance(v, (bool, list, dict)) else fnum(v, 6) for v in values)
+
+
+def _sent_text(values: list, recorded: int) -> str:
+    """What the cells of a target sent for one parameter (``values``: one per recorded cell, None = not sent)."""
+    if not recorded:
+        return "not recorded (a run older than request_params)"
+    given = list({json.dumps(v, sort_keys=True): v for v in values if v is not None}.values())  # a list is a value too
+    missing = sum(v is None for v in values)
+    if not given:
+        return NOT_SENT
+    text = _values(given) if len(given) == 1 else "swept: " + _values(given)
+    return text + (f"; not sent by {missing} of {len(values)} cells (the server's default applies there)" if missing else "")
+
+
+def defaults_table(data: RunData, cells: pd.DataFrame, sent: dict[str, dict]) -> pd.DataFrame:
+    """Per target and parameter: the server's default and what the sweep sent."""
+    rows = []
+    summaries = _summaries_by_target(data, cells)
+    for label, group in cells.groupby("target", sort=False):
+        server = next((s["server"] for s in summaries.get(label, []) if isinstance(s.get("server"), dict)), {})
+        defaults = server.get("defaults") if isinstance(server.get("defaults"), dict) else {}
+        bodies = [sent[c] for c in group["cell_id"].astype(str) if c in sent]
+        keys = {k for body in bodies for k in body}
+        swept = [p for p in PARAMS if p in group and group[p].nunique(dropna=False) > 1]
+        # the sweep's parameters that were sent (PARAMS order), the other fields sent, a swept parameter never
+        # sent, then the server's other defaults
+        names = [p for p in PARAMS if p in keys or not bodies and p in group] + [k for body in bodies for k in body]
+        names += [*swept, *defaults]
+        for name in dict.fromkeys(names):
+            if bodies:
+                text = _sent_text([body.get(name) for body in bodies], len(bodies))
+            elif name in group:  # not recorded: the cells' values (what hfsweep meant to send)
+                text = "cells' values (the request was not recorded): " + _values(group[name].dropna().unique().tolist())
+            else:
+                text = _sent_text([], 0)
+            default = defaults.get(name)
+            shown = fnum(default, 6) if default is not None else ("not reported" if server else "server not detected")
+            rows.append({"target": label, "parameter": name, "server_default": shown, "sent": text})
+    return pd.DataFrame(rows, columns=DEFAULTS_COLS)
+
+
+def server_section(rep) -> str:
+    """The page section: the servers table, then per target its defaults beside what was sent."""
+    servers, defaults = rep.tables["server"], rep.tables["server_defaults"]
+    out = [f'<p class="note">{esc(_INTRO)}</p>', table(servers, SERVER_COLS, sortable=False)]
+    for label, group in defaults.groupby("target", sort=False):
+        out.append(f"<h3>{esc(label)}: server defaults and what the sweep sent</h3>")
+        out.append(table(group, ["parameter", "server_default", "sent"], sortable=False,
+                         headers={"server_default": "server default", "sent": "sent by the sweep"}))
+    return "".join(out)
+
+
+_INTRO = ("What served each target (detected from its discovery routes before the run; an explicit model.server "
+          "skips detection) and the sampler settings it applies to whatever a request omits. Beside each: what the "
+          "sweep sent (the first request of each cell): swept values, the one value every cell sent (a neutral value "
+          "switches the server's own sampler off), or nothing, where the server's default applies. "
+          "tables/server.csv, tables/server_defaults.csv.")
