@@ -16,9 +16,11 @@ $(VENV)/.installed: pyproject.toml sweeps/install.py
 	$(VENV)/bin/hfsweep setup
 	touch $@
 
-# The test tools (pytest, hypothesis, NLTK, Playwright, the launchers and Ray) on top.
-$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+# The test tools (pytest, hypothesis, NLTK, Playwright, the launchers and Ray) on top, and
+# llama-cpp-python's server for the detection tests (its wheel built once, cached in ~/.cache/hfsweep).
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml sweeps/install.py
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(VENV)/bin/hfsweep setup --test-server
 	touch $@
 
 # Debian's Chromium, for the report's browser tests.

