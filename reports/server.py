@@ -62,20 +62,23 @@ def server_table(data: RunData, cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def _flat(params: dict) -> dict:
-    """A request body with its nested sampler fields (``extra_body``, TGI's ``parameters``) lifted."""
-    flat = {k: v for k, v in params.items() if not isinstance(v, dict)}
-    for nested in ("extra_body", "parameters"):
-        if isinstance(params.get(nested), dict):
-            flat.update(params[nested])
+    """A request body with its nested sampler fields (``extra_body``, TGI's ``parameters``) lifted.
+
+    >>> _flat({"temperature": 1.0, "seed": 3, "extra_body": {"top_k": 0, "min_p": 0.0}})
+    {'temperature': 1.0, 'top_k': 0, 'min_p': 0.0}
+    >>> _flat({"temperature": 1.0, "extra_body": None})
+    {'temperature': 1.0}
+    """
+    nested = ("extra_body", "parameters")
+    flat = {k: v for k, v in params.items() if k not in nested}
+    for key in nested:
+        if isinstance(params.get(key), dict):
+            flat.update(params[key])
     return {k: v for k, v in flat.items() if k not in NOT_SAMPLERS}
 
 
 def sent_params(run_dirs: list[Path]) -> dict[str, dict]:
-    """cell_id -> what its first request sent (flattened), for runs that recorded it.
-
-    >>> _flat({"temperature": 1.0, "seed": 3, "extra_body": {"top_k": 0, "min_p": 0.0}})
-    {'temperature': 1.0, 'top_k': 0, 'min_p': 0.0}
-    """
+    """cell_id -> what its first request sent (flattened), for runs that recorded it."""
     import pyarrow.parquet as pq
 
     out: dict[str, dict] = {}

@@ -16,7 +16,7 @@ from tests.servers.planted import PlantedServer
 from tests.sweep_helpers import QUIET, SCORE_LIGHT, sweep
 
 
-@pytest.mark.parametrize("kind,version", [("tgi", "3.3.4"), ("ollama", "0.12.3"), ("vllm", "0.11.0"), ("llama-cpp-python", "0.0.1")])
+@pytest.mark.parametrize("kind,version", [("tgi", "3.3.4"), ("ollama", "0.12.3"), ("vllm", "0.11.0"), ("llama-cpp-python", "0.3.36")])
 def test_each_kind_is_detected_from_its_route(kind, version):
     with PlantedServer(routes=KINDS[kind]) as server:
         info = detect(server.url)

@@ -61,7 +61,7 @@ def test_without_detection_the_server_default_applies_to_what_was_not_sent(runs,
     # top_k 0 is "off" for a generic server: not sent, so the server's own top_k applied in those cells
     assert defaults.loc["top_k", "sent"] == "swept: 40, 640; not sent by 4 of 7 cells (the server's default applies there)"
     assert defaults.loc["top_k", "server_default"] == "server not detected"
-    assert "min_p" not in defaults.index  # neither sent nor known
+    assert "min_p" not in defaults.index and "extra_body" not in defaults.index  # neither sent nor known
 
 
 def test_runs_recorded_before_request_params_show_the_cells_values(tmp_path):

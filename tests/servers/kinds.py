@@ -19,7 +19,7 @@ LLAMA_CPP_PYTHON_CHAT_SCHEMA = {"properties": {
 }}  # fmt: skip
 
 
-def llama_cpp_python_openapi(version: str = "0.0.1", schema: dict = LLAMA_CPP_PYTHON_CHAT_SCHEMA) -> dict:
+def llama_cpp_python_openapi(version: str = "0.3.36", schema: dict = LLAMA_CPP_PYTHON_CHAT_SCHEMA) -> dict:
     return {"openapi": "3.1.0", "info": {"title": "🦙 llama.cpp Python API", "version": version},
             "components": {"schemas": {"CreateChatCompletionRequest": schema}}}  # fmt: skip
 
