@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from reports.html import esc, fnum, table
@@ -23,6 +24,7 @@ SERVER_COLS = ["target", "kind", "version", "capability", "chat_template", "runs
 DEFAULTS_COLS = ["target", "parameter", "server_default", "sent"]
 NOT_SAMPLERS = ("seed", "logprobs", "details", "return_full_text", "stream", "model")  # sent, but no sampler setting
 NOT_SENT = "not sent: the server's default applies"
+ALIASES = {"n_predict": "max_tokens"}  # a server's name for a parameter -> the name requests send it under
 
 
 def _target_key(target: dict) -> str:
@@ -86,8 +88,10 @@ def sent_params(run_dirs: list[Path]) -> dict[str, dict]:
         path = d / records.COMPLETIONS
         if not path.is_file() or "request_params" not in pq.read_schema(path).names:
             continue
-        frame = pd.read_parquet(path, columns=["cell_id", "request_params"]).drop_duplicates("cell_id")
-        for cell_id, sent in zip(frame["cell_id"], frame["request_params"]):
+        cell_ids = pq.read_table(path, columns=["cell_id"])["cell_id"].to_pandas()
+        first = np.flatnonzero(~cell_ids.duplicated().to_numpy())  # each cell's first row: only those become Python
+        firsts = pq.read_table(path, columns=["request_params"])["request_params"].take(first).to_pylist()
+        for cell_id, sent in zip(cell_ids.iloc[first], firsts):
             try:
                 params = json.loads(sent) if isinstance(sent, str) else None
             except ValueError:
@@ -126,7 +130,8 @@ def defaults_table(data: RunData, cells: pd.DataFrame, sent: dict[str, dict]) ->
     summaries = _summaries_by_target(data, cells)
     for label, group in cells.groupby("target", sort=False):
         server = next((s["server"] for s in summaries.get(label, []) if isinstance(s.get("server"), dict)), {})
-        defaults = server.get("defaults") if isinstance(server.get("defaults"), dict) else {}
+        reported = server.get("defaults") if isinstance(server.get("defaults"), dict) else {}
+        defaults = {ALIASES.get(k, k): v for k, v in reported.items()}
         bodies = [sent[c] for c in group["cell_id"].astype(str) if c in sent]
         keys = {k for body in bodies for k in body}
         swept = [p for p in PARAMS if p in group and group[p].nunique(dropna=False) > 1]
