@@ -4,6 +4,7 @@ adaptive concurrency, the cache, and a record committed for each completion as i
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 import time
@@ -240,13 +241,15 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
         OmegaConf.save(OmegaConf.create(resolved), run_dir / records.CONFIG_FILE)
     started_at = _now()
     search = None
-    if config.search.strategy == "grid":
-        rows, stats, interrupted, wall_s = execute(plan, plan.jobs, run_dir, run_id, records.COMPLETIONS_JSONL)
-    else:
-        from sweeps.search import run_search
+    with Connection(plan) as connection:  # an embedded server lives through every round of a search
+        run = functools.partial(execute, connection=connection)
+        if config.search.strategy == "grid":
+            rows, stats, interrupted, wall_s = run(plan, plan.jobs, run_dir, run_id, records.COMPLETIONS_JSONL)
+        else:
+            from sweeps.search import run_search
 
-        rows, stats, interrupted, wall_s, search = run_search(plan, run_dir, run_id, execute)
-        stats = stats or Stats()
+            rows, stats, interrupted, wall_s, search = run_search(plan, run_dir, run_id, run)
+            stats = stats or Stats()
     prefetch.cancel() if interrupted else prefetch.wait()  # background imports done before this thread's own
     order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
     write_parquet(rows, order, run_dir / records.COMPLETIONS)
@@ -259,11 +262,45 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     return RunResult(run_dir, len(rows) if search else len(plan.jobs), stats, wall_s, interrupted, kinds, first)
 
 
-def execute(plan: Plan, jobs: list[Job], run_dir: Path, run_id: str, jsonl_name: str) -> tuple[list[dict], Stats, bool, float]:
+class Connection:
+    """Where a plan's requests go: the endpoint, or the embedded llama-server, started on first
+    use (a run replayed whole from the cache starts none) and stopped when the ``with`` ends."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.stack = ExitStack()
+        self.url: str | None = None
+
+    def open(self) -> tuple[str, int]:
+        """(base URL, default concurrency)."""
+        target = self.plan.config.model
+        if target.kind != "embedded":
+            return target.endpoint, 8
+        if self.url is None:
+            from sweeps.detect import detect
+            from sweeps.embedded import LlamaServer
+
+            self.url = self.stack.enter_context(LlamaServer(target)).url
+            self.plan.server = detect(self.url).as_dict()  # the embedded server's own defaults, for the record
+        return self.url, target.slots
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stack.close()
+
+
+def execute(plan: Plan, jobs: list[Job], run_dir: Path, run_id: str, jsonl_name: str,
+            connection: Connection | None = None) -> tuple[list[dict], Stats, bool, float]:  # fmt: skip
     """Finish ``jobs`` (a plan's requests, or some of them) into ``run_dir/jsonl_name``: replayed
-    from the cache, or sent. Returns the rows of these jobs (the latest per cell, prompt and
-    sample; an earlier run in the directory may have had others), the counts, whether it was
-    interrupted (Ctrl-C), and the wall time."""
+    from the cache, or sent through ``connection`` (a new one, closed on return, if None).
+    Returns the rows of these jobs (the latest per cell, prompt and sample; an earlier run in the
+    directory may have had others), the counts, whether it was interrupted (Ctrl-C), and the
+    wall time."""
+    if connection is None:
+        with Connection(plan) as connection:
+            return execute(plan, jobs, run_dir, run_id, jsonl_name, connection)
     start = time.monotonic()
     config = plan.config
     cache = Cache(config.runner.cache_path or default_cache_path()) if config.runner.cache else None
@@ -274,7 +311,7 @@ def execute(plan: Plan, jobs: list[Job], run_dir: Path, run_id: str, jsonl_name:
         todo = _replay_cache(jobs, config.runner.refresh, run_id, cache, writer, stats)
         if todo:
             check_target(config.model)
-            stats = asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats))
+            stats = asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats, connection))
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -302,30 +339,21 @@ def _replay_cache(jobs: list[Job], refresh: bool, run_id: str, cache: Cache | No
     return todo
 
 
-async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter, cache: Cache | None, stats: Stats) -> Stats:
+async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter, cache: Cache | None, stats: Stats,
+                    connection: Connection) -> Stats:  # fmt: skip
     target = plan.config.model
-    with ExitStack() as stack:
-        if target.kind == "embedded":
-            from sweeps.embedded import LlamaServer
-
-            from sweeps.detect import detect
-
-            server = stack.enter_context(LlamaServer(target))
-            base_url, default_concurrency = server.url, target.slots
-            plan.server = detect(server.url).as_dict()  # the embedded server's own defaults, for the record
-        else:
-            base_url, default_concurrency = target.endpoint, 8
-        concurrency = plan.config.runner.concurrency or default_concurrency
-        token = resolve_token(target)
-        backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat)
-        pool = Pool(plan, backend, run_id, writer, cache, concurrency, secret=token)
-        pool.stats.cache_hits = stats.cache_hits
-        asyncio.get_running_loop().call_later(0.05, prefetch.sending)  # once the first requests are out
-        try:
-            await pool.run(jobs)
-        finally:
-            await backend.close()
-        return pool.stats
+    base_url, default_concurrency = connection.open()
+    concurrency = plan.config.runner.concurrency or default_concurrency
+    token = resolve_token(target)
+    backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat)
+    pool = Pool(plan, backend, run_id, writer, cache, concurrency, secret=token)
+    pool.stats.cache_hits = stats.cache_hits
+    asyncio.get_running_loop().call_later(0.05, prefetch.sending)  # once the first requests are out
+    try:
+        await pool.run(jobs)
+    finally:
+        await backend.close()
+    return pool.stats
 
 
 def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], stats: Stats, started_at: str, wall_s: float,
