@@ -91,11 +91,8 @@ def build_llama_server(dest: Path) -> Path:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             _step(f"downloading the llama-cpp-python=={LLAMA_CPP_PYTHON} sdist (llama.cpp's source)")
-            download = ["download", "--no-binary", ":all:", "--no-deps", f"llama-cpp-python=={LLAMA_CPP_PYTHON}", "-d", tmp]
-            try:  # pip prepares the sdist's metadata: without isolation when the build backend is at hand
-                _pip(*download, "--no-build-isolation")
-            except subprocess.CalledProcessError:
-                _pip(*download)
+            # the sdist only (its build tools may be wheels: ":all:" would compile them from source, cmake included)
+            _pip("download", "--no-binary", "llama-cpp-python", "--no-deps", f"llama-cpp-python=={LLAMA_CPP_PYTHON}", "-d", tmp)
             sdist = next(work.glob("llama_cpp_python-*.tar.gz"))
             with tarfile.open(sdist) as archive:
                 archive.extractall(work, filter="data")
