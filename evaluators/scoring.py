@@ -51,6 +51,8 @@ BASE_INPUTS: tuple[str, ...] = ("text", "error")
 CHECKS_INPUT = "checks"
 #: Completions :func:`score_run` reads and scores at once (whole groups: a chunk may be larger).
 CHUNK_ROWS = 50_000
+#: A run of more chunks than this is scored by one process per core (:func:`score_run`).
+PARALLEL_CHUNKS = 4
 
 
 def error_rows(completions: pd.DataFrame) -> np.ndarray:
@@ -173,7 +175,7 @@ def score_completions(
 
 
 def score_run(run_dir: str | os.PathLike[str], names: Sequence[str] | None = None,
-              chunk_rows: int = CHUNK_ROWS) -> dict:
+              chunk_rows: int = CHUNK_ROWS, workers: int | None = None) -> dict:
     """Score ``RUN_DIR/completions.parquet`` into ``scores.parquet`` and ``group_scores.parquet``.
 
     The completions are read and scored in chunks of whole groups of about ``chunk_rows``
@@ -187,6 +189,9 @@ def score_run(run_dir: str | os.PathLike[str], names: Sequence[str] | None = Non
         run_dir: The run directory.
         names: Evaluator names (default: the registry's default set).
         chunk_rows: Rows read at once.
+        workers: Processes scoring chunks side by side (default: one per core) for a run of
+            more than ``PARALLEL_CHUNKS`` chunks; a smaller run is scored in this process
+            (starting workers would cost more than they save).
 
     Returns:
         Counts: ``completions`` (rows read), ``scored`` (rows in scores.parquet),
@@ -215,8 +220,13 @@ def score_run(run_dir: str | os.PathLike[str], names: Sequence[str] | None = Non
     counts = {"completions": 0, "scored": 0, "errors": 0, "groups": 0}
     scores_out = _stream.TableWriter(run_dir / records.SCORES, schema)
     groups_out = _stream.TableWriter(run_dir / records.GROUP_SCORES, schema)
-    for chunk in _stream.whole_groups(file, wanted, GROUP_BY, chunk_rows, counts):
-        scores, groups = score_completions(chunk, names, checks)
+    chunks = _stream.whole_groups(file, wanted, GROUP_BY, chunk_rows, counts)
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    if workers > 1 and file.metadata.num_rows > PARALLEL_CHUNKS * chunk_rows:
+        scored = _in_workers(chunks, names, checks, workers)
+    else:
+        scored = (score_completions(chunk, names, checks) for chunk in chunks)
+    for scores, groups in scored:
         counts["scored"] += len(scores)
         counts["groups"] += len(groups)
         scores_out.write(scores)
@@ -224,3 +234,21 @@ def score_run(run_dir: str | os.PathLike[str], names: Sequence[str] | None = Non
     scores_out.close()
     groups_out.close()
     return counts
+
+
+def _in_workers(chunks, names, checks, workers: int):
+    """:func:`score_completions` of each chunk in a pool of ``workers`` processes, in the
+    chunks' order; at most ``workers + 1`` chunks in flight, so memory stays bounded."""
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the caller may hold threads (a run's background imports)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending: deque = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(score_completions, chunk, names, checks))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

@@ -127,6 +127,21 @@ def test_score_run_in_chunks_equals_scoring_at_once(tmp_path, chunk_rows) -> Non
     pd.testing.assert_frame_equal(_sorted(got_groups), _sorted(want_groups), check_dtype=False)
 
 
+@pytest.mark.parametrize("chunk_rows", [1, 3])
+def test_score_run_in_worker_processes_writes_what_one_process_writes(tmp_path, chunk_rows) -> None:
+    """More than PARALLEL_CHUNKS chunks: scored in a pool of processes, written in file order."""
+    frame = completions().sort_values(["cell_id", "prompt_id"], kind="stable")
+    frame = pd.concat([frame.assign(cell_id=frame["cell_id"] + str(i)) for i in range(4)], ignore_index=True)
+    frame.loc[frame.index % 7 == 2, "error"] = "Timeout"
+    one, pool = tmp_path / "one", tmp_path / "pool"
+    for run_dir in (one, pool):
+        run_dir.mkdir()
+        frame.to_parquet(run_dir / "completions.parquet", index=False)
+    assert score_run(one, chunk_rows=chunk_rows, workers=1) == score_run(pool, chunk_rows=chunk_rows, workers=2)
+    for name in ("scores.parquet", "group_scores.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(pool / name), pd.read_parquet(one / name))
+
+
 def test_score_run_with_interleaved_groups_reads_the_file_whole(tmp_path) -> None:
     frame = completions()  # shuffled: the rows of a group are not consecutive
     frame.to_parquet(tmp_path / "completions.parquet", index=False)
