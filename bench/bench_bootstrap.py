@@ -1,5 +1,5 @@
-"""Prototype for the report's bootstrap at scale: SciPy's BCa bootstrap of the mean vs the same
-resamples summed as one matrix product (a proposal for reports/stats.py, not used by it).
+"""The report's bootstrap at scale: SciPy's BCa bootstrap of the mean vs the same resamples
+summed as one matrix product (``reports.stats.bca_of_means``, what the report uses).
 
     python bench/bench_bootstrap.py [--rows 34000] [--prompts 100] [--resamples 2000]
 
@@ -19,39 +19,19 @@ import argparse
 import time
 import warnings
 
+import sys
+from pathlib import Path
+
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-def bca_matmul(X: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0,
-               batch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """BCa CI of each row's mean (rows of equal length, finite, not constant)."""
-    from scipy.special import ndtr, ndtri
-    from scipy.stats import quantile
 
-    rows, n = X.shape
-    rng = np.random.default_rng(seed)
-    step = batch or n_resamples
-    counts = np.empty((n_resamples, n))
-    for k in range(0, n_resamples, step):  # the indices SciPy draws, batch by batch
-        b = min(step, n_resamples - k)
-        idx = rng.integers(0, n, (b, n))
-        counts[k:k + b] = np.bincount((np.arange(b)[:, None] * n + idx).ravel(), minlength=b * n).reshape(b, n)
-    z = float(ndtri((1 - confidence) / 2))
-    low, high = np.empty(rows), np.empty(rows)
-    for r in range(0, rows, 2000):  # rows in blocks: the bootstrap distribution of 2000 rows at a time
-        x = X[r:r + 2000]
-        theta_b = x @ counts.T / n
-        theta = x.mean(axis=-1, keepdims=True)
-        share = ((theta_b < theta).sum(-1) + (theta_b <= theta).sum(-1)) / (2 * n_resamples)
-        z0 = ndtri(share)
-        jack = (x.sum(-1, keepdims=True) - x) / (n - 1)  # leave-one-out means
-        u = (n - 1) * (jack.mean(-1, keepdims=True) - jack)
-        a = (np.sum(u ** 3, -1) / n ** 3) / (np.sum(u ** 2, -1) / n ** 2) ** 1.5 / 6
-        lo_q = ndtr(z0 + (z0 + z) / (1 - a * (z0 + z)))
-        hi_q = ndtr(z0 + (z0 - z) / (1 - a * (z0 - z)))
-        ci = quantile(theta_b, np.stack([lo_q, hi_q], axis=-1), axis=-1)
-        low[r:r + 2000], high[r:r + 2000] = ci[..., 0], ci[..., 1]
-    return low, high
+def bca_matmul(X: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """What reports.stats.bootstrap_cis computes now (one matrix product)."""
+    from reports.stats import bca_of_means
+
+    return bca_of_means(X, confidence, n_resamples, seed)
 
 
 def bca_scipy(X: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0):
@@ -79,7 +59,7 @@ def main() -> None:
     t0 = time.perf_counter()
     lo_s, hi_s, batch = bca_scipy(X, n_resamples=args.resamples)
     t1 = time.perf_counter()
-    lo_m, hi_m = bca_matmul(X, n_resamples=args.resamples, batch=batch)
+    lo_m, hi_m = bca_matmul(X, n_resamples=args.resamples)
     t2 = time.perf_counter()
     rel = max(np.nanmax(np.abs(lo_m - lo_s) / np.maximum(np.abs(lo_s), 1e-12)),
               np.nanmax(np.abs(hi_m - hi_s) / np.maximum(np.abs(hi_s), 1e-12)))

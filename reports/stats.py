@@ -75,21 +75,55 @@ def bootstrap_cis(rows, *, confidence: float = 0.95, n_resamples: int = 2000, se
         else:
             by_len.setdefault(a.size, []).append(i)
     for n, idx in by_len.items():
-        data = np.vstack([clean[i] for i in idx])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = stats.bootstrap(
-                (data,), np.mean, axis=-1, method="BCa", confidence_level=confidence,
-                n_resamples=n_resamples, rng=np.random.default_rng(seed), batch=max(1, 4_000_000 // (n * len(idx))),
-            )
-        lows = np.atleast_1d(res.confidence_interval.low)
-        highs = np.atleast_1d(res.confidence_interval.high)
+        lows, highs = bca_of_means(np.vstack([clean[i] for i in idx]), confidence, n_resamples, seed)
         for j, i in enumerate(idx):
             a = clean[i]
             lo, hi = float(lows[j]), float(highs[j])
             note = "" if np.isfinite(lo) and np.isfinite(hi) else "BCa undefined for these data"
             out[i] = Estimate(float(a.mean()), lo, hi, n, note)
     return out  # type: ignore[return-value]
+
+
+def bca_of_means(X: np.ndarray, confidence: float, n_resamples: int, seed: int, block: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """BCa CI of each row's mean (rows of equal length, finite, not constant), as
+    ``scipy.stats.bootstrap((row,), np.mean, method="BCa", rng=np.random.default_rng(seed))``
+    computes it, as one matrix product: the mean of a resample is (its counts of each value)
+    . (values) / n, and every row shares the rng, so the bootstrap distribution of all rows is
+    ``X @ C.T / n`` with C the (resamples x n) counts of the indices SciPy draws
+    (``rng.integers(0, n, (n_resamples, n))``). The BCa steps follow SciPy's
+    ``_bca_interval``: the bias z0 from the share of resample means below the mean (ties
+    counted half), the acceleration from the jackknife, then the adjusted quantiles. A resample
+    mean within rounding of the row's mean is summed again as SciPy sums it, so the comparisons
+    that decide z0 come out as SciPy's; the bounds agree with SciPy's to about 1e-13 (sums in
+    another order; the tests against SciPy, ``bench/bench_bootstrap.py``); about 28 times
+    faster than ``scipy.stats.bootstrap`` on 4,000 rows of 100 prompts.
+    """
+    from scipy.special import ndtr, ndtri
+
+    rows, n = X.shape
+    idx = np.random.default_rng(seed).integers(0, n, (n_resamples, n))
+    counts = np.bincount((np.arange(n_resamples)[:, None] * n + idx).ravel(), minlength=n_resamples * n)
+    counts = counts.reshape(n_resamples, n).astype(float)
+    z = float(ndtri((1 - confidence) / 2))
+    low, high = np.empty(rows), np.empty(rows)
+    with np.errstate(all="ignore"):
+        for r in range(0, rows, block):  # the bootstrap distribution of a block of rows at a time
+            x = X[r : r + block]
+            theta_b = x @ counts.T / n
+            theta = x.mean(axis=-1, keepdims=True)
+            # resample means within rounding of the mean (a permuted resample, or 0/1 data) decide
+            # z0 by their last bit: those are summed again as SciPy sums them (values gathered, np.mean)
+            near_row, near_k = np.nonzero(np.abs(theta_b - theta) <= 1e-9 * np.maximum(1.0, np.abs(theta)))
+            theta_b[near_row, near_k] = x[near_row[:, None], idx[near_k]].mean(axis=-1)
+            z0 = ndtri(((theta_b < theta).sum(-1) + (theta_b <= theta).sum(-1)) / (2 * n_resamples))
+            jack = (x.sum(-1, keepdims=True) - x) / (n - 1)  # leave-one-out means
+            u = (n - 1) * (jack.mean(-1, keepdims=True) - jack)
+            a = (np.sum(u**3, -1) / n**3) / (np.sum(u**2, -1) / n**2) ** 1.5 / 6
+            q = np.stack([ndtr(z0 + (z0 + z) / (1 - a * (z0 + z))), ndtr(z0 + (z0 - z) / (1 - a * (z0 - z)))], axis=-1)
+            ci = stats.quantile(theta_b, np.where(np.isfinite(q), q, 0.5), axis=-1)
+            ci[~np.isfinite(q)] = np.nan
+            low[r : r + block], high[r : r + block] = ci[..., 0], ci[..., 1]
+    return low, high
 
 
 @dataclass(frozen=True)
@@ -121,21 +155,47 @@ def wilcoxon_p(d) -> tuple[float, str]:
 
     All-zero differences give p = 1 (no evidence of a difference); fewer than 1 value NaN.
     """
-    d = _finite(d)
-    if d.size == 0:
-        return float("nan"), "no paired prompts"
-    if np.all(d == 0):
-        return 1.0, NOTE_ZERO
-    nz = d[d != 0]
-    if nz.size < d.size or np.unique(np.abs(nz)).size < nz.size:
-        if d.size <= 13:  # SciPy's 'auto' runs an exhaustive permutation test here: same p, vectorised
-            return _signed_rank_permutation_p(nz), ""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return float(stats.wilcoxon(d).pvalue), ""
-        except ValueError as exc:  # pragma: no cover - scipy edge cases
-            return float("nan"), f"wilcoxon failed: {exc}"
+    return wilcoxon_ps([d])[0]
+
+
+def wilcoxon_ps(diffs) -> list[tuple[float, str]]:
+    """:func:`wilcoxon_p` of many arrays of differences, with one SciPy call per group of equal
+    size and method instead of one per array (a 2,000-cell report has tens of thousands).
+
+    SciPy's ``method="auto"`` picks, per call: the exact null distribution without ties or
+    zeros (n <= 50), an exhaustive permutation test with them for n <= 13 (done here by
+    :func:`_signed_rank_permutation_p`, vectorised), else the normal approximation. A call
+    over a 2-D array decides once for all rows, so rows are grouped by size and by that
+    choice, and each group gets what each row would have got on its own.
+    """
+    out: list[tuple[float, str] | None] = [None] * len(diffs)
+    groups: dict[tuple[int, str], list[int]] = {}
+    finite = [_finite(d) for d in diffs]
+    for i, d in enumerate(finite):
+        if d.size == 0:
+            out[i] = (float("nan"), "no paired prompts")
+            continue
+        if np.all(d == 0):
+            out[i] = (1.0, NOTE_ZERO)
+            continue
+        nz = d[d != 0]
+        ties_or_zeros = nz.size < d.size or np.unique(np.abs(nz)).size < nz.size
+        if ties_or_zeros and d.size <= 13:
+            out[i] = (_signed_rank_permutation_p(nz), "")
+            continue
+        method = "exact" if d.size <= 50 and not ties_or_zeros else "asymptotic"
+        groups.setdefault((d.size, method), []).append(i)
+    for (_, method), rows in groups.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                p = np.atleast_1d(stats.wilcoxon(np.stack([finite[i] for i in rows]), axis=1, method=method).pvalue)
+                found = [(float(v), "") for v in p]
+            except ValueError as exc:  # pragma: no cover - scipy edge cases
+                found = [(float("nan"), f"wilcoxon failed: {exc}")] * len(rows)
+        for i, result in zip(rows, found):
+            out[i] = result
+    return out  # type: ignore[return-value]
 
 
 _SIGNS: dict[int, np.ndarray] = {}
@@ -168,8 +228,7 @@ def paired_differences(pairs, *, confidence: float = 0.95, n_resamples: int = 20
         diffs.append(a[ok] - b[ok])
     ests = bootstrap_cis(diffs, confidence=confidence, n_resamples=n_resamples, seed=seed)
     out = []
-    for d, e in zip(diffs, ests):
-        p, pnote = wilcoxon_p(d)
+    for d, e, (p, pnote) in zip(diffs, ests, wilcoxon_ps(diffs)):
         note = "; ".join(s for s in (e.note, pnote) if s)
         sd = float(np.std(d, ddof=1)) if d.size >= 2 else float("nan")
         out.append(Paired(e.mean, e.low, e.high, e.n, p, note, sd))

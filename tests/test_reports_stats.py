@@ -141,3 +141,31 @@ def test_holm_equals_definition():
     ref[order] = np.minimum(1, np.maximum.accumulate((4 - np.arange(4)) * p[order]))
     np.testing.assert_allclose(stats.holm(p), ref)
     assert np.isnan(stats.holm([0.1, np.nan])[1])
+
+
+def test_wilcoxon_ps_in_groups_equals_scipy_row_by_row():
+    """Rows of every size and kind (no ties, ties, zeros, n > 50, empty, all zero) in one batch."""
+    rng = np.random.default_rng(11)
+    rows = [rng.normal(0.1, 1, n) for n in (5, 8, 8, 20, 20, 60, 60)]
+    rows += [np.round(rng.normal(0.1, 1, n), 1) for n in (8, 20, 20, 60)]  # ties (and maybe zeros)
+    rows += [np.r_[rng.normal(0, 1, 18), 0.0, 0.0], np.array([]), np.zeros(4)]
+    got = stats.wilcoxon_ps(rows)
+    for d, (p, _) in zip(rows, got):
+        if d.size == 0:
+            assert np.isnan(p)
+        elif not d.any():
+            assert p == 1.0
+        else:
+            assert p == pytest.approx(sps.wilcoxon(d).pvalue, abs=1e-12)
+
+
+def test_matrix_bootstrap_equals_scipy_on_ties():
+    """0/1 and coarse data: many resample means equal the mean, and their last bit decides z0."""
+    rng = np.random.default_rng(12)
+    rows = [rng.integers(0, 2, 20).astype(float) for _ in range(6)] + [rng.integers(0, 4, 100) / 3 for _ in range(4)]
+    rows += [np.round(rng.normal(0.5, 0.2, 11), 1) for _ in range(4)]
+    for row, e in zip(rows, stats.bootstrap_cis(rows, **KW)):
+        if np.all(row == row[0]):
+            continue
+        lo, hi = _scipy_ci(row)
+        assert (e.low, e.high) == (pytest.approx(lo, abs=1e-9), pytest.approx(hi, abs=1e-9))
