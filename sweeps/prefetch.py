@@ -19,12 +19,7 @@ False
 from __future__ import annotations
 
 import importlib
-import sys
 import threading
-
-#: The interpreter's thread switch interval while the imports run: an import holds the GIL
-#: between switches, and each hold delays the responses waiting on the event loop.
-SWITCH_S = 0.0005
 
 _threads: list[threading.Thread] = []
 _go = threading.Event()
@@ -33,18 +28,13 @@ _stop = threading.Event()
 
 def _load(names: list[str]) -> None:
     _go.wait()
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(SWITCH_S)  # the event loop gets the GIL back within SWITCH_S, not 5 ms
-    try:
-        for name in names:
-            if _stop.is_set():
-                return
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - the step that needs the module raises with its own message
-                pass
-    finally:
-        sys.setswitchinterval(interval)
+    for name in names:
+        if _stop.is_set():
+            return
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the step that needs the module raises with its own message
+            pass
 
 
 def start(names: list[str]) -> None:

@@ -53,7 +53,7 @@ def estimate(values: list[float], confidence: float, sd: float | None = None, df
     >>> round(e.mean, 3), round(e.high - e.mean, 3)
     (0.6, 0.248)
     """
-    from scipy.stats import t
+    from scipy.special import stdtrit
 
     finite = [v for v in values if not math.isnan(v)]
     if not finite:
@@ -63,7 +63,7 @@ def estimate(values: list[float], confidence: float, sd: float | None = None, df
         return Estimate(mean, -math.inf, math.inf, len(finite))
     spread, df = (statistics.stdev(finite), len(finite) - 1) if sd is None else (sd, max(df, 1))
     se = spread / math.sqrt(len(finite))
-    half = float(t.ppf(0.5 + confidence / 2, df)) * se
+    half = float(stdtrit(df, 0.5 + confidence / 2)) * se
     return Estimate(mean, mean - half, mean + half, len(finite), se, df)
 
 
@@ -206,18 +206,20 @@ def _paired_worse(values: dict, leader: str, cells: list[str], prompts: list[str
     over its SD pooled over the comparisons (Student t; a pooled SD keeps its power on a few
     prompts, where a signed-rank test cannot reach p < 0.05 below 5 prompts), one-sided,
     Benjamini-Hochberg over the comparisons."""
-    from scipy.stats import false_discovery_control, t
+    from scipy.special import stdtr
+
+    from reports.stats import adjust_pvalues
 
     diffs = _differences(values, leader, cells, prompts, goal, 1 - alpha)
     tests = []
     for cell, d in diffs.items():
         if d.n < 2 or not math.isfinite(d.se):
             continue
-        p = float(t.cdf(d.mean / d.se, d.df)) if d.se > 0 else (0.0 if d.mean < 0 else 1.0)
+        p = float(stdtr(d.df, d.mean / d.se)) if d.se > 0 else (0.0 if d.mean < 0 else 1.0)
         tests.append((cell, p, d))
     if not tests:
         return {}
-    adjusted = false_discovery_control([p for _, p, _ in tests])
+    adjusted = adjust_pvalues([p for _, p, _ in tests])
     return {cell: f"paired difference {d.mean:+.3g} over {d.n} prompts, one-sided t on the pooled SD: p_BH {q:.3g}"
             for (cell, _, d), q in zip(tests, adjusted) if q < alpha}  # fmt: skip
 

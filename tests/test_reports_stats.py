@@ -169,3 +169,24 @@ def test_matrix_bootstrap_equals_scipy_on_ties():
             continue
         lo, hi = _scipy_ci(row)
         assert (e.low, e.high) == (pytest.approx(lo, abs=1e-9), pytest.approx(hi, abs=1e-9))
+
+
+def test_friedman_with_ties_equals_scipy():
+    rng = np.random.default_rng(13)
+    m = rng.integers(0, 3, (15, 5)).astype(float)  # many ties within prompts
+    stat, p, n, _ = stats.friedman(m)
+    ref = sps.friedmanchisquare(*m.T)
+    assert (stat, p, n) == (pytest.approx(ref.statistic, abs=1e-10), pytest.approx(ref.pvalue, abs=1e-12), 15)
+
+
+def test_rank_average_equals_scipy():
+    rng = np.random.default_rng(14)
+    a = rng.integers(0, 6, (7, 30)).astype(float)
+    np.testing.assert_allclose(stats.rank_average(a)[0], sps.rankdata(a, axis=-1), atol=0)
+
+
+def test_wilcoxon_exact_at_50_and_asymptotic_beyond_equal_scipy():
+    rng = np.random.default_rng(15)
+    rows = [rng.normal(0.2, 1, 50) for _ in range(5)] + [np.round(rng.normal(0.1, 1, 80), 1) for _ in range(5)]
+    for d, (p, _) in zip(rows, stats.wilcoxon_ps(rows)):
+        assert p == pytest.approx(sps.wilcoxon(d).pvalue, abs=1e-12)
