@@ -14,8 +14,9 @@ object (read by ``reports/viewer_assets.py``):
 * ``more``: ``{cell index: {prompt_id: total}}`` where samples were left out.
 
 ``report.browser`` (max_prompts, max_samples, max_chars, max_bytes) bounds it; when the data
-is over ``max_bytes`` texts are cut first, then samples per prompt, then prompts, and the
-note says which and how many. Every output stays in ``completions.parquet``.
+(as the page embeds it, ``<``, ``>`` and ``&`` escaped) is over ``max_bytes`` texts are cut
+first, then samples per prompt, then prompts, and the note says which and how many. Every
+output stays in ``completions.parquet``.
 """
 
 from __future__ import annotations
@@ -58,9 +59,15 @@ def _str(v) -> str | None:
     return v if isinstance(v, str) and v else None
 
 
+def _embedded(text: str) -> int:
+    """Characters of JSON text as the page embeds it (``reports.html.json_for_script`` writes
+    each ``<``, ``>`` and ``&`` as a 6-character escape)."""
+    return len(text) + 5 * (text.count("<") + text.count(">") + text.count("&"))
+
+
 def _jlen(s: str | None) -> int:
-    """Characters of ``s`` as JSON (``ensure_ascii``)."""
-    return 4 if s is None else len(_encode_str(s))
+    """Characters of ``s`` as JSON (``ensure_ascii``) in the page."""
+    return 4 if s is None else _embedded(_encode_str(s))
 
 
 def _digits(a) -> np.ndarray:
@@ -259,9 +266,9 @@ def _prepare(rep):
         "metrics": metrics,
     }
     prompts = [[p, str(prompt_text.get(p, ""))[:2000]] for p in out.prompts]
-    prompt_json = [len(_dumps(p)) for p in prompts]
+    prompt_json = [_embedded(_dumps(p)) for p in prompts]
     # the five containers below are sized apart: 2 characters each when empty
-    fixed = len(_dumps({**head, "prompts": [], "texts": [], "cut": {}, "outputs": {}, "more": {}})) - 10
+    fixed = _embedded(_dumps({**head, "prompts": [], "texts": [], "cut": {}, "outputs": {}, "more": {}})) - 10
 
     def estimate(n_prompts, max_samples, max_chars):
         return (fixed + 2 + sum(prompt_json[:n_prompts]) + max(n_prompts - 1, 0)
@@ -285,7 +292,7 @@ def viewer_data(rep) -> tuple[dict, str]:
         limits = smaller
     while True:
         data, built = build(*limits)
-        size = len(_dumps(data))
+        size = _embedded(_dumps(data))
         # the estimate is exact (tested); should it not be, the budget still holds
         if size <= budget or not (smaller := _shrink(*limits)):
             break

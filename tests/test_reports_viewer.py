@@ -308,30 +308,32 @@ def odd_rep(tmp_path_factory):
 
 @pytest.mark.parametrize("limits", [(4, 3, 600), (4, 3, 30), (3, 2, 300), (2, 1, 150), (4, 2, 1), (1, 1, 5)])
 def test_data_as_built_row_by_row_and_sized_exactly(odd_rep, limits):
-    """The vectorised data equals the first version's, and its size is known before building it."""
+    """The vectorised data equals the first version's, and its size in the page is known
+    before building it."""
     import json
 
+    from reports.html import json_for_script
     from reports.viewer import _prepare
 
     _, _, _, estimate, build = _prepare(odd_rep)
     data, built = build(*limits)
-    text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+    text = json_for_script(data)
     assert json.loads(text) == _reference(odd_rep, *limits) and estimate(*limits) == len(text)
     assert built["shown"] == sum(len(rows) for cell in data["outputs"].values() for rows in cell.values())
 
 
 def test_data_budget_picks_the_first_limits_that_fit(odd_rep):
-    """Over a range of budgets, the data is within budget and its limits are the first, in the
-    shrinking order, whose data fits (as building the data at every step would find)."""
-    import json
-
+    """Over a range of budgets, the data (as embedded in the page) is within budget and its
+    limits are the first, in the shrinking order, whose data fits (as building the data at
+    every step would find)."""
+    from reports.html import json_for_script
     from reports.viewer import _prepare, _shrink, viewer_data
 
     _, _, start, _, build = _prepare(odd_rep)
     steps = [start]
     while smaller := _shrink(*steps[-1]):
         steps.append(smaller)
-    sizes = [len(json.dumps(build(*s)[0], ensure_ascii=True, separators=(",", ":"))) for s in steps]
+    sizes = [len(json_for_script(build(*s)[0])) for s in steps]
     for budget in sorted(set(sizes)) + [min(sizes) - 1, max(sizes) + 1]:
         odd_rep.opts["browser"]["max_bytes"] = budget
         data, note = viewer_data(odd_rep)
