@@ -31,6 +31,7 @@ import pandas as pd
 #: Per-sample metrics shown as badges and offered to the viewer's filters (those present).
 VIEWER_METRICS = ("loop", "seq_rep_4", "words", "truncated", "check_pass", "perplexity")
 KEYS = ["cell_id", "prompt_id", "sample_index"]
+SHOWN = ["prompt", "text", "finish_reason", "error", "error_message"]  # the completions' columns used
 
 
 def _round(v):
@@ -96,8 +97,10 @@ def _codes(values, norm) -> tuple[np.ndarray, list]:
 
 
 def _joined(rep, metrics: list[str]) -> pd.DataFrame:
-    """Completions in file order with their per-sample metric values (NaN where none)."""
-    comp = rep.data.completions.copy()
+    """Completions in file order (the columns the viewer shows) with their per-sample metric
+    values (NaN where none)."""
+    comp = rep.data.completions
+    comp = comp[[c for c in dict.fromkeys(KEYS + SHOWN) if c in comp and c not in metrics]].copy()
     comp["prompt_id"] = comp["prompt_id"].astype(str)
     comp["sample_index"] = pd.to_numeric(comp["sample_index"]).astype(int)
     if not metrics:
@@ -114,37 +117,40 @@ class _Outputs:
     """The outputs of the first ``n_prompts`` prompts as arrays, to size the viewer's data
     for any limits without building it (:meth:`size`) and to build it once (:meth:`build`)."""
 
-    def __init__(self, df: pd.DataFrame, cells: pd.DataFrame, prompts: list[str], metrics: list[str]):
+    def __init__(self, df: pd.DataFrame, cells: pd.DataFrame, prompt_code: np.ndarray, prompts: list[str],
+                 metrics: list[str]):
+        # columns are coded whole (no copy of the texts), then the rows of these prompts kept
         self.prompts = prompts
-        rank = df["prompt_id"].map({p: i for i, p in enumerate(prompts)})
-        sub = df[rank.notna().to_numpy()]
+        mask = prompt_code < len(prompts)
+        self.pr = prompt_code[mask].astype(np.int64)
+        cell_code, cell_ids = pd.factorize(df["cell_id"])
         index = {c: i for i, c in enumerate(cells["cell_id"])}
-        self.pr = rank[rank.notna()].to_numpy(dtype=np.int64)
-        self.ci = sub["cell_id"].map(index).to_numpy(dtype=np.int64)
-        self.si = sub["sample_index"].to_numpy(dtype=np.int64)
-        n = len(sub)
+        self.ci = np.array([index[c] for c in cell_ids], dtype=np.int64)[cell_code[mask]]
+        self.si = df["sample_index"].to_numpy(dtype=np.int64)[mask]
 
-        def column(name):
-            return sub[name] if name in sub else [None] * n
-        fin, fins = _codes(column("finish_reason"), _str)
-        err, errs = _codes(column("error"), _str)
-        msg, msgs = _codes(column("error_message"), _str)
+        def column(name, norm):
+            codes, values = _codes(df[name] if name in df else [None] * len(df), norm)
+            return codes[mask], values
+        fin, fins = column("finish_reason", _str)
+        err, errs = column("error", _str)
+        msg, msgs = column("error_message", _str)
         self.fin, self.err = np.array(fins, dtype=object)[fin], np.array(errs, dtype=object)[err]
         # the text key of each row: its text, or (error, message) for an error row
         is_err = self.err != None  # noqa: E711 (elementwise)
-        text, bodies = _codes(column("text"), lambda t: t if isinstance(t, str) else "")
+        text, texts = column("text", lambda t: t if isinstance(t, str) else "")
         pair, pairs = _codes(list(zip(err[is_err].tolist(), msg[is_err].tolist())), lambda x: x)
-        self.key = text
-        self.key[is_err] = len(bodies) + pair
-        self.bodies = bodies + [msgs[m] or "(no text: error)" for _, m in pairs]
+        text[is_err] = len(texts) + pair
+        self.key, used = pd.factorize(text)
+        self.bodies = [texts[k] if k < len(texts) else msgs[pairs[k - len(texts)][1]] or "(no text: error)"
+                       for k in used.tolist()]
         self.body_len = np.array([len(b) for b in self.bodies], dtype=np.int64)
         self.body_json = np.array([_jlen(b) for b in self.bodies], dtype=np.int64)
         self._cut_json: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         # an output row [sample_index, text index, finish_reason, error, [metric values]]
         # without its text index: 1 + si + 1 + (ti) + 1 + fin + 1 + err + 1 + [values] + 1
-        rounded = [_rounded(sub[m]) for m in metrics]
-        self.values = [v for v, _ in rounded]
-        self.fixed = 8 + _digits(self.si) + max(len(metrics) - 1, 0) + sum(n for _, n in rounded)
+        rounded = [_rounded(df[m]) for m in metrics]
+        self.values = [v[mask] for v, _ in rounded]
+        self.fixed = 8 + _digits(self.si) + max(len(metrics) - 1, 0) + sum(n[mask] for _, n in rounded)
         self.fixed += np.array([_jlen(f) for f in fins], dtype=np.int64)[fin]
         self.fixed += np.array([_jlen(e) for e in errs], dtype=np.int64)[err]
         self.pid_json = np.array([_jlen(p) for p in prompts], dtype=np.int64)
@@ -256,10 +262,11 @@ def _prepare(rep):
     cells = rep.cells
     metrics = [m for m in VIEWER_METRICS if m in rep.data.scores.columns]
     df = _joined(rep, metrics)
-    all_prompts = list(dict.fromkeys(df["prompt_id"]))
+    prompt_code, all_prompts = pd.factorize(df["prompt_id"])  # in file order
+    all_prompts = [str(p) for p in all_prompts]
     prompt_text = df.drop_duplicates("prompt_id").set_index("prompt_id")["prompt"]
     limits = (min(len(all_prompts), int(b["max_prompts"])), int(b["max_samples"]), int(b["max_chars"]))
-    out = _Outputs(df, cells, all_prompts[:limits[0]], metrics)
+    out = _Outputs(df, cells, prompt_code, all_prompts[:limits[0]], metrics)
     head = {
         "cells": [[r.cell_id, r.target, r.setting] for r in cells.itertuples()],
         "baseline": _baseline_index(rep),
