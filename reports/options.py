@@ -25,7 +25,7 @@ class Browser:
     max_chars: int = 600
     max_prompts: int = 50
     max_samples: int = 5
-    max_bytes: int = 10_000_000
+    max_bytes: int = 5_000_000  # the viewer's JSON in the page; the tables of 2,000 cells take ~8 MB more
 
 
 OPERATORS = (">=", "<=", ">", "<")

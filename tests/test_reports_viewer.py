@@ -248,3 +248,94 @@ def test_data_budget_shrinks_texts_samples_then_prompts(tmp_path):
     assert "of the 6 kB budget" in note
     assert all(len(rows) == 2 for cell in data["outputs"].values() for rows in cell.values())
     assert data["more"]["0"] == {"p0": 3, "p1": 3, "p2": 3}
+
+
+def _reference(rep, n_prompts: int, max_samples: int, max_chars: int) -> dict:
+    """The viewer's data as its first version built it: row by row, each value rounded by _round."""
+    from reports.viewer import VIEWER_METRICS, _baseline_index, _joined, _round, _str
+
+    metrics = [m for m in VIEWER_METRICS if m in rep.data.scores.columns]
+    df = _joined(rep, metrics)
+    pids = list(dict.fromkeys(df["prompt_id"]))[:n_prompts]
+    index = {c: i for i, c in enumerate(rep.cells["cell_id"])}
+    keep = df[df["prompt_id"].isin(pids) & (df["sample_index"] < max_samples)].sort_values("sample_index", kind="stable")
+    texts, ids, cut, outs = [], {}, {}, {}
+    for r in keep.to_dict("records"):
+        err = _str(r.get("error"))
+        key = ("error", err, _str(r.get("error_message"))) if err else ("text", r["text"] if isinstance(r["text"], str) else "")
+        if key not in ids:
+            ids[key] = len(texts)
+            body = (key[2] or "(no text: error)") if err else key[1]
+            if len(body) > max_chars:
+                cut[str(ids[key])] = len(body)
+                body = body[:max_chars]
+            texts.append(body)
+        row = [int(r["sample_index"]), ids[key], _str(r.get("finish_reason")), err, [_round(r[m]) for m in metrics]]
+        outs.setdefault(str(index[r["cell_id"]]), {}).setdefault(r["prompt_id"], []).append(row)
+    more = {}
+    for (cid, pid), n in df[df["prompt_id"].isin(pids)].groupby(["cell_id", "prompt_id"], sort=False).size().items():
+        if len(outs.get(str(index[cid]), {}).get(pid, [])) < n:
+            more.setdefault(str(index[cid]), {})[pid] = int(n)
+    prompt_text = df.drop_duplicates("prompt_id").set_index("prompt_id")["prompt"]
+    return {"cells": [[r.cell_id, r.target, r.setting] for r in rep.cells.itertuples()],
+            "baseline": _baseline_index(rep), "metrics": metrics,
+            "prompts": [[p, str(prompt_text.get(p, ""))[:2000]] for p in pids],
+            "texts": texts, "cut": cut, "outputs": outs, "more": more}
+
+
+@pytest.fixture(scope="module")
+def odd_rep(tmp_path_factory):
+    """The hostile run with error rows (with and without a message, and an empty error), a
+    missing text, a non-ASCII text, and metric values that round oddly (-0.0, NaN, huge, tiny)."""
+    from reports.build import compute
+
+    run = tmp_path_factory.mktemp("odd") / "run"
+    _hostile_run(run)
+    comp = pd.read_parquet(run / "completions.parquet")
+    comp.loc[3, ["error", "error_message", "text"]] = ["http_500", "Internal \u00e9rror <b>", None]
+    comp.loc[4, ["error", "error_message", "text"]] = ["http_500", None, None]
+    comp.loc[5, ["error", "error_message", "text"]] = ["", None, "an \"empty\" error\nis no error \U0001F600"]
+    comp.loc[6, "text"] = None
+    comp.to_parquet(run / "completions.parquet", index=False)
+    scores = pd.read_parquet(run / "scores.parquet")
+    scores.loc[0, "perplexity"] = -0.0
+    scores.loc[1, "perplexity"] = float("nan")
+    scores.loc[2, "perplexity"] = 123456789.0
+    scores.loc[3, "perplexity"] = 1.23456e-7
+    scores.to_parquet(run / "scores.parquet", index=False)
+    return compute([run], {"bootstrap_resamples": 200, "plots": False})
+
+
+@pytest.mark.parametrize("limits", [(4, 3, 600), (4, 3, 30), (3, 2, 300), (2, 1, 150), (4, 2, 1), (1, 1, 5)])
+def test_data_as_built_row_by_row_and_sized_exactly(odd_rep, limits):
+    """The vectorised data equals the first version's, and its size in the page is known
+    before building it."""
+    import json
+
+    from reports.html import json_for_script
+    from reports.viewer import _prepare
+
+    _, _, _, estimate, build = _prepare(odd_rep)
+    data, built = build(*limits)
+    text = json_for_script(data)
+    assert json.loads(text) == _reference(odd_rep, *limits) and estimate(*limits) == len(text)
+    assert built["shown"] == sum(len(rows) for cell in data["outputs"].values() for rows in cell.values())
+
+
+def test_data_budget_picks_the_first_limits_that_fit(odd_rep):
+    """Over a range of budgets, the data (as embedded in the page) is within budget and its
+    limits are the first, in the shrinking order, whose data fits (as building the data at
+    every step would find)."""
+    from reports.html import json_for_script
+    from reports.viewer import _prepare, _shrink, viewer_data
+
+    _, _, start, _, build = _prepare(odd_rep)
+    steps = [start]
+    while smaller := _shrink(*steps[-1]):
+        steps.append(smaller)
+    sizes = [len(json_for_script(build(*s)[0])) for s in steps]
+    for budget in sorted(set(sizes)) + [min(sizes) - 1, max(sizes) + 1]:
+        odd_rep.opts["browser"]["max_bytes"] = budget
+        data, note = viewer_data(odd_rep)
+        first = next((i for i, n in enumerate(sizes) if n <= budget), len(steps) - 1)
+        assert data == build(*steps[first])[0] and (sizes[first] <= budget or first == len(steps) - 1)
