@@ -57,37 +57,48 @@ def table(df: pd.DataFrame, cols: list[str] | None = None, *, sortable: bool = T
           highlight=None, headers: dict | None = None, ci: dict | None = None, links: dict | None = None) -> str:
     """An escaped HTML table. ``ci`` maps a column to its (low, high) columns, shown as
     ``mean [low, high]`` and sorted by the mean; ``highlight`` is a boolean mask of rows;
-    ``links`` maps a text column to a function of the row giving a link target (or None)."""
+    ``links`` maps a text column to a function of the row giving a link target (or None).
+
+    A table longer than ``page`` rows is written as its first page of rows plus every row as
+    data (``<script type="application/json">``, cells as [text, sort value, link, class]):
+    the page's script draws one page at a time and sorts the data, so a 2,000-cell report
+    does not make the browser build (and hide) tens of thousands of rows."""
     cols = cols or list(df.columns)
-    ci = ci or {}
-    headers = headers or {}
-    links = links or {}
-    attrs = ' class="sortable"' if sortable else ""
-    if page and len(df) > page:
-        attrs += f' data-page="{int(page)}"'
+    ci, headers, links = ci or {}, headers or {}, links or {}
+    hl = list(highlight) if highlight is not None else [False] * len(df)
+    rows = [[_cell(rec, c, ci, links) for c in cols] for rec in df.to_dict("records")]
+    paged = bool(page) and len(rows) > page
+    attrs = (' class="sortable"' if sortable else "") + (f' data-page="{int(page)}"' if paged else "")
     out = [f'<div class="scroll"><table{attrs}><thead><tr>']
     out += [f"<th>{esc(headers.get(c, c))}</th>" for c in cols]
     out.append("</tr></thead><tbody>")
-    hl = list(highlight) if highlight is not None else [False] * len(df)
-    recs = df.to_dict("records")
-    for rec, h in zip(recs, hl):
+    for cells, h in zip(rows[:page] if paged else rows, hl):
         out.append('<tr class="hl">' if h else "<tr>")
-        for c in cols:
-            v = rec.get(c)
-            if c in ci:
-                lo, hi = rec.get(ci[c][0]), rec.get(ci[c][1])
-                txt = fnum(v) + (f" [{fnum(lo)}, {fnum(hi)}]" if lo is not None and not _nan(lo) else "")
-                out.append(f'<td class="num" data-v="{esc(_dv(v))}">{esc(txt)}</td>')
-            elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
-                out.append(f'<td class="num" data-v="{esc(_dv(v))}">{esc(fnum(v))}</td>')
-            else:
-                txt = "" if v is None or _nan(v) else str(v)
-                href = links[c](rec) if c in links else None
-                body = f'<a href="{esc(href)}">{esc(txt)}</a>' if href else esc(txt)
-                out.append(f'<td class="long">{body}</td>' if len(txt) > 48 else f"<td>{body}</td>")
+        for text, v, href, cls in cells:
+            body = f'<a href="{esc(href)}">{esc(text)}</a>' if href else esc(text)
+            cls_attr = f' class="{cls}"' if cls else ""
+            v_attr = f' data-v="{esc(v)}"' if v is not None else ""
+            out.append(f"<td{cls_attr}{v_attr}>{body}</td>")
         out.append("</tr>")
-    out.append("</tbody></table></div>")
+    out.append("</tbody></table>")
+    if paged:
+        data = {"rows": rows, "hl": [i for i, h in enumerate(hl) if h]}
+        out.append(f'<script type="application/json" class="table-rows">{json_for_script(data)}</script>')
+    out.append("</div>")
     return "".join(out)
+
+
+def _cell(rec: dict, c: str, ci: dict, links: dict) -> list:
+    """[text, sort value (None: the text), link (None), class (None)] of one table cell."""
+    v = rec.get(c)
+    if c in ci:
+        lo, hi = rec.get(ci[c][0]), rec.get(ci[c][1])
+        txt = fnum(v) + (f" [{fnum(lo)}, {fnum(hi)}]" if lo is not None and not _nan(lo) else "")
+        return [txt, _dv(v), None, "num"]
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+        return [fnum(v), _dv(v), None, "num"]
+    txt = "" if v is None or _nan(v) else str(v)
+    return [txt, None, links[c](rec) if c in links else None, "long" if len(txt) > 48 else None]
 
 
 def _nan(v) -> bool:
