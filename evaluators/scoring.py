@@ -220,11 +220,13 @@ def score_run(run_dir: str | os.PathLike[str], names: Sequence[str] | None = Non
     counts = {"completions": 0, "scored": 0, "errors": 0, "groups": 0}
     scores_out = _stream.TableWriter(run_dir / records.SCORES, schema)
     groups_out = _stream.TableWriter(run_dir / records.GROUP_SCORES, schema)
-    chunks = _stream.whole_groups(file, wanted, GROUP_BY, chunk_rows, counts)
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers > 1 and file.metadata.num_rows > PARALLEL_CHUNKS * chunk_rows:
+        # chunks shared out: each worker's share of the memory one process would use
+        chunks = _stream.whole_groups(file, wanted, GROUP_BY, max(1, chunk_rows // workers), counts)
         scored = _in_workers(chunks, names, checks, workers)
     else:
+        chunks = _stream.whole_groups(file, wanted, GROUP_BY, chunk_rows, counts)
         scored = (score_completions(chunk, names, checks) for chunk in chunks)
     for scores, groups in scored:
         counts["scored"] += len(scores)
