@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from sweeps.config import ModelTarget
@@ -36,3 +38,10 @@ def pytest_addoption(parser):
     """``--update-golden``: rewrite the report tests' golden CSVs instead of comparing."""
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite golden CSV files (tests/fixtures/golden/) from the current output")
+
+
+# Tests press Ctrl-C on runs they start (SIGINT). Started in the background by a shell without
+# job control, pytest inherits SIGINT ignored, and so would every run it starts: handle it
+# (a handled signal is reset to the default in an exec'd child).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
