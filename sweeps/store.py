@@ -34,7 +34,14 @@ class Cache:
         self.path = Path(path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        for attempt in range(200):  # switching a new file to WAL does not wait on a second process
+            try:                       # opening it at the same moment (SQLite's busy timeout skips it)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == 199:
+                    raise
+                time.sleep(0.05)
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS completions (key TEXT PRIMARY KEY, created REAL, value TEXT NOT NULL)")
 
