@@ -72,8 +72,6 @@ def compute(paths, options: dict | None = None) -> Report:
     rep.key_metrics = [m for m in opts["key_metrics"] if m in metrics] or metrics[:6]
     rep.tables, rep.notes = statistics(ctx, rep.key_metrics)
     t = rep.tables
-    for df in t.values():  # the per-row test keys served the p-value adjustment; pandas deep-copies
-        df.attrs = {}      # attrs into every frame derived from a table (~10 s of the 1M report's HTML)
     t["errors"] = runtables.errors_table(data.completions, cells)
     t["usage"] = runtables.usage_table(data.completions, cells)
     t["identical_cells"] = runtables.identical_cells(data.completions, cells)

@@ -90,26 +90,19 @@ _PAGE_JS = r"""
     });
     return tr;
   }
+  // A table with data-page always carries its rows as data (html.py writes both or neither).
   function page(table, start) {
-    var size = parseInt(table.getAttribute("data-page"), 10), data = rowData(table);
-    var n = data ? data.length : table.tBodies[0].rows.length;
-    if (!size || n <= size) { return; }
+    var size = parseInt(table.getAttribute("data-page"), 10), data = rowData(table), n = data.length;
     start = Math.max(0, Math.min(start, Math.floor((n - 1) / size) * size));
     table.setAttribute("data-start", String(start));
-    if (data) {
-      var body = document.createElement("tbody");
-      data.slice(start, start + size).forEach(function (row) { body.appendChild(drawRow(row)); });
-      table.replaceChild(body, table.tBodies[0]);
-    } else {
-      var rows = table.tBodies[0].rows;
-      for (var i = 0; i < n; i++) { rows[i].style.display = (i >= start && i < start + size) ? "" : "none"; }
-    }
+    var body = document.createElement("tbody");
+    data.slice(start, start + size).forEach(function (row) { body.appendChild(drawRow(row)); });
+    table.replaceChild(body, table.tBodies[0]);
     var label = table.parentNode.nextElementSibling.querySelector(".range");
     label.textContent = "Rows " + (start + 1) + "-" + Math.min(n, start + size) + " of " + n;
   }
   function setupPager(table) {
-    var size = parseInt(table.getAttribute("data-page"), 10), data = rowData(table);
-    if (!size || (data ? data.length : table.tBodies[0].rows.length) <= size) { return; }
+    var size = parseInt(table.getAttribute("data-page"), 10);
     var bar = document.createElement("div");
     bar.className = "pager";
     var prev = document.createElement("button"), next = document.createElement("button"), span = document.createElement("span");

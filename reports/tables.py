@@ -152,15 +152,6 @@ def friedman(ctx: Context) -> pd.DataFrame:
     return df
 
 
-class SharedKeys(list):
-    """A table's per-row test keys (``frame.attrs["test_keys"]``, for :func:`adjust_all`),
-    shared rather than copied by the frames pandas derives from the table: it deep-copies
-    ``attrs`` into each (34,000 keys, a second per copy on a 2,000-cell report)."""
-
-    def __deepcopy__(self, memo):
-        return self
-
-
 def _baseline_setting(ctx: Context) -> str:
     base = ctx.opts.get("baseline")
     cells = ctx.cells
