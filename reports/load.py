@@ -187,6 +187,15 @@ def _fmt_value(v) -> str:
     return str(v)
 
 
+def target_key(values) -> str:
+    """A target's key: its ``TARGET_COLS`` values joined by ``|`` (a missing one as "").
+
+    >>> target_key(["embedded", "smollm2", None, float("nan"), "chat"])
+    'embedded|smollm2|||chat'
+    """
+    return "|".join("" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v) for v in values)
+
+
 def cell_table(completions: pd.DataFrame) -> pd.DataFrame:
     """One row per cell in grid order: ids, target, label, parameters, ``setting`` text."""
     first = completions.drop_duplicates("cell_id", keep="first")
@@ -197,7 +206,7 @@ def cell_table(completions: pd.DataFrame) -> pd.DataFrame:
             cells[c] = None
     # A target is (kind, model, endpoint, provider, mode); its label is the model, made
     # unique with whatever distinguishes targets that share a model.
-    key = cells[TARGET_COLS].astype(object).where(cells[TARGET_COLS].notna(), "").astype(str).agg("|".join, axis=1)
+    key = [target_key(values) for values in cells[TARGET_COLS].astype(object).itertuples(index=False)]
     cells["target_key"] = key
     labels: dict[str, str] = {}
     uniq = list(dict.fromkeys(key))

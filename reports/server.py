@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from reports.html import esc, fnum, table
-from reports.load import PARAMS, TARGET_COLS, RunData
+from reports.load import PARAMS, TARGET_COLS, RunData, target_key
 from sweeps import records
 
 SERVER_COLS = ["target", "kind", "version", "capability", "chat_template", "runs"]
@@ -27,18 +27,13 @@ NOT_SENT = "not sent: the server's default applies"
 ALIASES = {"n_predict": "max_tokens"}  # a server's name for a parameter -> the name requests send it under
 
 
-def _target_key(target: dict) -> str:
-    """The key ``reports.load.cell_table`` gives a target, from a summary's target record."""
-    values = [target.get("kind"), target.get("model"), target.get("endpoint"), target.get("provider"), target.get("mode")]
-    return "|".join("" if v is None else str(v) for v in values)
-
-
 def _summaries_by_target(data: RunData, cells: pd.DataFrame) -> dict[str, list[dict]]:
     labels = dict(zip(cells["target_key"], cells["target"]))
     out: dict[str, list[dict]] = {}
     for summary in data.summaries:
         for target in summary.get("targets") or []:
-            label = labels.get(_target_key(target))
+            # a summary's target record names the target kind "kind"
+            label = labels.get(target_key([target.get("kind"), *(target.get(c) for c in TARGET_COLS[1:])]))
             if label is not None:
                 out.setdefault(label, []).append(summary)
     return out
