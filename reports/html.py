@@ -430,5 +430,5 @@ def render(rep, figs: dict[str, Path]) -> str:
             '<link rel="icon" href="data:,">'
             f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
             f"<header><h1>{esc(title)}</h1><p>{esc(sub)}</p></header><nav>{nav}</nav><main>{sections}"
-            f"{_p(f'Tables: {files}tables/*.csv; plots: {files}plots/ next to this page. Statistics: prompt = unit; BCa bootstrap CIs (scipy.stats.bootstrap); Wilcoxon signed-rank; Benjamini-Hochberg; Friedman on crossed parts only.')}"
+            f"{_p(f'Tables: {files}tables/*.csv; plots: {files}plots/ next to this page. Statistics: prompt = unit; BCa bootstrap CIs and Wilcoxon signed-rank p-values (equal to scipy.stats.bootstrap and scipy.stats.wilcoxon); Benjamini-Hochberg; Friedman on crossed parts only.')}"
             f"</main><script>{JS}</script></body></html>\n")
