@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def bca_matmul(X: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """What reports.stats.bootstrap_cis computes now (one matrix product)."""
-    from reports.stats import bca_of_means
+    from hfsweep.reports.stats import bca_of_means
 
     return bca_of_means(X, confidence, n_resamples, seed)
 

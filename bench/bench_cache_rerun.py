@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sweeps.compose import compose_config  # noqa: E402
-from sweeps.runner import run_sweep  # noqa: E402
+from hfsweep.sweeps.compose import compose_config  # noqa: E402
+from hfsweep.sweeps.runner import run_sweep  # noqa: E402
 from tests.servers.fault_server import spawn  # noqa: E402
 
 

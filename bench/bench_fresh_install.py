@@ -51,7 +51,7 @@ def main() -> None:
     print(f"make demo (after install): {demo:.0f} s", flush=True)
 
     runs = sorted((clone / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
-    check = ("import sys, pandas as pd; sys.path.insert(0, '.'); from sweeps import records; "
+    check = ("import sys, pandas as pd; sys.path.insert(0, '.'); from hfsweep.core import records; "
              f"c = pd.read_parquet('{runs[-1]}/completions.parquet'); "
              "cut = (c['finish_reason'] == 'length') & ~records.error_mask(c); print(len(c), round(100 * cut.mean(), 1))")  # fmt: skip
     count, truncated = subprocess.run([str(clone / ".venv/bin/python"), "-c", check], cwd=clone, capture_output=True,

@@ -39,11 +39,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sweeps.backends import ChatBackend  # noqa: E402
-from sweeps.compose import compose_config  # noqa: E402
-from sweeps.config import ModelTarget  # noqa: E402
-from sweeps.embedded import LlamaServer  # noqa: E402
-from sweeps.plan import make_plan  # noqa: E402
+from hfsweep.sweeps.backends import ChatBackend  # noqa: E402
+from hfsweep.sweeps.compose import compose_config  # noqa: E402
+from hfsweep.sweeps.config import ModelTarget  # noqa: E402
+from hfsweep.sweeps.embedded import LlamaServer  # noqa: E402
+from hfsweep.sweeps.plan import make_plan  # noqa: E402
 
 OVERRIDES = ["sweep=quick", "prompts.limit=5", "samples=2", "sampling.max_tokens=48"]  # 6 cells x 5 x 2 = 60
 IN_FLIGHT = 4
@@ -135,7 +135,7 @@ def promptfoo_run(binary: str, config: Path, tmp: Path) -> tuple[float, int]:
 def hfsweep_run(url: str, tmp: Path) -> tuple[float, int, float]:
     """Whole-command wall seconds, completion tokens, and the requests' window (first sent to last record)."""
     run_dir = tmp / "run"
-    command = [sys.executable, "-m", "sweeps.cli", "run", "--run-dir", str(run_dir), *endpoint(url), *OVERRIDES,
+    command = [sys.executable, "-m", "hfsweep", "run", "--run-dir", str(run_dir), *endpoint(url), *OVERRIDES,
                f"runner.concurrency={IN_FLIGHT}", "runner.progress=false"]
     env = {**os.environ, "HFSWEEP_CACHE_DIR": str(tmp / "cache")}
     start = time.perf_counter()

@@ -45,7 +45,7 @@ JOBLIB = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
 def multirun(overrides: list[str]) -> tuple[float, float, list[dict]]:
     """Wall time of one `hfsweep run -m`, the jobs' span (first start to last finish) and their summaries."""
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "sweeps.cli", "run", "-m", *COMMON, *overrides, f"hydra.sweep.dir={tmp}/sweep"]
+        command = [sys.executable, "-m", "hfsweep", "run", "-m", *COMMON, *overrides, f"hydra.sweep.dir={tmp}/sweep"]
         start = time.perf_counter()
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "HFSWEEP_CACHE_DIR": tmp})
         wall = time.perf_counter() - start

@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sweeps import records  # noqa: E402
+from hfsweep.core import records  # noqa: E402
 
 VOCAB = np.array(("the a of and to in river bread city light old village people will make water time slowly "
                   "bright quiet market night small warm stone road morning dough salt flour future green "
@@ -157,9 +157,9 @@ def open_in_chromium(page_path: Path) -> dict[str, float]:
 
 
 def bench(root: Path, scale: str, browser: bool) -> None:
-    from evaluators.scoring import score_run
+    from hfsweep.evaluators.scoring import score_run
 
-    from reports.build import build_report
+    from hfsweep.reports.build import build_report
 
     temps, top_ps, prompts = SCALES[scale]
     run = root / f"run_{scale}"

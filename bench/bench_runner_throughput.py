@@ -30,7 +30,7 @@ from tests.servers.fault_server import spawn  # noqa: E402
 def one_run(url: str, args, prompts: int, samples: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
-        command = [sys.executable, "-m", "sweeps.cli", "run", "--run-dir", str(run_dir), "model=endpoint",
+        command = [sys.executable, "-m", "hfsweep", "run", "--run-dir", str(run_dir), "model=endpoint",
                    f"model.endpoint={url}", "model.id=bench", "model.server=openai", "sweep=single",
                    f"prompts.limit={prompts}", f"samples={samples}", "sampling.max_tokens=16",
                    f"runner.concurrency={args.concurrency}", "runner.progress=false"]  # fmt: skip

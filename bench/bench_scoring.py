@@ -33,7 +33,7 @@ from corpus import synthetic_texts  # noqa: E402  (bench/ is on sys.path when a 
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from sweeps import records  # noqa: E402
+from hfsweep.core import records  # noqa: E402
 
 N_GROUPS, K, TOKENS = 10_000, 10, 100
 N_CELLS = 100
@@ -46,7 +46,7 @@ QUALITY = ("perplexity", "check_pass", "pass_rate")
 CHILD = """
 import json, re, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
-from evaluators.scoring import score_run
+from hfsweep.evaluators.scoring import score_run
 counts = score_run(sys.argv[1], json.loads(sys.argv[2]))
 counts["seconds"] = time.perf_counter() - t0
 counts["cpu"] = time.process_time() - c0
@@ -132,7 +132,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2, help="runs of each variant (alternated)")
     args = parser.parse_args()
-    from evaluators import defaults
+    from hfsweep.evaluators import defaults
 
     full = defaults()
     base = [n for n in full if n not in QUALITY]

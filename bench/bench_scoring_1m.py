@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench_scoring import ROOT, completions, prompt_checks  # noqa: E402
-from sweeps import records  # noqa: E402  (bench_scoring puts the repository on sys.path)
+from hfsweep.core import records  # noqa: E402  (bench_scoring puts the repository on sys.path)
 
 N_GROUPS, K, N_CELLS = 50_000, 20, 500
 TARGET_S, TARGET_GIB = 180.0, 2.0
@@ -37,7 +37,7 @@ TARGET_S, TARGET_GIB = 180.0, 2.0
 CHILD = """
 import json, re, sys, time
 t0 = time.perf_counter()
-from evaluators.scoring import score_run
+from hfsweep.evaluators.scoring import score_run
 counts = score_run(sys.argv[1])
 counts["seconds"] = time.perf_counter() - t0
 import os, resource

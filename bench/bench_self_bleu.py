@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from evaluators import tokenize  # noqa: E402
-from evaluators._batch import TokenBatch  # noqa: E402
-from evaluators._bleu import self_bleu_per_text  # noqa: E402
-from evaluators.diversity import self_bleu  # noqa: E402
+from hfsweep.evaluators import tokenize  # noqa: E402
+from hfsweep.evaluators._batch import TokenBatch  # noqa: E402
+from hfsweep.evaluators._bleu import self_bleu_per_text  # noqa: E402
+from hfsweep.evaluators.diversity import self_bleu  # noqa: E402
 
 TARGET_LARGE_S = 5.0
 

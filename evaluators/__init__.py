@@ -1,17 +1,21 @@
 """Metrics as pure functions behind one registry: repetition, diversity, length, perplexity,
 prompt checks (+ semantic). Each metric registers itself beside its definition (``@metric``).
 
->>> import evaluators
+>>> from hfsweep import evaluators
 >>> evaluators.get("distinct_2").function(["the cat sat", "the cat ran"])
 0.75
 """
 
-from ._batch import Samples
-from .errors import CheckError, DuplicateEvaluatorError, MissingExtraError, UnknownEvaluatorError
-from .registry import (
-    DEFAULT_EVALUATORS, Evaluator, Extra, defaults, get, metric, names, register, resolve,
-)
-from .tokens import tokenize
+from hfsweep.core.errors import CheckError, DuplicateEvaluatorError, MissingExtraError, UnknownEvaluatorError
+from hfsweep.evaluators._batch import Samples
+from hfsweep.evaluators.registry import Evaluator, Extra, defaults, get, metric, names, register, resolve
+from hfsweep.evaluators.tokens import tokenize
+
+# The metric modules register themselves on import; this order is the column order.
+from hfsweep.evaluators import diversity, repetition, length, semantic, perplexity, checks  # noqa: E402,F401,I001
+
+#: The built-in default set, as :func:`defaults` gives it once the metric modules registered.
+DEFAULT_EVALUATORS: list[str] = defaults()
 
 __all__ = [
     "DEFAULT_EVALUATORS", "CheckError", "DuplicateEvaluatorError", "Evaluator", "Extra",

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .tokens import Tokenizer, tokenize
+from hfsweep.evaluators.tokens import Tokenizer, tokenize
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._batch import TokenBatch, group_mean
+from hfsweep.evaluators._batch import TokenBatch, group_mean
 
 #: NLTK's ``SmoothingFunction().method1`` default epsilon.
 EPSILON = 0.1

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sweeps import records
+from hfsweep.core import records
 
 
 def open_parquet(path: Path) -> pq.ParquetFile:

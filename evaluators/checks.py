@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from ._batch import Samples, group_mean
-from .errors import CheckError
-from .registry import metric
-from .tokens import word_tokens
+from hfsweep.evaluators._batch import Samples, group_mean
+from hfsweep.core.errors import CheckError
+from hfsweep.evaluators.registry import metric
+from hfsweep.evaluators.tokens import word_tokens
 
 #: Check type -> what its value must be (``text``: a non-empty string; ``string``: any
 #: string; ``pattern``: a valid regular expression; ``count``: an integer >= 0; ``keys``:

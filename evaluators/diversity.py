@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._batch import TokenBatch, per_doc_ratio, single
-from ._bleu import self_bleu_batch
-from .registry import metric
-from .tokens import Tokenizer
+from hfsweep.evaluators._batch import TokenBatch, per_doc_ratio, single
+from hfsweep.evaluators._bleu import self_bleu_batch
+from hfsweep.evaluators.registry import metric
+from hfsweep.evaluators.tokens import Tokenizer
 
 __all__ = [
     "ZIPF_MAX_RANK", "distinct_n", "distinct_n_batch", "ngram_entropy", "ngram_entropy_batch",

@@ -12,11 +12,11 @@ import math
 
 import numpy as np
 
-from sweeps import records
+from hfsweep.core import records
 
-from ._batch import Samples, TokenBatch, single
-from .registry import metric
-from .tokens import Tokenizer
+from hfsweep.evaluators._batch import Samples, TokenBatch, single
+from hfsweep.evaluators.registry import metric
+from hfsweep.evaluators.tokens import Tokenizer
 
 
 def chars_batch(samples: Samples) -> np.ndarray:
@@ -101,7 +101,7 @@ def truncated_batch(samples: Samples) -> np.ndarray:
 def truncated(finish_reason: str | None) -> float:
     """1 if generation stopped at ``max_tokens`` (finish reason ``length``), else 0.
 
-    As ``sweeps.records.is_truncated`` defines it for a completion that is not an error row. A
+    As ``hfsweep.core.records.is_truncated`` defines it for a completion that is not an error row. A
     completion whose finish reason is missing was not reported as cut, so it counts as
     0 (a failed request is an error row and is not scored at all).
 
@@ -126,7 +126,7 @@ def empty_batch(samples: Samples) -> np.ndarray:
 @metric(kind="sample", batch=empty_batch, batch_on="samples",
         description="1 if the text is empty or whitespace")
 def empty(text: str) -> float:
-    """1 if the text is empty or only whitespace, else 0 (``sweeps.records.is_empty``).
+    """1 if the text is empty or only whitespace, else 0 (``hfsweep.core.records.is_empty``).
 
     Args:
         text: The text.

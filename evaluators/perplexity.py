@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from ._batch import Samples
-from .registry import metric
+from hfsweep.evaluators._batch import Samples
+from hfsweep.evaluators.registry import metric
 
 
 def perplexity_batch(samples: Samples) -> np.ndarray:

@@ -18,8 +18,8 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from ._batch import Samples
-from .errors import DuplicateEvaluatorError, UnknownEvaluatorError
+from hfsweep.core.errors import DuplicateEvaluatorError, UnknownEvaluatorError
+from hfsweep.evaluators._batch import Samples
 
 Kind = Literal["sample", "group"]
 F = TypeVar("F", bound=Callable[..., float])
@@ -198,7 +198,7 @@ def get(name: str) -> Evaluator:
         >>> get("self_blue")
         Traceback (most recent call last):
         ...
-        evaluators.errors.UnknownEvaluatorError: Unknown evaluator 'self_blue'. Did you mean: self_bleu? Available: ...
+        hfsweep.core.errors.UnknownEvaluatorError: Unknown evaluator 'self_blue'. Did you mean: self_bleu? Available: ...
     """
     try:
         return _REGISTRY[name]
@@ -219,9 +219,3 @@ def resolve(selected: Iterable[str] | None = None) -> list[Evaluator]:
     chosen = defaults() if selected is None else list(selected)
     return [get(n) for n in dict.fromkeys(chosen)]
 
-
-# The metric modules register themselves on import; this order is the column order.
-from . import diversity, repetition, length, semantic, perplexity, checks  # noqa: E402,F401,I001
-
-#: The built-in default set, as :func:`defaults` gives it after the built-ins registered.
-DEFAULT_EVALUATORS: list[str] = defaults()

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._batch import Samples, TokenBatch, group_mean, per_doc_ratio, single
-from .registry import metric
-from .tokens import Tokenizer
+from hfsweep.evaluators._batch import Samples, TokenBatch, group_mean, per_doc_ratio, single
+from hfsweep.evaluators.registry import metric
+from hfsweep.evaluators.tokens import Tokenizer
 
 #: Longest phrase, in tokens, that :func:`loop` looks for (as in Holtzman et al. 2020).
 LOOP_MAX_N = 90

@@ -7,11 +7,11 @@
 * ``RUN_DIR/group_scores.parquet``: one row per (cell_id, prompt_id): key columns,
   ``n_samples`` and the group metrics over that prompt's samples in that cell.
 
-Error rows (``sweeps.records.is_error``) are left out and counted, never scored as empty
+Error rows (``hfsweep.core.records.is_error``) are left out and counted, never scored as empty
 text. Every text is tokenized once and all metrics share the tokens, vectorised over a chunk
 of whole groups (about 50,000 completions), so memory stays flat as a run grows.
 
-The prompts' checks come from ``RUN_DIR/prompts.jsonl`` (``sweeps.records.PROMPTS``, which
+The prompts' checks come from ``RUN_DIR/prompts.jsonl`` (``hfsweep.core.records.PROMPTS``, which
 ``sweeps.prompts.write_prompts_file`` writes): one JSON object per line, ``{"id": ...,
 "text": ..., "checks": [{"type": ..., "value": ...}, ...]}``. Without that file, or for a
 prompt without checks, ``check_pass`` and ``pass_rate`` are NaN.
@@ -28,12 +28,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sweeps import records
+from hfsweep.core import records
 
-from ._batch import Samples
-from .checks import Check, parse_checks, problems
-from .errors import CheckError
-from .registry import Evaluator, resolve
+from hfsweep.evaluators._batch import Samples
+from hfsweep.evaluators.checks import Check, parse_checks, problems
+from hfsweep.core.errors import CheckError
+from hfsweep.evaluators.registry import Evaluator, resolve
 
 #: Columns copied from a completion into its ``scores`` row (those present).
 SAMPLE_KEYS: tuple[str, ...] = (
@@ -56,7 +56,7 @@ PARALLEL_CHUNKS = 4
 
 
 def error_rows(completions: pd.DataFrame) -> np.ndarray:
-    """Boolean mask of the error rows (``sweeps.records.is_error``)."""
+    """Boolean mask of the error rows (``hfsweep.core.records.is_error``)."""
     return np.asarray(records.error_mask(completions), dtype=bool)
 
 
@@ -212,7 +212,7 @@ def score_run(run_dir: str | os.PathLike[str], names: Sequence[str] | None = Non
     prompts = run_dir / records.PROMPTS
     checks = (read_prompt_checks(prompts) if prompts.is_file()
               and any(CHECKS_INPUT in ev.inputs for ev in evaluators) else None)
-    from . import _stream
+    from hfsweep.evaluators import _stream
 
     file = _stream.open_parquet(source)
     schema = file.schema_arrow

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ._batch import Samples, per_doc_ratio
-from .errors import MissingExtraError
-from .registry import Extra, metric
+from hfsweep.evaluators._batch import Samples, per_doc_ratio
+from hfsweep.core.errors import MissingExtraError
+from hfsweep.evaluators.registry import Extra, metric
 
 #: What to install for :func:`semantic_diversity`.
 EXTRA_HINT = ("semantic_diversity needs the optional extra 'semantic': "

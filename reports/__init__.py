@@ -24,13 +24,13 @@ def build_report(paths, out: str | Path | None = None, options: dict | None = No
         options: overrides of ``conf/report/default.yaml`` (``reports.options.DEFAULTS``);
             unknown keys raise ``reports.options.ReportError``.
     """
-    from reports.build import build_report as _build
+    from hfsweep.reports.build import build_report as _build
 
     return _build(paths, out=out, options=options)
 
 
 def find_run_dirs(path: str | Path) -> list[Path]:
     """Run directories (including failed jobs) at or below ``path``."""
-    from reports.load import find_run_dirs as _find
+    from hfsweep.reports.load import find_run_dirs as _find
 
     return _find(path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports.load import RunData
+from hfsweep.reports.load import RunData
 
 
 def searches(data: RunData) -> list[dict]:

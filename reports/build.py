@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports import allocation, paper, recommend, runtables, server, tables
-from reports.load import RunData, cell_table, find_run_dirs, load_runs, prompt_values
-from reports.options import resolve_options
+from hfsweep.reports import allocation, paper, recommend, runtables, server, tables
+from hfsweep.reports.load import RunData, cell_table, find_run_dirs, load_runs, prompt_values
+from hfsweep.reports.options import resolve_options
 
 FLOAT_FORMAT = "%.6g"
 
@@ -136,7 +136,7 @@ def build_report(paths, out=None, options: dict | None = None, timings: dict | N
         options: overrides of ``conf/report/default.yaml`` (see ``reports.options.DEFAULTS``).
         timings: if given, filled with the seconds each step took (load_s, stats_s, ...).
     """
-    from reports import html, plots
+    from hfsweep.reports import html, plots
 
     if isinstance(paths, (str, Path)):
         paths = [paths]

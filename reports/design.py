@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from reports.load import _fmt_value
+from hfsweep.reports.load import _fmt_value
 
 MAX_CANDIDATES = 5000  # level sets tried per factor; real sweeps have a handful
 

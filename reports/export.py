@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from reports.load import load_runs, metric_columns
-from reports.options import ReportError
+from hfsweep.reports.load import load_runs, metric_columns
+from hfsweep.core.errors import ReportError
 
 FORMATS = ("jsonl", "csv")
 JOIN_KEYS = ["cell_id", "prompt_id", "sample_index"]

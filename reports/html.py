@@ -20,11 +20,11 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
-from reports.html_assets import CSS, JS
-from reports.paper import PAPER
-from reports.stats import MIN_PROMPTS
-from reports.viewer import viewer_data
-from reports.viewer_assets import VIEWER_HTML
+from hfsweep.reports.html_assets import CSS, JS
+from hfsweep.reports.paper import PAPER
+from hfsweep.reports.stats import MIN_PROMPTS
+from hfsweep.reports.viewer import viewer_data
+from hfsweep.reports.viewer_assets import VIEWER_HTML
 
 
 def esc(x) -> str:
@@ -403,7 +403,7 @@ SECTIONS = [("summary", "Run summary"),
 
 def render(rep, figs: dict[str, Path]) -> str:
     """The whole page as one string."""
-    from reports.server import server_section  # it renders with this module's table()
+    from hfsweep.reports.server import server_section  # it renders with this module's table()
 
     bodies = {
         "server": server_section(rep),

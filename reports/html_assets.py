@@ -5,7 +5,7 @@ The script never uses innerHTML: model text is inserted as text nodes (see
 allows only this one script (by hash), data: images and inline styles.
 """
 
-from reports.viewer_assets import VIEWER_CSS, VIEWER_JS
+from hfsweep.reports.viewer_assets import VIEWER_CSS, VIEWER_JS
 
 _PAGE_CSS = """
 :root { --fg:#1b1b1b; --muted:#555; --line:#d6d6d6; --bg:#fff; --alt:#f5f7fa; --accent:#0072B2; --warn:#D55E00; }

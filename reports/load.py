@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.options import ReportError
-from sweeps import records
+from hfsweep.core.errors import ReportError
+from hfsweep.core import records
 
 PARAMS = list(records.SWEEPABLE)
 TARGET_COLS = ["target_kind", "model", "endpoint", "provider", "mode"]
@@ -96,7 +96,7 @@ def _read_config(path: Path) -> dict:
 def _ensure_scores(run: Path) -> None:
     if (run / records.SCORES).is_file() and (run / records.GROUP_SCORES).is_file():
         return
-    from evaluators.scoring import score_run
+    from hfsweep.evaluators.scoring import score_run
 
     score_run(run)
 

@@ -48,7 +48,7 @@ def parse_constraint(text: str) -> tuple[str, str, float]:
     ('pass_rate', '>=', 0.85)
     >>> parse_constraint("loop_rate = 0")
     Traceback (most recent call last):
-    reports.options.ReportError: objective.constraints: 'loop_rate = 0' is not accepted: "METRIC OP VALUE" with OP one of >=, <=, >, <, e.g. "pass_rate >= 0.85"
+    hfsweep.core.errors.ReportError: objective.constraints: 'loop_rate = 0' is not accepted: "METRIC OP VALUE" with OP one of >=, <=, >, <, e.g. "pass_rate >= 0.85"
     """
     import re
 
@@ -97,7 +97,7 @@ def check_report_options(opts: ReportOptions) -> ReportOptions:
 
     >>> check_report_options(ReportOptions(confidence=95))
     Traceback (most recent call last):
-    reports.options.ReportError: report.confidence = 95 is out of range: accepted a number in (0, 1)
+    hfsweep.core.errors.ReportError: report.confidence = 95 is out of range: accepted a number in (0, 1)
     """
     _check_ranges(dataclasses.asdict(opts))
     return opts

@@ -48,8 +48,8 @@ def decoding_table(comp: pd.DataFrame, cells: pd.DataFrame) -> tuple[pd.DataFram
     if named.empty:
         return pd.DataFrame(), "No named settings (e.g. the decoding preset) in these runs."
     try:
-        from evaluators.diversity import self_bleu, zipf
-        from evaluators.repetition import loop_rate
+        from hfsweep.evaluators.diversity import self_bleu, zipf
+        from hfsweep.evaluators.repetition import loop_rate
     except ImportError as exc:
         return pd.DataFrame(), f"Paper-way metrics unavailable: {exc}."
     ok = comp["error"].isna() if "error" in comp else pd.Series(True, index=comp.index)

@@ -12,7 +12,7 @@ import math
 import re
 from pathlib import Path
 
-from reports.svg import CIVIDIS, INK, MUTED, Axes, Svg, cividis, color, finite, marker, nice_ticks, padded, panels, text_width
+from hfsweep.reports.svg import CIVIDIS, INK, MUTED, Axes, Svg, cividis, color, finite, marker, nice_ticks, padded, panels, text_width
 
 PARAM_UNITS = {
     "temperature": "temperature (unitless)", "top_k": "top_k (tokens; 0 = off)",

@@ -27,9 +27,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from reports import stats
-from reports.load import PARAMS, _fmt_value
-from reports.options import ReportError
+from hfsweep.reports import stats
+from hfsweep.reports.load import PARAMS, _fmt_value
+from hfsweep.core.errors import ReportError
 
 OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
 GOALS = {"max": 1.0, "min": -1.0}
@@ -148,7 +148,7 @@ def from_objective(ctx, objective: Mapping | None) -> tuple[str | None, str, lis
     """(metric, goal, constraints, how it was chosen) from the run's ``objective`` config:
     ``objective.metric`` if set, else pass_rate when the prompts have checks, else judge_score
     when a judge scored the run; metric None (and why) when there is no quality measure."""
-    from reports.options import parse_constraint
+    from hfsweep.reports.options import parse_constraint
 
     objective = dict(objective or {})
     cons = [Constraint(*parse_constraint(text)) for text in objective.get("constraints") or ()]

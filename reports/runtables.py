@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from reports.load import PARAMS, RunData
-from sweeps import records
+from hfsweep.reports.load import PARAMS, RunData
+from hfsweep.core import records
 
 
 def _col(df: pd.DataFrame, name: str, default=np.nan) -> pd.Series:

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.html import esc, fnum, table
-from reports.load import PARAMS, TARGET_COLS, RunData, target_key
-from sweeps import records
+from hfsweep.reports.html import esc, fnum, table
+from hfsweep.reports.load import PARAMS, TARGET_COLS, RunData, target_key
+from hfsweep.core import records
 
 SERVER_COLS = ["target", "kind", "version", "capability", "chat_template", "runs"]
 DEFAULTS_COLS = ["target", "parameter", "server_default", "sent"]

@@ -16,9 +16,9 @@ from huggingface_hub import AsyncInferenceClient
 from huggingface_hub.errors import InferenceTimeoutError
 from huggingface_hub.utils import hf_raise_for_status
 
-from sweeps.capabilities import Capability
-from sweeps.config import ModelTarget
-from sweeps.errors import TargetError
+from hfsweep.sweeps.capabilities import Capability
+from hfsweep.sweeps.config import ModelTarget
+from hfsweep.core.errors import TargetError
 
 LOCAL_TOKEN = "hfsweep-local"  # sent to the embedded server, so HF_TOKEN never goes there
 RETRYABLE_STATUS = {408, 409, 425, 429}  # and every 5xx

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sweeps.config import ModelTarget
+from hfsweep.sweeps.config import ModelTarget
 
 
 @dataclass(frozen=True)

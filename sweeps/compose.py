@@ -9,20 +9,15 @@ import re
 import typing
 from pathlib import Path
 
-from sweeps.config import Config, field_spec, from_mapping, register
-from sweeps.errors import ConfigError
+import hfsweep.conf as hfsweep_conf
+from hfsweep.sweeps.config import Config, field_spec, from_mapping, register
+from hfsweep.core.errors import ConfigError
 
 
 
 def _conf_dir() -> Path:
-    """``conf/`` of a checkout, or the copy a wheel installs as the package ``hfsweep_conf``."""
-    checkout = Path(__file__).resolve().parent.parent / "conf"
-    if (checkout / "config.yaml").is_file():
-        return checkout
-    import importlib.util
-
-    spec = importlib.util.find_spec("hfsweep_conf")
-    return Path(list(spec.submodule_search_locations)[0]) if spec and spec.submodule_search_locations else checkout
+    """``conf/``: the folder ``hfsweep.conf`` (the repository's ``conf/``, or its copy in a wheel)."""
+    return Path(hfsweep_conf.__path__[0])
 
 
 CONF_DIR = _conf_dir()

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 from urllib.parse import urlparse
 
-from reports.options import Objective, ReportOptions, check_objective, check_report_options
-from sweeps.errors import ConfigError
-from sweeps.records import PARAMS
+from hfsweep.reports.options import Objective, ReportOptions, check_objective, check_report_options
+from hfsweep.core.errors import ConfigError
+from hfsweep.core.records import PARAMS
 
 TARGET_KINDS = ("embedded", "hf", "endpoint")
 SERVER_KINDS = ("auto", "llama.cpp", "tgi", "vllm", "ollama", "llama-cpp-python", "openai")
@@ -240,7 +240,7 @@ def check_param(key: str, value: Any) -> Any:
     0
     >>> check_param("sampling.temperature", 3)
     Traceback (most recent call last):
-    sweeps.errors.ConfigError: sampling.temperature = 3 is out of range: accepted 0 .. 2
+    hfsweep.core.errors.ConfigError: sampling.temperature = 3 is out of range: accepted 0 .. 2
     """
     name = key.rsplit(".", 1)[-1]
     if name not in _SAMPLING_FIELDS:
@@ -355,7 +355,7 @@ def from_mapping(data: dict) -> Config:
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from sweeps.compose import omegaconf_message
+    from hfsweep.sweeps.compose import omegaconf_message
 
     try:
         cfg = OmegaConf.merge(OmegaConf.structured(Config), {k: v for k, v in data.items() if k != "hydra"})

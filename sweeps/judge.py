@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sweeps import records
-from sweeps.config import Config, Sampling
+from hfsweep.core import records
+from hfsweep.sweeps.config import Config, Sampling
 
 JUDGMENTS_JSONL = "judgments.jsonl"
 JUDGMENTS = "judgments.parquet"
@@ -56,12 +56,12 @@ def judge_run(config: Config, run_dir: Path) -> JudgeResult:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from sweeps.backends import Request
-    from sweeps.capabilities import capability_for
-    from sweeps.grid import Cell, Setting, stable_hash
-    from sweeps.plan import Job, Plan, resolve_target
-    from sweeps.prompts import Prompt
-    from sweeps.runner import execute
+    from hfsweep.sweeps.backends import Request
+    from hfsweep.sweeps.capabilities import capability_for
+    from hfsweep.sweeps.grid import Cell, Setting, stable_hash
+    from hfsweep.sweeps.plan import Job, Plan, resolve_target
+    from hfsweep.sweeps.prompts import Prompt
+    from hfsweep.sweeps.runner import execute
 
     judge = config.judge
     judge_config, _ = resolve_target(dataclasses.replace(config, model=judge.model, compat="none"))

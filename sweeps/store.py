@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from sweeps.records import COMPLETIONS_JSONL, FIELDS, CompletionRecord, field_types
+from hfsweep.core.records import COMPLETIONS_JSONL, FIELDS, CompletionRecord, field_types
 
 # The parts of a record that belong to the completion itself, not to the run that asked for it.
 CACHED_FIELDS = ("text", "finish_reason", "prompt_tokens", "completion_tokens", "logprob_sum", "logprob_tokens",

@@ -6,8 +6,8 @@ import signal
 
 import pytest
 
-from sweeps.config import ModelTarget
-from sweeps.embedded import LlamaServer
+from hfsweep.sweeps.config import ModelTarget
+from hfsweep.sweeps.embedded import LlamaServer
 
 pytest_plugins = ["tests.servers.fixtures"]
 

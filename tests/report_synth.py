@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports import build, tables
-from reports.load import PARAMS, cell_table
-from reports.options import resolve_options
-from sweeps import records
+from hfsweep.reports import build, tables
+from hfsweep.reports.load import PARAMS, cell_table
+from hfsweep.reports.options import resolve_options
+from hfsweep.core import records
 
 BASE = dict(temperature=1.0, top_k=0, top_p=1.0, frequency_penalty=0.0, presence_penalty=0.0, max_tokens=64)
 LEVELS = {"temperature": [0.3, 0.7, 1.0, 1.3], "top_k": [0, 20, 40, 80], "top_p": [0.8, 0.9, 0.95, 1.0],

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeps.compose import compose_config
-from sweeps.runner import RunResult, run_sweep
+from hfsweep.sweeps.compose import compose_config
+from hfsweep.sweeps.runner import RunResult, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 QUIET = ["sweep=single", "sampling.max_tokens=8", "runner.progress=false", "++report.enabled=false",
@@ -35,9 +35,9 @@ def sweep(run_dir: Path, overrides: list[str]) -> tuple[RunResult, pd.DataFrame,
 
 
 def cli(args: list[str], env: dict | None = None, **kwargs) -> subprocess.Popen:
-    """Start ``python -m sweeps.cli ARGS`` as a subprocess from the repository root."""
+    """Start ``python -m hfsweep ARGS`` as a subprocess from the repository root."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "sweeps.cli", *args], cwd=ROOT, env=full_env,
+    return subprocess.Popen([sys.executable, "-m", "hfsweep", *args], cwd=ROOT, env=full_env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from tests.sweep_helpers import QUIET, ROOT, SCORE_LIGHT, endpoint
 def hfsweep(args: list[str], env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     import os
 
-    return subprocess.run([sys.executable, "-m", "sweeps.cli", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "hfsweep", *args], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=timeout)  # fmt: skip
 
 
@@ -159,8 +159,8 @@ def test_provider_auto_is_resolved_once_to_the_first_live_provider(tmp_path):
 
 
 def test_the_resolved_provider_is_part_of_every_cell_and_cache_key():
-    from sweeps.compose import compose_config
-    from sweeps.plan import make_plan
+    from hfsweep.sweeps.compose import compose_config
+    from hfsweep.sweeps.plan import make_plan
 
     plans = [make_plan(compose_config(["model=hf", "model.id=org/name", f"model.provider={p}", "prompts.limit=1"])[0])
              for p in ("together", "novita")]  # fmt: skip

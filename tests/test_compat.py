@@ -3,7 +3,7 @@ value the server refuses becomes an error row of its cell, not a crash."""
 
 from __future__ import annotations
 
-from sweeps.cli import main
+from hfsweep.cli import main
 from tests.sweep_helpers import endpoint, sweep
 
 NODE = ["compat=langchain_hf", "+sweep.grid.top_p=[0.9,1.0]", "+sweep.grid.frequency_penalty=[0.0,1.2]", "prompts.limit=2", "samples=2"]
@@ -30,7 +30,7 @@ def test_node_mapping_reaches_tgi_and_refusals_are_per_cell(tmp_path, tgi_server
 
 
 def test_node_defaults_are_the_nodes():
-    from sweeps.compose import compose_config
+    from hfsweep.sweeps.compose import compose_config
 
     config, _ = compose_config(["compat=langchain_hf", "model=endpoint", "model.endpoint=http://127.0.0.1:1", "model.server=tgi"])
     assert (config.sampling.max_tokens, config.sampling.temperature, config.sampling.top_p) == (128, 1.0, 1.0)

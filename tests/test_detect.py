@@ -9,8 +9,8 @@ import json
 import pandas as pd
 import pytest
 
-from sweeps.cli import main
-from sweeps.detect import detect
+from hfsweep.cli import main
+from hfsweep.sweeps.detect import detect
 from tests.servers.kinds import KINDS, LLAMA_CPP_PYTHON_DEFAULTS
 from tests.servers.planted import PlantedServer
 from tests.sweep_helpers import QUIET, SCORE_LIGHT, sweep
@@ -92,7 +92,7 @@ def test_chat_on_a_gguf_without_a_template_is_warned(capsys):
 
 
 def test_template_tokens_in_outputs_are_counted():
-    from reports.runtables import errors_table
+    from hfsweep.reports.runtables import errors_table
 
     comp = pd.DataFrame({"cell_id": ["a", "a", "b"], "text": ["<|im_start|>user hi", "fine", "ok"], "error": [None] * 3,
                          "finish_reason": ["stop"] * 3, "error_message": [None] * 3})  # fmt: skip

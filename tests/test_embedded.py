@@ -23,7 +23,7 @@ COLUMNS = [
 
 def hfsweep(args: list[str], env: dict | None = None, **kwargs) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "sweeps.cli", *args],
+        [sys.executable, "-m", "hfsweep", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, **kwargs,
     )  # fmt: skip
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evaluators import CheckError
-from evaluators._batch import Samples
-from evaluators.checks import (
+from hfsweep.evaluators import CheckError
+from hfsweep.evaluators._batch import Samples
+from hfsweep.evaluators.checks import (
     CHECK_TYPES,
     Check,
     check_pass,
@@ -24,8 +24,8 @@ from evaluators.checks import (
     passes,
     problems,
 )
-from evaluators.scoring import read_prompt_checks, score_completions, score_run
-from sweeps.records import PROMPTS as PROMPTS_FILE
+from hfsweep.evaluators.scoring import read_prompt_checks, score_completions, score_run
+from hfsweep.core.records import PROMPTS as PROMPTS_FILE
 
 CASES = [
     # (type, value, text, passes)
@@ -132,8 +132,8 @@ def test_batch_twin_per_text_checks() -> None:
 
 
 def _run_dir(tmp_path, with_prompts_file: bool = True):
-    from sweeps.config import Prompts
-    from sweeps.prompts import load_prompts, write_prompts_file
+    from hfsweep.sweeps.config import Prompts
+    from hfsweep.sweeps.prompts import load_prompts, write_prompts_file
 
     source = tmp_path / "prompts.src.jsonl"
     source.write_text("\n".join(json.dumps(row) for row in [

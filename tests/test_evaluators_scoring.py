@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluators import UnknownEvaluatorError
-from evaluators.diversity import distinct_n, self_bleu
-from evaluators.repetition import seq_rep_n
-from evaluators.scoring import GROUP_KEYS, SAMPLE_KEYS, error_rows, score_completions, score_run
+from hfsweep.evaluators import UnknownEvaluatorError
+from hfsweep.evaluators.diversity import distinct_n, self_bleu
+from hfsweep.evaluators.repetition import seq_rep_n
+from hfsweep.evaluators.scoring import GROUP_KEYS, SAMPLE_KEYS, error_rows, score_completions, score_run
 
 TEXTS = {
     ("c1", "p1"): ["the cat sat on the mat", "the cat sat", "a dog ran far away"],

@@ -8,9 +8,9 @@ import math
 
 import pandas as pd
 
-from sweeps.app import run_score_report
-from sweeps.compose import compose_config
-from sweeps.judge import JUDGMENTS
+from hfsweep.pipeline import run_score_report
+from hfsweep.sweeps.compose import compose_config
+from hfsweep.sweeps.judge import JUDGMENTS
 from tests.servers.planted import PlantedServer
 from tests.sweep_helpers import QUIET, SCORE_LIGHT
 
@@ -46,7 +46,7 @@ def test_judge_scores_every_completion_and_counts_unparseable(tmp_path):
 
 
 def test_parse_rules():
-    from sweeps.judge import parse_judgment
+    from hfsweep.sweeps.judge import parse_judgment
 
     assert parse_judgment("Score: 10", "score_1_10") == 10 and parse_judgment("PASS", "pass_fail") == 1
     assert math.isnan(parse_judgment("0", "score_1_10")) and math.isnan(parse_judgment(None, "pass_fail"))

@@ -21,8 +21,8 @@ import urllib.request
 import pandas as pd
 import pytest
 
-from sweeps.detect import detect
-from sweeps.embedded import free_port, gguf_path
+from hfsweep.sweeps.detect import detect
+from hfsweep.sweeps.embedded import free_port, gguf_path
 from tests.sweep_helpers import cli
 
 pytestmark = [

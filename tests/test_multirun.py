@@ -1,6 +1,6 @@
 """`hfsweep run -m`: Hydra multirun with the basic, joblib and Ray launchers, merged reports, failed jobs.
 
-Every multirun is a real `python -m sweeps.cli run -m ...` subprocess (Hydra's launchers start
+Every multirun is a real `python -m hfsweep run -m ...` subprocess (Hydra's launchers start
 processes, Ray workers and global state of their own) against the embedded llama.cpp models or
 the fault-injecting server on 127.0.0.1. The SLURM example is checked as far as a machine without
 SLURM allows: it composes, and submitit accepts every key and writes the expected sbatch script.
@@ -23,8 +23,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sweeps.cli import main
-from sweeps.compose import CONF_DIR
+from hfsweep.cli import main
+from hfsweep.sweeps.compose import CONF_DIR
 from tests.servers.fault_server import FaultServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +34,7 @@ TINY = ["sweep=single", "prompts.limit=2", "samples=2", "sampling.max_tokens=8",
 
 def hfsweep(args: list[str], env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
     """Run the CLI as a subprocess from the repository root; output captured as text."""
-    return subprocess.run([sys.executable, "-m", "sweeps.cli", *args], cwd=ROOT, env={**os.environ, **(env or {})},
+    return subprocess.run([sys.executable, "-m", "hfsweep", *args], cwd=ROOT, env={**os.environ, **(env or {})},
                           capture_output=True, text=True, timeout=timeout)  # fmt: skip
 
 

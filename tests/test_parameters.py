@@ -6,8 +6,8 @@ import httpx2
 import pandas as pd
 import pytest
 
-from sweeps.compose import compose_config
-from sweeps.runner import run_sweep
+from hfsweep.sweeps.compose import compose_config
+from hfsweep.sweeps.runner import run_sweep
 
 pytestmark = pytest.mark.slow
 

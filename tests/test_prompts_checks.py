@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evaluators.checks import Check
-from sweeps.config import Prompts
-from sweeps.errors import ConfigError
-from sweeps.prompts import load_prompts
+from hfsweep.evaluators.checks import Check
+from hfsweep.sweeps.config import Prompts
+from hfsweep.core.errors import ConfigError
+from hfsweep.sweeps.prompts import load_prompts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -130,7 +130,7 @@ GOOD = {
 
 
 def test_default_checks_accept_a_good_answer_and_refuse_a_rambling_one() -> None:
-    from evaluators.checks import check_pass
+    from hfsweep.evaluators.checks import check_pass
 
     data = yaml.safe_load((ROOT / "conf" / "prompts" / "default.yaml").read_text())
     checked = {p.id: p.checks for p in load_prompts(Prompts(items=tuple(data["items"]))) if p.checks}

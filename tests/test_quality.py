@@ -10,8 +10,8 @@ import math
 import pandas as pd
 import pytest
 
-from sweeps.app import run_score_report
-from sweeps.compose import compose_config
+from hfsweep.pipeline import run_score_report
+from hfsweep.sweeps.compose import compose_config
 from tests.servers.planted import Planted, PlantedServer
 from tests.sweep_helpers import QUIET
 

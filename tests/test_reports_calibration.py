@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 import pytest
 
-from reports import stats
+from hfsweep.reports import stats
 from tests import report_synth as rs
 
 SIMS = 64

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import reports
-from reports import recommend, stats
-from reports.options import ReportError
+from hfsweep import reports
+from hfsweep.reports import recommend, stats
+from hfsweep.core.errors import ReportError
 from tests import report_synth as rs
 
 PROMPTS, SAMPLES = 16, 3
@@ -181,7 +181,7 @@ def test_recommend_goals_constraints_and_errors():
 
 
 def test_too_many_presets_are_compared_with_the_baseline_only():
-    from reports import build, tables
+    from hfsweep.reports import build, tables
 
     named = {f"t{i}": {"temperature": round(0.1 * i, 1)} for i in range(tables.MAX_PAIRED_SETTINGS + 1)}
     cells = rs.cells_frame(rs.presets(named), ["a"])

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.export import export
-from reports.options import ReportError
+from hfsweep.reports.export import export
+from hfsweep.core.errors import ReportError
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "tests" / "fixtures" / "report_sweep" / "0"
@@ -65,7 +65,7 @@ def test_not_a_run_dir(tmp_path):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sweeps.cli", "export", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "hfsweep", "export", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
 

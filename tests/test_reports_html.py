@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import reports
+from hfsweep import reports
 from tests.browser_helpers import browser, problems
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import reports
+from hfsweep import reports
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures"
@@ -52,7 +52,7 @@ def test_page_embeds_each_figure_with_its_caption(page):
 
 
 def test_model_output_in_labels_is_escaped(tmp_path):
-    from reports.svg import Axes, Svg
+    from hfsweep.reports.svg import Axes, Svg
 
     svg = Svg(300, 200, 'title <script>alert(1)</script> & "q"')
     ax = Axes(svg, (40, 20, 240, 140), (0, 1), (0, 1))

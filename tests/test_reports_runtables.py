@@ -1,5 +1,5 @@
 """The per-cell tables computed from raw completions, vectorised, against the row-by-row
-definitions in sweeps.records (with string columns stored both ways pandas stores them)."""
+definitions in hfsweep.core.records (with string columns stored both ways pandas stores them)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports import runtables
-from reports.load import cell_table
-from sweeps import records
+from hfsweep.reports import runtables
+from hfsweep.reports.load import cell_table
+from hfsweep.core import records
 
 TEXTS = ["a story", "", "   \n\x1c ", "hello <|im_start|> there", "x [INST] y", "None", "plain", "<end_of_turn>"]
 

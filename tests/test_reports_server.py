@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import reports
+from hfsweep import reports
 from tests.servers.kinds import LLAMA_CPP_PYTHON_CHAT_SCHEMA, LLAMA_CPP_PYTHON_DEFAULTS, llama_cpp_python_openapi
 from tests.servers.planted import PlantedServer
 from tests.sweep_helpers import SCORE_LIGHT, sweep

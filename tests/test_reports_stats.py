@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from reports import stats
+from hfsweep.reports import stats
 
 KW = dict(confidence=0.95, n_resamples=999, seed=7)
 

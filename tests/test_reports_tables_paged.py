@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import reports
+from hfsweep import reports
 from tests.browser_helpers import browser, problems
 
 FIX = Path(__file__).resolve().parents[1] / "tests" / "fixtures"

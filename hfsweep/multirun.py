@@ -15,8 +15,8 @@ import traceback
 from datetime import datetime
 from pathlib import Path
 
-from sweeps.compose import CONF_DIR
-from sweeps.errors import ConfigError
+from hfsweep.sweeps.compose import CONF_DIR
+from hfsweep.core.errors import ConfigError
 
 # hydra/launcher=NAME -> the plugin that provides it (installed by the ``launchers`` extra)
 LAUNCHER_PLUGINS = {
@@ -70,10 +70,10 @@ def run_job(cfg) -> dict:
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
-    from sweeps.app import score
-    from sweeps.config import from_mapping
-    from sweeps.errors import HfsweepError
-    from sweeps.runner import run_sweep
+    from hfsweep.pipeline import score
+    from hfsweep.sweeps.config import from_mapping
+    from hfsweep.core.errors import HfsweepError
+    from hfsweep.sweeps.runner import run_sweep
 
     for noisy in ("httpx", "httpx2"):  # Hydra's job logging is INFO: one line per request otherwise
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -101,7 +101,7 @@ def multirun(overrides: list[str]) -> Path:
     """Run Hydra's multirun with the user's overrides; returns the sweep directory."""
     import hydra
 
-    from sweeps.config import register
+    from hfsweep.sweeps.config import register
 
     register()
     check_launcher(overrides)

@@ -1,8 +1,7 @@
 """The record schema: one place for the columns, parameter names and files of a run.
 
 The engine writes records with it, the evaluators and the reports read runs with it. It
-imports nothing of hfsweep (evaluators and reports may import it and nothing else of the
-engine). A run written by another schema version is refused on read with a clear message.
+imports nothing of hfsweep but the core's errors. A run written by another schema version is refused on read with a clear message.
 """
 
 from __future__ import annotations
@@ -11,6 +10,10 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from hfsweep.core.errors import RunSchemaError
 
 SCHEMA_VERSION = 2
 
@@ -29,10 +32,6 @@ GROUP_SCORES = "group_scores.parquet"
 FAILED = "failed.json"
 SEARCH_LOG = "search.jsonl"  # an adaptive search's rounds (sweeps.search)
 REPORT_DIR = "report"
-
-
-class RunSchemaError(ValueError):
-    """A run directory that cannot be read as a run of this schema (missing file, other version)."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,6 @@ def is_empty(error: Any, text: Any) -> bool:
 
 def error_mask(frame) -> Any:
     """Vectorised :func:`is_error` over a DataFrame's ``error`` column (all False without one)."""
-    import numpy as np
 
     if "error" not in frame:
         return np.zeros(len(frame), dtype=bool)
@@ -160,7 +158,7 @@ def check_version(versions, path: Path | str) -> None:
     >>> check_version([2, 2], "runs/x")
     >>> check_version([1], "runs/old")
     Traceback (most recent call last):
-    sweeps.records.RunSchemaError: runs/old was written by record schema 1; this hfsweep reads schema 2: re-run the sweep (finished completions come back from the cache)
+    hfsweep.core.errors.RunSchemaError: runs/old was written by record schema 1; this hfsweep reads schema 2: re-run the sweep (finished completions come back from the cache)
     """
     found = sorted({int(v) for v in versions})
     if found and found != [SCHEMA_VERSION]:

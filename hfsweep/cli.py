@@ -1,7 +1,7 @@
 """hfsweep's command line: parse, call the same functions tests call, print, exit.
 
-One table (:func:`user_errors`) says which exceptions are the user's to fix: they print one
-line and exit 2. Anything else is a bug and keeps its traceback. A run whose every request
+A user error (``hfsweep.core.errors.HfsweepError`` and its subclasses) prints one line and
+exits 2. Anything else is a bug and keeps its traceback. A run whose every request
 failed exits 1.
 """
 
@@ -11,29 +11,22 @@ import argparse
 import sys
 from pathlib import Path
 
+from hfsweep.core.errors import HfsweepError
+from hfsweep.reports.export import export
+from hfsweep.reports.planning import plan as plan_prompts
+from hfsweep.pipeline import new_run_dir, report, run_score_report, score
+from hfsweep.sweeps.compose import compose_config
+from hfsweep.sweeps.install import install_test_server, setup
+from hfsweep.multirun import failed_jobs, multirun, report_options
+from hfsweep.sweeps.plan import check_target, make_plan, resolve_target
+from hfsweep.sweeps.probe import hidden_defaults, probe
+from hfsweep.sweeps.search import objective_metric
 
-def user_errors() -> dict[type[BaseException], str]:
-    """Exception type -> the prefix of its one-line message (every one exits 2)."""
-    from evaluators.errors import CheckError, MissingExtraError, UnknownEvaluatorError
-    from reports.options import ReportError
-    from sweeps.errors import HfsweepError
-    from sweeps.records import RunSchemaError
-
-    return {
-        HfsweepError: "",
-        RunSchemaError: "",
-        ReportError: "",
-        UnknownEvaluatorError: "evaluators: ",
-        MissingExtraError: "evaluators: ",
-        CheckError: "",
-    }
 
 USAGE_OVERRIDES = "Hydra overrides, e.g. model=gemma3 sweep=decoding 'sweep.grid.temperature=[0,0.7,1.2]' samples=3"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from sweeps.compose import compose_config
-    from sweeps.plan import check_target, make_plan, resolve_target
 
     config, _ = compose_config(args.overrides)
     make_plan(config)  # every check that needs no network first
@@ -60,7 +53,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
               f"at most {config.judge.max_tokens} tokens each")  # fmt: skip
     search = config.search
     if search.strategy != "grid":
-        from sweeps.search import objective_metric
 
         caps = [f"{search.budget.requests} requests" if search.budget.requests else "",
                 f"{search.budget.tokens} completion tokens" if search.budget.tokens else ""]  # fmt: skip
@@ -76,8 +68,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_multirun(args: argparse.Namespace) -> int:
-    from sweeps.app import report
-    from sweeps.multirun import failed_jobs, multirun, report_options
 
     sweep_dir = multirun(args.overrides)
     failed = failed_jobs(sweep_dir)
@@ -91,8 +81,6 @@ def cmd_multirun(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sweeps.app import new_run_dir, run_score_report
-    from sweeps.compose import compose_config
 
     if args.multirun:
         return cmd_multirun(args)
@@ -123,9 +111,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from sweeps.compose import compose_config
-    from sweeps.plan import resolve_target
-    from sweeps.probe import hidden_defaults, probe
 
     config, server = resolve_target(compose_config(["sweep=single", *args.overrides])[0])
     if server is not None:
@@ -145,7 +130,6 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from sweeps.app import score
 
     counts = score(Path(args.run_dir), args.evaluators.split(",") if args.evaluators else None)
     print(f"scored {args.run_dir}: {counts}")
@@ -153,21 +137,18 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from sweeps.app import report
 
     print(f"report: {report([Path(p) for p in args.run_dirs], Path(args.out) if args.out else None)}")
     return 0
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from reports.planning import plan
 
-    print(plan([Path(p) for p in args.run_dirs], args.metric, args.difference, alpha=args.alpha, power=args.power))
+    print(plan_prompts([Path(p) for p in args.run_dirs], args.metric, args.difference, alpha=args.alpha, power=args.power))
     return 0
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from sweeps.install import install_test_server, setup
 
     setup()
     if args.test_server:
@@ -176,7 +157,6 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from reports.export import export
 
     path, rows = export(Path(args.run_dir), args.format, Path(args.out) if args.out else None)
     print(f"exported {rows} completions with their scores: {path}")
@@ -236,12 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except Exception as error:
-        table = user_errors()
-        kind = next((k for k in type(error).__mro__ if k in table), None)
-        if kind is None:
-            raise
-        print(f"hfsweep: {table[kind]}{error}", file=sys.stderr)
+    except HfsweepError as error:
+        print(f"hfsweep: {error.prefix}{error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("hfsweep: interrupted", file=sys.stderr)

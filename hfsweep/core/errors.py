@@ -1,0 +1,53 @@
+"""User errors: every error a user can fix subclasses :class:`HfsweepError`.
+
+Modules raise these; the CLI alone turns them into one line and exit code 2 (any other exception
+is a bug and keeps its traceback). Some also subclass the built-in error a caller would expect
+(``ValueError``, ``ImportError``), so code written against those still catches them.
+"""
+
+from __future__ import annotations
+
+
+class HfsweepError(Exception):
+    """An error the user can fix: bad config, unreachable target, missing file.
+
+    The CLI prints the message (no traceback) and exits with code 2.
+    """
+
+    prefix = ""  # what the CLI prints before the message
+
+
+class ConfigError(HfsweepError):
+    """A config value is wrong: the message names the key, the value and what is accepted."""
+
+
+class TargetError(HfsweepError):
+    """A model target cannot be used: unreachable endpoint, missing server binary, bad token."""
+
+
+class RunSchemaError(HfsweepError, ValueError):
+    """A run directory that cannot be read as a run of this schema (missing file, other version)."""
+
+
+class ReportError(HfsweepError, ValueError):
+    """A report problem: a bad option, nothing to report."""
+
+
+class UnknownEvaluatorError(HfsweepError, ValueError):
+    """A metric name that is not in the registry (the message suggests close names)."""
+
+    prefix = "evaluators: "
+
+
+class MissingExtraError(HfsweepError, ImportError):
+    """A feature needs an optional extra that is not installed (the message names it)."""
+
+    prefix = "evaluators: "
+
+
+class CheckError(HfsweepError, ValueError):
+    """A prompt's check is malformed (the message names the check and what is accepted)."""
+
+
+class DuplicateEvaluatorError(ValueError):
+    """A metric name registered twice: a bug in the code that registers it, not a user error."""
