@@ -12,7 +12,9 @@ from hfsweep.evaluators.registry import Evaluator, Extra, defaults, get, metric,
 from hfsweep.evaluators.tokens import tokenize
 
 # The metric modules register themselves on import; this order is the column order.
-from hfsweep.evaluators import diversity, repetition, length, semantic, perplexity, checks  # noqa: E402,F401,I001
+# isort: off
+from hfsweep.evaluators import diversity, repetition, length, semantic, perplexity, checks  # noqa: F401
+# isort: on
 
 #: The built-in default set, as :func:`defaults` gives it once the metric modules registered.
 DEFAULT_EVALUATORS: list[str] = defaults()

@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from hfsweep.evaluators._batch import Samples, group_mean
 from hfsweep.core.errors import CheckError
+from hfsweep.evaluators._batch import Samples, group_mean
 from hfsweep.evaluators.registry import metric
 from hfsweep.evaluators.tokens import word_tokens
 

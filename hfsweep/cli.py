@@ -12,15 +12,14 @@ import sys
 from pathlib import Path
 
 from hfsweep.core.errors import HfsweepError
+from hfsweep.multirun import failed_jobs, multirun, report_options
+from hfsweep.pipeline import new_run_dir, report, run_score_report, score
 from hfsweep.reports.export import export
 from hfsweep.reports.planning import plan as plan_prompts
-from hfsweep.pipeline import new_run_dir, report, run_score_report, score
 from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.install import install_test_server, setup
-from hfsweep.multirun import failed_jobs, multirun, report_options
-from hfsweep.sweeps.plan import check_target, make_plan, resolve_target
+from hfsweep.sweeps.plan import check_target, make_plan, objective_metric, resolve_target
 from hfsweep.sweeps.probe import hidden_defaults, probe
-from hfsweep.sweeps.search import objective_metric
 
 
 USAGE_OVERRIDES = "Hydra overrides, e.g. model=gemma3 sweep=decoding 'sweep.grid.temperature=[0,0.7,1.2]' samples=3"

@@ -13,10 +13,19 @@ import logging
 import sys
 import traceback
 from datetime import datetime
+from importlib.util import find_spec
 from pathlib import Path
 
-from hfsweep.sweeps.compose import CONF_DIR
-from hfsweep.core.errors import ConfigError
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
+
+from hfsweep.core import records
+from hfsweep.core.errors import ConfigError, HfsweepError
+from hfsweep.pipeline import score
+from hfsweep.sweeps.compose import CONF_DIR, from_mapping
+from hfsweep.sweeps.config import register
+from hfsweep.sweeps.runner import run_sweep
 
 # hydra/launcher=NAME -> the plugin that provides it (installed by the ``launchers`` extra)
 LAUNCHER_PLUGINS = {
@@ -49,8 +58,6 @@ def sweep_dir_for(overrides: list[str]) -> Path:
 
 def check_launcher(overrides: list[str]) -> None:
     """Stop early, with the install command, when ``hydra/launcher=NAME`` needs a missing plugin."""
-    from importlib.util import find_spec
-
     name = _override_value(overrides, "hydra/launcher")
     plugin = LAUNCHER_PLUGINS.get(name or "")
     if not plugin:
@@ -67,13 +74,7 @@ def check_launcher(overrides: list[str]) -> None:
 
 def run_job(cfg) -> dict:
     """One Hydra job: validate, run and score into the job's output directory."""
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import OmegaConf
 
-    from hfsweep.pipeline import score
-    from hfsweep.sweeps.config import from_mapping
-    from hfsweep.core.errors import HfsweepError
-    from hfsweep.sweeps.runner import run_sweep
 
     for noisy in ("httpx", "httpx2"):  # Hydra's job logging is INFO: one line per request otherwise
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -92,16 +93,14 @@ def run_job(cfg) -> dict:
         status = {"status": "failed", "error": message, "overrides": overrides}
         if not isinstance(error, HfsweepError):
             status["traceback"] = traceback.format_exc()
-        (run_dir / "failed.json").write_text(json.dumps(status, indent=2))
+        (run_dir / records.FAILED).write_text(json.dumps(status, indent=2))
         print(f"hfsweep: job {hydra.job.num} ({' '.join(overrides)}) failed: {message}", file=sys.stderr)
     return status
 
 
 def multirun(overrides: list[str]) -> Path:
     """Run Hydra's multirun with the user's overrides; returns the sweep directory."""
-    import hydra
 
-    from hfsweep.sweeps.config import register
 
     register()
     check_launcher(overrides)
@@ -127,7 +126,6 @@ def report_options(sweep_dir: Path) -> dict | None:
     Read from each job's ``.hydra/config.yaml``, which Hydra writes before the job runs, so the
     merged report honours ``report.*`` overrides exactly as a single run does.
     """
-    from omegaconf import OmegaConf
 
     for path in sorted(sweep_dir.glob("*/.hydra/config.yaml"), key=lambda p: (len(p.parent.parent.name), p.parent.parent.name)):
         report = OmegaConf.load(path).get("report")

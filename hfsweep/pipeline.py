@@ -6,9 +6,12 @@ import dataclasses
 from datetime import datetime
 from pathlib import Path
 
-from hfsweep.sweeps.config import Config
+import pyarrow.parquet as pq
+
 from hfsweep.core import records
-from hfsweep.sweeps import prefetch
+from hfsweep.evaluators.scoring import score_run
+from hfsweep.reports import build_report
+from hfsweep.sweeps.config import Config
 from hfsweep.sweeps.judge import judge_run, merge_scores
 from hfsweep.sweeps.runner import RunResult, run_sweep
 
@@ -26,9 +29,7 @@ def new_run_dir(config: Config) -> Path:
 
 def score(run_dir: Path, names: list[str] | None = None) -> dict:
     """Score a run's completions into scores.parquet and group_scores.parquet."""
-    import pyarrow.parquet as pq
 
-    from hfsweep.evaluators.scoring import score_run
 
     path = records.check_run_dir(run_dir) / records.COMPLETIONS
     records.check_version(pq.read_table(path, columns=["schema_version"]).column(0).to_pylist(), run_dir)
@@ -39,22 +40,12 @@ def score(run_dir: Path, names: list[str] | None = None) -> dict:
 
 def report(paths: list[Path], out: Path | None = None, options: dict | None = None) -> Path:
     """Build the HTML report (plus CSV tables and SVG plots) for one or more runs."""
-    from hfsweep.reports import build_report
-
     return build_report(paths, out, options)
 
 
 def run_score_report(config: Config, mapping: dict, run_dir: Path) -> tuple[RunResult, Path | None]:
     """Run the sweep, score it, and write the report (unless ``report.enabled`` is false)."""
-    later = ["numpy", "pyarrow.parquet", "pandas", "evaluators.scoring"]  # records, scores
-    if config.report.enabled:
-        later += ["reports.build", "reports.plots", "reports.html"]
-    prefetch.start(later)  # imported while the requests are in flight (sweeps.prefetch)
-    try:
-        result = run_sweep(config, run_dir, mapping)
-    except BaseException:
-        prefetch.cancel()
-        raise
+    result = run_sweep(config, run_dir, mapping)
     if result.interrupted or result.failed:
         return result, None
     if config.judge.model is not None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from hfsweep.reports import allocation, paper, recommend, runtables, server, tables
+from hfsweep.core import records
+from hfsweep.reports import allocation, html, paper, plots, recommend, runtables, server, tables
 from hfsweep.reports.load import RunData, cell_table, find_run_dirs, load_runs, prompt_values
 from hfsweep.reports.options import resolve_options
 
@@ -18,7 +19,6 @@ FLOAT_FORMAT = "%.6g"
 @dataclass
 class Report:
     """Everything computed for one report (tables are DataFrames, one CSV each)."""
-
     data: RunData
     opts: dict
     cells: pd.DataFrame
@@ -34,7 +34,7 @@ class Report:
 
 def default_out(paths) -> Path:
     """``<first path>/report/index.html``, for a run directory and a sweep directory alike."""
-    return Path(paths[0]) / "report" / "index.html"
+    return Path(paths[0]) / records.REPORT_DIR / "index.html"
 
 
 def files_dir(page: Path) -> Path:
@@ -133,11 +133,10 @@ def build_report(paths, out=None, options: dict | None = None, timings: dict | N
         paths: run directories and/or sweep directories (searched recursively).
         out: HTML path; default ``<first path>/report/index.html``. Tables and plots go to
             :func:`files_dir` of it.
-        options: overrides of ``conf/report/default.yaml`` (see ``reports.options.DEFAULTS``).
+        options: overrides of ``conf/report/default.yaml`` (see ``reports.options.DEFAULTS``);
+            an unknown key raises ``hfsweep.core.errors.ReportError``.
         timings: if given, filled with the seconds each step took (load_s, stats_s, ...).
     """
-    from hfsweep.reports import html, plots
-
     if isinstance(paths, (str, Path)):
         paths = [paths]
     paths = [Path(p) for p in paths]

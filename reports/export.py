@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from hfsweep.reports.load import load_runs, metric_columns
 from hfsweep.core.errors import ReportError
+from hfsweep.reports.load import load_runs, metric_columns
 
 FORMATS = ("jsonl", "csv")
 JOIN_KEYS = ["cell_id", "prompt_id", "sample_index"]

@@ -15,9 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
+import yaml
 
-from hfsweep.core.errors import ReportError
 from hfsweep.core import records
+from hfsweep.core.errors import ReportError
+from hfsweep.evaluators.scoring import score_run
 
 PARAMS = list(records.SWEEPABLE)
 TARGET_COLS = ["target_kind", "model", "endpoint", "provider", "mode"]
@@ -55,7 +58,6 @@ def find_run_dirs(path: str | Path) -> list[Path]:
 @dataclass
 class RunData:
     """Everything the report needs, merged over runs."""
-
     completions: pd.DataFrame
     scores: pd.DataFrame
     group_scores: pd.DataFrame
@@ -85,7 +87,6 @@ def _read_config(path: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        import yaml
 
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         return data if isinstance(data, dict) else {}
@@ -96,7 +97,6 @@ def _read_config(path: Path) -> dict:
 def _ensure_scores(run: Path) -> None:
     if (run / records.SCORES).is_file() and (run / records.GROUP_SCORES).is_file():
         return
-    from hfsweep.evaluators.scoring import score_run
 
     score_run(run)
 
@@ -104,7 +104,6 @@ def _ensure_scores(run: Path) -> None:
 def _columns(path: Path, skip: tuple[str, ...]) -> list[str] | None:
     if not skip:
         return None
-    import pyarrow.parquet as pq
 
     return [name for name in pq.read_schema(path).names if name not in skip]
 

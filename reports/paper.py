@@ -14,6 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hfsweep.evaluators.diversity import self_bleu, zipf
+from hfsweep.evaluators.repetition import loop_rate
+
 # Holtzman et al. 2020, Table 1 (GPT-2 Large, WebText, 5000 texts), as in METRICS.md.
 PAPER = pd.DataFrame(
     [
@@ -47,11 +50,6 @@ def decoding_table(comp: pd.DataFrame, cells: pd.DataFrame) -> tuple[pd.DataFram
     named = cells[cells["setting_name"].astype(object).map(lambda s: isinstance(s, str) and s != "")]
     if named.empty:
         return pd.DataFrame(), "No named settings (e.g. the decoding preset) in these runs."
-    try:
-        from hfsweep.evaluators.diversity import self_bleu, zipf
-        from hfsweep.evaluators.repetition import loop_rate
-    except ImportError as exc:
-        return pd.DataFrame(), f"Paper-way metrics unavailable: {exc}."
     ok = comp["error"].isna() if "error" in comp else pd.Series(True, index=comp.index)
     first = comp[ok & (comp["sample_index"] == 0) & comp["text"].notna()]
     by_cell = {cid: g for cid, g in first.groupby("cell_id", sort=False)}

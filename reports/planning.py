@@ -32,9 +32,9 @@ from typing import Sequence
 
 import numpy as np
 
+from hfsweep.core.errors import ReportError
 from hfsweep.reports import stats
 from hfsweep.reports.load import cell_table, load_runs, metric_columns, prompt_values
-from hfsweep.core.errors import ReportError
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ with none of them there is no recommendation, only the quality-diversity front.
 from __future__ import annotations
 
 import functools
-import operator
 import warnings
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -27,35 +26,14 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from hfsweep.core.errors import ReportError
 from hfsweep.reports import stats
 from hfsweep.reports.load import PARAMS, _fmt_value
-from hfsweep.core.errors import ReportError
-
-OPS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
-GOALS = {"max": 1.0, "min": -1.0}
-
-
-@dataclass(frozen=True)
-class Constraint:
-    """``metric op value``, e.g. ``Constraint("seq_rep_4", "<=", 0.1)``."""
-
-    metric: str
-    op: str
-    value: float
-
-    @property
-    def sign(self) -> float:
-        """+1 if a higher value is better for this constraint's metric, else -1."""
-        return 1.0 if self.op in (">=", ">") else -1.0
-
-    def __str__(self) -> str:
-        return f"{self.metric} {self.op} {self.value:.3g}"
-
+from hfsweep.core.objective import GOALS, OPERATORS, Constraint, default_metric
 
 @dataclass(frozen=True)
 class Choice:
     """What :func:`recommend` found for one target (indexes are rows of the given cells)."""
-
     index: int | None
     estimate: stats.Estimate | None
     runner_up: int | None
@@ -73,7 +51,6 @@ def _means(a: np.ndarray) -> np.ndarray:
 
 def _rank(rows: np.ndarray, axes: np.ndarray) -> list[int]:
     """``rows`` best first: higher on axis 0, ties (1e-9 relative) by the next axes, then row."""
-
     def cmp(i: int, j: int) -> int:
         for a, b in zip(axes[i], axes[j]):
             if abs(a - b) > 1e-9 * max(1.0, abs(a), abs(b)):
@@ -111,8 +88,8 @@ def recommend(cells: pd.DataFrame, values: Mapping[str, np.ndarray], metric: str
         raise ReportError(f"Objective goal must be 'max' or 'min', got {goal!r}.")
     cons = [c if isinstance(c, Constraint) else Constraint(*c) for c in constraints]
     for c in cons:
-        if c.op not in OPS:
-            raise ReportError(f"Constraint operator must be one of {', '.join(OPS)}, got {c.op!r} ({c.metric}).")
+        if c.op not in OPERATORS:
+            raise ReportError(f"Constraint operator must be one of {', '.join(OPERATORS)}, got {c.op!r} ({c.metric}).")
     missing = [m for m in [metric, *(c.metric for c in cons)] if m not in values]
     if missing:
         raise ReportError(f"Objective metric(s) {', '.join(missing)} not in the scores. "
@@ -122,7 +99,7 @@ def recommend(cells: pd.DataFrame, values: Mapping[str, np.ndarray], metric: str
     feasible = np.isfinite(obj) & (True if exclude is None else ~np.asarray(exclude, dtype=bool))
     for c in cons:
         with np.errstate(invalid="ignore"):
-            feasible &= np.isfinite(means[c.metric]) & OPS[c.op](means[c.metric], c.value)
+            feasible &= np.isfinite(means[c.metric]) & c.met(means[c.metric])
     axes = np.column_stack([obj, *(c.sign * means[c.metric] for c in cons)])
     front = np.zeros(len(obj), dtype=bool)
     front[feasible] = stats.non_dominated(axes[feasible])
@@ -148,22 +125,21 @@ def from_objective(ctx, objective: Mapping | None) -> tuple[str | None, str, lis
     """(metric, goal, constraints, how it was chosen) from the run's ``objective`` config:
     ``objective.metric`` if set, else pass_rate when the prompts have checks, else judge_score
     when a judge scored the run; metric None (and why) when there is no quality measure."""
-    from hfsweep.reports.options import parse_constraint
 
     objective = dict(objective or {})
-    cons = [Constraint(*parse_constraint(text)) for text in objective.get("constraints") or ()]
+    cons = [Constraint.parse(text) for text in objective.get("constraints") or ()]
     goal = objective.get("goal") or "max"
 
     def scored(metric: str) -> bool:
         return metric in ctx.metrics and bool(np.isfinite(ctx.mats[metric]).any())
 
     metric = objective.get("metric")
+    default = default_metric({name for name in ctx.metrics if scored(name)})
     if metric:
         how = "objective.metric"
-    elif scored("pass_rate"):
-        metric, goal, how = "pass_rate", "max", "the prompts' checks (pass_rate, the default objective)"
-    elif scored("judge_score"):
-        metric, goal, how = "judge_score", "max", "the judge (judge_score, the default objective)"
+    elif default is not None:
+        metric, source = default
+        goal, how = "max", f"{source} ({metric}, the default objective)"
     else:
         return None, goal, [], NO_OBJECTIVE
     missing = [m for m in (metric, *(c.metric for c in cons)) if not scored(m)]

@@ -7,9 +7,11 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from hfsweep.reports.load import PARAMS, RunData
 from hfsweep.core import records
+from hfsweep.reports.load import PARAMS, RunData
 
 
 def _col(df: pd.DataFrame, name: str, default=np.nan) -> pd.Series:
@@ -23,7 +25,6 @@ TEMPLATE_TOKENS = ("<|im_start|>", "<|im_end|>", "<start_of_turn>", "<end_of_tur
 def _arrow_strings(values: pd.Series):
     """``values`` as a pyarrow string array (zero-copy for pandas' Arrow-backed strings), or
     None when the column holds something other than strings and nulls."""
-    import pyarrow as pa
 
     try:
         arr = pa.array(values, from_pandas=True)
@@ -38,8 +39,6 @@ def _arrow_strings(values: pd.Series):
 
 def _template_mask(text: pd.Series) -> np.ndarray:
     """Rows whose text (a string) holds a chat-template token."""
-    import pyarrow.compute as pc
-
     arr = _arrow_strings(text)
     if arr is None:
         return np.fromiter((isinstance(t, str) and any(token in t for token in TEMPLATE_TOKENS) for t in text),
@@ -51,7 +50,6 @@ def _template_mask(text: pd.Series) -> np.ndarray:
 def _empty_mask(text: pd.Series) -> np.ndarray:
     """Rows whose text is missing, empty or whitespace only (Python's ``str.isspace``, which
     pyarrow's ``utf8_is_space`` matches for every code point)."""
-    import pyarrow.compute as pc
 
     arr = _arrow_strings(text)
     if arr is None:
@@ -133,8 +131,6 @@ def usage_table(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
 def _codes(values) -> np.ndarray:
     """Integer codes of a column (a Series or a pyarrow array): equal values, equal codes, in
     order of first appearance (nulls a code of their own)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     if isinstance(values, pd.Series):
         arr = _arrow_strings(values)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hfsweep.core.errors import ReportError
 from hfsweep.reports import design, stats
 from hfsweep.reports.load import PARAMS
 
@@ -159,7 +160,6 @@ def _baseline_setting(ctx: Context) -> str:
         return cells["setting_id"].iloc[0]
     hit = cells[(cells["setting_name"] == base) | (cells["setting_id"] == base)]
     if hit.empty:
-        from hfsweep.core.errors import ReportError
 
         names = sorted({n for n in cells["setting_name"].dropna() if n})
         raise ReportError(f"report.baseline '{base}' matches no setting_name or setting_id. "

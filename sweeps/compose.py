@@ -9,10 +9,14 @@ import re
 import typing
 from pathlib import Path
 
-import hfsweep.conf as hfsweep_conf
-from hfsweep.sweeps.config import Config, field_spec, from_mapping, register
-from hfsweep.core.errors import ConfigError
+from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException, MissingConfigException
+from omegaconf import OmegaConf
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
 
+import hfsweep.conf as hfsweep_conf
+from hfsweep.core.errors import ConfigError
+from hfsweep.sweeps.config import Config, field_spec, register, validate
 
 
 def _conf_dir() -> Path:
@@ -34,11 +38,6 @@ def group_options(group: str) -> list[str]:
 
 def compose_mapping(overrides: list[str]) -> dict:
     """Compose the config with CLI-style overrides into a plain, resolved mapping."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException, MissingConfigException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
-
     register()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
@@ -105,8 +104,6 @@ _TYPE_WORDS = {"Float": "a number", "Integer": "an integer", "Boolean": "true or
 
 def omegaconf_message(error) -> str:
     """One line for an OmegaConf type or key error: key, value, what is accepted."""
-    from omegaconf.errors import ConfigAttributeError, ConfigKeyError
-
     key = getattr(error, "full_key", None) or ""
     text = str(error)
     if isinstance(error, (ConfigKeyError, ConfigAttributeError)) or "not in '" in text or "is not in struct" in text:
@@ -147,3 +144,14 @@ def _override_message(error: Exception, cause: Exception, overrides: list[str]) 
         return omegaconf_message(cause)
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return f"could not read the overrides: {first}"
+
+
+def from_mapping(data: dict) -> Config:
+    """Type-check a composed mapping (Hydra's output, or a run's config.yaml) against the
+    schema and validate it. Wrong types and unknown keys become one-line ConfigErrors."""
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(Config), {k: v for k, v in data.items() if k != "hydra"})
+        config = OmegaConf.to_object(cfg)
+    except OmegaConfBaseException as error:
+        raise ConfigError(omegaconf_message(error)) from None
+    return validate(config)

@@ -4,36 +4,31 @@ Every default and type lives once, here; ``conf/`` YAML only chooses and overrid
 structured-config pattern). OmegaConf checks types and keys while Hydra composes; ranges and
 cross-field rules are checked by :func:`validate`, before any request. Each range sits next to
 its field (``accepted``), and every failure is one :class:`ConfigError` line naming the key,
-the value and what is accepted. The report's options are checked here too (their schema lives
-in ``reports.options``, next to the code that reads them).
+the value and what is accepted. The range checker and the objective live in ``hfsweep.core``; the report's options
+(``hfsweep.core.report_options``) are checked here too.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 from urllib.parse import urlparse
 
-from hfsweep.reports.options import Objective, ReportOptions, check_objective, check_report_options
+from hydra.core.config_store import ConfigStore
+
 from hfsweep.core.errors import ConfigError
+from hfsweep.core.objective import Objective, check_objective
+from hfsweep.core.ranges import check_section, check_value, spec
 from hfsweep.core.records import PARAMS
+from hfsweep.core.report_options import ReportOptions, check_report_options
 
 TARGET_KINDS = ("embedded", "hf", "endpoint")
 SERVER_KINDS = ("auto", "llama.cpp", "tgi", "vllm", "ollama", "llama-cpp-python", "openai")
 MODES = ("chat", "text")
 COMPATS = ("none", "langchain_hf")
-
-
-def spec(default: Any = dataclasses.MISSING, *, accepted: str, low: float | None = None, high: float | None = None,
-         open_low: bool = False, choices: tuple[str, ...] = (), factory: Any = dataclasses.MISSING) -> Any:  # fmt: skip
-    """A dataclass field with its accepted range (checked by :func:`validate`)."""
-    meta = {"accepted": accepted, "low": low, "high": high, "open_low": open_low, "choices": choices}
-    if factory is not dataclasses.MISSING:
-        return field(default_factory=factory, metadata=meta)
-    return field(default=default, metadata=meta)
 
 
 @dataclass
@@ -176,16 +171,10 @@ class Config:
 
 def register() -> None:
     """Register the schema in Hydra's ConfigStore (``conf/config.yaml`` extends ``schema``)."""
-    from hydra.core.config_store import ConfigStore
-
     ConfigStore.instance().store(name="schema", node=Config)
 
 
 # --- checks -------------------------------------------------------------------------------
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def field_spec(key: str) -> dict | None:
@@ -206,28 +195,7 @@ def field_spec(key: str) -> dict | None:
 
 
 def _resolve(cls: Any, name: str) -> Any:
-    import typing
-
     return typing.get_type_hints(cls).get(name)
-
-
-def check_value(key: str, value: Any, meta: dict, integer: bool = False) -> Any:
-    """Check one value against its field's range; return its normal form."""
-    accepted = meta["accepted"]
-    if meta.get("choices"):
-        if value not in meta["choices"]:
-            raise ConfigError(f"{key} = {value!r} is not accepted: choose one of {', '.join(meta['choices'])}")
-        return value
-    if integer:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ConfigError(f"{key} = {value!r} is not an integer: accepted {accepted}")
-    elif not _is_number(value):
-        raise ConfigError(f"{key} = {value!r} is not a number: accepted {accepted}")
-    low, high = meta.get("low"), meta.get("high")
-    below = low is not None and (value <= low if meta.get("open_low") else value < low)
-    if below or (high is not None and value > high):
-        raise ConfigError(f"{key} = {value!r} is out of range: accepted {accepted}")
-    return value if integer else float(value)
 
 
 _SAMPLING_FIELDS = {f.name: f for f in dataclasses.fields(Sampling)}
@@ -251,21 +219,11 @@ def check_param(key: str, value: Any) -> Any:
     return check_value(key, value, dict(f.metadata), integer=f.type in ("int", "Optional[int]"))
 
 
-def _check_section(prefix: str, obj: Any) -> Any:
-    """Check every field with a range in a dataclass instance; return it with normal forms."""
-    changes = {}
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if f.metadata and value is not None:
-            changes[f.name] = check_value(f"{prefix}{f.name}", value, dict(f.metadata), integer="int" in str(f.type))
-    return dataclasses.replace(obj, **changes)
-
-
 # --- sections -----------------------------------------------------------------------------
 
 
 def _model(model: ModelTarget, key: str = "model") -> ModelTarget:
-    model = _check_section(f"{key}.", model)
+    model = check_section(f"{key}.", model)
     model_id, endpoint, server = model.id, model.endpoint, model.server
     required = {"hf": ("id", "model.id=org/name"), "endpoint": ("endpoint", "model.endpoint=http://127.0.0.1:8080")}
     if model.kind in required and getattr(model, required[model.kind][0]) is None:
@@ -317,7 +275,7 @@ def _sweep(sweep: Sweep) -> Sweep:
 
 def validate(config: Config) -> Config:
     """Check ranges and cross-field rules; return the config with values in normal form."""
-    config = _check_section("", config)
+    config = check_section("", config)
     model = _model(config.model)
     if config.compat == "langchain_hf" and not (model.kind == "hf" or model.server == "tgi"):
         raise ConfigError(
@@ -325,12 +283,12 @@ def validate(config: Config) -> Config:
             "does not serve: accepted model=hf, or model=endpoint model.server=tgi"
         )
     sampling = Sampling(**{name: check_param(f"sampling.{name}", getattr(config.sampling, name)) for name in PARAMS})
-    judge = _check_section("judge.", config.judge)
+    judge = check_section("judge.", config.judge)
     if judge.model is not None:
         judge = dataclasses.replace(judge, model=_model(judge.model, "judge.model"))
         if "{output}" not in judge.rubric:
             raise ConfigError("judge.rubric has no {output}: accepted a template with {output} (and usually {prompt})")
-    prompts = _check_section("prompts.", config.prompts)
+    prompts = check_section("prompts.", config.prompts)
     prompts = dataclasses.replace(prompts, items=tuple(prompts.items))
     return dataclasses.replace(
         config,
@@ -338,28 +296,12 @@ def validate(config: Config) -> Config:
         sampling=sampling,
         sweep=_sweep(config.sweep),
         prompts=prompts,
-        runner=_check_section("runner.", config.runner),
+        runner=check_section("runner.", config.runner),
         report=check_report_options(config.report),
         judge=judge,
-        search=dataclasses.replace(_check_section("search.", config.search),
-                                   budget=_check_section("search.budget.", config.search.budget)),
+        search=dataclasses.replace(check_section("search.", config.search),
+                                   budget=check_section("search.budget.", config.search.budget)),
         objective=check_objective(dataclasses.replace(config.objective, constraints=tuple(config.objective.constraints))),
         evaluators=tuple(config.evaluators) if config.evaluators is not None else None,
         out_dir=str(Path(config.out_dir)),
     )
-
-
-def from_mapping(data: dict) -> Config:
-    """Type-check a composed mapping (Hydra's output, or a run's config.yaml) against the
-    schema and validate it. Wrong types and unknown keys become one-line ConfigErrors."""
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    from hfsweep.sweeps.compose import omegaconf_message
-
-    try:
-        cfg = OmegaConf.merge(OmegaConf.structured(Config), {k: v for k, v in data.items() if k != "hydra"})
-        config = OmegaConf.to_object(cfg)
-    except OmegaConfBaseException as error:
-        raise ConfigError(omegaconf_message(error)) from None
-    return validate(config)

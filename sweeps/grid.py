@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from hfsweep.sweeps.config import Config, ModelTarget, Sampling, Sweep
 from hfsweep.core.errors import ConfigError
+from hfsweep.sweeps.config import Config, ModelTarget, Sampling, Sweep
 
 
 def stable_hash(payload: Any, length: int = 12) -> str:

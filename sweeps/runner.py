@@ -13,21 +13,26 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from omegaconf import OmegaConf
+from tqdm import tqdm
+
+from hfsweep.core import records
+from hfsweep.core.errors import TargetError
+from hfsweep.core.records import CompletionRecord
 from hfsweep.sweeps.backends import LOCAL_TOKEN, Backend, Completion, RequestFailure, make_backend
 from hfsweep.sweeps.config import Config
-from hfsweep.core.errors import TargetError
+from hfsweep.sweeps.detect import detect
+from hfsweep.sweeps.embedded import LlamaServer
 from hfsweep.sweeps.grid import stable_hash
 from hfsweep.sweeps.plan import Job, Plan, check_target, make_plan, resolve_target, resolve_token
-from hfsweep.core import records
-from hfsweep.sweeps import prefetch
+from hfsweep.sweeps.probe import recorded_hidden_defaults
 from hfsweep.sweeps.prompts import write_prompts_file
-from hfsweep.core.records import CompletionRecord
+from hfsweep.sweeps.search import run_search
 from hfsweep.sweeps.store import Cache, RunWriter, default_cache_path, read_jsonl, write_parquet
 
 
 class AdaptiveLimit:
     """A concurrency limit that halves on 429 and grows back by one per streak of successes."""
-
     def __init__(self, maximum: int):
         self.maximum = maximum
         self.limit = maximum
@@ -102,7 +107,6 @@ def _record(run_id: str, job: Job, completion: Completion | None, failure: Reque
 
 class Pool:
     """Sends the jobs of one target with bounded, adaptive concurrency and retries."""
-
     def __init__(self, plan: Plan, backend: Backend, run_id: str, writer: RunWriter, cache: Cache | None, concurrency: int,
                  secret: str | None = None):  # fmt: skip
         self.plan = plan
@@ -120,7 +124,6 @@ class Pool:
         queue: asyncio.Queue[Job] = asyncio.Queue()
         for job in jobs:
             queue.put_nowait(job)
-        from tqdm import tqdm
 
         with tqdm(total=len(jobs), unit="req", desc=self.plan.config.model.id, disable=not self.settings.progress, dynamic_ncols=True) as bar:
             self.progress = bar
@@ -229,7 +232,6 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     plan = make_plan(resolved)
     plan.server = server.as_dict() if server is not None else None
     if server is not None and server.kind == "unknown":
-        from hfsweep.sweeps.probe import recorded_hidden_defaults
 
         plan.warnings.append(recorded_hidden_defaults(plan.config))
     config = plan.config
@@ -237,7 +239,6 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{stable_hash(str(run_dir.resolve()), 6)}"
     write_prompts_file(plan.prompts, run_dir)  # the prompts and their checks, for scoring
     if resolved is not None:
-        from omegaconf import OmegaConf
 
         OmegaConf.save(OmegaConf.create(resolved), run_dir / records.CONFIG_FILE)
     started_at = _now()
@@ -247,11 +248,8 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
         if config.search.strategy == "grid":
             rows, stats, interrupted, wall_s = run(plan, plan.jobs, run_dir, run_id, records.COMPLETIONS_JSONL)
         else:
-            from hfsweep.sweeps.search import run_search
-
             rows, stats, interrupted, wall_s, search = run_search(plan, run_dir, run_id, run)
             stats = stats or Stats()
-    prefetch.cancel() if interrupted else prefetch.wait()  # background imports done before this thread's own
     order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
     write_parquet(rows, order, run_dir / records.COMPLETIONS)
     _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search)
@@ -278,8 +276,6 @@ class Connection:
         if target.kind != "embedded":
             return target.endpoint, 8
         if self.url is None:
-            from hfsweep.sweeps.detect import detect
-            from hfsweep.sweeps.embedded import LlamaServer
 
             self.url = self.stack.enter_context(LlamaServer(target)).url
             self.plan.server = detect(self.url).as_dict()  # the embedded server's own defaults, for the record
@@ -349,7 +345,6 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
     backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat)
     pool = Pool(plan, backend, run_id, writer, cache, concurrency, secret=token)
     pool.stats.cache_hits = stats.cache_hits
-    asyncio.get_running_loop().call_later(0.05, prefetch.sending)  # once the first requests are out
     try:
         await pool.run(jobs)
     finally:

@@ -21,6 +21,7 @@ are bounded by ``max_tokens`` per request before they are known), so neither is 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -29,9 +30,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from hfsweep.core import records
 from hfsweep.core.errors import ConfigError
-from hfsweep.sweeps.plan import Job, Plan
+from hfsweep.evaluators.scoring import score_completions
+from hfsweep.core.objective import Constraint, constraints
+from hfsweep.sweeps.plan import Job, Plan, objective_metric
 
 
 @dataclass
@@ -82,27 +87,11 @@ def pooled_sd(rows: list[list[float]]) -> tuple[float | None, int]:
     return math.sqrt(sum(statistics.variance(f) * (len(f) - 1) for f in finite) / df), df
 
 
-def objective_metric(plan: Plan) -> str:
-    """The metric the search optimises: ``objective.metric``, else pass_rate when prompts have checks."""
-    objective = plan.config.objective
-    if objective.metric:
-        metric = objective.metric
-    elif any(getattr(p, "checks", ()) for p in plan.prompts):
-        metric = "pass_rate"
-    else:
-        raise ConfigError(f"search = {plan.config.search.strategy!r} needs an objective: set objective.metric "
-                          "(e.g. objective.metric=distinct_2), or give the prompts checks (pass_rate)")  # fmt: skip
-    if metric == "judge_score" or any(c.startswith("judge_score") for c in objective.constraints):
-        raise ConfigError("search: judge_score is scored after the run, so an adaptive search cannot use it: "
-                          "choose a metric the scores give (pass_rate, perplexity, distinct_2, ...)")  # fmt: skip
-    return metric
-
-
 @dataclass
 class SearchState:
     metric: str
     goal: str
-    constraints: list[tuple[str, str, float]]
+    constraints: list[Constraint]
     order: list[str]  # prompt ids, in the seeded order rounds take them
     alive: list[str]  # cell ids still sampled
     dropped: dict[str, str] = field(default_factory=dict)  # cell id -> the evidence
@@ -114,9 +103,7 @@ class SearchState:
 
 def _values(rows: list[dict], plan: Plan, names: list[str]) -> dict[str, dict[str, dict[str, float]]]:
     """metric -> cell id -> prompt id -> the prompt's value (mean over samples, or the group metric)."""
-    import pandas as pd
 
-    from hfsweep.evaluators.scoring import score_completions
 
     checks = {p.id: getattr(p, "checks", ()) for p in plan.prompts}
     scores, groups = score_completions(pd.DataFrame(rows), names, checks)
@@ -142,10 +129,6 @@ def _violates(est: Estimate, op: str, value: float) -> bool:
     if op in (">=", ">"):
         return est.high < value if op == ">=" else est.high <= value
     return est.low > value if op == "<=" else est.low >= value
-
-
-def _meets(mean: float, op: str, value: float) -> bool:
-    return {">=": mean >= value, "<=": mean <= value, ">": mean > value, "<": mean < value}[op]
 
 
 def _estimates(values: dict, cells: list[str], prompts: list[str], confidence: float) -> dict[str, Estimate]:
@@ -182,7 +165,7 @@ def decide(state: SearchState, values: dict, prompts: list[str], confidence: flo
         state.alive = []
         return {"leader": None}
     meeting = [c for c in feasible
-               if all(_meets(bounds[n][c].mean, op, v) for n, op, v in state.constraints)] or feasible
+               if all(constraint.met(bounds[constraint.metric][c].mean) for constraint in state.constraints)] or feasible
     ranked = sorted(feasible, key=lambda c: (-est[c].mean if goal == "max" else est[c].mean) if not math.isnan(est[c].mean) else math.inf)
     leader = next(c for c in ranked if c in meeting)
     keep = set(ranked[: max(1, math.ceil(len(feasible) / eta))]) if not sequential else set(feasible)
@@ -229,10 +212,8 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
     seconds, the search summary). ``execute`` is :func:`sweeps.runner.execute`."""
     config = plan.config
     search = config.search
-    from hfsweep.reports.options import parse_constraint
 
     metric = objective_metric(plan)
-    constraints = [parse_constraint(text) for text in config.objective.constraints]
     order = [p.id for p in plan.prompts]
     random.Random(config.sampling.seed).shuffle(order)
     cells = [cell.id for cell in plan.cells]
@@ -241,7 +222,7 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
     # every step, dropped the best cell in 2% of simulated searches with steps of 3, 0.5% with 5)
     least = 5 if search.strategy == "sequential" else 3
     first = min(len(order), search.initial_prompts or max(least, math.ceil(len(order) / 2 ** rounds)))
-    state = SearchState(metric, config.objective.goal, constraints, order, cells)
+    state = SearchState(metric, config.objective.goal, constraints(config.objective), order, cells)
     names = sorted({metric, *(name for name, _, _ in constraints)})
     rows: dict[tuple, dict] = {}
     stats, interrupted, wall, n = None, False, 0.0, first
@@ -298,8 +279,6 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
 
 def _add(total, more):
     """Runner counts of two rounds together (the lowest concurrency either reached)."""
-    import dataclasses
-
     summed = {f.name: getattr(total, f.name) + getattr(more, f.name) for f in dataclasses.fields(total) if f.name != "min_limit"}
     return dataclasses.replace(total, **summed, min_limit=min(total.min_limit or more.min_limit, more.min_limit or total.min_limit))
 

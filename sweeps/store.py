@@ -15,6 +15,9 @@ import time
 from pathlib import Path
 from typing import Iterable
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from hfsweep.core.records import COMPLETIONS_JSONL, FIELDS, CompletionRecord, field_types
 
 # The parts of a record that belong to the completion itself, not to the run that asked for it.
@@ -22,14 +25,18 @@ CACHED_FIELDS = ("text", "finish_reason", "prompt_tokens", "completion_tokens", 
                  "latency_s", "total_s", "retries", "finished_at", "request_params")
 
 
+def cache_root() -> Path:
+    """hfsweep's folder of the user's cache (``$XDG_CACHE_HOME/hfsweep``, else ``~/.cache/hfsweep``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hfsweep"
+
+
 def default_cache_path() -> Path:
-    base = os.environ.get("HFSWEEP_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "hfsweep"
-    return Path(base) / "completions.sqlite"
+    """The completion cache: ``$HFSWEEP_CACHE_DIR/completions.sqlite``, else in :func:`cache_root`."""
+    return Path(os.environ.get("HFSWEEP_CACHE_DIR") or cache_root()) / "completions.sqlite"
 
 
 class Cache:
     """Content-addressed store of finished completions: key -> the completion's fields."""
-
     def __init__(self, path: str | Path):
         self.path = Path(path).expanduser()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,7 +72,6 @@ class Cache:
 
 class RunWriter:
     """Appends each record to ``completions.jsonl`` as it finishes; writes parquet at the end."""
-
     def __init__(self, run_dir: Path, name: str = COMPLETIONS_JSONL):
         self.run_dir = run_dir
         self.path = run_dir / name
@@ -124,8 +130,6 @@ def write_parquet(rows: list[dict], order: dict[tuple[str, str, int], int], path
     Written with pyarrow alone (no pandas import on the run's critical path); the column types
     come from :class:`CompletionRecord`'s annotations, so an all-null column keeps its type.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     ordered = sorted(rows, key=lambda r: order.get((r["cell_id"], r["prompt_id"], r["sample_index"]), len(order)))
     schema = pa.schema([(name, getattr(pa, _ARROW_TYPES[kind])()) for name, kind in field_types().items()])

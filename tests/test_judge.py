@@ -10,7 +10,7 @@ import pandas as pd
 
 from hfsweep.pipeline import run_score_report
 from hfsweep.sweeps.compose import compose_config
-from hfsweep.sweeps.judge import JUDGMENTS
+from hfsweep.core.records import JUDGMENTS
 from tests.servers.planted import PlantedServer
 from tests.sweep_helpers import QUIET, SCORE_LIGHT
 

@@ -15,11 +15,12 @@ from types import ModuleType
 from hfsweep.core.errors import MissingExtraError
 
 
-def require(module: str, extra: str) -> ModuleType:
-    """``module``, imported now; :class:`MissingExtraError` naming ``extra`` when it is not installed."""
+def require(module: str, extra: str, hint: str = "") -> ModuleType:
+    """``module``, imported now; :class:`MissingExtraError` naming ``extra`` (or saying ``hint``)
+    when it is not installed."""
     try:
         return importlib.import_module(module)
     except ImportError as error:
         if error.name is not None and not module.startswith(error.name) and not error.name.startswith(module):
             raise  # the extra is there, but something it imports is broken: a bug, not a missing extra
-        raise MissingExtraError(f"{module} is not installed: pip install 'hfsweep[{extra}]'") from None
+        raise MissingExtraError(hint or f"{module} is not installed: pip install 'hfsweep[{extra}]'") from None

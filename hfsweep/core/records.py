@@ -29,7 +29,9 @@ PROMPTS = "prompts.jsonl"
 SUMMARY = "summary.json"
 SCORES = "scores.parquet"
 GROUP_SCORES = "group_scores.parquet"
-FAILED = "failed.json"
+FAILED = "failed.json"  # a multirun job that failed, instead of its records
+JUDGMENTS_JSONL = "judgments.jsonl"  # the judge's completions (sweeps.judge)
+JUDGMENTS = "judgments.parquet"  # one judge_score per judged completion
 SEARCH_LOG = "search.jsonl"  # an adaptive search's rounds (sweeps.search)
 REPORT_DIR = "report"
 
