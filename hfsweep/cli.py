@@ -13,61 +13,25 @@ from pathlib import Path
 
 from hfsweep.core.errors import HfsweepError
 from hfsweep.multirun import failed_jobs, multirun, report_options
-from hfsweep.pipeline import new_run_dir, report, run_score_report, score
+from hfsweep.pipeline import new_run_dir, run_score_report, score, validate
+from hfsweep.reports import build_report
 from hfsweep.reports.export import export
 from hfsweep.reports.planning import plan as plan_prompts
 from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.install import install_test_server, setup
-from hfsweep.sweeps.plan import check_target, make_plan, objective_metric, resolve_target
+from hfsweep.sweeps.plan import resolve_target
 from hfsweep.sweeps.probe import hidden_defaults, probe
-
 
 USAGE_OVERRIDES = "Hydra overrides, e.g. model=gemma3 sweep=decoding 'sweep.grid.temperature=[0,0.7,1.2]' samples=3"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-
-    config, _ = compose_config(args.overrides)
-    make_plan(config)  # every check that needs no network first
-    check_target(config.model)
-    resolved, server = resolve_target(config)
-    plan = make_plan(resolved)
-    target = plan.config.model
-    provider = f", provider {target.provider}" + (" (resolved from auto)" if config.model.provider in (None, "auto") else "")
-    print(f"target: {target.kind} {target.id} ({plan.capability.name}, mode {target.mode}"
-          f"{provider if target.kind == 'hf' else ''})")  # fmt: skip
-    if server is not None:
-        found = f"{server.kind} {server.version or ''}".strip() if server.kind != "unknown" else "not identified"
-        print(f"server: {found} (detected; model.server=KIND overrides)")
-        if server.defaults:
-            print(f"server defaults: {', '.join(f'{k}={v}' for k, v in server.defaults.items())} (hfsweep sends its own values)")
-    print(f"sweep: {config.sweep.name}; swept: {', '.join(plan.swept) or 'nothing'}")
-    for cell in plan.cells:
-        params = ", ".join(f"{k}={v}" for k, v in cell.setting.params.as_dict().items())
-        name = f" [{cell.setting.name}]" if cell.setting.name else ""
-        print(f"  cell {cell.id} setting {cell.setting.id}{name}: {params}")
-    if config.judge.model is not None:
-        judge = config.judge.model
-        print(f"judge: {judge.kind} {judge.id} ({config.judge.parse}): up to {len(plan.jobs)} more requests, "
-              f"at most {config.judge.max_tokens} tokens each")  # fmt: skip
-    search = config.search
-    if search.strategy != "grid":
-
-        caps = [f"{search.budget.requests} requests" if search.budget.requests else "",
-                f"{search.budget.tokens} completion tokens" if search.budget.tokens else ""]  # fmt: skip
-        bound = " and ".join(c for c in caps if c) or "no budget: at most the full grid"
-        print(f"search: {search.strategy} for {config.objective.goal} {objective_metric(plan)}; budget: {bound}")
-    for warning in plan.warnings:
-        print(f"warning: {warning}")
-    print(
-        f"{len(plan.cells)} cells x {len(plan.prompts)} prompts x {config.samples} samples = {len(plan.jobs)} requests; "
-        f"at most {plan.token_budget} completion tokens. Nothing was sent."
-    )
+    for line in validate(args.overrides):
+        print(line)
     return 0
 
 
 def cmd_multirun(args: argparse.Namespace) -> int:
-
     sweep_dir = multirun(args.overrides)
     failed = failed_jobs(sweep_dir)
     for job in failed:
@@ -75,12 +39,11 @@ def cmd_multirun(args: argparse.Namespace) -> int:
     print(f"sweep directory: {sweep_dir}")
     options = report_options(sweep_dir)
     if options is not None and len(failed) < len(list(sweep_dir.glob("*/.hydra"))):
-        print(f"report: {report([sweep_dir], options=options)}")
+        print(f"report: {build_report([sweep_dir], options=options)}")
     return 1 if failed else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-
     if args.multirun:
         return cmd_multirun(args)
 
@@ -110,7 +73,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-
     config, server = resolve_target(compose_config(["sweep=single", *args.overrides])[0])
     if server is not None:
         print(f"server: {server.kind} {server.version or ''} (detected)".replace("  ", " "))
@@ -129,26 +91,22 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-
     counts = score(Path(args.run_dir), args.evaluators.split(",") if args.evaluators else None)
     print(f"scored {args.run_dir}: {counts}")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-
-    print(f"report: {report([Path(p) for p in args.run_dirs], Path(args.out) if args.out else None)}")
+    print(f"report: {build_report([Path(p) for p in args.run_dirs], Path(args.out) if args.out else None)}")
     return 0
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-
     print(plan_prompts([Path(p) for p in args.run_dirs], args.metric, args.difference, alpha=args.alpha, power=args.power))
     return 0
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-
     setup()
     if args.test_server:
         install_test_server()
@@ -156,7 +114,6 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-
     path, rows = export(Path(args.run_dir), args.format, Path(args.out) if args.out else None)
     print(f"exported {rows} completions with their scores: {path}")
     return 0

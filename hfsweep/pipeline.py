@@ -11,9 +11,50 @@ import pyarrow.parquet as pq
 from hfsweep.core import records
 from hfsweep.evaluators.scoring import score_run
 from hfsweep.reports import build_report
+from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.config import Config
 from hfsweep.sweeps.judge import judge_run, merge_scores
+from hfsweep.sweeps.plan import check_target, make_plan, objective_metric, resolve_target
 from hfsweep.sweeps.runner import RunResult, run_sweep
+
+
+def validate(overrides: list[str]) -> list[str]:
+    """What ``hfsweep validate`` prints: the target, the server detected, the cells, the judge, the
+    search and the request count and token bound, after every check a run makes; sends no completion."""
+    out: list[str] = []
+    config, _ = compose_config(overrides)
+    make_plan(config)  # every check that needs no network first
+    check_target(config.model)
+    resolved, server = resolve_target(config)
+    plan = make_plan(resolved)
+    target = plan.config.model
+    provider = f", provider {target.provider}" + (" (resolved from auto)" if config.model.provider in (None, "auto") else "")
+    out.append(f"target: {target.kind} {target.id} ({plan.capability.name}, mode {target.mode}"
+               f"{provider if target.kind == 'hf' else ''})")  # fmt: skip
+    if server is not None:
+        found = f"{server.kind} {server.version or ''}".strip() if server.kind != "unknown" else "not identified"
+        out.append(f"server: {found} (detected; model.server=KIND overrides)")
+        if server.defaults:
+            out.append(f"server defaults: {', '.join(f'{k}={v}' for k, v in server.defaults.items())} (hfsweep sends its own values)")
+    out.append(f"sweep: {config.sweep.name}; swept: {', '.join(plan.swept) or 'nothing'}")
+    for cell in plan.cells:
+        params = ", ".join(f"{k}={v}" for k, v in cell.setting.params.as_dict().items())
+        name = f" [{cell.setting.name}]" if cell.setting.name else ""
+        out.append(f"  cell {cell.id} setting {cell.setting.id}{name}: {params}")
+    if config.judge.model is not None:
+        judge = config.judge.model
+        out.append(f"judge: {judge.kind} {judge.id} ({config.judge.parse}): up to {len(plan.jobs)} more requests, "
+                   f"at most {config.judge.max_tokens} tokens each")  # fmt: skip
+    search = config.search
+    if search.strategy != "grid":
+        caps = [f"{search.budget.requests} requests" if search.budget.requests else "",
+                f"{search.budget.tokens} completion tokens" if search.budget.tokens else ""]  # fmt: skip
+        bound = " and ".join(c for c in caps if c) or "no budget: at most the full grid"
+        out.append(f"search: {search.strategy} for {config.objective.goal} {objective_metric(plan)}; budget: {bound}")
+    out += [f"warning: {warning}" for warning in plan.warnings]
+    out.append(f"{len(plan.cells)} cells x {len(plan.prompts)} prompts x {config.samples} samples = {len(plan.jobs)} requests; "
+               f"at most {plan.token_budget} completion tokens. Nothing was sent.")
+    return out
 
 
 def new_run_dir(config: Config) -> Path:
@@ -30,17 +71,11 @@ def new_run_dir(config: Config) -> Path:
 def score(run_dir: Path, names: list[str] | None = None) -> dict:
     """Score a run's completions into scores.parquet and group_scores.parquet."""
 
-
     path = records.check_run_dir(run_dir) / records.COMPLETIONS
     records.check_version(pq.read_table(path, columns=["schema_version"]).column(0).to_pylist(), run_dir)
     counts = score_run(run_dir, names)
     merge_scores(run_dir)
     return counts
-
-
-def report(paths: list[Path], out: Path | None = None, options: dict | None = None) -> Path:
-    """Build the HTML report (plus CSV tables and SVG plots) for one or more runs."""
-    return build_report(paths, out, options)
 
 
 def run_score_report(config: Config, mapping: dict, run_dir: Path) -> tuple[RunResult, Path | None]:
@@ -54,4 +89,4 @@ def run_score_report(config: Config, mapping: dict, run_dir: Path) -> tuple[RunR
     if not config.report.enabled:
         return result, None
     options = {key: value for key, value in dataclasses.asdict(config.report).items() if key != "enabled"}
-    return result, report([run_dir], options=options)
+    return result, build_report([run_dir], options=options)

@@ -22,7 +22,6 @@ from hfsweep.core import records
 from hfsweep.core.errors import ReportError
 from hfsweep.evaluators.scoring import score_run
 
-PARAMS = list(records.SWEEPABLE)
 TARGET_COLS = ["target_kind", "model", "endpoint", "provider", "mode"]
 KEY_COLS = records.KEY_COLUMNS
 
@@ -87,7 +86,6 @@ def _read_config(path: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         return data if isinstance(data, dict) else {}
     except Exception:  # a broken snapshot must not stop the report
@@ -198,7 +196,7 @@ def target_key(values) -> str:
 def cell_table(completions: pd.DataFrame) -> pd.DataFrame:
     """One row per cell in grid order: ids, target, label, parameters, ``setting`` text."""
     first = completions.drop_duplicates("cell_id", keep="first")
-    cols = ["cell_id", "run_id", "setting_id", "setting_name", *TARGET_COLS, *PARAMS]
+    cols = ["cell_id", "run_id", "setting_id", "setting_name", *TARGET_COLS, *records.SWEEPABLE]
     cells = first[[c for c in cols if c in first.columns]].reset_index(drop=True).copy()
     for c in TARGET_COLS:
         if c not in cells:
@@ -220,18 +218,13 @@ def cell_table(completions: pd.DataFrame) -> pd.DataFrame:
             label = f"{label} ({', '.join(extra)})" if extra else label
         labels[k] = label
     cells["target"] = cells["target_key"].map(labels)
-    swept = swept_params(cells)
+    swept = records.swept_params(cells)
     cells["setting"] = [
         (r.setting_name + ": " if isinstance(r.setting_name, str) and r.setting_name else "")
         + ", ".join(f"{p}={_fmt_value(getattr(r, p))}" for p in swept)
         for r in cells.itertuples()
     ]
     return cells
-
-
-def swept_params(cells: pd.DataFrame) -> list[str]:
-    """Parameters with more than one distinct value among cells."""
-    return [p for p in PARAMS if p in cells and cells[p].nunique(dropna=False) > 1]
 
 
 def prompt_values(scores: pd.DataFrame, group_scores: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

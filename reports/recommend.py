@@ -27,9 +27,11 @@ import numpy as np
 import pandas as pd
 
 from hfsweep.core.errors import ReportError
-from hfsweep.reports import stats
-from hfsweep.reports.load import PARAMS, _fmt_value
 from hfsweep.core.objective import GOALS, OPERATORS, Constraint, default_metric
+from hfsweep.core.records import SWEEPABLE
+from hfsweep.reports import stats
+from hfsweep.reports.load import _fmt_value
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -148,7 +150,7 @@ def from_objective(ctx, objective: Mapping | None) -> tuple[str | None, str, lis
     return metric, goal, cons, how
 
 
-REC_COLS = ["target", "setting", "setting_id", *PARAMS, "metric", "value", "ci_low", "ci_high", "constraints_met",
+REC_COLS = ["target", "setting", "setting_id", *SWEEPABLE, "metric", "value", "ci_low", "ci_high", "constraints_met",
             "constraints", "runner_up", "runner_up_setting_id", "diff", "diff_ci_low", "diff_ci_high", "n", "p",
             "p_holm", "note"]
 
@@ -177,12 +179,12 @@ def recommendations(ctx, metric: str, goal: str = "max", constraints: Sequence[C
 def _row(t, cells, ch: Choice, metric, cons) -> tuple:
     ctext = "; ".join(map(str, cons))
     if ch.index is None:
-        return (t, "", "", *[np.nan] * len(PARAMS), metric, np.nan, np.nan, np.nan, False, ctext,
+        return (t, "", "", *[np.nan] * len(SWEEPABLE), metric, np.nan, np.nan, np.nan, False, ctext,
                 "", "", np.nan, np.nan, np.nan, 0, np.nan, np.nan, ch.note)
     c = cells.iloc[ch.index]
     r = cells.iloc[ch.runner_up] if ch.runner_up is not None else None
     test = ch.test or stats.Paired(np.nan, np.nan, np.nan, 0, np.nan)
-    return (t, c["setting"], c["setting_id"], *[c.get(p, np.nan) for p in PARAMS], metric, ch.estimate.mean,
+    return (t, c["setting"], c["setting_id"], *[c.get(p, np.nan) for p in SWEEPABLE], metric, ch.estimate.mean,
             ch.estimate.low, ch.estimate.high, True, ctext, "" if r is None else r["setting"],
             "" if r is None else r["setting_id"], test.diff, test.low, test.high, test.n, test.p, np.nan,
             "; ".join(s for s in (ch.note, ch.estimate.note, test.note) if s))

@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hfsweep.core import records
-from hfsweep.reports.load import PARAMS, RunData
+from hfsweep.core.records import SWEEPABLE
+from hfsweep.reports.load import RunData
 
 
 def _col(df: pd.DataFrame, name: str, default=np.nan) -> pd.Series:
@@ -22,24 +23,9 @@ def _col(df: pd.DataFrame, name: str, default=np.nan) -> pd.Series:
 TEMPLATE_TOKENS = ("<|im_start|>", "<|im_end|>", "<start_of_turn>", "<end_of_turn>", "[INST]", "<|eot_id|>")
 
 
-def _arrow_strings(values: pd.Series):
-    """``values`` as a pyarrow string array (zero-copy for pandas' Arrow-backed strings), or
-    None when the column holds something other than strings and nulls."""
-
-    try:
-        arr = pa.array(values, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        return None
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if pa.types.is_null(arr.type):
-        return arr.cast(pa.string())
-    return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else None
-
-
 def _template_mask(text: pd.Series) -> np.ndarray:
     """Rows whose text (a string) holds a chat-template token."""
-    arr = _arrow_strings(text)
+    arr = records.arrow_strings(text)
     if arr is None:
         return np.fromiter((isinstance(t, str) and any(token in t for token in TEMPLATE_TOKENS) for t in text),
                            dtype=bool, count=len(text))
@@ -47,32 +33,19 @@ def _template_mask(text: pd.Series) -> np.ndarray:
     return pc.fill_null(pc.match_substring_regex(arr, pattern), False).to_numpy(zero_copy_only=False)
 
 
-def _empty_mask(text: pd.Series) -> np.ndarray:
-    """Rows whose text is missing, empty or whitespace only (Python's ``str.isspace``, which
-    pyarrow's ``utf8_is_space`` matches for every code point)."""
-
-    arr = _arrow_strings(text)
-    if arr is None:
-        return np.fromiter((not isinstance(t, str) or not t.strip() for t in text), dtype=bool, count=len(text))
-    blank = pc.or_kleene(pc.equal(arr, ""), pc.utf8_is_space(arr))
-    return pc.fill_null(blank, True).to_numpy(zero_copy_only=False)
-
-
 def errors_table(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     """Per cell: requests, errors, error rate, most common error kind and message,
     truncation rate (finish_reason ``length`` among non-error rows), empty-output rate, and the
     share of outputs holding chat-template tokens.
 
-    Vectorised over the rows (one pass per column, no per-row Python): the same values as
-    :func:`records.is_truncated` / :func:`records.is_empty` row by row.
+    Vectorised over the rows (``records.truncated_mask`` / ``records.empty_mask``).
     """
     is_err = np.asarray(records.error_mask(comp), dtype=bool)
-    fin = _col(comp, "finish_reason", None)
     text = _col(comp, "text", None)
     df = pd.DataFrame({
         "cell_id": comp["cell_id"].to_numpy(), "is_err": is_err,
-        "truncated": ~is_err & (fin == "length").fillna(False).to_numpy(dtype=bool),
-        "empty": ~is_err & _empty_mask(text),
+        "truncated": records.truncated_mask(comp),
+        "empty": records.empty_mask(comp),
         "template": _template_mask(text),
     })
     g = df.groupby("cell_id", sort=False)
@@ -133,7 +106,7 @@ def _codes(values) -> np.ndarray:
     order of first appearance (nulls a code of their own)."""
 
     if isinstance(values, pd.Series):
-        arr = _arrow_strings(values)
+        arr = records.arrow_strings(values)
         if arr is None:
             return pd.factorize(values.astype(object).astype(str))[0].astype(np.int64)
     else:
@@ -194,7 +167,7 @@ def run_summary(data: RunData, cells: pd.DataFrame) -> dict:
         vals = [s.get(key) for s in data.summaries if isinstance(s.get(key), (int, float))]
         return float(sum(vals)) if vals else None
 
-    grid = {p: sorted(cells[p].dropna().unique().tolist()) for p in PARAMS if p in cells}
+    grid = {p: sorted(cells[p].dropna().unique().tolist()) for p in SWEEPABLE if p in cells}
     targets = cells.drop_duplicates("target")[["target", "target_kind", "model", "endpoint", "provider", "mode"]]
     return {
         "runs": [str(d) for d in data.run_dirs if (d / records.COMPLETIONS).is_file()],

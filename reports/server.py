@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from hfsweep.reports.html import esc, fnum, table
-from hfsweep.reports.load import PARAMS, TARGET_COLS, RunData, target_key
+from hfsweep.reports.load import TARGET_COLS, RunData, target_key
 from hfsweep.core import records
 
 SERVER_COLS = ["target", "kind", "version", "capability", "chat_template", "runs"]
@@ -129,10 +129,10 @@ def defaults_table(data: RunData, cells: pd.DataFrame, sent: dict[str, dict]) ->
         defaults = {ALIASES.get(k, k): v for k, v in reported.items()}
         bodies = [sent[c] for c in group["cell_id"].astype(str) if c in sent]
         keys = {k for body in bodies for k in body}
-        swept = [p for p in PARAMS if p in group and group[p].nunique(dropna=False) > 1]
-        # the sweep's parameters that were sent (PARAMS order), the other fields sent, a swept parameter never
+        swept = records.swept_params(group)
+        # the sweep's parameters that were sent (SWEEPABLE order), the other fields sent, a swept parameter never
         # sent, then the server's other defaults
-        names = [p for p in PARAMS if p in keys or not bodies and p in group] + [k for body in bodies for k in body]
+        names = [p for p in records.SWEEPABLE if p in keys or not bodies and p in group] + [k for body in bodies for k in body]
         names += [*swept, *defaults]
         for name in dict.fromkeys(names):
             if bodies:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hfsweep.core import records
 from hfsweep.core.errors import ReportError
 from hfsweep.reports import design, stats
-from hfsweep.reports.load import PARAMS
 
 
 class Context:
@@ -32,7 +32,7 @@ class Context:
         self.cells = cells
         self.metrics = metrics
         self.opts = opts
-        self.swept = [p for p in PARAMS if p in cells and cells[p].nunique(dropna=False) > 1]
+        self.swept = records.swept_params(cells)
         self.targets = list(dict.fromkeys(cells["target"]))
         ids = cells["cell_id"].tolist()
         self.row = {c: i for i, c in enumerate(ids)}
@@ -160,7 +160,6 @@ def _baseline_setting(ctx: Context) -> str:
         return cells["setting_id"].iloc[0]
     hit = cells[(cells["setting_name"] == base) | (cells["setting_id"] == base)]
     if hit.empty:
-
         names = sorted({n for n in cells["setting_name"].dropna() if n})
         raise ReportError(f"report.baseline '{base}' matches no setting_name or setting_id. "
                           f"Setting names: {', '.join(names) or '(none)'}; or use a setting_id.")

@@ -14,17 +14,13 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
 
-import hfsweep.conf as hfsweep_conf
 from hfsweep.core.errors import ConfigError
 from hfsweep.sweeps.config import Config, field_spec, register, validate
 
 
-def _conf_dir() -> Path:
-    """``conf/``: the folder ``hfsweep.conf`` (the repository's ``conf/``, or its copy in a wheel)."""
-    return Path(hfsweep_conf.__path__[0])
-
-
-CONF_DIR = _conf_dir()
+# conf/ (YAML only) beside this package's folder: the repository's top-level conf/, or hfsweep/conf
+# in a wheel (pyproject.toml ships it there beside hfsweep/sweeps).
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
 
 def groups() -> list[str]:

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from hfsweep.core import records
 from hfsweep.core.errors import ConfigError
 from hfsweep.sweeps.config import Config, ModelTarget, Sampling, Sweep
 
@@ -91,5 +92,4 @@ def expand_cells(config: Config) -> list[Cell]:
 
 def swept_params(settings: list[Setting]) -> list[str]:
     """Parameters that take more than one value across the settings."""
-    dicts = [s.params.as_dict() for s in settings]
-    return [name for name in Sampling().as_dict() if len({d[name] for d in dicts}) > 1]
+    return records.swept_params({name: [getattr(s.params, name) for s in settings] for name in records.PARAMS})

@@ -29,6 +29,7 @@ from hfsweep.sweeps.plan import Job, Plan, resolve_target
 from hfsweep.sweeps.prompts import Prompt
 from hfsweep.sweeps.runner import execute
 
+
 def parse_judgment(text: str | None, rule: str) -> float:
     """The score in a judge's answer: its first number if that is an integer 1..10, or PASS/FAIL
     as 1/0; NaN otherwise.

@@ -8,7 +8,6 @@ its content-addressed cache key. :func:`check_target` makes sure the target can 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 import socket
 from dataclasses import dataclass, field
@@ -92,7 +91,6 @@ def make_plan(config: Config) -> Plan:
                 jobs.append(Job(cell, prompt, sample_index, request, key))
     plan = Plan(config, cells, prompts, jobs, capability, swept, warnings)
     if config.search.strategy != "grid":
-
         objective_metric(plan)  # an adaptive search needs an objective the scores give
     return plan
 
@@ -186,7 +184,6 @@ def check_target(target: ModelTarget, timeout_s: float = 3.0) -> None:
     """Fail before any request if the target cannot work: no model file or server binary for
     the embedded server, or an endpoint whose host does not accept connections."""
     if target.kind == "embedded":
-
         gguf_path(target.gguf or target.id)
         server_binary()
     if target.kind == "hf" and resolve_token(target) is None:

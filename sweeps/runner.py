@@ -232,14 +232,12 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     plan = make_plan(resolved)
     plan.server = server.as_dict() if server is not None else None
     if server is not None and server.kind == "unknown":
-
         plan.warnings.append(recorded_hidden_defaults(plan.config))
     config = plan.config
     run_dir.mkdir(parents=True, exist_ok=True)
     run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{stable_hash(str(run_dir.resolve()), 6)}"
     write_prompts_file(plan.prompts, run_dir)  # the prompts and their checks, for scoring
     if resolved is not None:
-
         OmegaConf.save(OmegaConf.create(resolved), run_dir / records.CONFIG_FILE)
     started_at = _now()
     search = None
@@ -276,7 +274,6 @@ class Connection:
         if target.kind != "embedded":
             return target.endpoint, 8
         if self.url is None:
-
             self.url = self.stack.enter_context(LlamaServer(target)).url
             self.plan.server = detect(self.url).as_dict()  # the embedded server's own defaults, for the record
         return self.url, target.slots

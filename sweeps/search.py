@@ -33,9 +33,8 @@ from pathlib import Path
 import pandas as pd
 
 from hfsweep.core import records
-from hfsweep.core.errors import ConfigError
-from hfsweep.evaluators.scoring import score_completions
 from hfsweep.core.objective import Constraint, constraints
+from hfsweep.evaluators.scoring import score_completions
 from hfsweep.sweeps.plan import Job, Plan, objective_metric
 
 

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from hfsweep.reports import build, tables
-from hfsweep.reports.load import PARAMS, cell_table
+from hfsweep.core.records import SWEEPABLE
+from hfsweep.reports.load import cell_table
 from hfsweep.reports.options import resolve_options
 from hfsweep.core import records
 
@@ -65,7 +66,7 @@ def random_design(rng: np.random.Generator) -> tuple[str, list[dict]]:
             settings = [s for i, s in enumerate(settings) if i not in set(drop.tolist())]
     seen, out = set(), []
     for s in settings:  # the runner drops settings with the same parameters
-        key = tuple(s[p] for p in PARAMS)
+        key = tuple(s[p] for p in SWEEPABLE)
         if key not in seen:
             seen.add(key)
             out.append(s)
@@ -77,7 +78,7 @@ def cells_frame(settings: list[dict], targets: list[str]) -> pd.DataFrame:
     rows = []
     for t in targets:
         for s in settings:
-            params = {p: s[p] for p in PARAMS}
+            params = {p: s[p] for p in SWEEPABLE}
             sid = _h(*params.values())
             rows.append(dict(cell_id=_h(t, sid), run_id="synthetic", setting_id=sid, setting_name=s.get("name", ""),
                              target_kind="endpoint", model=t, endpoint=None, provider=None, mode="text", **params))
@@ -109,7 +110,7 @@ def write_run(out: Path, settings: list[dict], per_sample: dict[str, np.ndarray]
     n_cells, n_prompts, n_samples = first.shape
     comp, scores, groups = [], [], []
     for c, s in enumerate(settings):
-        params = {p: s[p] for p in PARAMS}
+        params = {p: s[p] for p in SWEEPABLE}
         sid = _h(*params.values())
         keys = dict(run_id="synthetic", cell_id=_h(model, sid), setting_id=sid, setting_name=s.get("name", ""),
                     target_kind="endpoint", model=model, mode="text", **params)

@@ -10,12 +10,12 @@ from tests.sweep_helpers import ROOT
 
 # package -> its folder in the repository (pyproject.toml maps them)
 FOLDERS = {"hfsweep": ROOT / "hfsweep", "hfsweep.sweeps": ROOT / "sweeps", "hfsweep.evaluators": ROOT / "evaluators",
-           "hfsweep.reports": ROOT / "reports", "hfsweep.conf": ROOT / "conf"}  # fmt: skip
+           "hfsweep.reports": ROOT / "reports"}  # fmt: skip
 # what each layer may import of the project (the application modules at the top import everything)
 ALLOWED = {
     "hfsweep.core": ("hfsweep.core",),
     "hfsweep.evaluators": ("hfsweep.core", "hfsweep.evaluators"),
-    "hfsweep.sweeps": ("hfsweep.core", "hfsweep.evaluators", "hfsweep.sweeps", "hfsweep.conf"),
+    "hfsweep.sweeps": ("hfsweep.core", "hfsweep.evaluators", "hfsweep.sweeps"),
     "hfsweep.reports": ("hfsweep.core", "hfsweep.evaluators", "hfsweep.reports"),
 }
 

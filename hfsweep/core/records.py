@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from hfsweep.core.errors import RunSchemaError
 
@@ -98,6 +100,19 @@ def field_types() -> dict[str, str]:
     return {f.name: str(f.type).split(" |")[0] for f in dataclasses.fields(CompletionRecord)}
 
 
+def swept_params(columns: Any) -> list[str]:
+    """The parameters (in :data:`PARAMS` order) that take more than one value. ``columns`` maps a
+    parameter to its values: a DataFrame of cells, or ``{name: [values]}``; absent names are skipped.
+
+    >>> swept_params({"temperature": [0.3, 0.7], "top_p": [1.0, 1.0]})
+    ['temperature']
+    """
+    def distinct(values: Any) -> int:
+        return int(values.nunique(dropna=False)) if hasattr(values, "nunique") else len(set(values))
+
+    return [name for name in PARAMS if name in columns and distinct(columns[name]) > 1]
+
+
 # --- what a row is ---------------------------------------------------------------------------
 
 
@@ -138,6 +153,46 @@ def error_mask(frame) -> Any:
         return (column.notna() & (column.str.len() > 0)).to_numpy(dtype=bool, na_value=False)
     values = column.to_numpy(dtype=object)
     return np.fromiter((is_error(v) for v in values), dtype=bool, count=len(values))
+
+
+def truncated_mask(frame) -> np.ndarray:
+    """Vectorised :func:`is_truncated` over a DataFrame of completions."""
+    finish = frame["finish_reason"] if "finish_reason" in frame else None
+    if finish is None:
+        return np.zeros(len(frame), dtype=bool)
+    return ~error_mask(frame) & (finish == "length").fillna(False).to_numpy(dtype=bool)
+
+
+def empty_mask(frame) -> np.ndarray:
+    """Vectorised :func:`is_empty` over a DataFrame of completions (a missing ``text`` column: all empty)."""
+    text = frame["text"] if "text" in frame else [None] * len(frame)
+    return ~error_mask(frame) & _blank(text)
+
+
+def arrow_strings(values: Any):
+    """``values`` as a pyarrow string array (zero-copy for pandas' Arrow-backed strings), or
+    None when the column holds something other than strings and nulls."""
+
+    try:
+        arr = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_null(arr.type):
+        return arr.cast(pa.string())
+    return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else None
+
+
+def _blank(text: Any) -> np.ndarray:
+    """Rows whose text is missing, empty or whitespace only (Python's ``str.isspace``, which
+    pyarrow's ``utf8_is_space`` matches for every code point)."""
+
+    arr = arrow_strings(text)
+    if arr is None:
+        return np.fromiter((not isinstance(t, str) or not t.strip() for t in text), dtype=bool, count=len(text))
+    blank = pc.or_kleene(pc.equal(arr, ""), pc.utf8_is_space(arr))
+    return pc.fill_null(blank, True).to_numpy(zero_copy_only=False)
 
 
 # --- reading a run ----------------------------------------------------------------------------
