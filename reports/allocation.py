@@ -15,7 +15,7 @@ from hfsweep.reports.load import RunData
 
 def searches(data: RunData) -> list[dict]:
     """The search outcome of every search run (``summary.json``'s ``search``, with its rounds)."""
-    return [s["search"] for s in data.summaries if isinstance(s.get("search"), dict)]
+    return [s.search for s in data.summaries.values() if s.search is not None]
 
 
 def dropped_cells(data: RunData) -> set[str]:

@@ -8,6 +8,7 @@ depth.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
@@ -18,8 +19,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import yaml
 
-from hfsweep.core import records
+from hfsweep.core import records, summary
 from hfsweep.core.errors import ReportError
+from hfsweep.core.summary import RunSummary
 from hfsweep.evaluators.scoring import score_run
 
 TARGET_COLS = ["target_kind", "model", "endpoint", "provider", "mode"]
@@ -61,7 +63,7 @@ class RunData:
     scores: pd.DataFrame
     group_scores: pd.DataFrame
     run_dirs: list[Path]
-    summaries: list[dict] = field(default_factory=list)
+    summaries: dict[Path, RunSummary] = field(default_factory=dict)  # run directory -> its summary.json
     configs: list[dict] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -116,7 +118,8 @@ def load_runs(paths, skip: tuple[str, ...] = ()) -> RunData:
         dirs.extend(find_run_dirs(p))
     if not dirs:
         raise ReportError(f"No run directory found under {', '.join(map(str, paths))} (no completions.parquet or failed.json).")
-    comps, scores, groups, summaries, configs, failed, warns = [], [], [], [], [], [], []
+    comps, scores, groups, configs, failed, warns = [], [], [], [], [], []
+    summaries: dict[Path, RunSummary] = {}
     seen_cells: set[str] = set()
     for d in dirs:
         if not (d / records.COMPLETIONS).is_file():
@@ -140,14 +143,12 @@ def load_runs(paths, skip: tuple[str, ...] = ()) -> RunData:
         comps.append(c)
         scores.append(s)
         groups.append(g)
-        summ = _read_json(d / records.SUMMARY)
-        summ["_path"] = str(d)
-        if isinstance(summ.get("search"), dict):  # an adaptive search: its rounds, for the allocation table
-            summ["search"]["rounds"] = _read_jsonl(d / records.SEARCH_LOG)
-        summaries.append(summ)
+        run_summary = summary.read(d) or RunSummary(run_id=d.name)
+        if run_summary.search is not None:  # an adaptive search: its rounds, for the allocation table
+            run_summary = dataclasses.replace(run_summary, search={**run_summary.search, "rounds": _read_jsonl(d / records.SEARCH_LOG)})
+        summaries[d] = run_summary
         configs.append(_read_config(d / records.CONFIG_FILE))
-        for w in summ.get("warnings", []) or []:
-            warns.append(f"{d}: {w}")
+        warns += [f"{d}: {warning}" for warning in run_summary.warnings]
     if not comps:
         raise ReportError(f"Every run under {', '.join(map(str, paths))} failed; nothing to report. See failed.json in each job directory.")
     completions = pd.concat(comps, ignore_index=True)

@@ -159,20 +159,19 @@ def _template_warning(comp: pd.DataFrame) -> list[str]:
 
 def run_summary(data: RunData, cells: pd.DataFrame) -> dict:
     """Counts and settings for the summary section, from completions (authoritative) and
-    summary.json files (wall time, warnings; any field may be missing)."""
+    the runs' summaries (wall time, start and end)."""
     comp = data.completions
     n_err = int(records.error_mask(comp).sum())
 
-    def total(key):
-        vals = [s.get(key) for s in data.summaries if isinstance(s.get(key), (int, float))]
-        return float(sum(vals)) if vals else None
+    summaries = list(data.summaries.values())
+    walls = [s.wall_s for s in summaries if s.wall_s is not None]
 
     grid = {p: sorted(cells[p].dropna().unique().tolist()) for p in SWEEPABLE if p in cells}
     targets = cells.drop_duplicates("target")[["target", "target_kind", "model", "endpoint", "provider", "mode"]]
     return {
         "runs": [str(d) for d in data.run_dirs if (d / records.COMPLETIONS).is_file()],
         "run_ids": sorted(set(comp["run_id"].astype(str).unique())) if "run_id" in comp else [],
-        "sweeps": sorted({str(s["sweep"]) for s in data.summaries if s.get("sweep")}),
+        "sweeps": sorted({s.sweep for s in summaries if s.sweep}),
         "targets": targets.to_dict("records"),
         "grid": grid,
         "cells": len(cells),
@@ -184,9 +183,9 @@ def run_summary(data: RunData, cells: pd.DataFrame) -> dict:
         "retries": int(pd.to_numeric(_col(comp, "retries", 0), errors="coerce").fillna(0).sum()),
         "prompt_tokens": int(pd.to_numeric(_col(comp, "prompt_tokens"), errors="coerce").fillna(0).sum()),
         "completion_tokens": int(pd.to_numeric(_col(comp, "completion_tokens"), errors="coerce").fillna(0).sum()),
-        "wall_s": total("wall_s"),
-        "started_at": min((str(s["started_at"]) for s in data.summaries if s.get("started_at")), default=None),
-        "finished_at": max((str(s["finished_at"]) for s in data.summaries if s.get("finished_at")), default=None),
+        "wall_s": float(sum(walls)) if walls else None,
+        "started_at": min((s.started_at for s in summaries if s.started_at), default=None),
+        "finished_at": max((s.finished_at for s in summaries if s.finished_at), default=None),
         "warnings": list(data.warnings) + _template_warning(comp),
         "failed": list(data.failed),
     }

@@ -19,6 +19,7 @@ import pandas as pd
 from hfsweep.reports.html import esc, fnum, table
 from hfsweep.reports.load import TARGET_COLS, RunData, target_key
 from hfsweep.core import records
+from hfsweep.core.summary import RunSummary
 
 SERVER_COLS = ["target", "kind", "version", "capability", "chat_template", "runs"]
 DEFAULTS_COLS = ["target", "parameter", "server_default", "sent"]
@@ -27,15 +28,15 @@ NOT_SENT = "not sent: the server's default applies"
 ALIASES = {"n_predict": "max_tokens"}  # a server's name for a parameter -> the name requests send it under
 
 
-def _summaries_by_target(data: RunData, cells: pd.DataFrame) -> dict[str, list[dict]]:
+def _summaries_by_target(data: RunData, cells: pd.DataFrame) -> dict[str, list[tuple[Path, RunSummary]]]:
     labels = dict(zip(cells["target_key"], cells["target"]))
-    out: dict[str, list[dict]] = {}
-    for summary in data.summaries:
-        for target in summary.get("targets") or []:
+    out: dict[str, list[tuple[Path, RunSummary]]] = {}
+    for run_dir, summary in data.summaries.items():
+        for target in summary.targets:
             # a summary's target record names the target kind "kind"
-            label = labels.get(target_key([target.get("kind"), *(target.get(c) for c in TARGET_COLS[1:])]))
+            label = labels.get(target_key([target.kind, *(getattr(target, c) for c in TARGET_COLS[1:])]))
             if label is not None:
-                out.setdefault(label, []).append(summary)
+                out.setdefault(label, []).append((run_dir, summary))
     return out
 
 
@@ -44,14 +45,14 @@ def server_table(data: RunData, cells: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for label, summaries in _summaries_by_target(data, cells).items():
         seen: dict[tuple, dict] = {}
-        for s in summaries:
-            server = s.get("server") if isinstance(s.get("server"), dict) else {}
+        for run_dir, summary in summaries:
+            server = summary.server or {}
             template = server.get("chat_template")
             row = {"target": label, "kind": server.get("kind") or "not detected (model.server given, or an older run)",
-                   "version": server.get("version"), "capability": s.get("capability"),
+                   "version": server.get("version"), "capability": summary.capability,
                    "chat_template": f"reported ({len(template)} characters)" if template else "none reported"}  # fmt: skip
             key = tuple(row.values())
-            seen.setdefault(key, {**row, "runs": []})["runs"].append(Path(s.get("_path", "?")).name)
+            seen.setdefault(key, {**row, "runs": []})["runs"].append(run_dir.name)
         for row in seen.values():
             runs = row["runs"]
             rows.append({**row, "runs": ", ".join(runs) if len(runs) <= 4 else f"{len(runs)} runs"})
@@ -124,7 +125,7 @@ def defaults_table(data: RunData, cells: pd.DataFrame, sent: dict[str, dict]) ->
     rows = []
     summaries = _summaries_by_target(data, cells)
     for label, group in cells.groupby("target", sort=False):
-        server = next((s["server"] for s in summaries.get(label, []) if isinstance(s.get("server"), dict)), {})
+        server = next((summary.server for _, summary in summaries.get(label, []) if summary.server), {})
         reported = server.get("defaults") if isinstance(server.get("defaults"), dict) else {}
         defaults = {ALIASES.get(k, k): v for k, v in reported.items()}
         bodies = [sent[c] for c in group["cell_id"].astype(str) if c in sent]

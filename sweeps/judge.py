@@ -10,7 +10,6 @@ keyed by the completion's (cell, prompt, sample) and its cache key, with the par
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hfsweep.core import records
+from hfsweep.core import records, summary
 from hfsweep.sweeps.backends import Request
 from hfsweep.sweeps.capabilities import capability_for
 from hfsweep.sweeps.config import Config, Sampling
@@ -92,16 +91,10 @@ def judge_run(config: Config, run_dir: Path) -> JudgeResult:
     errors = sum(records.is_error(e) for e in table["judge_error"])
     unparseable = sum(math.isnan(s) for s in table["judge_score"]) - errors
     result = JudgeResult(len(keys), unparseable, errors, stats.sent, interrupted)
-    summary_path = run_dir / records.SUMMARY
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    summary["judge"] = {"model": judge_config.model.id, "kind": judge_config.model.kind, "judged": result.judged,
-                        "unparseable": unparseable, "errors": errors, "sent": stats.sent}  # fmt: skip
-    if unparseable or errors:
-        summary.setdefault("warnings", []).append(
-            f"judge {judge_config.model.id}: {unparseable} of {result.judged} judgments could not be parsed "
-            f"({judge.parse}) and {errors} failed; their judge_score is NaN"
-        )
-    summary_path.write_text(json.dumps(summary, indent=2))
+    warning = (f"judge {judge_config.model.id}: {unparseable} of {result.judged} judgments could not be parsed "
+               f"({judge.parse}) and {errors} failed; their judge_score is NaN") if unparseable or errors else None
+    summary.add_judge(run_dir, summary.JudgeSummary(judge_config.model.id, judge_config.model.kind, result.judged,
+                                                    unparseable, errors, stats.sent), warning)  # fmt: skip
     return result
 
 

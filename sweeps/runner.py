@@ -16,7 +16,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from hfsweep.core import records
+from hfsweep.core import records, summary
 from hfsweep.core.errors import TargetError
 from hfsweep.core.records import CompletionRecord
 from hfsweep.sweeps.backends import LOCAL_TOKEN, Backend, Completion, RequestFailure, make_backend
@@ -353,32 +353,31 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
                    interrupted: bool, search: dict | None = None) -> None:  # fmt: skip
     config = plan.config
     target = config.model
-    summary = {
-        "run_id": run_id,
-        "started_at": started_at,
-        "finished_at": _now(),
-        "wall_s": round(wall_s, 3),
-        "interrupted": interrupted,
-        "requests": search["requests"] if search else len(plan.jobs),
-        "finished": len(rows),
-        "sent": stats.sent,
-        "cache_hits": stats.cache_hits,
-        "errors": sum(1 for r in rows if records.is_error(r["error"])),
-        "retries": stats.retries,
-        "min_concurrency": stats.min_limit,
-        "prompt_tokens": sum(r["prompt_tokens"] or 0 for r in rows),
-        "completion_tokens": sum(r["completion_tokens"] or 0 for r in rows),
-        "targets": [{"kind": target.kind, "model": target.id, "endpoint": target.endpoint, "provider": target.provider, "mode": target.mode}],
-        "capability": plan.capability.name,
-        "server": plan.server,
-        "sweep": config.sweep.name,
-        "grid": {name: list(values) for name, values in config.sweep.grid.items()},
-        "presets": list(config.sweep.presets),
-        "swept": plan.swept,
-        "cells": len(plan.cells),
-        "samples": config.samples,
-        "prompts": len(plan.prompts),
-        "warnings": plan.warnings,
-        "search": search,
-    }
-    (run_dir / records.SUMMARY).write_text(json.dumps(summary, indent=2))
+    summary.write(run_dir, summary.RunSummary(
+        run_id=run_id,
+        started_at=started_at,
+        finished_at=_now(),
+        wall_s=round(wall_s, 3),
+        interrupted=interrupted,
+        requests=search["requests"] if search else len(plan.jobs),
+        finished=len(rows),
+        sent=stats.sent,
+        cache_hits=stats.cache_hits,
+        errors=sum(1 for r in rows if records.is_error(r["error"])),
+        retries=stats.retries,
+        min_concurrency=stats.min_limit,
+        prompt_tokens=sum(r["prompt_tokens"] or 0 for r in rows),
+        completion_tokens=sum(r["completion_tokens"] or 0 for r in rows),
+        targets=(summary.TargetSummary(target.kind, target.id, target.endpoint, target.provider, target.mode),),
+        capability=plan.capability.name,
+        server=plan.server,
+        sweep=config.sweep.name,
+        grid={name: list(values) for name, values in config.sweep.grid.items()},
+        presets=list(config.sweep.presets),
+        swept=plan.swept,
+        cells=len(plan.cells),
+        samples=config.samples,
+        prompts=len(plan.prompts),
+        warnings=plan.warnings,
+        search=search,
+    ))

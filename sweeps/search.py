@@ -222,7 +222,7 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
     least = 5 if search.strategy == "sequential" else 3
     first = min(len(order), search.initial_prompts or max(least, math.ceil(len(order) / 2 ** rounds)))
     state = SearchState(metric, config.objective.goal, constraints(config.objective), order, cells)
-    names = sorted({metric, *(name for name, _, _ in constraints)})
+    names = sorted({metric, *(constraint.metric for constraint in state.constraints)})
     rows: dict[tuple, dict] = {}
     stats, interrupted, wall, n = None, False, 0.0, first
     while True:
