@@ -22,10 +22,8 @@ from omegaconf import OmegaConf
 
 from hfsweep.core import records
 from hfsweep.core.errors import ConfigError, HfsweepError
-from hfsweep.pipeline import score
+from hfsweep.pipeline import run_and_score
 from hfsweep.sweeps.compose import CONF_DIR, from_mapping
-from hfsweep.sweeps.config import register
-from hfsweep.sweeps.runner import run_sweep
 
 # hydra/launcher=NAME -> the plugin that provides it (installed by the ``launchers`` extra)
 LAUNCHER_PLUGINS = {
@@ -73,20 +71,17 @@ def check_launcher(overrides: list[str]) -> None:
 
 
 def run_job(cfg) -> dict:
-    """One Hydra job: validate, run and score into the job's output directory."""
-
-
+    """One Hydra job: validate, run, judge (with a judge) and score into the job's output directory."""
     for noisy in ("httpx", "httpx2"):  # Hydra's job logging is INFO: one line per request otherwise
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    hydra = HydraConfig.get()
-    run_dir = Path(hydra.runtime.output_dir)
-    overrides = list(hydra.overrides.task)
+    hydra_config = HydraConfig.get()
+    run_dir = Path(hydra_config.runtime.output_dir)
+    overrides = list(hydra_config.overrides.task)
     try:
         mapping = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
         mapping.pop("hydra", None)
         config = from_mapping(mapping)
-        result = run_sweep(config, run_dir, mapping)
-        score(run_dir, list(config.evaluators) if config.evaluators else None)
+        result = run_and_score(config, mapping, run_dir)
         status = {"status": "ok", "overrides": overrides, "requests": result.requests, "errors": result.stats.errors}
     except Exception as error:  # a failed job must not hide the others: record it and go on
         message = str(error) if isinstance(error, HfsweepError) else f"{type(error).__name__}: {error}"
@@ -94,7 +89,7 @@ def run_job(cfg) -> dict:
         if not isinstance(error, HfsweepError):
             status["traceback"] = traceback.format_exc()
         (run_dir / records.FAILED).write_text(json.dumps(status, indent=2))
-        print(f"hfsweep: job {hydra.job.num} ({' '.join(overrides)}) failed: {message}", file=sys.stderr)
+        print(f"hfsweep: job {hydra_config.job.num} ({' '.join(overrides)}) failed: {message}", file=sys.stderr)
     return status
 
 
@@ -102,7 +97,6 @@ def multirun(overrides: list[str]) -> Path:
     """Run Hydra's multirun with the user's overrides; returns the sweep directory."""
 
 
-    register()
     check_launcher(overrides)
     sweep_dir = sweep_dir_for(overrides)
     extra = [] if _override_value(overrides, "hydra.sweep.dir") else [f"hydra.sweep.dir={sweep_dir}"]

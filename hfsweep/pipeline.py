@@ -78,15 +78,21 @@ def score(run_dir: Path, names: list[str] | None = None) -> dict:
     return counts
 
 
-def run_score_report(config: Config, mapping: dict, run_dir: Path) -> tuple[RunResult, Path | None]:
-    """Run the sweep, score it, and write the report (unless ``report.enabled`` is false)."""
+def run_and_score(config: Config, mapping: dict, run_dir: Path) -> RunResult:
+    """Run the sweep, judge it (with a judge) and score it: one run, or one job of a multirun."""
     result = run_sweep(config, run_dir, mapping)
     if result.interrupted or result.failed:
-        return result, None
+        return result
     if config.judge.model is not None:
         judge_run(config, run_dir)
     score(run_dir, list(config.evaluators) if config.evaluators else None)
-    if not config.report.enabled:
+    return result
+
+
+def run_score_report(config: Config, mapping: dict, run_dir: Path) -> tuple[RunResult, Path | None]:
+    """:func:`run_and_score`, then the report (unless ``report.enabled`` is false)."""
+    result = run_and_score(config, mapping, run_dir)
+    if result.interrupted or result.failed or not config.report.enabled:
         return result, None
     options = {key: value for key, value in dataclasses.asdict(config.report).items() if key != "enabled"}
     return result, build_report([run_dir], options=options)

@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException
 
 from hfsweep.core.errors import ConfigError
-from hfsweep.sweeps.config import Config, field_spec, register, validate
+from hfsweep.sweeps.config import Config, field_spec, validate
 
 
 # conf/ (YAML only) beside this package's folder: the repository's top-level conf/, or hfsweep/conf
@@ -34,7 +34,6 @@ def group_options(group: str) -> list[str]:
 
 def compose_mapping(overrides: list[str]) -> dict:
     """Compose the config with CLI-style overrides into a plain, resolved mapping."""
-    register()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
             cfg = compose("config", overrides=list(overrides))

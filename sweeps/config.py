@@ -169,9 +169,8 @@ class Config:
     out_dir: str = "runs"
 
 
-def register() -> None:
-    """Register the schema in Hydra's ConfigStore (``conf/config.yaml`` extends ``schema``)."""
-    ConfigStore.instance().store(name="schema", node=Config)
+# The schema in Hydra's ConfigStore, where it is defined (``conf/config.yaml`` extends ``schema``).
+ConfigStore.instance().store(name="schema", node=Config)
 
 
 # --- checks -------------------------------------------------------------------------------

@@ -241,8 +241,8 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
         OmegaConf.save(OmegaConf.create(resolved), run_dir / records.CONFIG_FILE)
     started_at = _now()
     search = None
-    with Connection(plan) as connection:  # an embedded server lives through every round of a search
-        run = functools.partial(execute, connection=connection)
+    with TargetServer(plan) as target_server:  # an embedded server lives through every round of a search
+        run = functools.partial(execute, target_server=target_server)
         if config.search.strategy == "grid":
             rows, stats, interrupted, wall_s = run(plan, plan.jobs, run_dir, run_id, records.COMPLETIONS_JSONL)
         else:
@@ -259,7 +259,7 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     return RunResult(run_dir, len(rows) if search else len(plan.jobs), stats, wall_s, interrupted, kinds, first)
 
 
-class Connection:
+class TargetServer:
     """Where a plan's requests go: the endpoint, or the embedded llama-server, started on first
     use (a run replayed whole from the cache starts none) and stopped when the ``with`` ends."""
 
@@ -278,7 +278,7 @@ class Connection:
             self.plan.server = detect(self.url).as_dict()  # the embedded server's own defaults, for the record
         return self.url, target.slots
 
-    def __enter__(self) -> Connection:
+    def __enter__(self) -> TargetServer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -286,15 +286,15 @@ class Connection:
 
 
 def execute(plan: Plan, jobs: list[Job], run_dir: Path, run_id: str, jsonl_name: str,
-            connection: Connection | None = None) -> tuple[list[dict], Stats, bool, float]:  # fmt: skip
+            target_server: TargetServer | None = None) -> tuple[list[dict], Stats, bool, float]:  # fmt: skip
     """Finish ``jobs`` (a plan's requests, or some of them) into ``run_dir/jsonl_name``: replayed
-    from the cache, or sent through ``connection`` (a new one, closed on return, if None).
+    from the cache, or sent through ``target_server`` (a new one, closed on return, if None).
     Returns the rows of these jobs (the latest per cell, prompt and sample; an earlier run in the
     directory may have had others), the counts, whether it was interrupted (Ctrl-C), and the
     wall time."""
-    if connection is None:
-        with Connection(plan) as connection:
-            return execute(plan, jobs, run_dir, run_id, jsonl_name, connection)
+    if target_server is None:
+        with TargetServer(plan) as target_server:
+            return execute(plan, jobs, run_dir, run_id, jsonl_name, target_server)
     start = time.monotonic()
     config = plan.config
     cache = Cache(config.runner.cache_path or default_cache_path()) if config.runner.cache else None
@@ -305,7 +305,7 @@ def execute(plan: Plan, jobs: list[Job], run_dir: Path, run_id: str, jsonl_name:
         todo = _replay_cache(jobs, config.runner.refresh, run_id, cache, writer, stats)
         if todo:
             check_target(config.model)
-            stats = asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats, connection))
+            stats = asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats, target_server))
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -334,9 +334,9 @@ def _replay_cache(jobs: list[Job], refresh: bool, run_id: str, cache: Cache | No
 
 
 async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter, cache: Cache | None, stats: Stats,
-                    connection: Connection) -> Stats:  # fmt: skip
+                    target_server: TargetServer) -> Stats:  # fmt: skip
     target = plan.config.model
-    base_url, default_concurrency = connection.open()
+    base_url, default_concurrency = target_server.open()
     concurrency = plan.config.runner.concurrency or default_concurrency
     token = resolve_token(target)
     backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat)
