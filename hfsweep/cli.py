@@ -16,7 +16,7 @@ from hfsweep.multirun import failed_jobs, multirun, report_options
 from hfsweep.pipeline import new_run_dir, run_score_report, score, validate
 from hfsweep.reports import build_report
 from hfsweep.reports.export import export
-from hfsweep.reports.planning import plan as plan_prompts
+from hfsweep.reports.sample_size import sample_size
 from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.install import install_test_server, setup
 from hfsweep.sweeps.plan import resolve_target
@@ -102,7 +102,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    print(plan_prompts([Path(p) for p in args.run_dirs], args.metric, args.difference, alpha=args.alpha, power=args.power))
+    print(sample_size([Path(p) for p in args.run_dirs], args.metric, args.difference, alpha=args.alpha, power=args.power))
     return 0
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from hfsweep.core import records
-from hfsweep.reports import allocation, html, paper, plots, recommend, runtables, server, tables
+from hfsweep.reports import holtzman_table, html, plots, recommend, run_facts, search_allocation, server, tables
 from hfsweep.reports.load import RunData, cell_table, find_run_dirs, load_runs, prompt_values
 from hfsweep.reports.options import resolve_options
 
@@ -55,7 +55,7 @@ def compute(paths, options: dict | None = None) -> Report:
     run_opts = next((c.get("report") for c in data.configs if isinstance(c.get("report"), dict)), None)
     opts = resolve_options(run_opts, options, strict_last=True)
     opts["objective"] = next((c["objective"] for c in data.configs if isinstance(c.get("objective"), dict)), None)
-    opts["search_dropped"] = allocation.dropped_cells(data)  # not candidates for the recommendation
+    opts["search_dropped"] = search_allocation.dropped_cells(data)  # not candidates for the recommendation
     t1 = time.perf_counter()
     cells = cell_table(data.completions)
     prompts = data.completions["prompt_id"].astype(str).unique().tolist()  # first-seen order
@@ -72,18 +72,18 @@ def compute(paths, options: dict | None = None) -> Report:
     rep.key_metrics = [m for m in opts["key_metrics"] if m in metrics] or metrics[:6]
     rep.tables, rep.notes = statistics(ctx, rep.key_metrics)
     t = rep.tables
-    t["errors"] = runtables.errors_table(data.completions, cells)
-    t["usage"] = runtables.usage_table(data.completions, cells)
-    t["identical_cells"] = runtables.identical_cells(data.completions, cells)
-    if rep.opts["search_dropped"] or allocation.searches(data):
-        t["search"] = allocation.allocation_table(data, cells)  # an adaptive search's requests per cell and round
+    t["errors"] = run_facts.errors_table(data.completions, cells)
+    t["usage"] = run_facts.usage_table(data.completions, cells)
+    t["identical_cells"] = run_facts.identical_cells(data.completions, cells)
+    if rep.opts["search_dropped"] or search_allocation.searches(data):
+        t["search"] = search_allocation.allocation_table(data, cells)  # an adaptive search's requests per cell and round
     t["server"] = server.server_table(data, cells)
     t["server_defaults"] = server.defaults_table(data, cells, server.sent_params(data.run_dirs))
     t2 = time.perf_counter()
-    t["decoding"], rep.notes["decoding"] = paper.decoding_table(data.completions, cells)
+    t["decoding"], rep.notes["decoding"] = holtzman_table.decoding_table(data.completions, cells)
     t["cells"] = cells.drop(columns=["target_key"])
-    rep.summary = runtables.run_summary(data, cells)
-    rep.summary["searches"] = allocation.search_facts(data, cells)
+    rep.summary = run_facts.run_summary(data, cells)
+    rep.summary["searches"] = search_allocation.search_facts(data, cells)
     rep.timings.update(load_s=t1 - t0, stats_s=t2 - t1, paper_s=time.perf_counter() - t2)
     return rep
 

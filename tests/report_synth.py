@@ -3,7 +3,7 @@
 Values go through the same code the report runs: ``reports.load.cell_table`` builds the cells,
 ``reports.tables.Context`` the per-prompt matrices, ``reports.build.statistics`` every table.
 Run directories carry the parquet schema ``reports.load`` reads, so ``build_report`` and
-``reports.planning.plan`` read them like real runs.
+``reports.sample_size.plan`` read them like real runs.
 """
 
 from __future__ import annotations

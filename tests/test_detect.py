@@ -92,7 +92,7 @@ def test_chat_on_a_gguf_without_a_template_is_warned(capsys):
 
 
 def test_template_tokens_in_outputs_are_counted():
-    from hfsweep.reports.runtables import errors_table
+    from hfsweep.reports.run_facts import errors_table
 
     comp = pd.DataFrame({"cell_id": ["a", "a", "b"], "text": ["<|im_start|>user hi", "fine", "ok"], "error": [None] * 3,
                          "finish_reason": ["stop"] * 3, "error_message": [None] * 3})  # fmt: skip

@@ -159,7 +159,7 @@ def test_options_validation():
 def test_decoding_perplexity_pools_the_texts_log_probabilities():
     import math
 
-    from hfsweep.reports.paper import _perplexity
+    from hfsweep.reports.holtzman_table import _perplexity
 
     texts = pd.DataFrame({"logprob_sum": [-2.0, -4.0, None], "logprob_tokens": [2, 4, 3]})
     assert _perplexity(texts) == pytest.approx(math.exp(6.0 / 6))

@@ -1,4 +1,4 @@
-"""reports.planning.plan and ``hfsweep plan`` on a synthetic pilot run with known variances.
+"""reports.sample_size.sample_size and ``hfsweep plan`` on a synthetic pilot run with known variances.
 
 Per-sample value = cell mean + prompt effect (SD 1, cancels in pairs) + cell x prompt
 interaction (SD 0.05) + sample noise (SD 0.2), 4 samples per prompt. So the paired SD of two
@@ -16,7 +16,7 @@ import pytest
 
 from hfsweep.reports import stats
 from hfsweep.core.errors import ReportError
-from hfsweep.reports.planning import plan
+from hfsweep.reports.sample_size import sample_size
 from hfsweep.cli import main
 from tests import report_synth as rs
 
@@ -40,7 +40,7 @@ def pilot(tmp_path_factory):
 
 
 def test_plan_recovers_the_variances(pilot):
-    result = plan(pilot, "score", 0.05)
+    result = sample_size(pilot, "score", 0.05)
     t = result.targets[0]
     true_sd = np.sqrt(2 * (INTERACTION ** 2 + NOISE ** 2 / K))
     assert (t.cells, t.prompts, t.samples) == (4, 300, 4)
@@ -59,7 +59,7 @@ def test_planned_prompts_reach_the_planned_power(pilot):
     """Experiments of the planned size, simulated from the same model, find the difference
     about 80% of the time (through the report's paired_baseline table)."""
     d = 0.05
-    n = int(plan(pilot, "score", d).targets[0].n)
+    n = int(sample_size(pilot, "score", d).targets[0].n)
     rng = np.random.default_rng(9)
     reps = 300
     cells = rs.cells_frame(rs.grid({"temperature": [0.7, 1.0]}), ["a"])
@@ -71,19 +71,19 @@ def test_planned_prompts_reach_the_planned_power(pilot):
 
 
 def test_group_metric_has_no_samples_split(pilot):
-    t = plan(pilot, "spread", 0.01).targets[0]
+    t = sample_size(pilot, "spread", 0.01).targets[0]
     assert np.isfinite(t.n) and not t.by_samples and "group metric" in t.note
 
 
 def test_user_errors(pilot, tmp_path):
     with pytest.raises(ReportError, match="Did you mean: score"):
-        plan(pilot, "scor", 0.05)
+        sample_size(pilot, "scor", 0.05)
     with pytest.raises(ReportError, match="must be > 0"):
-        plan(pilot, "score", 0)
+        sample_size(pilot, "score", 0)
     with pytest.raises(ReportError, match="does not exist"):
-        plan(tmp_path / "nope", "score", 0.05)
+        sample_size(tmp_path / "nope", "score", 0.05)
     with pytest.raises(ReportError, match="No run directory"):
-        plan(tmp_path, "score", 0.05)
+        sample_size(tmp_path, "score", 0.05)
 
 
 def test_cli_plan(pilot, capsys):

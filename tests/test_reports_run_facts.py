@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hfsweep.reports import runtables
+from hfsweep.reports import run_facts
 from hfsweep.reports.load import cell_table
 from hfsweep.core import records
 
@@ -40,7 +40,7 @@ def completions(string_dtype) -> pd.DataFrame:
 @pytest.mark.parametrize("string_dtype", [object, "str"])
 def test_errors_table_matches_the_row_definitions(string_dtype):
     comp = completions(string_dtype)
-    table = runtables.errors_table(comp, cell_table(comp)).set_index("cell_id")
+    table = run_facts.errors_table(comp, cell_table(comp)).set_index("cell_id")
     for cid, g in comp.astype(object).where(comp.notna(), None).groupby("cell_id"):
         err = [records.is_error(e) for e in g["error"]]
         ok = len(g) - sum(err)
@@ -48,7 +48,7 @@ def test_errors_table_matches_the_row_definitions(string_dtype):
         assert row["requests"] == len(g) and row["errors"] == sum(err)
         trunc = sum(records.is_truncated(e, f) for e, f in zip(g["error"], g["finish_reason"]))
         empty = sum(records.is_empty(e, t) for e, t in zip(g["error"], g["text"]))
-        leaked = sum(isinstance(t, str) and any(k in t for k in runtables.TEMPLATE_TOKENS) for t in g["text"])
+        leaked = sum(isinstance(t, str) and any(k in t for k in run_facts.TEMPLATE_TOKENS) for t in g["text"])
         assert row["truncated_rate"] == pytest.approx(trunc / ok)
         assert row["empty_rate"] == pytest.approx(empty / ok)
         assert row["template_tokens_rate"] == pytest.approx(leaked / ok)
@@ -63,17 +63,17 @@ def test_errors_table_matches_the_row_definitions(string_dtype):
 @pytest.mark.parametrize("string_dtype", [object, "str"])
 def test_identical_cells_groups_exact_repeats_only(string_dtype):
     comp = completions(string_dtype)
-    table = runtables.identical_cells(comp, cell_table(comp))
+    table = run_facts.identical_cells(comp, cell_table(comp))
     assert table["cell_id"].tolist() == ["c4", "c5"] and set(table["group"]) == {1}
     assert (table["outputs"] == 12).all()
     changed = comp.copy()
     i = changed.index[(changed["cell_id"] == "c5") & changed["error"].isna()][0]
     changed.loc[i, "text"] = changed.loc[i, "text"] + " "  # one character of one output differs
-    assert runtables.identical_cells(changed, cell_table(changed)).empty
+    assert run_facts.identical_cells(changed, cell_table(changed)).empty
 
 
 def test_template_warning_counts_leaked_outputs():
     comp = completions("str")
-    leaked = sum(isinstance(t, str) and any(k in t for k in runtables.TEMPLATE_TOKENS) for t in comp["text"].astype(object))
-    warning = runtables._template_warning(comp)
+    leaked = sum(isinstance(t, str) and any(k in t for k in run_facts.TEMPLATE_TOKENS) for t in comp["text"].astype(object))
+    warning = run_facts._template_warning(comp)
     assert leaked and warning[0].startswith(f"{leaked} of {len(comp)} outputs")

@@ -38,8 +38,8 @@ from hfsweep.reports.load import cell_table, load_runs, metric_columns, prompt_v
 
 
 @dataclass(frozen=True)
-class TargetPlan:
-    """The plan for one target (model) of the pilot."""
+class TargetSampleSize:
+    """The sample size for one target (model) of the pilot."""
 
     target: str
     cells: int
@@ -56,14 +56,14 @@ class TargetPlan:
 
 
 @dataclass(frozen=True)
-class Plan:
+class SampleSize:
     """Prompts needed to detect ``difference`` on ``metric``, per target of the pilot."""
 
     metric: str
     difference: float
     alpha: float
     power: float
-    targets: list[TargetPlan]
+    targets: list[TargetSampleSize]
 
     def __str__(self) -> str:
         lines = [f"Detect a difference of {self.difference:g} in {self.metric} between two settings, paired by prompt, "
@@ -92,9 +92,9 @@ def _n(n: float) -> str:
     return str(int(n)) if math.isfinite(n) else "-"
 
 
-def plan(run_dirs, metric: str, difference: float, *, alpha: float = 0.05, power: float = 0.8,
-         samples: Sequence[int] = (1, 2, 4, 8, 16)) -> Plan:
-    """Read a pilot run (run or sweep directories, as ``reports.load``) and return the plan.
+def sample_size(run_dirs, metric: str, difference: float, *, alpha: float = 0.05, power: float = 0.8,
+         samples: Sequence[int] = (1, 2, 4, 8, 16)) -> SampleSize:
+    """Read a pilot run (run or sweep directories, as ``reports.load``) and return the sample sizes it needs.
 
     Raises:
         ReportError: a path that is not a run, an unknown metric, a difference <= 0.
@@ -125,8 +125,8 @@ def plan(run_dirs, metric: str, difference: float, *, alpha: float = 0.05, power
         x, ids = x[keep], [c for c, k in zip(ids, keep) if k]
         within = _within(data.scores, ids, metric) if per_sample else None
         k = float(data.scores[data.scores["cell_id"].isin(ids)].groupby(["cell_id", "prompt_id"]).size().mean())
-        out.append(_target_plan(t, x, k, within, difference, alpha, power, samples))
-    return Plan(metric, float(difference), alpha, power, out)
+        out.append(_target_sample_size(t, x, k, within, difference, alpha, power, samples))
+    return SampleSize(metric, float(difference), alpha, power, out)
 
 
 def _within(scores, cell_ids: list[str], metric: str) -> tuple[float, float]:
@@ -141,12 +141,12 @@ def _within(scores, cell_ids: list[str], metric: str) -> tuple[float, float]:
 FEW = 10  # below this many pilot prompts the SD estimate itself is rough
 
 
-def _target_plan(target, x: np.ndarray, k_mean: float, within, d: float, alpha: float, power: float,
-                 samples) -> TargetPlan:
+def _target_sample_size(target, x: np.ndarray, k_mean: float, within, d: float, alpha: float, power: float,
+                 samples) -> TargetSampleSize:
     complete = x[:, np.isfinite(x).all(axis=0)]
     c, p = complete.shape
     if c < 2 or p < 2:
-        return TargetPlan(target, c, p, k_mean, float("nan"), float("nan"), float("nan"), float("nan"),
+        return TargetSampleSize(target, c, p, k_mean, float("nan"), float("nan"), float("nan"), float("nan"),
                           note="needs at least 2 cells with values on at least 2 common prompts")
     resid = complete - complete.mean(axis=1, keepdims=True) - complete.mean(axis=0, keepdims=True) + complete.mean()
     ms = float((resid ** 2).sum() / ((c - 1) * (p - 1)))
@@ -172,4 +172,4 @@ def _target_plan(target, x: np.ndarray, k_mean: float, within, d: float, alpha: 
         ks = sorted({*samples, int(round(k_mean))})
         fields.update(within_sd=math.sqrt(v_w), between_sd=math.sqrt(v_b),
                       by_samples={k: stats.prompts_needed(math.sqrt(2 * (v_b + v_w / k)), d, alpha, power) for k in ks})
-    return TargetPlan(**fields, note="; ".join(notes))
+    return TargetSampleSize(**fields, note="; ".join(notes))
