@@ -1,4 +1,5 @@
-"""The report's "Server" section: what served each target and the sampler settings it applies.
+"""The tables of the report's "Server" section (drawn by ``templates/sections/server.html``):
+what served each target and the sampler settings it applies.
 
 A run's ``summary.json`` holds ``server`` (what detection found: kind, version, the server's
 default sampler settings, chat template) and ``capability`` (hfsweep's entry for it). What the
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
-from hfsweep.reports.html import esc, fnum, table
+from hfsweep.reports.formatting import fnum
 from hfsweep.reports.load import TARGET_COLS, RunData, target_key
 from hfsweep.core import records
 from hfsweep.core.summary import RunSummary
@@ -77,8 +79,6 @@ def _flat(params: dict) -> dict:
 
 def sent_params(run_dirs: list[Path]) -> dict[str, dict]:
     """cell_id -> what its first request sent (flattened), for runs that recorded it."""
-    import pyarrow.parquet as pq
-
     out: dict[str, dict] = {}
     for d in run_dirs:
         path = d / records.COMPLETIONS
@@ -146,21 +146,3 @@ def defaults_table(data: RunData, cells: pd.DataFrame, sent: dict[str, dict]) ->
             shown = fnum(default, 6) if default is not None else ("not reported" if server else "server not detected")
             rows.append({"target": label, "parameter": name, "server_default": shown, "sent": text})
     return pd.DataFrame(rows, columns=DEFAULTS_COLS)
-
-
-def server_section(rep) -> str:
-    """The page section: the servers table, then per target its defaults beside what was sent."""
-    servers, defaults = rep.tables["server"], rep.tables["server_defaults"]
-    out = [f'<p class="note">{esc(_INTRO)}</p>', table(servers, SERVER_COLS, sortable=False)]
-    for label, group in defaults.groupby("target", sort=False):
-        out.append(f"<h3>{esc(label)}: server defaults and what the sweep sent</h3>")
-        out.append(table(group, ["parameter", "server_default", "sent"], sortable=False,
-                         headers={"server_default": "server default", "sent": "sent by the sweep"}))
-    return "".join(out)
-
-
-_INTRO = ("What served each target (detected from its discovery routes before the run; an explicit model.server "
-          "skips detection) and the sampler settings it applies to whatever a request omits. Beside each: what the "
-          "sweep sent (the first request of each cell): swept values, the one value every cell sent (a neutral value "
-          "switches the server's own sampler off), or nothing, where the server's default applies. "
-          "tables/server.csv, tables/server_defaults.csv.")

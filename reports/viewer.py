@@ -1,7 +1,7 @@
 """Data for the page's output viewer (section ``#compare``), bounded in size.
 
 The viewer shows, for one prompt, every cell's outputs side by side. Its data is one JSON
-object (read by ``reports/viewer_assets.py``):
+object (read by ``reports/templates/viewer.js``):
 
 * ``cells``: ``[cell_id, target, setting]`` in grid order; ``baseline``: index of the
   default baseline cell (the report's baseline setting, first target);

@@ -1,55 +1,7 @@
-"""CSS and JavaScript inlined into the report page (no external resource of any kind).
-
-The script never uses innerHTML: model text is inserted as text nodes (see
-``reports/viewer_assets.py`` for the output viewer), and the page's Content-Security-Policy
-allows only this one script (by hash), data: images and inline styles.
-"""
-
-from hfsweep.reports.viewer_assets import VIEWER_CSS, VIEWER_JS
-
-_PAGE_CSS = """
-:root { --fg:#1b1b1b; --muted:#555; --line:#d6d6d6; --bg:#fff; --alt:#f5f7fa; --accent:#0072B2; --warn:#D55E00; }
-* { box-sizing: border-box; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg);
-       margin: 0; }
-header { background: #0b3d62; color: #fff; padding: 14px 24px; }
-header h1 { margin: 0; font-size: 20px; }
-header p { margin: 4px 0 0; opacity: .85; }
-nav { position: sticky; top: 0; background: #fff; border-bottom: 1px solid var(--line); padding: 6px 24px; z-index: 2;
-      display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 13px; }
-nav a { color: var(--accent); text-decoration: none; }
-main { padding: 8px 24px 40px; max-width: 1500px; }
-section { margin: 22px 0 30px; }
-h2 { font-size: 18px; border-bottom: 2px solid var(--accent); padding-bottom: 3px; }
-h3 { font-size: 15px; margin: 16px 0 6px; }
-.note { color: var(--muted); font-size: 13px; }
-.warn { color: var(--warn); }
-.box { background: var(--alt); border-left: 4px solid var(--accent); padding: 8px 12px; margin: 8px 0; }
-.box.warnbox { border-left-color: var(--warn); }
-.scroll { overflow-x: auto; max-width: 100%; }
-table { border-collapse: collapse; font-size: 12.5px; margin: 6px 0; }
-th, td { border: 1px solid var(--line); padding: 3px 7px; text-align: left; vertical-align: top; }
-td { white-space: nowrap; }
-td.long { white-space: normal; min-width: 22em; max-width: 50em; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-th { background: var(--alt); position: relative; }
-table.sortable th { cursor: pointer; user-select: none; }
-table.sortable th::after { content: " \\2195"; color: #999; font-size: 10px; }
-tr.hl td { background: #fff4e0; }
-.pager { font-size: 12px; color: var(--muted); margin: 2px 0 10px; }
-.pager button { font-size: 12px; margin: 0 3px; }
-.figs { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
-.figs figure.small { flex: 0 1 440px; }
-figure { margin: 10px 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
-figcaption { font-size: 12px; color: var(--muted); }
-dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 6px 0; }
-dl.facts dt { font-weight: 600; }
-dl.facts dd { margin: 0; }
-code { font-size: 12px; }
-"""
-
-_PAGE_JS = r"""
+/* The report page's script: sortable tables and paged long tables (rows drawn from their
+   application/json data). It never uses innerHTML: text goes in with textContent. The page's
+   Content-Security-Policy allows only this script (by its hash, computed by reports/html.py over
+   page.js + viewer.js as embedded), data: images and inline styles. */
 (function () {
   "use strict";
   function parseValue(v) {
@@ -64,7 +16,7 @@ _PAGE_JS = r"""
     if (typeof x !== typeof y) { return (typeof x === "number") ? -1 : 1; }
     return (x < y ? -1 : x > y ? 1 : 0) * (asc ? 1 : -1);
   }
-  // A long table carries its rows as data (reports/html.py table()): [text, sort value, link, class] per cell.
+  // A long table carries its rows as data (the table macro, templates/macros.html): [text, sort value, link, class] per cell.
   function rowData(table) {
     if (table.__rows === undefined) {
       var script = table.nextElementSibling;
@@ -90,7 +42,7 @@ _PAGE_JS = r"""
     });
     return tr;
   }
-  // A table with data-page always carries its rows as data (html.py writes both or neither).
+  // A table with data-page always carries its rows as data (the table macro writes both or neither).
   function page(table, start) {
     var size = parseInt(table.getAttribute("data-page"), 10), data = rowData(table), n = data.length;
     start = Math.max(0, Math.min(start, Math.floor((n - 1) / size) * size));
@@ -139,7 +91,3 @@ _PAGE_JS = r"""
   Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), setupSort);
   Array.prototype.forEach.call(document.querySelectorAll("table[data-page]"), setupPager);
 }());
-"""
-
-CSS = _PAGE_CSS + VIEWER_CSS
-JS = _PAGE_JS + VIEWER_JS

@@ -1,66 +1,12 @@
-"""Markup, CSS and JavaScript of the output viewer (section ``#compare``).
+/* The output viewer (section #compare). Its data comes from reports/viewer.py in a
+   non-executed application/json script. Model output is untrusted: every element is built with
+   createElement and text inserted with textContent / text nodes only (never innerHTML, no inline
+   handlers); bidirectional control characters (U+202E etc.) are shown as visible [U+202E] marks
+   instead of letting them reorder the page.
 
-The data comes from ``reports/viewer.py`` in a non-executed ``application/json`` script. Model
-output is untrusted: the script builds every element with ``createElement`` and inserts text
-with ``textContent`` / text nodes only (never ``innerHTML``, no inline handlers), and shows
-bidirectional control characters (U+202E etc.) as visible ``[U+202E]`` marks instead of
-letting them reorder the page. The script runs under the page's hash-pinned CSP.
-
-State lives in the URL fragment: ``#compare/prompt=P&cell=CELL_ID&base=CELL_ID&loop=1&fail=1
-&differ=1&metric=M&op=ge|le&thr=X&q=TEXT&diff=0`` (absent keys take their defaults; a link
-without ``prompt`` keeps the current prompt).
-"""
-
-VIEWER_HTML = (
-    '<div class="cmp-bar"><label>Prompt <input type="search" id="cmp-q" placeholder="search id or text"></label>'
-    '<button id="cmp-prev" title="previous prompt (left arrow)">&lt;</button><select id="cmp-prompt"></select>'
-    '<button id="cmp-next" title="next prompt (right arrow)">&gt;</button><span id="cmp-pos" class="note"></span></div>'
-    '<div class="cmp-bar"><label>Baseline <select id="cmp-base"></select></label>'
-    '<label><input type="checkbox" id="cmp-diff" checked> word diff against the baseline</label>'
-    '<a id="cmp-link" href="#compare">permalink</a></div>'
-    '<div class="cmp-bar">Filters: <label><input type="checkbox" id="cmp-loop"> only looping outputs</label>'
-    '<label><input type="checkbox" id="cmp-fail"> only failed checks</label>'
-    '<label><input type="checkbox" id="cmp-differ"> only cells that differ from the baseline</label>'
-    '<label><select id="cmp-metric"><option value="">metric</option></select>'
-    '<select id="cmp-op"><option value="ge">&ge;</option><option value="le">&le;</option></select>'
-    '<input type="number" id="cmp-thr" step="any" placeholder="threshold"></label></div>'
-    '<div class="prompt" id="cmp-prompt-text"></div><p id="cmp-status" class="note"></p>'
-    '<div id="cmp-grid" class="cmp-grid"></div>'
-)
-
-VIEWER_CSS = """
-#compare { scroll-margin-top: 48px; }
-.cmp-bar { display: flex; flex-wrap: wrap; gap: 4px 12px; align-items: center; margin: 4px 0; font-size: 13px; }
-.cmp-bar select { max-width: 40em; font-size: 12.5px; }
-.cmp-bar button { font-size: 12px; }
-#cmp-q { width: 16em; } #cmp-thr { width: 7em; }
-.prompt { white-space: pre-wrap; background: #eef4fb; padding: 6px 8px; border-radius: 4px; font-size: 12.5px;
-          margin-top: 6px; unicode-bidi: isolate; }
-.cmp-grid { display: grid; grid-auto-flow: column; grid-auto-columns: minmax(270px, 1fr); gap: 8px; overflow-x: auto;
-            align-items: start; padding-bottom: 6px; }
-.cmp-col { border: 1px solid var(--line); border-radius: 4px; background: var(--alt); min-width: 0; }
-.cmp-col.base { border: 2px solid var(--accent); }
-.cmp-col.focus { outline: 3px solid #E69F00; }
-.cmp-head { padding: 4px 6px; font-size: 12px; display: flex; flex-wrap: wrap; gap: 3px 5px; align-items: center; }
-.cmp-title { font: 600 12.5px system-ui, sans-serif; background: none; border: 0; padding: 0; text-align: left;
-             cursor: pointer; color: var(--fg); width: 100%; unicode-bidi: isolate; }
-.cmp-head button.setbase { font-size: 11px; padding: 0 4px; }
-.cmp-out { border-top: 1px solid var(--line); background: #fff; }
-.cmp-out .meta { font-size: 11.5px; color: var(--muted); padding: 3px 6px; display: flex; flex-wrap: wrap; gap: 3px 5px; }
-.cmp-out pre { margin: 0; padding: 4px 6px 6px; white-space: pre-wrap; word-break: break-word; font-size: 12.5px;
-               unicode-bidi: isolate; }
-.cmp-out.err pre { color: var(--warn); }
-.badge { display: inline-block; padding: 0 5px; border-radius: 8px; background: #e8ecf1; color: #333; font-size: 11px;
-         white-space: nowrap; }
-.badge.bad { background: #fbe1d6; color: #8a2b00; } .badge.warn { background: #fff0c2; color: #6b5000; }
-.badge.ok { background: #dff3e4; color: #1d5e2c; } .badge.count { background: #0b3d62; color: #fff; font-weight: 600; }
-.badge.same { background: #e6e0f5; color: #3d2a7a; }
-.ctl { background: #fbe1d6; color: #8a2b00; font-size: 10.5px; border-radius: 3px; padding: 0 2px; }
-ins { background: #cdeed3; text-decoration: none; } del { background: #f8d4d4; color: #7a1f1f; }
-.cut { font-size: 11px; color: var(--warn); padding: 0 6px 4px; }
-"""
-
-VIEWER_JS = r"""
+   State lives in the URL fragment: #compare/prompt=P&cell=CELL_ID&base=CELL_ID&loop=1&fail=1
+   &differ=1&metric=M&op=ge|le&thr=X&q=TEXT&diff=0 (absent keys take their defaults; a link
+   without prompt keeps the current prompt). */
 (function () {
   "use strict";
   var holder = document.getElementById("compare-data");
@@ -364,4 +310,3 @@ VIEWER_JS = r"""
   window.addEventListener("hashchange", fromHash);
   if (!fromHash()) { controls(); render(); $("cmp-link").href = hashOf(); }
 }());
-"""
