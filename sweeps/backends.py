@@ -16,9 +16,10 @@ from huggingface_hub import AsyncInferenceClient
 from huggingface_hub.errors import InferenceTimeoutError
 from huggingface_hub.utils import hf_raise_for_status
 
-from hfsweep.sweeps.capabilities import Capability
-from hfsweep.sweeps.config import ModelTarget
 from hfsweep.core.errors import TargetError
+from hfsweep.sweeps.capabilities import target_server_kind
+from hfsweep.sweeps.config import ModelTarget
+from hfsweep.sweeps.servers import Capability
 
 LOCAL_TOKEN = "hfsweep-local"  # sent to the embedded server, so HF_TOKEN never goes there
 RETRYABLE_STATUS = {408, 409, 425, 429}  # and every 5xx
@@ -318,13 +319,12 @@ class LangChainHFBackend(TGITextBackend):
         return {name: value for name, value in sent.items() if value is not None}
 
 
+# backend name (a server kind's chat_backend / text_backend, sweeps/servers.py) -> its class
+BACKENDS = {"chat": ChatBackend, "openai_text": OpenAITextBackend, "tgi_text": TGITextBackend, "langchain_hf": LangChainHFBackend}
+
+
 def make_backend(target: ModelTarget, capability: Capability, base_url: str | None, token: str | None,
                  timeout_s: float, compat: str = "none") -> Backend:  # fmt: skip
-    """The backend for a target, mode and compatibility profile."""
-    if compat == "langchain_hf":
-        return LangChainHFBackend(target, capability, base_url, token, timeout_s)
-    if target.mode == "chat":
-        return ChatBackend(target, capability, base_url, token, timeout_s)
-    if target.server == "tgi":
-        return TGITextBackend(target, capability, base_url, token, timeout_s)
-    return OpenAITextBackend(target, capability, base_url, token, timeout_s)
+    """The backend the target's server kind names for its mode and compatibility profile."""
+    backend_class = BACKENDS[target_server_kind(target, compat).backend_for(target.mode)]
+    return backend_class(target, capability, base_url, token, timeout_s)

@@ -24,11 +24,12 @@ from hfsweep.core.objective import Objective, check_objective
 from hfsweep.core.ranges import check_section, check_value, spec
 from hfsweep.core.records import PARAMS
 from hfsweep.core.report_options import ReportOptions, check_report_options
+from hfsweep.sweeps.servers import COMPAT_PROFILES, SERVER_OPTIONS, server_kind
 
 TARGET_KINDS = ("embedded", "hf", "endpoint")
-SERVER_KINDS = ("auto", "llama.cpp", "tgi", "vllm", "ollama", "llama-cpp-python", "openai")
+SERVER_KINDS = ("auto", *SERVER_OPTIONS)  # the registered kinds (sweeps/servers.py)
 MODES = ("chat", "text")
-COMPATS = ("none", "langchain_hf")
+COMPATS = ("none", *COMPAT_PROFILES)
 
 
 @dataclass
@@ -164,7 +165,7 @@ class Config:
     judge: Judge = field(default_factory=Judge)
     search: Search = field(default_factory=Search)
     samples: int = spec(2, accepted="an integer >= 1", low=1)  # completions per prompt per cell
-    compat: str = spec("none", accepted="none, langchain_hf", choices=COMPATS)
+    compat: str = spec("none", accepted=", ".join(COMPATS), choices=COMPATS)
     evaluators: Optional[List[str]] = None  # null = the default set
     out_dir: str = "runs"
 
@@ -238,7 +239,7 @@ def _model(model: ModelTarget, key: str = "model") -> ModelTarget:
             raise ConfigError(f"{key}.endpoint = {endpoint!r} is not accepted: an http(s) URL, e.g. {key}.endpoint=http://127.0.0.1:8080")
         model_id, endpoint = model_id or parsed.netloc, endpoint.rstrip("/")
     if model.kind == "embedded":
-        server = "llama.cpp"
+        server = server_kind("embedded", server).name  # llama.cpp: the embedded target runs llama-server
         if not isinstance(model.gguf, str):
             raise ConfigError(f"{key}.gguf = {model.gguf!r} is not accepted: smollm2, gemma3 or a path to a .gguf file")
         model_id = model_id or model.gguf

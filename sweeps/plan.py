@@ -20,11 +20,13 @@ from hfsweep import evaluators
 from hfsweep.core.errors import ConfigError, TargetError
 from hfsweep.core.objective import Constraint, default_metric
 from hfsweep.sweeps.backends import LOCAL_TOKEN, Request
-from hfsweep.sweeps.capabilities import Capability, capability_for
+from hfsweep.sweeps.capabilities import capability_for
 from hfsweep.sweeps.config import Config, ModelTarget
+from hfsweep.sweeps.detect import detect
 from hfsweep.sweeps.embedded import gguf_has_chat_template, gguf_path, server_binary
 from hfsweep.sweeps.grid import Cell, expand_cells, stable_hash, swept_params
 from hfsweep.sweeps.prompts import Prompt, load_prompts
+from hfsweep.sweeps.servers import DETECTION_ORDER, GENERIC, Capability
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,7 @@ def make_plan(config: Config) -> Plan:
     """Expand the config into every request, and check the sweep against the target's capabilities."""
     cells = expand_cells(config)
     prompts = load_prompts(config.prompts)
-    capability = capability_for(config.model, config.compat)
-    if config.model.kind == "hf" and config.model.mode == "text" and config.compat == "none":
-        raise ConfigError("model.mode = 'text' is not accepted with model=hf: accepted chat (use model=endpoint model.server=tgi for TGI's /generate)")
+    capability = capability_for(config.model, config.compat)  # refuses a mode the target's kind has no route for
     _check_evaluators(config.evaluators)
     _check_objective(config)
     swept = swept_params([cell.setting for cell in cells])
@@ -156,11 +156,9 @@ def resolve_server(config: Config):
     target = config.model
     if target.kind != "endpoint" or target.server != "auto":
         return config, None
-    from hfsweep.sweeps.detect import DETECTABLE, detect
-
     check_target(target)
     info = detect(target.endpoint, resolve_token(target))
-    server = info.kind if info.kind in DETECTABLE else "openai"
+    server = info.kind if info.kind in DETECTION_ORDER else GENERIC
     return dataclasses.replace(config, model=dataclasses.replace(target, server=server)), info
 
 

@@ -9,13 +9,18 @@ target is not deterministic under a seed and the probe says it cannot conclude.
 from __future__ import annotations
 
 import asyncio
+import json
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 from hfsweep.sweeps.backends import Request, RequestFailure, make_backend
 from hfsweep.sweeps.config import Config
+from hfsweep.sweeps.embedded import LlamaServer
+from hfsweep.sweeps.grid import stable_hash
 from hfsweep.sweeps.plan import check_target, make_plan, resolve_token
+from hfsweep.sweeps.servers import ALL, NO_TOP_K, Capability
+from hfsweep.sweeps.store import default_cache_path
 
 # parameter -> the value it is moved to (from a base of temperature 1 and everything else neutral)
 PROBES = {"temperature": 0.0, "top_k": 1, "top_p": 0.05, "frequency_penalty": 1.8, "presence_penalty": 1.8}
@@ -72,8 +77,6 @@ async def _probe(config: Config, base_url: str | None, prompts: list[str]) -> tu
 async def _hidden_defaults(config: Config, base_url: str | None, prompts: list[str]) -> dict[str, int]:
     """Sampler -> prompts whose output changed when its neutral value was sent instead of
     omitting it: a change means the server applies a default of its own for it."""
-    from hfsweep.sweeps.capabilities import ALL, NO_TOP_K, Capability
-
     params = {**config.sampling.as_dict(), "temperature": 1.0, "top_k": 0, "top_p": 1.0,
               "frequency_penalty": 0.0, "presence_penalty": 0.0, "max_tokens": min(config.sampling.max_tokens, 32)}  # fmt: skip
     token = resolve_token(config.model)
@@ -105,11 +108,6 @@ def hidden_defaults(config: Config, prompt_count: int = 3) -> dict[str, int]:
 def recorded_hidden_defaults(config: Config) -> str:
     """For a run against an unidentified server: the hidden-defaults check, measured once per
     target and kept beside the completion cache; one sentence for the run's warnings."""
-    import json
-
-    from hfsweep.sweeps.grid import stable_hash
-    from hfsweep.sweeps.store import default_cache_path
-
     path = Path(config.runner.cache_path or default_cache_path()).with_name("hidden-defaults.json")
     key = stable_hash(config.model.identity())
     known = json.loads(path.read_text()) if path.is_file() else {}
@@ -136,7 +134,5 @@ def probe(config: Config, prompt_count: int = 3) -> tuple[bool, list[ProbeResult
     with ExitStack() as stack:
         base_url = config.model.endpoint
         if config.model.kind == "embedded":
-            from hfsweep.sweeps.embedded import LlamaServer
-
             base_url = stack.enter_context(LlamaServer(config.model)).url
         return asyncio.run(_probe(config, base_url, prompts))
