@@ -17,7 +17,7 @@ import pandas as pd
 from hfsweep.evaluators.diversity import self_bleu, zipf
 from hfsweep.evaluators.repetition import loop_rate
 
-# Holtzman et al. 2020, Table 1 (GPT-2 Large, WebText, 5000 texts), as in METRICS.md.
+# Holtzman et al. 2020, Table 1 (GPT-2 Large, WebText, 5000 texts) (docs/metrics.md, "Holtzman et al. 2020, Table 1").
 PAPER = pd.DataFrame(
     [
         ("Human", None, 12.38, 0.31, 0.93, 0.28),

@@ -98,7 +98,7 @@ def _response_of(error: BaseException) -> Any:
 def classify(error: BaseException) -> RequestFailure:
     """Map an exception from the client to a :class:`RequestFailure`.
 
-    Only what the network or the server did is retryable (STYLE 18): a body that is not JSON is
+    Only what the network or the server did is retryable (docs/config.md, "Retries"): a body that is not JSON is
     ``malformed``; a ``ValueError`` the client raised before sending (a missing api_key, an
     unknown provider) is the user's to fix and stops the run (:class:`TargetError`); any other
     exception is a bug and keeps its traceback.

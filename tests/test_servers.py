@@ -107,7 +107,7 @@ def test_sync_client_and_openai_routes(fault_server: FaultServer) -> None:
 
 
 def test_ambient_hf_token_reaches_a_url_target(fault_server: FaultServer, monkeypatch) -> None:
-    """DESIGN.md: without a token the client still sends HF_TOKEN as a Bearer header to any URL."""
+    """docs/config.md, "Tokens": without a token the client still sends HF_TOKEN as a Bearer header to any URL."""
     monkeypatch.setenv("HF_TOKEN", "hf_fake_token_for_tests")
     monkeypatch.delenv("HF_HUB_DISABLE_IMPLICIT_TOKEN")
     chat(fault_server.url, max_tokens=3)
