@@ -21,6 +21,7 @@ from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.install import install_test_server, setup
 from hfsweep.sweeps.plan import resolve_target
 from hfsweep.sweeps.probe import hidden_defaults, probe
+from hfsweep.sweeps.servers import GENERIC
 
 USAGE_OVERRIDES = "Hydra overrides, e.g. model=gemma3 sweep=decoding 'sweep.grid.temperature=[0,0.7,1.2]' samples=3"
 
@@ -82,7 +83,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         print("the same request gave different outputs twice: the target ignores the seed, so the probe cannot conclude")
     for result in results:
         print(f"  {result.parameter:<18} -> {result.value:<5}  {result.verdict}")
-    if config.model.kind == "endpoint" and config.model.server == "openai":
+    if config.model.kind == "endpoint" and config.model.server == GENERIC:
         print("hidden defaults (same seeded request with the sampler omitted, then with its neutral value):")
         for name, changed in hidden_defaults(config, args.prompts).items():
             verdict = f"the server applies a default of its own ({changed}/{args.prompts} outputs changed)" if changed else "no default applied"
