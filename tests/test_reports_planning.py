@@ -8,9 +8,6 @@ sqrt(2 * (0.05^2 + 0.2^2 / k)).
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
