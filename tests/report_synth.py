@@ -2,15 +2,14 @@
 
 Values go through the same code the report runs: ``reports.load.cell_table`` builds the cells,
 ``reports.tables.Context`` the per-prompt matrices, ``reports.build.statistics`` every table.
-Run directories carry the parquet schema ``reports.load`` reads, so ``build_report`` and
-``reports.sample_size.plan`` read them like real runs.
+Run directories are written by the tests' one builder (``tests/run_dirs.py``), so
+``build_report`` and ``reports.sample_size.sample_size`` read them like real runs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ from hfsweep.reports import build, tables
 from hfsweep.core.records import SWEEPABLE
 from hfsweep.reports.load import cell_table
 from hfsweep.reports.options import resolve_options
-from hfsweep.core import records
+from tests.run_dirs import completion, write_run
 
 BASE = dict(temperature=1.0, top_k=0, top_p=1.0, frequency_penalty=0.0, presence_penalty=0.0, max_tokens=64)
 LEVELS = {"temperature": [0.3, 0.7, 1.0, 1.3], "top_k": [0, 20, 40, 80], "top_p": [0.8, 0.9, 0.95, 1.0],
@@ -102,10 +101,12 @@ def statistics(ctx: tables.Context) -> dict[str, pd.DataFrame]:
     return build.statistics(ctx, ctx.metrics[:1])[0]
 
 
-def write_run(out: Path, settings: list[dict], per_sample: dict[str, np.ndarray], group: dict[str, np.ndarray] | None = None,
-              model: str = "synthetic-model", objective: str = "") -> Path:
-    """A run directory with completions, scores and group scores as the runner and scorer write
-    them. ``per_sample[m]`` is ``cells x prompts x samples``, ``group[m]`` ``cells x prompts``."""
+def write_planted_run(out: Path, settings: list[dict], per_sample: dict[str, np.ndarray],
+                      group: dict[str, np.ndarray] | None = None, model: str = "synthetic-model",
+                      objective: dict | None = None) -> Path:  # fmt: skip
+    """A run directory (``tests/run_dirs.py``) with completions, and scores and group scores as
+    the scorer writes them, holding planted values: ``per_sample[m]`` is ``cells x prompts x
+    samples``, ``group[m]`` ``cells x prompts``. ``objective`` goes to config.yaml, as a run's."""
     first = next(iter(per_sample.values()))
     n_cells, n_prompts, n_samples = first.shape
     comp, scores, groups = [], [], []
@@ -117,19 +118,13 @@ def write_run(out: Path, settings: list[dict], per_sample: dict[str, np.ndarray]
         for p in range(n_prompts):
             for k in range(n_samples):
                 text = f"synthetic text {c} {p} {k} " + " ".join(["word"] * (k + 3))
-                comp.append(dict(schema_version=records.SCHEMA_VERSION, **keys, endpoint=None, provider=None, seed=k, prompt_id=f"p{p}",
-                                 prompt=f"prompt {p}", sample_index=k, text=text, finish_reason="stop", prompt_tokens=5,
-                                 completion_tokens=len(text.split()), latency_s=0.1, retries=0, error=None,
-                                 error_message=None, cache_key=_h(sid, p, k), cached=False,
-                                 started_at="2025-01-01T00:00:00Z", finished_at="2025-01-01T00:00:01Z"))
+                comp.append(completion(**keys, seed=k, prompt_id=f"p{p}", prompt=f"prompt {p}", sample_index=k, text=text,
+                                       finish_reason="stop", prompt_tokens=5, completion_tokens=len(text.split()),
+                                       cache_key=_h(sid, p, k)))  # fmt: skip
                 scores.append(dict(**keys, prompt_id=f"p{p}", sample_index=k, seed=k, finish_reason="stop",
                                    **{m: float(v[c, p, k]) for m, v in per_sample.items()}))
             groups.append(dict(**keys, prompt_id=f"p{p}", n_samples=n_samples,
                                **{m: float(v[c, p]) for m, v in (group or {}).items()}))
-    out.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(comp).to_parquet(out / "completions.parquet", index=False)
-    pd.DataFrame(scores).to_parquet(out / "scores.parquet", index=False)
-    pd.DataFrame(groups).to_parquet(out / "group_scores.parquet", index=False)
-    (out / "config.yaml").write_text(f"model:\n  id: {model}\nsamples: {n_samples}\n{objective}")
-    (out / "summary.json").write_text(json.dumps({"run_id": "synthetic", "wall_s": 1.0, "warnings": []}))
-    return out
+    config = {"model": {"id": model}, "samples": n_samples, **({"objective": objective} if objective else {})}
+    return write_run(out, comp, scores=scores, group_scores=groups, config=config,
+                     summary={"run_id": "synthetic", "wall_s": 1.0, "warnings": []})

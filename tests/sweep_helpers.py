@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 
 from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.runner import RunResult, run_sweep
+from tests.cli_helpers import ROOT, start_cli  # noqa: F401 (ROOT: see below)
 
-ROOT = Path(__file__).resolve().parent.parent
+# tests/test_imports.py imports ROOT and tests/test_llama_cpp_python.py imports `cli` from here;
+# the CLI's helpers live in tests/cli_helpers.py: delete both names once those import it.
+cli = start_cli
+
 QUIET = ["sweep=single", "sampling.max_tokens=8", "runner.progress=false", "++report.enabled=false",
          "runner.backoff_base_s=0.01", "runner.timeout_s=1"]  # fmt: skip
 # `hfsweep run` ends by scoring: these tests are about the runner, so score with two cheap evaluators.
@@ -32,13 +33,6 @@ def sweep(run_dir: Path, overrides: list[str]) -> tuple[RunResult, pd.DataFrame,
     frame = pd.read_parquet(run_dir / "completions.parquet")
     summary = json.loads((run_dir / "summary.json").read_text())
     return result, frame, summary
-
-
-def cli(args: list[str], env: dict | None = None, **kwargs) -> subprocess.Popen:
-    """Start ``python -m hfsweep ARGS`` as a subprocess from the repository root."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "hfsweep", *args], cwd=ROOT, env=full_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)  # fmt: skip
 
 
 def grid_keys(frame: pd.DataFrame) -> list[tuple]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from hfsweep.cli import main
@@ -12,6 +9,7 @@ from hfsweep.sweeps.compose import CONF_DIR, compose_config, group_options
 from hfsweep.sweeps.grid import expand_cells, expand_settings
 from hfsweep.sweeps.config import Sampling, Sweep
 from hfsweep.sweeps.plan import make_plan
+from tests.cli_helpers import run_cli
 
 REQUIRED = {"hf": ["model.id=meta-llama/Llama-3.1-8B-Instruct"], "endpoint": ["model.endpoint=http://127.0.0.1:8080"]}
 
@@ -142,7 +140,7 @@ def test_prompt_files_load(tmp_path, name, content):
 
 
 def test_cli_user_error_has_no_traceback():
-    result = subprocess.run([sys.executable, "-m", "hfsweep", "validate", "sampling.top_p=7"], capture_output=True, text=True)
+    result = run_cli(["validate", "sampling.top_p=7"])
     assert result.returncode == 2
     assert result.stderr.strip() == "hfsweep: sampling.top_p = 7.0 is out of range: accepted (0, 1]"
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -14,18 +12,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.cli_helpers import run_cli, start_cli
+
 TINY = ["sweep.grid.temperature=[0.0,1.0]", "~sweep.grid.top_p", "prompts.limit=2", "samples=2", "sampling.max_tokens=16"]
 COLUMNS = [
     "cell_id", "model", "temperature", "top_k", "top_p", "frequency_penalty", "presence_penalty", "max_tokens", "seed",
     "prompt_id", "prompt", "sample_index", "text", "finish_reason", "prompt_tokens", "completion_tokens", "latency_s", "error",
 ]  # fmt: skip
-
-
-def hfsweep(args: list[str], env: dict | None = None, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "hfsweep", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}, **kwargs,
-    )  # fmt: skip
 
 
 def servers_with(alias: str) -> list[str]:
@@ -37,10 +30,9 @@ def servers_with(alias: str) -> list[str]:
 def test_tiny_sweep_on_the_embedded_server(tmp_path):
     alias = f"smol-{uuid.uuid4().hex[:8]}"
     run_dir = tmp_path / "run"
-    proc = hfsweep(["run", "--run-dir", str(run_dir), *TINY, f"model.id={alias}", "report.enabled=false"])
-    out, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err
-    assert f"run directory: {run_dir}" in out
+    done = run_cli(["run", "--run-dir", str(run_dir), *TINY, f"model.id={alias}", "report.enabled=false"], timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"run directory: {run_dir}" in done.stdout
     assert not servers_with(alias), "llama-server outlived the run"
 
     frame = pd.read_parquet(run_dir / "completions.parquet")
@@ -68,7 +60,7 @@ def test_tiny_sweep_on_the_embedded_server(tmp_path):
 def test_no_orphan_server_after_interrupt_or_kill(tmp_path, sig):
     alias = f"smol-{uuid.uuid4().hex[:8]}"
     run_dir = tmp_path / "run"
-    proc = hfsweep(["run", "--run-dir", str(run_dir), "prompts.limit=4", "sampling.max_tokens=64", f"model.id={alias}"])
+    proc = start_cli(["run", "--run-dir", str(run_dir), "prompts.limit=4", "sampling.max_tokens=64", f"model.id={alias}"])
     deadline = time.monotonic() + 120
     while not (run_dir / "completions.jsonl").exists() or not (run_dir / "completions.jsonl").read_text():
         assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() is not None else "timeout"

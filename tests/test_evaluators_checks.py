@@ -24,8 +24,11 @@ from hfsweep.evaluators.checks import (
     passes,
     problems,
 )
-from hfsweep.evaluators.scoring import read_prompt_checks, score_completions, score_run
 from hfsweep.core.records import PROMPTS as PROMPTS_FILE
+from hfsweep.evaluators.scoring import read_prompt_checks, score_completions, score_run
+from hfsweep.sweeps.config import Prompts
+from hfsweep.sweeps.prompts import load_prompts, write_prompts_file
+from tests.run_dirs import completion, write_run
 
 CASES = [
     # (type, value, text, passes)
@@ -132,9 +135,6 @@ def test_batch_twin_per_text_checks() -> None:
 
 
 def _run_dir(tmp_path, with_prompts_file: bool = True):
-    from hfsweep.sweeps.config import Prompts
-    from hfsweep.sweeps.prompts import load_prompts, write_prompts_file
-
     source = tmp_path / "prompts.src.jsonl"
     source.write_text("\n".join(json.dumps(row) for row in [
         {"id": "capital", "text": "Capital of France? One word.", "expected": "Paris",
@@ -144,22 +144,20 @@ def _run_dir(tmp_path, with_prompts_file: bool = True):
         {"id": "story", "text": "Tell a story."},
     ]) + "\n", encoding="utf-8")
     prompts = load_prompts(Prompts(file=str(source)))
-    run = tmp_path / "run"
-    run.mkdir()
-    if with_prompts_file:
-        assert write_prompts_file(prompts, run) == run / PROMPTS_FILE
     texts = {
         "capital": ["Paris", "Paris.", "The capital is Paris."],
         "person": ['{"name": "Ada", "age": 36}', '```json\n{"name": "Bo", "age": 3}\n```',
                    "name: Ada"],
         "story": ["Once upon a time.", "A fox.", "The end."],
     }
-    rows = [{"run_id": "r", "cell_id": cell, "prompt_id": pid, "sample_index": i, "text": text,
-             "finish_reason": "stop", "error": None}
+    rows = [completion(run_id="r", cell_id=cell, prompt_id=pid, sample_index=i, text=text, finish_reason="stop")
             for cell in ("c1", "c2") for pid, group in texts.items()
             for i, text in enumerate(group)]
-    rows.append({**rows[0], "sample_index": 3, "text": None, "error": "Timeout"})  # error row
-    pd.DataFrame(rows).to_parquet(run / "completions.parquet", index=False)
+    rows.append(completion(run_id="r", cell_id="c1", prompt_id="capital", sample_index=3, text=None,
+                           finish_reason="stop", error="Timeout"))  # error row
+    run = write_run(tmp_path / "run", rows)
+    if with_prompts_file:
+        assert write_prompts_file(prompts, run) == run / PROMPTS_FILE
     return run
 
 

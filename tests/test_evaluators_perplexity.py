@@ -11,6 +11,7 @@ import pytest
 from hfsweep.evaluators._batch import Samples
 from hfsweep.evaluators.perplexity import perplexity, perplexity_batch
 from hfsweep.evaluators.scoring import score_completions, score_run
+from tests.run_dirs import completion, write_run
 
 # generated-token probabilities of three completions, as a server would report them
 PROBS = [[0.5, 0.25, 0.125], [0.9], [0.2, 0.2, 0.2, 0.2]]
@@ -47,13 +48,12 @@ def test_batch_twin_matches_and_handles_nulls() -> None:
 
 
 def test_scores_parquet_has_perplexity(tmp_path) -> None:
-    frame = pd.DataFrame({
-        "cell_id": "c", "prompt_id": "p", "sample_index": range(4), "text": ["a", "b", "c", None],
-        "logprob_sum": [sum(math.log(p) for p in PROBS[0]), math.log(0.9), None, None],
-        "logprob_tokens": pd.array([3, 1, None, None], dtype="Int64"),
-        "error": [None, None, None, "HTTP 503"],
-    })
-    frame.to_parquet(tmp_path / "completions.parquet", index=False)
+    rows = [("a", sum(math.log(p) for p in PROBS[0]), 3, None), ("b", math.log(0.9), 1, None), ("c", None, None, None),
+            (None, None, None, "HTTP 503")]  # text, logprob_sum, logprob_tokens, error
+    frame = pd.DataFrame([completion(cell_id="c", prompt_id="p", sample_index=i, text=text, logprob_sum=total,
+                                     logprob_tokens=count, error=error)
+                          for i, (text, total, count, error) in enumerate(rows)])  # fmt: skip
+    write_run(tmp_path, frame)
     score_run(tmp_path, ["perplexity"])
     scores = pd.read_parquet(tmp_path / "scores.parquet")
     assert len(scores) == 3  # the error row is not scored

@@ -12,6 +12,7 @@ from hfsweep.evaluators import UnknownEvaluatorError
 from hfsweep.evaluators.diversity import distinct_n, self_bleu
 from hfsweep.evaluators.repetition import seq_rep_n
 from hfsweep.evaluators.scoring import GROUP_KEYS, SAMPLE_KEYS, error_rows, score_completions, score_run
+from tests.run_dirs import completion, write_run
 
 TEXTS = {
     ("c1", "p1"): ["the cat sat on the mat", "the cat sat", "a dog ran far away"],
@@ -24,18 +25,12 @@ def completions() -> pd.DataFrame:
     rows = []
     for (cell, prompt), texts in TEXTS.items():
         for i, text in enumerate(texts):
-            rows.append({
-                "schema_version": 1, "run_id": "r1", "cell_id": cell,
-                "setting_id": "s" + cell, "setting_name": "temp=" + cell,
-                "target_kind": "embedded", "model": "smollm2", "endpoint": None,
-                "provider": None, "mode": "chat", "temperature": 0.7, "top_k": 0, "top_p": 1.0,
-                "frequency_penalty": 0.0, "presence_penalty": 0.0, "max_tokens": 8,
-                "seed": 100 + i, "prompt_id": prompt, "prompt": "Say something.",
-                "sample_index": i, "text": text, "finish_reason": "length" if i == 0 else "stop",
-                "prompt_tokens": 5, "completion_tokens": 6 if i else None, "latency_s": 0.1,
-                "retries": 0, "error": None, "error_message": None, "cache_key": f"k{cell}{i}",
-                "cached": False, "started_at": "t0", "finished_at": "t1",
-            })
+            rows.append(completion(
+                run_id="r1", cell_id=cell, setting_id="s" + cell, setting_name="temp=" + cell, target_kind="embedded",
+                model="smollm2", mode="chat", temperature=0.7, max_tokens=8, seed=100 + i, prompt_id=prompt,
+                prompt="Say something.", sample_index=i, text=text, finish_reason="length" if i == 0 else "stop",
+                prompt_tokens=5, completion_tokens=6 if i else None, cache_key=f"k{cell}{i}",
+            ))  # fmt: skip
     # a failed request: no text; it must not be scored as an empty completion
     rows.append({**rows[0], "sample_index": 3, "seed": 103, "text": None, "finish_reason": None,
                  "completion_tokens": None, "error": "HTTPError", "error_message": "503"})
@@ -92,7 +87,7 @@ def test_score_completions_with_only_errors() -> None:
 
 
 def test_score_run_writes_both_tables(tmp_path) -> None:
-    completions().to_parquet(tmp_path / "completions.parquet", index=False)
+    write_run(tmp_path, completions())
     counts = score_run(tmp_path)
     assert counts == {"completions": 10, "scored": 9, "errors": 1, "groups": 3}
     scores = pd.read_parquet(tmp_path / "scores.parquet")
@@ -116,7 +111,7 @@ def test_score_run_in_chunks_equals_scoring_at_once(tmp_path, chunk_rows) -> Non
     frame = completions().sort_values(["cell_id", "prompt_id"], kind="stable")  # grid order
     frame = pd.concat([frame, frame.assign(cell_id=frame["cell_id"] + "x")], ignore_index=True)
     frame.loc[frame.index % 5 == 3, "error"] = "Timeout"  # error rows anywhere
-    frame.to_parquet(tmp_path / "completions.parquet", index=False)
+    write_run(tmp_path, frame)
     counts = score_run(tmp_path, chunk_rows=chunk_rows)
     want_scores, want_groups = score_completions(frame)
     assert counts == {"completions": len(frame), "scored": len(want_scores),
@@ -135,8 +130,7 @@ def test_score_run_in_worker_processes_writes_what_one_process_writes(tmp_path, 
     frame.loc[frame.index % 7 == 2, "error"] = "Timeout"
     one, pool = tmp_path / "one", tmp_path / "pool"
     for run_dir in (one, pool):
-        run_dir.mkdir()
-        frame.to_parquet(run_dir / "completions.parquet", index=False)
+        write_run(run_dir, frame)
     assert score_run(one, chunk_rows=chunk_rows, workers=1) == score_run(pool, chunk_rows=chunk_rows, workers=2)
     for name in ("scores.parquet", "group_scores.parquet"):
         pd.testing.assert_frame_equal(pd.read_parquet(pool / name), pd.read_parquet(one / name))
@@ -144,7 +138,7 @@ def test_score_run_in_worker_processes_writes_what_one_process_writes(tmp_path, 
 
 def test_score_run_with_interleaved_groups_reads_the_file_whole(tmp_path) -> None:
     frame = completions()  # shuffled: the rows of a group are not consecutive
-    frame.to_parquet(tmp_path / "completions.parquet", index=False)
+    write_run(tmp_path, frame)
     assert score_run(tmp_path, chunk_rows=2) == {"completions": 10, "scored": 9, "errors": 1,
                                                  "groups": 3}
     want, _ = score_completions(frame)
@@ -155,11 +149,11 @@ def test_score_run_with_interleaved_groups_reads_the_file_whole(tmp_path) -> Non
 def test_score_run_when_every_row_failed_or_a_column_starts_null(tmp_path) -> None:
     frame = completions().sort_values(["cell_id", "prompt_id"], kind="stable")
     frame["error"] = "Timeout"
-    frame.to_parquet(tmp_path / "completions.parquet", index=False)
+    write_run(tmp_path, frame)
     assert score_run(tmp_path, chunk_rows=2)["scored"] == 0
     assert "self_bleu" in pd.read_parquet(tmp_path / "group_scores.parquet").columns
     frame = completions().sort_values(["cell_id", "prompt_id"], kind="stable")
     frame["finish_reason"] = [None] * 5 + ["stop"] * 5  # null in the first chunk, text later
-    frame.to_parquet(tmp_path / "completions.parquet", index=False)
+    write_run(tmp_path, frame)
     score_run(tmp_path, chunk_rows=2)
     assert pd.read_parquet(tmp_path / "scores.parquet")["finish_reason"].notna().any()

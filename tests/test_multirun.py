@@ -25,17 +25,12 @@ import pytest
 
 from hfsweep.cli import main
 from hfsweep.sweeps.compose import CONF_DIR
+from tests.cli_helpers import ROOT, run_cli
 from tests.servers.fault_server import FaultServer
 
-ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 240  # s, for a whole multirun: its launchers start processes, llama-servers or Ray workers
 TINY = ["sweep=single", "prompts.limit=2", "samples=2", "sampling.max_tokens=8", "runner.progress=false",
         "report.bootstrap_resamples=200", "report.plots=false"]  # fmt: skip
-
-
-def hfsweep(args: list[str], env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
-    """Run the CLI as a subprocess from the repository root; output captured as text."""
-    return subprocess.run([sys.executable, "-m", "hfsweep", *args], cwd=ROOT, env={**os.environ, **(env or {})},
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
 
 
 def job_dirs(sweep_dir: Path) -> list[Path]:
@@ -65,7 +60,7 @@ def assert_model_comparison(sweep_dir: Path, targets: list[str]) -> None:
 @pytest.mark.slow
 def test_basic_launcher_two_embedded_models_one_merged_report(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    done = hfsweep(["run", "-m", "model=smollm2,gemma3", *TINY, f"hydra.sweep.dir={sweep_dir}"])
+    done = run_cli(["run", "-m", "model=smollm2,gemma3", *TINY, f"hydra.sweep.dir={sweep_dir}"], timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"report: {sweep_dir / 'report' / 'index.html'}" in done.stdout
     jobs = job_dirs(sweep_dir)
@@ -82,8 +77,8 @@ def test_basic_launcher_two_embedded_models_one_merged_report(tmp_path):
 @pytest.mark.slow
 def test_joblib_launcher_serves_two_embedded_models_side_by_side(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    done = hfsweep(["run", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model=smollm2,gemma3",
-                    *TINY, f"hydra.sweep.dir={sweep_dir}"])  # fmt: skip
+    done = run_cli(["run", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model=smollm2,gemma3",
+                    *TINY, f"hydra.sweep.dir={sweep_dir}"], timeout=TIMEOUT)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Joblib.Parallel(n_jobs=2" in done.stdout + done.stderr
     jobs = job_dirs(sweep_dir)
@@ -97,8 +92,8 @@ def test_failed_job_does_not_hide_the_other(tmp_path):
     """One job's endpoint refuses connections: the other finishes, failed.json and the report say why, exit 1."""
     sweep_dir = tmp_path / "sweep"
     with FaultServer(latency=0.0) as server:
-        done = hfsweep(["run", "-m", "model=endpoint", f"model.endpoint=http://127.0.0.1:9,{server.url}",
-                        "model.id=fault-server-model", *TINY, f"hydra.sweep.dir={sweep_dir}"])  # fmt: skip
+        done = run_cli(["run", "-m", "model=endpoint", f"model.endpoint=http://127.0.0.1:9,{server.url}",
+                        "model.id=fault-server-model", *TINY, f"hydra.sweep.dir={sweep_dir}"], timeout=TIMEOUT)  # fmt: skip
     assert done.returncode == 1, done.stderr[-3000:]
     assert "failed job (" in done.stderr and "http://127.0.0.1:9' refused the connection" in done.stderr
     bad, good = job_dirs(sweep_dir)
@@ -120,8 +115,8 @@ def test_failed_job_does_not_hide_the_other(tmp_path):
 
 def test_every_job_failing_exits_1_without_a_report(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    done = hfsweep(["run", "-m", "model=endpoint", "model.endpoint=http://127.0.0.1:9,http://127.0.0.1:7", "model.id=m",
-                    *TINY, f"hydra.sweep.dir={sweep_dir}"])  # fmt: skip
+    done = run_cli(["run", "-m", "model=endpoint", "model.endpoint=http://127.0.0.1:9,http://127.0.0.1:7", "model.id=m",
+                    *TINY, f"hydra.sweep.dir={sweep_dir}"], timeout=TIMEOUT)  # fmt: skip
     assert done.returncode == 1
     assert done.stderr.count("failed job (") == 2
     assert all((job / "failed.json").is_file() for job in job_dirs(sweep_dir))
@@ -132,8 +127,8 @@ def test_report_overrides_reach_the_merged_report(tmp_path):
     """report.* overrides are the jobs' config: report.enabled=False skips the merged report."""
     sweep_dir = tmp_path / "sweep"
     with FaultServer(latency=0.0) as server:
-        done = hfsweep(["run", "-m", "model=endpoint", "model.server=openai", f"model.endpoint={server.url}", "model.id=a,b", *TINY,
-                        "report.enabled=False", f"hydra.sweep.dir={sweep_dir}"])  # fmt: skip
+        done = run_cli(["run", "-m", "model=endpoint", "model.server=openai", f"model.endpoint={server.url}", "model.id=a,b", *TINY,
+                        "report.enabled=False", f"hydra.sweep.dir={sweep_dir}"], timeout=TIMEOUT)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert [d.name for d in job_dirs(sweep_dir)] == ["0", "1"]
     assert "report:" not in done.stdout and not (sweep_dir / "report").exists()
@@ -192,10 +187,10 @@ def test_ray_launcher_on_a_local_cluster(tmp_path, ray_cluster):
     sweep_dir = tmp_path / "sweep"
     driver_cache = tmp_path / "driver-cache"
     with FaultServer(latency=0.0) as server:
-        done = hfsweep(["run", "-m", "hydra/launcher=ray_cluster", f"hydra.launcher.ray.init.address={address}",
+        done = run_cli(["run", "-m", "hydra/launcher=ray_cluster", f"hydra.launcher.ray.init.address={address}",
                         "model=endpoint", "model.server=openai", f"model.endpoint={server.url}", "model.id=alpha,beta", *TINY,
                         f"hydra.sweep.dir={sweep_dir}"],
-                       env={**env, "HFSWEEP_CACHE_DIR": str(driver_cache)})  # fmt: skip
+                       env={**env, "HFSWEEP_CACHE_DIR": str(driver_cache)}, timeout=TIMEOUT)  # fmt: skip
         sent = server.stats["requests"]
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     output = done.stdout + done.stderr

@@ -11,7 +11,7 @@ import venv
 
 import pytest
 
-from tests.sweep_helpers import ROOT
+from tests.cli_helpers import ROOT
 
 
 @pytest.mark.slow

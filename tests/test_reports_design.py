@@ -36,8 +36,8 @@ def planted(tmp_path_factory):
     per_sample = {m: np.stack([by_top_k[s["top_k"]][m] for s in settings]) for m in ("seq_rep_4", "words", "loop")}
     group = {"loop_rate": per_sample["loop"].mean(axis=2),
              "distinct_2": 1 - per_sample["seq_rep_4"].mean(axis=2) + rng.normal(0, 0.001, size=(1, PROMPTS))}
-    run = rs.write_run(tmp_path_factory.mktemp("planted") / "run", settings, per_sample, group,
-                       objective='objective:\n  metric: distinct_2\n  constraints: ["seq_rep_4 <= 0.5"]\n')
+    run = rs.write_planted_run(tmp_path_factory.mktemp("planted") / "run", settings, per_sample, group,
+                               objective={"metric": "distinct_2", "constraints": ["seq_rep_4 <= 0.5"]})
     page = reports.build_report(run, out=run / "report" / "index.html",
                                 options={"bootstrap_resamples": 200, "plots": False, "baseline": "greedy"})
     tabs = {p.stem: pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in (page.parent / "tables").glob("*.csv")}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +12,8 @@ import pytest
 
 from hfsweep.reports.export import export
 from hfsweep.core.errors import ReportError
+from tests.cli_helpers import ROOT, run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "tests" / "fixtures" / "report_sweep" / "0"
 KEYS = ["cell_id", "prompt_id", "sample_index"]
 
@@ -64,16 +62,11 @@ def test_not_a_run_dir(tmp_path):
         export(RUN, "xml")
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hfsweep", "export", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-
-
 def test_cli(run, tmp_path):
-    done = _cli(str(run), "--format", "csv", "--out", str(tmp_path / "x.csv"))
+    done = run_cli(["export", str(run), "--format", "csv", "--out", str(tmp_path / "x.csv")])
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"exported 72 completions with their scores: {tmp_path / 'x.csv'}"
-    bad = _cli(str(tmp_path / "no_such_run"))
+    bad = run_cli(["export", str(tmp_path / "no_such_run")])
     assert bad.returncode == 2
     assert bad.stderr.startswith("hfsweep: Run directory") and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1

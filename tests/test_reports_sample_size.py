@@ -8,9 +8,6 @@ sqrt(2 * (0.05^2 + 0.2^2 / k)).
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -36,7 +33,7 @@ def pilot(tmp_path_factory):
     settings = rs.grid({"temperature": [0.3, 0.7, 1.0, 1.3]})
     x = _draw(rng, [0.0, 0.1, 0.2, 0.3], 300, K)
     group = {"spread": x.std(axis=2)}
-    return rs.write_run(tmp_path_factory.mktemp("pilot") / "run", settings, {"score": x}, group)
+    return rs.write_planted_run(tmp_path_factory.mktemp("pilot") / "run", settings, {"score": x}, group)
 
 
 def test_plan_recovers_the_variances(pilot):

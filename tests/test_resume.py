@@ -12,8 +12,9 @@ import httpx2
 import pandas as pd
 import pytest
 
+from tests.cli_helpers import run_cli, start_cli
 from tests.servers.fault_server import spawn
-from tests.sweep_helpers import QUIET, SCORE_LIGHT, cli, endpoint, grid_keys, sweep
+from tests.sweep_helpers import QUIET, SCORE_LIGHT, endpoint, grid_keys, sweep
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def test_a_run_stopped_mid_sweep_finishes_only_the_missing_requests(tmp_path, se
     url, stats = server_process
     run_dir = tmp_path / "run"
     args = ["run", "--run-dir", str(run_dir), *QUIET, *SCORE_LIGHT, *endpoint(url), "prompts.limit=30", "samples=4", "runner.concurrency=2"]
-    first = cli(args)
+    first = start_cli(args)
     written = wait_for_lines(run_dir / "completions.jsonl", 30, first)
     first.send_signal(stop)
     out, err = first.communicate(timeout=30)
@@ -67,9 +68,8 @@ def test_a_run_stopped_mid_sweep_finishes_only_the_missing_requests(tmp_path, se
     sent_first = settled(stats)["generation_requests"]
     assert written <= sent_first < 120  # really stopped mid-sweep
 
-    second = cli(args)
-    out, err = second.communicate(timeout=120)
-    assert second.returncode == 0, err
+    second = run_cli(args)
+    assert second.returncode == 0, second.stderr
     sent_second = stats()["generation_requests"] - sent_first
     summary = json.loads((run_dir / "summary.json").read_text())
     frame = pd.read_parquet(run_dir / "completions.parquet")
@@ -144,8 +144,8 @@ def test_same_run_dir_with_a_narrower_grid_keeps_only_its_rows(tmp_path, fault_s
 def test_two_processes_share_one_cache(tmp_path, server_process, isolated_cache):
     url, stats = server_process
     common = [*QUIET, *SCORE_LIGHT, *endpoint(url), "runner.concurrency=4"]
-    a = cli(["run", "--run-dir", str(tmp_path / "a"), *common, "prompts.limit=20", "samples=3"])
-    b = cli(["run", "--run-dir", str(tmp_path / "b"), *common, "prompts.limit=30", "samples=2"])
+    a = start_cli(["run", "--run-dir", str(tmp_path / "a"), *common, "prompts.limit=20", "samples=3"])
+    b = start_cli(["run", "--run-dir", str(tmp_path / "b"), *common, "prompts.limit=30", "samples=2"])
     for proc in (a, b):
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err

@@ -6,15 +6,17 @@ from __future__ import annotations
 import json
 import signal
 import time
+from html import unescape
 
 import pandas as pd
 import pytest
 
 from hfsweep.cli import main
+from hfsweep.reports import build_report
 from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.runner import run_sweep
+from tests.cli_helpers import run_cli, start_cli
 from tests.servers.planted import Planted, PlantedServer
-from tests.sweep_helpers import cli
 
 BEST = (0.7, 0.9)
 
@@ -93,16 +95,15 @@ def test_kill_and_resume_gives_the_same_choices(tmp_path, isolated_cache):
     with PlantedServer(PLANTED, latency=0.02) as server:
         clean, clean_log = run(server.url, tmp_path, "clean", "search=halving", f"runner.cache_path={tmp_path / 'other.sqlite'}")
         args = ["run", "--run-dir", str(tmp_path / "killed"), *overrides(server.url, tmp_path, "search=halving"), "report.enabled=false"]
-        proc = cli(args)
+        proc = start_cli(args)
         start = server.requests
         while server.requests < start + 150 and proc.poll() is None:
             time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert proc.returncode == -signal.SIGKILL
-        resumed = cli(args)
-        out, err = resumed.communicate(timeout=300)
-        assert resumed.returncode == 0, err
+        resumed = run_cli(args, timeout=300)
+        assert resumed.returncode == 0, resumed.stderr
     log = (tmp_path / "killed" / "search.jsonl").read_text()
     assert log == clean_log
 
@@ -130,10 +131,6 @@ def test_search_without_an_objective_stops_before_any_request(tmp_path, capsys):
 
 
 def test_report_shows_the_allocation_and_recommends_only_what_the_search_kept(tmp_path):
-    from html import unescape
-
-    from hfsweep.reports import build_report
-
     with PlantedServer(PLANTED) as server:
         summary, log = run(server.url, tmp_path, "halving", "search=halving")
     search, rounds = summary["search"], [json.loads(line) for line in log.splitlines()]
@@ -159,8 +156,6 @@ def test_report_shows_the_allocation_and_recommends_only_what_the_search_kept(tm
 
 
 def test_a_grid_run_has_no_search_section(tmp_path):
-    from hfsweep.reports import build_report
-
     with PlantedServer(PLANTED) as server:
         run(server.url, tmp_path, "grid", "sweep.grid.temperature=[0.7,1.0]", "sweep.grid.top_p=[0.9]")
     page = build_report([tmp_path / "grid"])
@@ -169,17 +164,11 @@ def test_a_grid_run_has_no_search_section(tmp_path):
 
 def test_one_search_per_job_under_multirun(tmp_path):
     """`hfsweep run -m`: each job (here two model ids on one server) runs its own search."""
-    import subprocess
-    import sys
-
-    from tests.sweep_helpers import ROOT
-
     sweep_dir = tmp_path / "multi"
     with PlantedServer(PLANTED) as server:
         args = [a for a in overrides(server.url, tmp_path, "search=halving") if not a.startswith("model.id=")]
-        done = subprocess.run([sys.executable, "-m", "hfsweep", "run", "-m", *args, "model.id=a,b",
-                               f"hydra.sweep.dir={sweep_dir}", "report.enabled=false"],
-                              cwd=ROOT, capture_output=True, text=True, timeout=600)  # fmt: skip
+        done = run_cli(["run", "-m", *args, "model.id=a,b", f"hydra.sweep.dir={sweep_dir}", "report.enabled=false"],
+                       timeout=600)
         assert done.returncode == 0, done.stderr
         searches = [json.loads((sweep_dir / job / "summary.json").read_text())["search"] for job in ("0", "1")]
         assert server.requests == sum(s["requests"] for s in searches)
