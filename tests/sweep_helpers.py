@@ -9,11 +9,6 @@ import pandas as pd
 
 from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.runner import RunResult, run_sweep
-from tests.cli_helpers import ROOT, start_cli  # noqa: F401 (ROOT: see below)
-
-# tests/test_imports.py imports ROOT and tests/test_llama_cpp_python.py imports `cli` from here;
-# the CLI's helpers live in tests/cli_helpers.py: delete both names once those import it.
-cli = start_cli
 
 QUIET = ["sweep=single", "sampling.max_tokens=8", "runner.progress=false", "++report.enabled=false",
          "runner.backoff_base_s=0.01", "runner.timeout_s=1"]  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.sweep_helpers import ROOT
+from tests.cli_helpers import ROOT
 
 # package -> its folder in the repository (pyproject.toml maps them)
 FOLDERS = {"hfsweep": ROOT / "hfsweep", "hfsweep.sweeps": ROOT / "sweeps", "hfsweep.evaluators": ROOT / "evaluators",

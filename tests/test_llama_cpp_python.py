@@ -23,7 +23,7 @@ import pytest
 
 from hfsweep.sweeps.detect import detect
 from hfsweep.sweeps.embedded import free_port, gguf_path
-from tests.sweep_helpers import cli
+from tests.cli_helpers import start_cli
 
 pytestmark = [
     pytest.mark.slow,
@@ -73,7 +73,7 @@ def test_detection_reads_its_kind_and_defaults(llama_cpp_python_server):
 
 def test_decoding_with_auto_detection_has_no_identical_cells(llama_cpp_python_server, tmp_path):
     run_dir = tmp_path / "run"
-    proc = cli(["run", "--run-dir", str(run_dir), "sweep=decoding", "model=endpoint", f"model.endpoint={llama_cpp_python_server}/v1",
+    proc = start_cli(["run", "--run-dir", str(run_dir), "sweep=decoding", "model=endpoint", f"model.endpoint={llama_cpp_python_server}/v1",
                 "model.id=smollm2", "model.mode=chat", "prompts.limit=4", "samples=2", "sampling.max_tokens=48",
                 "runner.progress=false", "report.plots=false"])  # fmt: skip
     out, err = proc.communicate(timeout=900)

@@ -17,6 +17,7 @@ import pytest
 from hfsweep import reports
 from hfsweep.evaluators.scoring import score_run
 from tests.browser_helpers import browser, problems
+from tests.run_dirs import write_run
 
 pytest.importorskip("playwright.sync_api")
 
@@ -44,7 +45,7 @@ def _hostile_run(run: Path) -> None:
     comp.loc[at(1.0, 1.0, "p1", 1), "text"] = HOSTILE_2
     comp.loc[at(1.0, 0.9, "p2", 0), "text"] = LOOPING
     comp.loc[comp["prompt_id"] == "p3", "prompt"] = HOSTILE_PROMPT
-    comp.to_parquet(run / "completions.parquet", index=False)
+    write_run(run, comp)
     score_run(run)
     scores = pd.read_parquet(run / "scores.parquet")
     scores["check_pass"] = (scores["words"] < 20).astype(float)
@@ -296,7 +297,7 @@ def odd_rep(tmp_path_factory):
     comp.loc[4, ["error", "error_message", "text"]] = ["http_500", None, None]
     comp.loc[5, ["error", "error_message", "text"]] = ["", None, "an \"empty\" error\nis no error \U0001F600"]
     comp.loc[6, "text"] = None
-    comp.to_parquet(run / "completions.parquet", index=False)
+    write_run(run, comp)
     scores = pd.read_parquet(run / "scores.parquet")
     scores.loc[0, "perplexity"] = -0.0
     scores.loc[1, "perplexity"] = float("nan")
