@@ -154,10 +154,10 @@ def heatmaps(rep, out: Path) -> dict[str, Path]:
     return figs
 
 
-def _thin(labels: list[str], most: int = 20) -> list[str]:
-    """Every k-th label kept (the rest blank) so that at most ``most`` show."""
-    step = -(-len(labels) // most)
-    return [label if i % step == 0 else "" for i, label in enumerate(labels)]
+def _labelled(levels: list[float], most: int = 20) -> tuple[list[int], list[str]]:
+    """Positions and labels of every k-th level, so that at most ``most`` are labelled."""
+    positions = list(range(0, len(levels), -(-len(levels) // most)))
+    return positions, [f"{levels[i]:g}" for i in positions]
 
 
 def _heatmap(target: str, param_x: str, param_y: str, metric: str, xs: list, ys: list, grid: np.ndarray) -> Canvas:
@@ -165,9 +165,9 @@ def _heatmap(target: str, param_x: str, param_y: str, metric: str, xs: list, ys:
     annotate = grid.size <= 144  # values written in the cells: they need room
     cw = max(34.0 if annotate else 9.0, min(56.0, 480 / len(xs)))
     ch = max(20.0 if annotate else 7.0, min(40.0, 320 / len(ys)), (text_width(yname, 10) + 12) / len(ys))  # room for the y label
-    xlab, ylab = _thin([f"{v:g}" for v in xs]), _thin([f"{v:g}" for v in ys])
+    (xticks, xlab), (yticks, ylab) = _labelled(xs), _labelled(ys)
     widest_x = max(text_width(label, 9) for label in xlab)
-    rotate = widest_x > cw * (len(xs) / max(1, sum(1 for label in xlab if label))) - 4
+    rotate = widest_x > cw * len(xs) / len(xticks) - 4
     left = 24 + max(text_width(label, 9) for label in ylab) + 22
     top = 66
     gw, gh = cw * len(xs), ch * len(ys)
@@ -194,9 +194,9 @@ def _heatmap(target: str, param_x: str, param_y: str, metric: str, xs: list, ys:
             if math.isfinite(value):
                 ax.text(col, row, f"{value:.2g}", ha="center", va="center", fontsize=9 * PT,
                         color="#fff" if (value - vmin) / (vmax - vmin) < 0.5 else "#000")
-    ax.set_xticks(range(len(xs)), xlab, rotation=45 if rotate else 0, ha="right" if rotate else "center",
+    ax.set_xticks(xticks, xlab, rotation=45 if rotate else 0, ha="right" if rotate else "center",
                   rotation_mode="anchor")
-    ax.set_yticks(range(len(ys)), ylab)
+    ax.set_yticks(yticks, ylab)
     ax.set(xlabel=xname, ylabel=yname)
     bar = canvas.figure.colorbar(mesh, cax=canvas.axes((left + gw + 16, top, 12, gh)))
     bar.outline.set_edgecolor(FRAME)
