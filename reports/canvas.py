@@ -56,12 +56,12 @@ def style():
     return matplotlib.style.context(STYLE, after_reset=True)
 
 
-def color(i: int) -> str:
-    return OKABE_ITO[i % len(OKABE_ITO)]
+def color(index: int) -> str:
+    return OKABE_ITO[index % len(OKABE_ITO)]
 
 
-def marker(i: int) -> str:
-    return MARKERS[i % len(MARKERS)]
+def marker(index: int) -> str:
+    return MARKERS[index % len(MARKERS)]
 
 
 def text_width(text: str, size: float) -> float:
@@ -86,12 +86,12 @@ def legend_rows(labels: list[str], size: float, width: float) -> list[list[int]]
     """
     rows: list[list[int]] = [[]]
     used = 0.0
-    for i, label in enumerate(labels):
+    for index, label in enumerate(labels):
         entry = 22 + text_width(label, size) + 14
         if rows[-1] and used + entry > width:
             rows.append([])
             used = 0.0
-        rows[-1].append(i)
+        rows[-1].append(index)
         used += entry
     return rows
 
@@ -110,29 +110,30 @@ class Canvas:
         FigureCanvasAgg(self.figure)
 
     def axes(self, box) -> Axes:
-        """A plot area at ``box`` = (x, y, width, height) pixels from the top-left corner."""
-        x, y, w, h = box
-        ax = self.figure.add_axes((x / self.width, 1 - (y + h) / self.height, w / self.width, h / self.height))
+        """A plot area at ``box`` = (left, top, width, height) pixels from the top-left corner."""
+        left, top, width, height = box
+        ax = self.figure.add_axes((left / self.width, 1 - (top + height) / self.height, width / self.width,
+                                   height / self.height))
         for axis in (ax.xaxis, ax.yaxis):  # about five round ticks (steps of 1, 2, 2.5 or 5 times a power of ten)
             axis.set_major_locator(MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]))
         return ax
 
-    def text(self, x: float, y: float, text: str, size: float, **kwargs) -> None:
-        """``text`` with its baseline at (x, y) pixels, font ``size`` pixels."""
-        self.figure.text(x / self.width, 1 - y / self.height, text, fontsize=size * PT, va="baseline", **kwargs)
+    def text(self, left: float, baseline: float, text: str, size: float, **kwargs) -> None:
+        """``text`` from (left, baseline) pixels, font ``size`` pixels."""
+        self.figure.text(left / self.width, 1 - baseline / self.height, text, fontsize=size * PT, va="baseline", **kwargs)
 
-    def legend(self, x: float, y: float, entries: list[tuple[str, str, str]], size: float) -> None:
-        """Entries (label, colour, marker, or '-' / '--' for a line) in rows from (x, y) pixels
-        (the top of the first row), as :func:`legend_rows` fits them in the width."""
+    def legend(self, left: float, top: float, entries: list[tuple[str, str, str]], size: float) -> None:
+        """Entries (label, colour, marker, or '-' / '--' for a line) in rows from (left, top) pixels,
+        as :func:`legend_rows` fits them in the width."""
         labels = [label for label, _, _ in entries]
         handles = [Line2D([], [], color=col, linewidth=2 * PT) if kind == "-" else
                    Line2D([], [], color=col, linewidth=1.2 * PT, linestyle=(0, (4, 3))) if kind == "--" else
                    Line2D([], [], color=col, marker=kind, linestyle="none", markersize=8 * PT, markeredgewidth=0)
                    for _, col, kind in entries]
-        for k, row in enumerate(legend_rows(labels, size, self.width - x)):
-            top = 1 - (y + k * row_height(size)) / self.height
+        for number, row in enumerate(legend_rows(labels, size, self.width - left)):
+            row_top = 1 - (top + number * row_height(size)) / self.height
             self.figure.legend([handles[i] for i in row], [labels[i] for i in row], loc="upper left",
-                               bbox_to_anchor=(x / self.width, top), ncols=len(row), fontsize=size * PT, borderpad=0,
+                               bbox_to_anchor=(left / self.width, row_top), ncols=len(row), fontsize=size * PT, borderpad=0,
                                borderaxespad=0, handlelength=1.6, handletextpad=0.5, columnspacing=1.2)
 
     def svg(self) -> str:
