@@ -1,9 +1,10 @@
-"""Report figures as small hand-written SVG (``reports.svg``; no plotting package is imported).
+"""Report figures, drawn with matplotlib (``reports.canvas``) and written as SVG.
 
 Each figure is drawn from a computed table, so the CSV behind it is the golden-tested one;
 each is written to ``plots/NAME.svg`` and embedded in the page by ``reports.html.figure``.
-Only the figures the page shows are drawn. Palette: Okabe-Ito (colour-blind safe), with a
-marker shape per model as well; heatmaps use cividis.
+Only the figures the page shows are drawn, in the report's style (``reports.canvas.style``:
+deterministic SVG, text kept as text, labels shown literally). Palette: Okabe-Ito
+(colour-blind safe), with a marker shape per model as well; heatmaps use cividis.
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ import math
 import re
 from pathlib import Path
 
-from hfsweep.reports.svg import CIVIDIS, INK, MUTED, Axes, Svg, cividis, color, finite, marker, nice_ticks, padded, panels, text_width
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import StrMethodFormatter
+
+from hfsweep.reports.canvas import (FRAME, INK, MUTED, PT, Canvas, color, legend_rows, marker, panels, row_height, style,
+                                    text_width)
+
+MISSING = "#f2f2f2"  # heatmap cells without a value
+HIGHLIGHT = "#D55E00"  # the recommended cell; the model comparison's "ALL settings" rows
+ROWS = "#0072B2"  # the model comparison's per-setting rows
 
 PARAM_UNITS = {
     "temperature": "temperature (unitless)", "top_k": "top_k (tokens; 0 = off)",
@@ -30,297 +40,306 @@ _UNITS = [
 ]
 
 
-def metric_unit(m: str) -> str:
+def metric_unit(metric: str) -> str:
     """The unit of a metric ('' when unknown).
 
     >>> metric_unit("seq_rep_4"), metric_unit("judge_score")
     ('fraction of repeated n-grams', '')
     """
-    return next((unit for pat, unit in _UNITS if re.fullmatch(pat + r".*", m)), "")
+    return next((unit for pattern, unit in _UNITS if re.fullmatch(pattern + r".*", metric)), "")
 
 
-def metric_label(m: str) -> str:
+def metric_label(metric: str) -> str:
     """Axis label with the metric's unit."""
-    unit = metric_unit(m)
-    return f"{m} ({unit})" if unit else m
+    unit = metric_unit(metric)
+    return f"{metric} ({unit})" if unit else metric
 
 
 def _slug(*parts) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "_".join(map(str, parts)))[:120]
 
 
-def _save(svg: Svg, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(svg.render(), encoding="utf-8")
-    return path
-
-
 def _floats(values) -> list[float]:
     out = []
-    for v in values:
+    for value in values:
         try:
-            out.append(float(v))
+            out.append(float(value))
         except (TypeError, ValueError):
             out.append(float("nan"))
     return out
 
 
+def _header(width: float, entries: list, size: float) -> float:
+    """Pixels the legend's rows below the first take (the plots below move down by as much)."""
+    return (len(legend_rows([label for label, _, _ in entries], size, width - 12)) - 1) * row_height(size)
+
+
 def effects(rep, out: Path) -> dict[str, Path]:
     """One figure per swept parameter: each key metric vs the level, one line per model with
     its CI band (from the ``effects`` table)."""
-    eff = rep.tables["effects"]
+    table = rep.tables["effects"]
     keys = list(rep.key_metrics)
-    if eff.empty or not keys:
+    if table.empty or not keys:
         return {}
     series: dict[tuple, list] = {}  # (parameter, metric, target) -> [(level, mean, low, high)], one pass
     held: dict[str, set] = {}
-    has_held = "held" in eff  # the crossed part each effect was measured on, where the table says
+    has_held = "held" in table  # the crossed part each effect was measured on, where the table says
     wanted = set(keys)
-    cols = [eff[c].tolist() for c in ("parameter", "metric", "target", "level", "mean", "ci_low", "ci_high")]
-    cols.append(eff["held"].tolist() if has_held else [None] * len(eff))
-    for p, m, t, lv, mean, lo, hi, hd in zip(*cols):
-        if m in wanted:
-            series.setdefault((p, m, t), []).append((*_floats((lv, mean, lo, hi)),))
-            held.setdefault(p, set()).add(str(hd))
+    cols = [table[c].tolist() for c in ("parameter", "metric", "target", "level", "mean", "ci_low", "ci_high")]
+    cols.append(table["held"].tolist() if has_held else [None] * len(table))
+    for param, metric, target, level, mean, lo, hi, part in zip(*cols):
+        if metric in wanted:
+            series.setdefault((param, metric, target), []).append((*_floats((level, mean, lo, hi)),))
+            held.setdefault(param, set()).add(str(part))
     conf = int(round(rep.opts["confidence"] * 100))
+    entries = [(target, color(index), marker(index)) for index, target in enumerate(rep.targets)]
     figs = {}
-    for p in rep.swept:
-        present = [m for m in keys if any((p, m, t) in series for t in rep.targets)]
+    for param in rep.swept:
+        present = [metric for metric in keys if any((param, metric, target) in series for target in rep.targets)]
         if not present:
             continue
         if has_held:
-            hs = held.get(p, set())
-            what = f"on its crossed part ({next(iter(hs)) if len(hs) == 1 else 'per model: tables/design.csv'})"
+            parts = held.get(param, set())
+            what = f"on its crossed part ({next(iter(parts)) if len(parts) == 1 else 'per model: tables/design.csv'})"
         else:
             what = "(other parameters averaged)"
-        title = f"Effect of {p} {what}: mean over prompts, {conf}% bootstrap CI"
-        boxes, w, h = panels(len(present), 3, 250, 165, 78, 92, 96, 82)
-        svg = Svg(max(w - 96 + 24, text_width(title, 13) + 24), h - 82 + 62, title)
-        svg.text(12, 22, title, 13, weight="600")
-        svg.legend(12, 46, [(t, color(k), marker(k)) for k, t in enumerate(rep.targets)], size=11)
-        for box, m in zip(boxes, present):
-            lines = [(k, sorted(series[(p, m, t)])) for k, t in enumerate(rep.targets) if (p, m, t) in series]
-            xs = [r[0] for _, s in lines for r in s]
-            ys = [v for _, s in lines for r in s for v in r[1:]]
-            ax = Axes(svg, box, padded(xs), padded(ys))
-            levels = sorted({x for x in xs if finite(x)})
-            ticks = levels if len(levels) <= 8 else nice_ticks(ax.x0, ax.x1)
-            ax.frame(title=f"{m} vs {p}", xlabel=PARAM_UNITS.get(p, p), ylabel=metric_unit(m) or m, xticks=ticks,
-                     rotate_x=len(levels) <= 8 and sum(text_width(f"{v:g}", 9) for v in levels) > 230)
-            for k, s in lines:
-                x, mean, lo, hi = (list(c) for c in zip(*s))
-                ax.band(x, lo, hi, color(k))
-                ax.line(x, mean, color(k))
-                ax.points(x, mean, marker(k), 3.2 if len(x) <= 15 else 2.2, color(k))
-        figs[f"effects_{p}"] = _save(svg, out / f"effects_{_slug(p)}.svg")
+        title = f"Effect of {param} {what}: mean over prompts, {conf}% bootstrap CI"
+        boxes, grid_width, grid_height = panels(len(present), 3, 250, 165, 78, 92, 96, 82)
+        width = max(grid_width - 96 + 24, text_width(title, 13) + 24)
+        extra = _header(width, entries, 11)
+        canvas = Canvas(width, grid_height - 82 + 62 + extra, title)
+        canvas.text(12, 22, title, 13, fontweight="bold")
+        canvas.legend(12, 38, entries, 11)
+        for (left, top, box_width, box_height), metric in zip(boxes, present):
+            ax = canvas.axes((left, top + extra, box_width, box_height))
+            levels: set[float] = set()
+            for index, target in enumerate(rep.targets):
+                if (param, metric, target) not in series:
+                    continue
+                level, mean, lo, hi = np.array(sorted(series[(param, metric, target)])).T
+                levels.update(value for value in level.tolist() if math.isfinite(value))
+                ax.fill_between(level, lo, hi, color=color(index), alpha=0.2, linewidth=0)
+                ax.plot(level, mean, color=color(index), marker=marker(index), markeredgewidth=0,
+                        markersize=(6.4 if len(level) <= 15 else 4.4) * PT)
+            ax.set(title=f"{metric} vs {param}", xlabel=PARAM_UNITS.get(param, param), ylabel=metric_unit(metric) or metric)
+            if len(levels) <= 8:
+                ticks = sorted(levels)
+                labels = [f"{value:g}" for value in ticks]
+                rotate = sum(text_width(label, 9) for label in labels) > 230
+                ax.set_xticks(ticks, labels, rotation=45 if rotate else 0, ha="right" if rotate else "center",
+                              rotation_mode="anchor")
+        figs[f"effects_{param}"] = canvas.save(out / f"effects_{_slug(param)}.svg")
     return figs
 
 
 def heatmaps(rep, out: Path) -> dict[str, Path]:
     """Mean metric over each pair of swept parameters (from the ``heatmaps`` table)."""
-    hm = rep.tables.get("heatmaps")
+    table = rep.tables.get("heatmaps")
     figs = {}
-    if hm is None or hm.empty:
+    if table is None or table.empty:
         return figs
-    cols = [hm[c].tolist() for c in ("target", "param_x", "param_y", "metric", "value_x", "value_y", "mean")]
+    cols = [table[c].tolist() for c in ("target", "param_x", "param_y", "metric", "value_x", "value_y", "mean")]
     maps: dict[tuple, dict] = {}
-    for t, p1, p2, m, vx, vy, v in zip(*cols):
-        cell = maps.setdefault((t, p1, p2, m), {})
-        cell.setdefault((float(vx), float(vy)), []).append(float(v))
-    for (t, p1, p2, m), cells in maps.items():
+    for target, param_x, param_y, metric, value_x, value_y, mean in zip(*cols):
+        cells = maps.setdefault((target, param_x, param_y, metric), {})
+        cells.setdefault((float(value_x), float(value_y)), []).append(float(mean))
+    for (target, param_x, param_y, metric), cells in maps.items():
         xs = sorted({x for x, _ in cells})
         ys = sorted({y for _, y in cells})
-        grid = {k: math.fsum(v) / len(v) for k, v in cells.items()}
-        figs[f"heatmap_{t}_{p1}_{p2}_{m}"] = _save(_heatmap(t, p1, p2, m, xs, ys, grid),
-                                                   out / f"heatmap_{_slug(t, p1, p2, m)}.svg")
+        means = {level: math.fsum(values) / len(values) for level, values in cells.items()}
+        grid = np.array([[means.get((x, y), np.nan) for x in xs] for y in ys])  # row j: level j of param_y
+        canvas = _heatmap(target, param_x, param_y, metric, xs, ys, grid)
+        figs[f"heatmap_{target}_{param_x}_{param_y}_{metric}"] = canvas.save(
+            out / f"heatmap_{_slug(target, param_x, param_y, metric)}.svg")
     return figs
 
 
-def _thin(labels: list[str], most: int = 20) -> list[str]:
-    """Every k-th label kept (the rest blank) so that at most ``most`` show."""
-    k = -(-len(labels) // most)
-    return [s if i % k == 0 else "" for i, s in enumerate(labels)]
+def _labelled(levels: list[float], most: int = 20) -> tuple[list[int], list[str]]:
+    """Positions and labels of every k-th level, so that at most ``most`` are labelled."""
+    positions = list(range(0, len(levels), -(-len(levels) // most)))
+    return positions, [f"{levels[i]:g}" for i in positions]
 
 
-def _heatmap(t, p1, p2, m, xs, ys, grid) -> Svg:
-    xname, yname = PARAM_UNITS.get(p1, p1), PARAM_UNITS.get(p2, p2)
-    annotate = len(xs) * len(ys) <= 144  # values written in the cells: they need room
+def _heatmap(target: str, param_x: str, param_y: str, metric: str, xs: list, ys: list, grid: np.ndarray) -> Canvas:
+    xname, yname = PARAM_UNITS.get(param_x, param_x), PARAM_UNITS.get(param_y, param_y)
+    annotate = grid.size <= 144  # values written in the cells: they need room
     cw = max(34.0 if annotate else 9.0, min(56.0, 480 / len(xs)))
     ch = max(20.0 if annotate else 7.0, min(40.0, 320 / len(ys)), (text_width(yname, 10) + 12) / len(ys))  # room for the y label
-    xlab, ylab = _thin([f"{v:g}" for v in xs]), _thin([f"{v:g}" for v in ys])
-    rotate = max(text_width(s, 9) for s in xlab) > cw * (len(xs) / max(1, sum(1 for s in xlab if s))) - 4
-    left = 24 + max(text_width(s, 9) for s in ylab) + 22
+    (xticks, xlab), (yticks, ylab) = _labelled(xs), _labelled(ys)
+    widest_x = max(text_width(label, 9) for label in xlab)
+    rotate = widest_x > cw * len(xs) / len(xticks) - 4
+    left = 24 + max(text_width(label, 9) for label in ylab) + 22
     top = 66
     gw, gh = cw * len(xs), ch * len(ys)
-    below = (max(text_width(s, 9) for s in xlab) * 0.71 + 16 if rotate else 22) + 22
-    vals = [v for v in grid.values() if finite(v)]
-    lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
-    title = f"{m} by {p1} and {p2} ({t})"
+    below = (widest_x * 0.71 + 16 if rotate else 22) + 22
+    known = grid[np.isfinite(grid)]
+    lo, hi = (float(known.min()), float(known.max())) if known.size else (0.0, 1.0)
+    vmin, vmax = (lo, hi) if hi > lo else (lo - 1, lo + 1)  # a single value: the middle colour
+    title = f"{metric} by {param_x} and {param_y} ({target})"
     sub = "mean over prompts, crossed part only"
-    unit = f"colour: {metric_label(m)}"
-    width = max(left + gw + 80, *(text_width(s, z) + 24 for s, z in ((title, 12), (sub, 10), (unit, 10))))
-    svg = Svg(width, top + gh + below + 8, title)
-    svg.text(12, 18, title, 12, weight="600")
-    svg.text(12, 34, sub, 10, fill=MUTED)
-    svg.text(12, 50, unit, 10, fill=MUTED)
-    for j, y in enumerate(ys):
-        py = top + (len(ys) - 1 - j) * ch  # first level at the bottom
-        for i, x in enumerate(xs):
-            v = grid.get((x, y), float("nan"))
-            px = left + i * cw
-            if not finite(v):
-                svg.rect(px, py, cw, ch, "#f2f2f2")
-                continue
-            f = (v - lo) / (hi - lo) if hi > lo else 0.5
-            svg.rect(px, py, cw + 0.3, ch + 0.3, cividis(f))
-            if annotate:
-                svg.text(px + cw / 2, py + ch / 2, f"{v:.2g}", 9, anchor="middle", middle=True,
-                         fill="#fff" if f < 0.5 else "#000")
-    ax = Axes(svg, (left, top, gw, gh), (-0.5, len(xs) - 0.5), (-0.5, len(ys) - 0.5))
-    ax.frame(xlabel=xname, ylabel=yname, xticks=range(len(xs)), yticks=range(len(ys)),
-             xticklabels=xlab, yticklabels=ylab, grid="", rotate_x=rotate)
-    # colour bar
-    bx = left + gw + 16
-    stops = "".join(f'<stop offset="{k / (len(CIVIDIS) - 1):.1f}" stop-color="{c}"/>' for k, c in enumerate(CIVIDIS))
-    svg.defs.append(f'<linearGradient id="cb" x1="0" y1="1" x2="0" y2="0">{stops}</linearGradient>')
-    svg.rect(bx, top, 12, gh, "url(#cb)", stroke="#999")
-    ticks = [v for v in nice_ticks(lo, hi, 4) if lo <= v <= hi] if hi > lo else [lo]
-    for v in ticks:
-        py = top + gh - ((v - lo) / (hi - lo) if hi > lo else 0.5) * gh
-        svg.line(bx + 12, py, bx + 15, py, MUTED)
-        svg.text(bx + 17, py, f"{v:.3g}", 9, fill=MUTED, middle=True)
-    return svg
+    unit = f"colour: {metric_label(metric)}"
+    width = max(left + gw + 80, *(text_width(text, size) + 24 for text, size in ((title, 12), (sub, 10), (unit, 10))))
+    canvas = Canvas(width, top + gh + below + 8, title)
+    canvas.text(12, 18, title, 12, fontweight="bold")
+    canvas.text(12, 34, sub, 10, color=MUTED)
+    canvas.text(12, 50, unit, 10, color=MUTED)
+    ax = canvas.axes((left, top, gw, gh))
+    ax.grid(False)
+    ax.set_facecolor(MISSING)  # cells without a value
+    edges_x, edges_y = np.arange(len(xs) + 1) - 0.5, np.arange(len(ys) + 1) - 0.5  # first level at the bottom
+    mesh = ax.pcolormesh(edges_x, edges_y, np.ma.masked_invalid(grid), cmap="cividis", vmin=vmin, vmax=vmax,
+                         rasterized=True)  # the cells as one image: no seams, a small file
+    if annotate:
+        for (row, col), value in np.ndenumerate(grid):
+            if math.isfinite(value):
+                ax.text(col, row, f"{value:.2g}", ha="center", va="center", fontsize=9 * PT,
+                        color="#fff" if (value - vmin) / (vmax - vmin) < 0.5 else "#000")
+    ax.set_xticks(xticks, xlab, rotation=45 if rotate else 0, ha="right" if rotate else "center",
+                  rotation_mode="anchor")
+    ax.set_yticks(yticks, ylab)
+    ax.set(xlabel=xname, ylabel=yname)
+    bar = canvas.figure.colorbar(mesh, cax=canvas.axes((left + gw + 16, top, 12, gh)))
+    bar.outline.set_edgecolor(FRAME)
+    bar.ax.yaxis.set_major_formatter(StrMethodFormatter("{x:.3g}"))
+    if hi <= lo:
+        bar.set_ticks([lo])
+    return canvas
 
 
 def pareto(rep, out: Path) -> dict[str, Path]:
     """All cells on (down, up), each model's Pareto front joined, the recommended cell starred."""
-    df = rep.tables["pareto"]
-    if df.empty:
+    table = rep.tables["pareto"]
+    if table.empty:
         return {}
     up, down = rep.opts["pareto"]["up"], rep.opts["pareto"]["down"]
     title = f"Pareto front: {up} up vs {down} down (one point per cell, mean over prompts)"
-    svg = Svg(max(660, text_width(title, 12) + 24), 480, title)
-    svg.text(12, 20, title, 12, weight="600")
-    x, y = _floats(df[down]), _floats(df[up])
-    ax = Axes(svg, (84, 66, 540, 340), padded(x), padded(y))
-    ax.frame(xlabel=f"{metric_label(down)}  (lower is better)", ylabel=f"{metric_label(up)}  (higher is better)")
-    targets, front, rec = df["target"].tolist(), df["on_front"].tolist(), df["recommended"].tolist()
+    xs, ys = np.array(_floats(table[down])), np.array(_floats(table[up]))
+    targets = table["target"].to_numpy()
+    front = table["on_front"].to_numpy(dtype=bool) & np.isfinite(xs) & np.isfinite(ys)
+    recommended = np.array([value is True or value == 1 for value in table["recommended"].tolist()], dtype=bool)
     several = len(rep.targets) > 1
     entries = []
-    for k, t in enumerate(rep.targets):
-        idx = [i for i, tt in enumerate(targets) if tt == t]
-        ax.points([x[i] for i in idx], [y[i] for i in idx], marker(k), 3.5, color(k), opacity=0.75)
-        f = sorted((x[i], y[i]) for i in idx if front[i] and finite(x[i]) and finite(y[i]))
-        if f:
-            d = f"M{ax.px(f[0][0]):.1f} {ax.py(f[0][1]):.1f}" + "".join(
-                f"H{ax.px(a):.1f}V{ax.py(b):.1f}" for a, b in f[1:])  # steps-post
-            svg.path(d, color(k) if several else INK, 1.3)
-            for a, b in f:
-                svg.marker(ax.px(a), ax.py(b), "o", 6, "none", stroke=INK)
-        entries.append((t, color(k), marker(k)))
-        entries.append(("Pareto front" + (f" ({t})" if several else ""), color(k) if several else INK, "-"))
-    r = [i for i, v in enumerate(rec) if v is True or v == 1]
-    for i in r:
-        if finite(x[i]) and finite(y[i]):
-            svg.marker(ax.px(x[i]), ax.py(y[i]), "*", 11, "#D55E00", stroke=INK)
-    if r:
-        entries.append(("recommended", "#D55E00", "*"))
-    svg.legend(12, 42, entries, size=10.5)
-    return {"pareto": _save(svg, out / "pareto.svg")}
+    for index, target in enumerate(rep.targets):
+        entries.append((target, color(index), marker(index)))
+        entries.append(("Pareto front" + (f" ({target})" if several else ""), color(index) if several else INK, "-"))
+    if recommended.any():
+        entries.append(("recommended", HIGHLIGHT, "*"))
+    width = max(660, text_width(title, 12) + 24)
+    extra = _header(width, entries, 10.5)
+    canvas = Canvas(width, 480 + extra, title)
+    canvas.text(12, 20, title, 12, fontweight="bold")
+    canvas.legend(12, 35, entries, 10.5)
+    ax = canvas.axes((84, 66 + extra, 540, 340))
+    ax.set(xlabel=f"{metric_label(down)}  (lower is better)", ylabel=f"{metric_label(up)}  (higher is better)")
+    for index, target in enumerate(rep.targets):
+        mine = targets == target
+        ax.plot(xs[mine], ys[mine], linestyle="none", marker=marker(index), markersize=7 * PT, color=color(index), alpha=0.75,
+                markeredgewidth=0)
+        edge = sorted(zip(xs[mine & front].tolist(), ys[mine & front].tolist()))
+        if edge:
+            edge_x, edge_y = zip(*edge)
+            ax.step(edge_x, edge_y, where="post", color=color(index) if several else INK, linewidth=1.3 * PT)
+            ax.plot(edge_x, edge_y, linestyle="none", marker="o", markersize=12 * PT, markerfacecolor="none",
+                    markeredgecolor=INK, markeredgewidth=1 * PT)
+    ax.plot(xs[recommended], ys[recommended], linestyle="none", marker="*", markersize=20 * PT, color=HIGHLIGHT,
+            markeredgecolor=INK, markeredgewidth=1 * PT)
+    return {"pareto": canvas.save(out / "pareto.svg")}
 
 
 def lengths(rep, out: Path) -> dict[str, Path]:
     """Distribution of completion lengths per model, with each max_tokens cap marked."""
-    import numpy as np
-    import pandas as pd
-
     comp = rep.data.completions
     if "completion_tokens" not in comp:
         return {}
     ok = comp["error"].isna().to_numpy(copy=True) if "error" in comp else np.ones(len(comp), dtype=bool)
-    vals = pd.to_numeric(comp["completion_tokens"], errors="coerce").to_numpy(dtype=float)
-    ok &= np.isfinite(vals)
+    tokens = pd.to_numeric(comp["completion_tokens"], errors="coerce").to_numpy(dtype=float)
+    ok &= np.isfinite(tokens)
     if not ok.any():
         return {}
     caps = sorted(pd.to_numeric(comp["max_tokens"], errors="coerce")[ok].dropna().unique().tolist()) if "max_tokens" in comp else []
-    top = max([float(vals[ok].max()), *caps])
+    top = max([float(tokens[ok].max()), *caps])
     edges = np.linspace(0, top + 1, min(60, int(top) + 2))
     target_of = dict(zip(rep.cells["cell_id"], rep.cells["target"]))
-    code = {t: k for k, t in enumerate(rep.targets)}
+    code = {target: k for k, target in enumerate(rep.targets)}
     cell_codes, cell_ids = pd.factorize(comp["cell_id"])  # one pass over the rows, then one lookup per cell
-    which = np.array([code.get(target_of.get(c), -1) for c in cell_ids], dtype=int)[cell_codes]
-    hists = [(k, t, np.histogram(vals[ok & (which == k)], bins=edges)[0]) for k, t in enumerate(rep.targets)]
+    which = np.array([code.get(target_of.get(cell), -1) for cell in cell_ids], dtype=int)[cell_codes]
+    hists = [np.histogram(tokens[ok & (which == k)], bins=edges)[0] for k in range(len(rep.targets))]
     title = "Completion length distribution (dashed: max_tokens cap)"
-    svg = Svg(660, 420, title)
-    svg.text(12, 20, title, 12, weight="600")
-    ymax = max(int(h.max()) for _, _, h in hists) if hists else 1
-    ax = Axes(svg, (84, 66, 540, 290), (0, float(edges[-1])), (0, ymax * 1.05 or 1))
-    ax.frame(xlabel="completion tokens (server count)", ylabel="completions (count)")
-    entries = []
-    for k, t, h in hists:
-        d = f"M{ax.px(edges[0]):.1f} {ax.py(0):.1f}" + "".join(
-            f"V{ax.py(c):.1f}H{ax.px(edges[i + 1]):.1f}" for i, c in enumerate(h)) + f"V{ax.py(0):.1f}"
-        svg.path(d, color(k), 1.6)
-        entries.append((f"{t} (n={int(h.sum())})", color(k), "-"))
-    for cap in caps[:8]:
-        svg.line(ax.px(cap), ax.y, ax.px(cap), ax.y + ax.h, INK, 1, dash="5 4")
+    entries = [(f"{target} (n={int(hist.sum())})", color(index), "-")
+               for index, (target, hist) in enumerate(zip(rep.targets, hists))]
     if caps:
         entries.append(("max_tokens cap", INK, "--"))
-    svg.legend(12, 42, entries, size=10.5)
-    return {"lengths": _save(svg, out / "lengths.svg")}
+    extra = _header(660, entries, 10.5)
+    canvas = Canvas(660, 420 + extra, title)
+    canvas.text(12, 20, title, 12, fontweight="bold")
+    canvas.legend(12, 35, entries, 10.5)
+    ax = canvas.axes((84, 66 + extra, 540, 290))
+    ymax = max(int(hist.max()) for hist in hists) if hists else 1
+    ax.set(xlim=(0, float(edges[-1])), ylim=(0, ymax * 1.05 or 1), xlabel="completion tokens (server count)",
+           ylabel="completions (count)")
+    for index, hist in enumerate(hists):
+        ax.stairs(hist, edges, color=color(index), linewidth=1.6 * PT)
+    for cap in caps[:8]:
+        ax.axvline(cap, color=INK, linewidth=1 * PT, linestyle=(0, (5, 4)))
+    return {"lengths": canvas.save(out / "lengths.svg")}
 
 
 def model_deltas(rep, out: Path) -> dict[str, Path]:
     """Per model pair: difference (b - a) per key metric, over all shared settings and per
     setting (first 25), with CIs."""
-    mp = rep.tables["model_pairs"]
+    table = rep.tables["model_pairs"]
     figs = {}
-    if mp.empty:
+    if table.empty:
         return figs
     conf = int(round(rep.opts["confidence"] * 100))
     rows: dict[tuple, dict[str, list]] = {}  # (a, b) -> metric -> [(label, is_all, diff, lo, hi)], one pass
-    cols = [mp[c].tolist() for c in ("target_a", "target_b", "metric", "setting_id", "setting", "diff", "ci_low", "ci_high")]
-    for a, b, m, sid, st, diff, lo, hi in zip(*cols):
-        per = rows.setdefault((a, b), {}).setdefault(m, [])
+    cols = [table[c].tolist() for c in ("target_a", "target_b", "metric", "setting_id", "setting", "diff", "ci_low", "ci_high")]
+    for target_a, target_b, metric, setting_id, setting, diff, lo, hi in zip(*cols):
+        per = rows.setdefault((target_a, target_b), {}).setdefault(metric, [])
         if len(per) < 26:
-            per.append(("ALL settings" if sid == "(all)" else str(st)[:32], sid == "(all)", *_floats((diff, lo, hi))))
-    for (a, b), by_metric in rows.items():
-        keys = [m for m in rep.key_metrics if m in by_metric]
-        if not keys:
-            continue
-        labels = [[r[0] for r in by_metric[m]] for m in keys]
-        shared = all(lab == labels[0] for lab in labels)
-        lw = max(text_width(s, 9) for lab in labels for s in lab) + 10
-        nrow = max(len(lab) for lab in labels)
-        title = f"Model comparison {b} minus {a}: paired by setting and prompt, {conf}% CI"
-        ph = 14.0 * nrow + 6
-        boxes, w, h = panels(len(keys), 3, 210, ph, 12 + lw, 52, 28 if shared else 28 + lw, 64)
-        svg = Svg(max(w, text_width(title, 12) + 24), h - 64 + 58, title)
-        svg.text(12, 20, title, 12, weight="600")
-        for i, (box, m) in enumerate(zip(boxes, keys)):
-            r = by_metric[m]
-            xs = [v for row in r for v in row[2:]]
-            ax = Axes(svg, box, padded(xs, include=(0,)), (len(r) - 0.5, -0.5))
-            show = not shared or i % 3 == 0
-            ax.frame(title=m, xlabel=f"{b} - {a}", yticks=range(len(r)), yticklabels=[row[0] for row in r] if show else [""] * len(r),
-                     grid="x", size=9.5)
-            svg.line(ax.px(0), ax.y, ax.px(0), ax.y + ax.h, INK, 0.9)
-            for j, (_, is_all, diff, lo, hi) in enumerate(r):
-                c = "#D55E00" if is_all else "#0072B2"
-                py = ax.py(j)
-                if finite(lo) and finite(hi):
-                    svg.line(ax.px(lo), py, ax.px(hi), py, c, 1.2)
-                    for v in (lo, hi):
-                        svg.line(ax.px(v), py - 2.5, ax.px(v), py + 2.5, c, 1)
-                if finite(diff):
-                    svg.marker(ax.px(diff), py, "o", 3, c)
-        figs[f"model_deltas_{a}_vs_{b}"] = _save(svg, out / f"model_deltas_{_slug(a, 'vs', b)}.svg")
+            is_all = setting_id == "(all)"
+            per.append(("ALL settings" if is_all else str(setting)[:32], is_all, *_floats((diff, lo, hi))))
+    for (target_a, target_b), by_metric in rows.items():
+        keys = [metric for metric in rep.key_metrics if metric in by_metric]
+        if keys:
+            canvas = _deltas(target_a, target_b, [(metric, by_metric[metric]) for metric in keys], conf)
+            figs[f"model_deltas_{target_a}_vs_{target_b}"] = canvas.save(
+                out / f"model_deltas_{_slug(target_a, 'vs', target_b)}.svg")
     return figs
 
 
+def _deltas(target_a: str, target_b: str, metric_rows: list[tuple[str, list]], conf: int) -> Canvas:
+    labels = [[row[0] for row in rows] for _, rows in metric_rows]
+    shared = all(lab == labels[0] for lab in labels)  # the same rows in each panel: labelled on the first column
+    label_width = max(text_width(label, 9) for lab in labels for label in lab) + 10
+    most_rows = max(len(lab) for lab in labels)
+    title = f"Model comparison {target_b} minus {target_a}: paired by setting and prompt, {conf}% CI"
+    boxes, width, height = panels(len(metric_rows), 3, 210, 14.0 * most_rows + 6, 12 + label_width, 52,
+                                  28 if shared else 28 + label_width, 64)
+    canvas = Canvas(max(width, text_width(title, 12) + 24), height - 64 + 58, title)
+    canvas.text(12, 20, title, 12, fontweight="bold")
+    for panel, (box, (metric, rows)) in enumerate(zip(boxes, metric_rows)):
+        ax = canvas.axes(box)
+        ax.grid(False, axis="y")
+        ax.axvline(0, color=INK, linewidth=0.9 * PT)
+        for is_all, ink in ((False, ROWS), (True, HIGHLIGHT)):
+            at = [j for j, row in enumerate(rows) if row[1] == is_all]
+            diff, lo, hi = (np.array([rows[j][field] for j in at], dtype=float) for field in (2, 3, 4))
+            ax.hlines(at, lo, hi, colors=ink, linewidth=1.2 * PT)
+            ax.plot(np.concatenate([lo, hi]), at * 2, linestyle="none", marker="|", markersize=5 * PT, color=ink)
+            ax.plot(diff, at, linestyle="none", marker="o", markersize=6 * PT, markeredgewidth=0, color=ink)
+        ax.set_yticks(range(len(rows)), labels[panel] if not shared or panel % 3 == 0 else [""] * len(rows), fontsize=9.5 * PT)
+        ax.set_ylim(len(rows) - 0.5, -0.5)  # the first row at the top
+        ax.set_title(metric, fontsize=10.5 * PT)
+        ax.set_xlabel(f"{target_b} - {target_a}", fontsize=9.5 * PT)
+        ax.tick_params(axis="x", labelsize=8.5 * PT)
+    return canvas
+
+
 def draw_all(rep, out: Path) -> dict[str, Path]:
-    """Every figure the page shows; returns {name: svg path} in display order."""
+    """Every figure the page shows, drawn in the report's style; returns {name: svg path} in display order."""
     figs: dict[str, Path] = {}
-    for fn in (effects, heatmaps, pareto, lengths, model_deltas):
-        figs.update(fn(rep, out))
+    with style():
+        for draw in (effects, heatmaps, pareto, lengths, model_deltas):
+            figs.update(draw(rep, out))
     return figs
