@@ -90,7 +90,7 @@ def hostile(tmp_path_factory):
     runs = []
     for index, model in enumerate(HOSTILE_MODELS):
         values = {HOSTILE_METRIC: rng.random((len(settings), 4, 2)) + index, "words": rng.random((len(settings), 4, 2)) * 10}
-        runs.append(rs.write_run(root / f"run{index}", settings, values, model=model))
+        runs.append(rs.write_planted_run(root / f"run{index}", settings, values, model=model))
     opts = {"bootstrap_resamples": 100, "key_metrics": [HOSTILE_METRIC, "words"],
             "pareto": {"up": HOSTILE_METRIC, "down": "words"}}
     page = reports.build_report(runs, out=root / "report" / "index.html", options=opts)
