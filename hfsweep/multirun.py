@@ -22,7 +22,9 @@ from omegaconf import OmegaConf
 
 from hfsweep.core import records
 from hfsweep.core.errors import ConfigError, HfsweepError
+from hfsweep.core.report_options import ReportOptions
 from hfsweep.pipeline import run_and_score
+from hfsweep.reports.options import resolve_options
 from hfsweep.sweeps.compose import CONF_DIR, from_mapping
 
 # hydra/launcher=NAME -> the plugin that provides it (installed by the ``launchers`` extra)
@@ -114,7 +116,7 @@ def failed_jobs(sweep_dir: Path) -> list[dict]:
     return [json.loads(path.read_text()) for path in sorted(sweep_dir.glob("*/failed.json"))]
 
 
-def report_options(sweep_dir: Path) -> dict | None:
+def report_options(sweep_dir: Path) -> ReportOptions | None:
     """The ``report.*`` options the jobs were composed with (the first job's); None if disabled.
 
     Read from each job's ``.hydra/config.yaml``, which Hydra writes before the job runs, so the
@@ -123,8 +125,6 @@ def report_options(sweep_dir: Path) -> dict | None:
 
     for path in sorted(sweep_dir.glob("*/.hydra/config.yaml"), key=lambda p: (len(p.parent.parent.name), p.parent.parent.name)):
         report = OmegaConf.load(path).get("report")
-        options = OmegaConf.to_container(report, resolve=True) if report is not None else {}
-        if not options.pop("enabled", True):
-            return None
-        return options
-    return {}
+        options = resolve_options(OmegaConf.to_container(report, resolve=True) if report is not None else None)
+        return options if options.enabled else None
+    return ReportOptions()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 from pathlib import Path
 
@@ -94,5 +93,4 @@ def run_score_report(config: Config, mapping: dict, run_dir: Path) -> tuple[RunR
     result = run_and_score(config, mapping, run_dir)
     if result.interrupted or result.failed or not config.report.enabled:
         return result, None
-    options = {key: value for key, value in dataclasses.asdict(config.report).items() if key != "enabled"}
-    return result, build_report([run_dir], options=options)
+    return result, build_report([run_dir], options=config.report)

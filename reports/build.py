@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from hfsweep.core import records
+from hfsweep.core.report_options import ReportOptions
 from hfsweep.reports import holtzman_table, html, plots, recommend, run_facts, search_allocation, server, tables
 from hfsweep.reports.load import RunData, cell_table, find_run_dirs, load_runs, prompt_values
 from hfsweep.reports.options import resolve_options
@@ -20,7 +22,7 @@ FLOAT_FORMAT = "%.6g"
 class Report:
     """Everything computed for one report (tables are DataFrames, one CSV each)."""
     data: RunData
-    opts: dict
+    opts: ReportOptions
     cells: pd.DataFrame
     metrics: list[str]
     swept: list[str]
@@ -48,14 +50,13 @@ def files_dir(page: Path) -> Path:
     return page.parent if page.name == "index.html" else page.parent / f"{page.stem}_files"
 
 
-def compute(paths, options: dict | None = None) -> Report:
+def compute(paths, options: ReportOptions | Mapping | None = None) -> Report:
     """Load the runs and compute every table (no files written)."""
     t0 = time.perf_counter()
     data = load_runs(paths, skip=("request_params", "cache_key"))  # columns no table or page shows
     run_opts = next((c.get("report") for c in data.configs if isinstance(c.get("report"), dict)), None)
     opts = resolve_options(run_opts, options, strict_last=True)
-    opts["objective"] = next((c["objective"] for c in data.configs if isinstance(c.get("objective"), dict)), None)
-    opts["search_dropped"] = search_allocation.dropped_cells(data)  # not candidates for the recommendation
+    objective = next((c["objective"] for c in data.configs if isinstance(c.get("objective"), dict)), None)
     t1 = time.perf_counter()
     cells = cell_table(data.completions)
     prompts = data.completions["prompt_id"].astype(str).unique().tolist()  # first-seen order
@@ -64,18 +65,19 @@ def compute(paths, options: dict | None = None) -> Report:
     metrics = [m for m in metrics if m in wide and bool(wide[m].notna().any())]
     if len(wide):
         wide.index = wide.index.set_levels([lvl.astype(str) for lvl in wide.index.levels])
-    if opts["pareto"]["down"] is None:  # coherence: perplexity where the target gave log-probabilities
+    if opts.pareto.down is None:  # coherence: perplexity where the target gave log-probabilities
         scored = "perplexity" in wide and bool(wide["perplexity"].notna().any())
-        opts["pareto"]["down"] = "perplexity" if scored else "seq_rep_4"
-    ctx = tables.Context(cells, wide, metrics, prompts, opts)
+        opts.pareto.down = "perplexity" if scored else "seq_rep_4"
+    ctx = tables.Context(cells, wide, metrics, prompts, opts, objective,
+                         search_allocation.dropped_cells(data))  # dropped cells are not candidates for the recommendation
     rep = Report(data, opts, cells, metrics, ctx.swept, ctx.targets)
-    rep.key_metrics = [m for m in opts["key_metrics"] if m in metrics] or metrics[:6]
+    rep.key_metrics = [m for m in opts.key_metrics if m in metrics] or metrics[:6]
     rep.tables, rep.notes = statistics(ctx, rep.key_metrics)
     t = rep.tables
     t["errors"] = run_facts.errors_table(data.completions, cells)
     t["usage"] = run_facts.usage_table(data.completions, cells)
     t["identical_cells"] = run_facts.identical_cells(data.completions, cells)
-    if rep.opts["search_dropped"] or search_allocation.searches(data):
+    if ctx.search_dropped or search_allocation.searches(data):
         t["search"] = search_allocation.allocation_table(data, cells)  # an adaptive search's requests per cell and round
     t["server"] = server.server_table(data, cells)
     t["server_defaults"] = server.defaults_table(data, cells, server.sent_params(data.run_dirs))
@@ -101,7 +103,7 @@ def statistics(ctx: tables.Context, key_metrics: list[str]) -> tuple[dict[str, p
     t["setting_pairs"], notes["setting_pairs"] = tables.setting_pairs(ctx)
     tables.adjust_all(t["friedman"], t["paired_baseline"], t["model_pairs"], t["setting_pairs"])
     notes["duplicates"] = ", ".join(f"{a} (same per-prompt values as {b})" for a, b in ctx.duplicates.items())
-    metric, goal, cons, how = recommend.from_objective(ctx, ctx.opts.get("objective"))
+    metric, goal, cons, how = recommend.from_objective(ctx, ctx.objective)
     if metric is None:
         t["recommendation"], chosen, notes["recommendation"] = pd.DataFrame(columns=recommend.REC_COLS), [], how
     else:
@@ -109,9 +111,9 @@ def statistics(ctx: tables.Context, key_metrics: list[str]) -> tuple[dict[str, p
         chosen = [ctx.cells["cell_id"][ctx.cells["target"] == tg].iloc[c.index]
                   for tg, c in zip(ctx.targets, choices) if c.index is not None]
     t["pareto"] = recommend.pareto_table(ctx, t["cell_metrics"], chosen)
-    up, down = ctx.opts["pareto"]["up"], ctx.opts["pareto"]["down"]
+    up, down = ctx.opts.pareto.up, ctx.opts.pareto.down
     hm = [m for m in (up, down) if m in ctx.metrics] or key_metrics[:1]
-    t["heatmaps"] = tables.heatmaps(ctx, hm, int(ctx.opts["max_heatmaps"]))
+    t["heatmaps"] = tables.heatmaps(ctx, hm, int(ctx.opts.max_heatmaps))
     return t, notes
 
 
@@ -126,15 +128,17 @@ def write_tables(rep: Report, out_dir: Path) -> dict[str, Path]:
     return paths
 
 
-def build_report(paths, out=None, options: dict | None = None, timings: dict | None = None) -> Path:
+def build_report(paths, out=None, options: ReportOptions | Mapping | None = None, timings: dict | None = None) -> Path:
     """Build the report for run/sweep directories; return the path of the HTML page.
 
     Args:
         paths: run directories and/or sweep directories (searched recursively).
         out: HTML path; default ``<first path>/report/index.html``. Tables and plots go to
             :func:`files_dir` of it.
-        options: overrides of ``conf/report/default.yaml`` (see ``reports.options.DEFAULTS``);
-            an unknown key raises ``hfsweep.core.errors.ReportError``.
+        options: the report's options (``hfsweep.core.report_options.ReportOptions``, as
+            ``config.report`` holds them), or a mapping of overrides of their defaults (an
+            unknown key raises ``hfsweep.core.errors.ReportError``); the run's own ``report``
+            section comes first. ``enabled`` is the caller's business.
         timings: if given, filled with the seconds each step took (load_s, stats_s, ...).
     """
     if isinstance(paths, (str, Path)):
@@ -150,7 +154,7 @@ def build_report(paths, out=None, options: dict | None = None, timings: dict | N
     t0 = time.perf_counter()
     write_tables(rep, files / "tables")
     t1 = time.perf_counter()
-    figs = plots.draw_all(rep, files / "plots") if rep.opts["plots"] else {}
+    figs = plots.draw_all(rep, files / "plots") if rep.opts.plots else {}
     t2 = time.perf_counter()
     out.write_text(html.render(rep, figs), encoding="utf-8")
     rep.timings.update(csv_s=t1 - t0, plots_s=t2 - t1, html_s=time.perf_counter() - t2)

@@ -91,7 +91,7 @@ def effects(rep, out: Path) -> dict[str, Path]:
         if metric in wanted:
             series.setdefault((param, metric, target), []).append((*_floats((level, mean, lo, hi)),))
             held.setdefault(param, set()).add(str(part))
-    conf = int(round(rep.opts["confidence"] * 100))
+    conf = int(round(rep.opts.confidence * 100))
     entries = [(target, color(index), marker(index)) for index, target in enumerate(rep.targets)]
     figs = {}
     for param in rep.swept:
@@ -211,7 +211,7 @@ def pareto(rep, out: Path) -> dict[str, Path]:
     table = rep.tables["pareto"]
     if table.empty:
         return {}
-    up, down = rep.opts["pareto"]["up"], rep.opts["pareto"]["down"]
+    up, down = rep.opts.pareto.up, rep.opts.pareto.down
     title = f"Pareto front: {up} up vs {down} down (one point per cell, mean over prompts)"
     xs, ys = np.array(_floats(table[down])), np.array(_floats(table[up]))
     targets = table["target"].to_numpy()
@@ -291,7 +291,7 @@ def model_deltas(rep, out: Path) -> dict[str, Path]:
     figs = {}
     if table.empty:
         return figs
-    conf = int(round(rep.opts["confidence"] * 100))
+    conf = int(round(rep.opts.confidence * 100))
     rows: dict[tuple, dict[str, list]] = {}  # (a, b) -> metric -> [(label, is_all, diff, lo, hi)], one pass
     cols = [table[c].tolist() for c in ("target_a", "target_b", "metric", "setting_id", "setting", "diff", "ci_low", "ci_high")]
     for target_a, target_b, metric, setting_id, setting, diff, lo, hi in zip(*cols):

@@ -164,7 +164,7 @@ def recommendations(ctx, metric: str, goal: str = "max", constraints: Sequence[C
     for t in ctx.targets:
         cells = ctx.cells[ctx.cells["target"] == t].reset_index(drop=True)
         idx = [ctx.row[c] for c in cells["cell_id"]]
-        dropped = cells["cell_id"].isin(ctx.opts.get("search_dropped") or ()).to_numpy()
+        dropped = cells["cell_id"].isin(ctx.search_dropped).to_numpy()
         ch = recommend(cells, {m: ctx.mats[m][idx] for m in names}, metric, goal, cons, exclude=dropped, **ctx.kw)
         choices.append(ch)
         rows.append(_row(t, cells, ch, metric, cons))
@@ -221,7 +221,7 @@ def _text(ctx, t, cells, ch: Choice, metric, goal, cons, how) -> str:
 def pareto_table(ctx, cm: pd.DataFrame, chosen: Sequence[str]) -> pd.DataFrame:
     """Cells with their (up, down) means and CI of ``up``, Pareto-front membership among the
     cells of the same target, and the recommended cell(s) ``chosen`` (one per target)."""
-    up, down = ctx.opts["pareto"]["up"], ctx.opts["pareto"]["down"]
+    up, down = ctx.opts.pareto.up, ctx.opts.pareto.down
     if up not in ctx.metrics or down not in ctx.metrics:
         return pd.DataFrame()
     wide = cm.pivot(index="cell_id", columns="metric", values="mean")

@@ -83,8 +83,8 @@ def leaderboard(rep, figs) -> dict:
         cols.append("search")
     few = cm[cm["note"].str.startswith("fewer")]
     return {
-        "confidence": int(round(rep.opts["confidence"] * 100)), "few": few["cell_id"].nunique(),
-        "cells": table(df, cols, page=rep.opts["page_rows"], highlight=highlight,
+        "confidence": int(round(rep.opts.confidence * 100)), "few": few["cell_id"].nunique(),
+        "cells": table(df, cols, page=rep.opts.page_rows, highlight=highlight,
                        ci={m: (m + "_lo", m + "_hi") for m in keys}, links=TO_CELL),
     }
 
@@ -100,13 +100,13 @@ def effects(rep, figs) -> dict:
         "duplicates": rep.notes.get("duplicates") or "",
         "friedman": None if friedman.empty else table(
             keyed, ["target", "parameter", "levels", "metric", "n", "dropped", "statistic", "p", "p_adj", "note"],
-            page=rep.opts["page_rows"]),
+            page=rep.opts.page_rows),
         "figures": _figures(figs, "effects_", "Effect of "), "swept": bool(rep.swept),
     }
 
 
 def heatmaps(rep, figs) -> dict:
-    return {"figures": _figures(figs, "heatmap_", "Heatmap ", small=True), "max_heatmaps": rep.opts["max_heatmaps"]}
+    return {"figures": _figures(figs, "heatmap_", "Heatmap ", small=True), "max_heatmaps": rep.opts.max_heatmaps}
 
 
 _PAIR_COLS = ["metric", "diff", "n", "p", "p_adj", "mdd"]
@@ -117,7 +117,7 @@ def baseline(rep, figs) -> dict:
     keyed = pb[pb["metric"].isin(rep.key_metrics)]
     return {
         "baseline": rep.notes["baseline"],
-        "pairs": table(keyed, ["target", "setting", *_PAIR_COLS, "note"], page=rep.opts["page_rows"],
+        "pairs": table(keyed, ["target", "setting", *_PAIR_COLS, "note"], page=rep.opts.page_rows,
                        ci={"diff": ("ci_low", "ci_high")}, links=baseline_links(rep)) if len(keyed) else None,
     }
 
@@ -127,7 +127,7 @@ def settings(rep, figs) -> dict:
     keyed = sp[sp["metric"].isin(rep.key_metrics)]
     return {
         "warning": rep.notes.get("setting_pairs") or "",
-        "pairs": table(keyed, ["target", "setting_a", "setting_b", *_PAIR_COLS], page=rep.opts["page_rows"],
+        "pairs": table(keyed, ["target", "setting_a", "setting_b", *_PAIR_COLS], page=rep.opts.page_rows,
                        ci={"diff": ("ci_low", "ci_high")}) if len(sp) else None,
     }
 
@@ -138,7 +138,7 @@ def models(rep, figs) -> dict:
         return {"pairs": None, "figures": []}
     keyed = mp[mp["metric"].isin(rep.key_metrics)]
     return {
-        "pairs": table(keyed, ["target_a", "target_b", "setting", *_PAIR_COLS], page=rep.opts["page_rows"],
+        "pairs": table(keyed, ["target_a", "target_b", "setting", *_PAIR_COLS], page=rep.opts.page_rows,
                        ci={"diff": ("ci_low", "ci_high")}, links=model_links(rep)),
         "figures": _figures(figs, "model_deltas_", "Model deltas "),
     }
@@ -152,13 +152,13 @@ def search(rep, figs) -> dict | None:
         return None
     alloc = rep.tables["search"]
     return {"searches": rep.summary["searches"],
-            "allocation": table(alloc, [c for c in alloc.columns if c != "cell_id"], page=rep.opts["page_rows"],
+            "allocation": table(alloc, [c for c in alloc.columns if c != "cell_id"], page=rep.opts.page_rows,
                                 links=TO_CELL)}
 
 
 def pareto(rep, figs) -> dict:
     pa, rec = rep.tables["pareto"], rep.tables["recommendation"]
-    up, down = rep.opts["pareto"]["up"], rep.opts["pareto"]["down"]
+    up, down = rep.opts.pareto.up, rep.opts.pareto.down
     front = pa[pa["on_front"]].sort_values(down, kind="stable") if not pa.empty else pa
     return {
         "recommendation": rep.notes["recommendation"],
@@ -177,8 +177,8 @@ def quality(rep, figs) -> dict:
     return {
         "with_errors": int((er["errors"] > 0).sum()), "cells": len(er),
         "errors": table(er, ["target", "setting", "requests", "errors", "error_rate", "top_error", "top_error_count",
-                             "top_error_message", "truncated_rate", "empty_rate"], page=rep.opts["page_rows"], links=TO_CELL),
-        "usage": table(us, [c for c in us.columns if c != "cell_id"], page=rep.opts["page_rows"], links=TO_CELL),
+                             "top_error_message", "truncated_rate", "empty_rate"], page=rep.opts.page_rows, links=TO_CELL),
+        "usage": table(us, [c for c in us.columns if c != "cell_id"], page=rep.opts.page_rows, links=TO_CELL),
         "figure": figure(figs["lengths"], "Completion lengths") if "lengths" in figs else None,
     }
 
@@ -190,7 +190,7 @@ def decoding(rep, figs) -> dict:
         "decoding": None if dec.empty else table(
             dec, ["target", "setting_name", "texts", "perplexity", "self_bleu4", "zipf", "repetition_pct", "paper_method",
                   "paper_perplexity", "paper_self_bleu4", "paper_zipf", "paper_repetition_pct"],
-            page=rep.opts["page_rows"], links=TO_CELL_BY_NAME),
+            page=rep.opts.page_rows, links=TO_CELL_BY_NAME),
         "paper": table(PAPER.drop(columns=["setting_name"]), sortable=False),
     }
 

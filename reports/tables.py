@@ -10,11 +10,14 @@ that appears in two tables once in the Benjamini-Hochberg family.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 import numpy as np
 import pandas as pd
 
 from hfsweep.core import records
 from hfsweep.core.errors import ReportError
+from hfsweep.core.report_options import ReportOptions
 from hfsweep.reports import design, stats
 
 
@@ -28,10 +31,13 @@ class Context:
     one is tested (a key metric if one is, else the last listed: the named aggregate).
     """
 
-    def __init__(self, cells: pd.DataFrame, wide: pd.DataFrame, metrics: list[str], prompts: list[str], opts: dict):
+    def __init__(self, cells: pd.DataFrame, wide: pd.DataFrame, metrics: list[str], prompts: list[str], opts: ReportOptions,
+                 objective: Mapping | None = None, search_dropped: Collection[str] = ()):  # fmt: skip
         self.cells = cells
         self.metrics = metrics
         self.opts = opts
+        self.objective = objective  # the run's objective config (metric, goal, constraints), if any
+        self.search_dropped = set(search_dropped)  # cells an adaptive search dropped: not candidates
         self.swept = records.swept_params(cells)
         self.targets = list(dict.fromkeys(cells["target"]))
         ids = cells["cell_id"].tolist()
@@ -40,13 +46,13 @@ class Context:
         for m in metrics:
             mat = wide[m].unstack("prompt_id") if len(wide) else pd.DataFrame()
             self.mats[m] = mat.reindex(index=ids, columns=prompts).to_numpy(dtype=float)
-        self.kw = dict(confidence=float(opts["confidence"]), n_resamples=int(opts["bootstrap_resamples"]),
-                       seed=int(opts["seed"]))
+        self.kw = dict(confidence=float(opts.confidence), n_resamples=int(opts.bootstrap_resamples),
+                       seed=int(opts.seed))
         self.present = np.zeros(len(ids), dtype=bool)
         for m in metrics:
             self.present |= np.isfinite(self.mats[m]).any(axis=1)
         self.design, self.parts = design.design_table(cells[self.present], self.swept)
-        self.tested, self.duplicates = distinct_metrics(self.mats, metrics, opts.get("key_metrics") or [])
+        self.tested, self.duplicates = distinct_metrics(self.mats, metrics, opts.key_metrics)
 
 
 def distinct_metrics(mats: dict, metrics: list[str], preferred: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -154,7 +160,7 @@ def friedman(ctx: Context) -> pd.DataFrame:
 
 
 def _baseline_setting(ctx: Context) -> str:
-    base = ctx.opts.get("baseline")
+    base = ctx.opts.baseline
     cells = ctx.cells
     if base is None:
         return cells["setting_id"].iloc[0]

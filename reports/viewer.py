@@ -258,14 +258,14 @@ def _prepare(rep):
     """(completions joined with their scores, prompt ids in file order, the initial limits
     (n_prompts, max_samples, max_chars), ``estimate(*limits)``: the data's size as JSON
     computed without building it, ``build(*limits)``: (data, what :meth:`_Outputs.build` gives))."""
-    b = rep.opts["browser"]
+    b = rep.opts.browser
     cells = rep.cells
     metrics = [m for m in VIEWER_METRICS if m in rep.data.scores.columns]
     df = _joined(rep, metrics)
     prompt_code, all_prompts = pd.factorize(df["prompt_id"])  # in file order
     all_prompts = [str(p) for p in all_prompts]
     prompt_text = df.drop_duplicates("prompt_id").set_index("prompt_id")["prompt"]
-    limits = (min(len(all_prompts), int(b["max_prompts"])), int(b["max_samples"]), int(b["max_chars"]))
+    limits = (min(len(all_prompts), b.max_prompts), b.max_samples, b.max_chars)
     out = _Outputs(df, cells, prompt_code, all_prompts[:limits[0]], metrics)
     head = {
         "cells": [[r.cell_id, r.target, r.setting] for r in cells.itertuples()],
@@ -293,7 +293,7 @@ def viewer_data(rep) -> tuple[dict, str]:
     The limits are chosen from the data's size computed without building it (each output row
     and text sized once), then the data is built once and its size checked.
     """
-    budget = int(rep.opts["browser"]["max_bytes"])
+    budget = rep.opts.browser.max_bytes
     df, all_prompts, limits, estimate, build = _prepare(rep)
     while estimate(*limits) > budget and (smaller := _shrink(*limits)):
         limits = smaller

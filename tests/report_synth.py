@@ -92,8 +92,7 @@ def context(cells: pd.DataFrame, values: dict[str, np.ndarray], prompts: int, ob
     idx = pd.MultiIndex.from_product([cells["cell_id"], pids], names=["cell_id", "prompt_id"])
     wide = pd.DataFrame({m: np.asarray(v, dtype=float).reshape(-1) for m, v in values.items()}, index=idx)
     options = resolve_options(dict({"bootstrap_resamples": 100, "key_metrics": []}, **opts))
-    options["objective"] = objective
-    return tables.Context(cells, wide, list(values), pids, options)
+    return tables.Context(cells, wide, list(values), pids, options, objective)
 
 
 def statistics(ctx: tables.Context) -> dict[str, pd.DataFrame]:

@@ -336,7 +336,7 @@ def test_data_budget_picks_the_first_limits_that_fit(odd_rep):
         steps.append(smaller)
     sizes = [len(json_for_script(build(*s)[0])) for s in steps]
     for budget in sorted(set(sizes)) + [min(sizes) - 1, max(sizes) + 1]:
-        odd_rep.opts["browser"]["max_bytes"] = budget
+        odd_rep.opts.browser.max_bytes = budget
         data, note = viewer_data(odd_rep)
         first = next((i for i, n in enumerate(sizes) if n <= budget), len(steps) - 1)
         assert data == build(*steps[first])[0] and (sizes[first] <= budget or first == len(steps) - 1)
