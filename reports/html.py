@@ -22,7 +22,7 @@ import pandas as pd
 
 from hfsweep.reports.html_assets import CSS, JS
 from hfsweep.reports.paper import PAPER
-from hfsweep.reports.stats import MIN_PROMPTS
+from hfsweep.reports.power import MIN_PROMPTS
 from hfsweep.reports.viewer import viewer_data
 from hfsweep.reports.viewer_assets import VIEWER_HTML
 
