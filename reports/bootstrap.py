@@ -4,7 +4,8 @@
   ``scipy.stats.bootstrap`` gives over prompts (fixed rng). Fewer than 2 values: NaN CI.
   Constant data (BCa undefined): the CI collapses to the value, with a note.
 * :func:`bca_of_means`: the kernel behind them, the bootstrap of every row's mean as one
-  matrix product; kept because SciPy takes 25 times as long on a report's tables (its docstring).
+  matrix product; kept because SciPy takes 11-25 times as long on the 1M-completion report's
+  table (its docstring).
 """
 
 from __future__ import annotations
@@ -75,9 +76,10 @@ def bca_of_means(values: np.ndarray, confidence: float, n_resamples: int, seed: 
     of a resample is (its counts of each prompt) . (values) / n. Every row shares the rng, so
     the bootstrap distribution of all rows is ``values @ counts.T / n``, with ``counts`` the
     (resamples x n) counts of the indices SciPy draws (``rng.integers(0, n, (n_resamples, n))``).
-    ``bench/bench_bootstrap.py`` (2,000 resamples, 2 cores, load 6): the 1M-completion report's
-    34,000 rows x 100 prompts, SciPy 171 s, this 7.0 s (25x); the 100k report's 34,000 rows
-    x 10 prompts, SciPy 24 s, this 1.4 s (17x); bounds equal to 1e-14 relative.
+    ``bench/bench_bootstrap.py`` (2,000 resamples; 2 shared cores, load 6 to 8): on the
+    1M-completion report's cell_metrics (34,000 rows x 100 prompts), SciPy 100 to 171 s, this
+    7 to 9 s (11-25x; the report's build target is 60 s); on the 100k report's (34,000 rows x
+    10 prompts), SciPy 8.8 s, this 5.7 s. Bounds equal to SciPy's to 3e-14 relative.
 
     The BCa steps are SciPy's ``_bca_interval``: the bias z0 from the share of resample means
     below the mean (ties counted half), the acceleration from the jackknife, the adjusted

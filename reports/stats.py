@@ -129,8 +129,10 @@ def signed_rank_permutation_ps(rows: np.ndarray, block: int = 512) -> np.ndarray
 
     Why not SciPy: its ``wilcoxon`` evaluates the statistic once per sign flip and row, and
     ``permutation_test`` with a vectorised statistic stacks every flipped copy of the data.
-    ``bench/bench_signed_rank.py`` (2 cores, load 6), the 100k report's 5,600 rows of 10
-    prompts with ties: ``wilcoxon(rows, axis=-1)`` FILL, ``permutation_test`` FILL, this FILL.
+    ``bench/bench_signed_rank.py`` (2 shared cores, load 6) on 5,600 rows with ties, as many
+    as the 100k report has: at 10 prompts ``wilcoxon(rows, axis=-1)`` about 1,400 s (200 rows
+    took 52 s), ``permutation_test`` 0.96 s, this 0.05 s; at 13 prompts (8,192 flips) about
+    8,400 s, 11.6 s and 0.38 s. Same p-values.
     """
     nonzero = rows != 0
     ranks = np.where(nonzero, stats.rankdata(np.where(nonzero, np.abs(rows), np.inf), axis=-1), 0.0)
