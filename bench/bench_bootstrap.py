@@ -1,16 +1,17 @@
-"""The report's bootstrap at scale: SciPy's BCa bootstrap of the mean vs the same resamples
-summed as one matrix product (``reports.stats.bca_of_means``, what the report uses).
+"""The report's bootstrap at scale: ``scipy.stats.bootstrap`` (vectorised, ``axis=-1``) vs the
+same resamples summed as one matrix product (``hfsweep.reports.bootstrap.bca_of_means``, what
+the report uses).
 
-    python bench/bench_bootstrap.py [--rows 34000] [--prompts 100] [--resamples 2000]
+    python bench/bench_bootstrap.py [--rows 34000] [--prompts 100 10] [--resamples 2000] [--batch-mb 32]
 
 The mean of a resample is (resample counts) . (values) / n, and every row of
 ``bootstrap_cis`` shares one rng, so the whole bootstrap distribution of every row is
-``X @ C.T / n`` with C the (resamples x n) count matrix drawn exactly as SciPy draws its
-indices (``rng.integers(0, n, (batch, n))`` per batch). The BCa steps (bias z0 from the
-share of resample means below the mean, acceleration from the jackknife, the adjusted
-quantiles) follow ``scipy.stats._resampling._bca_interval``. The bounds agree with SciPy's
-to the last few bits (sums in another order); the default rows x prompts is the 1M-completion,
-2,000-cell report's cell_metrics table (17 metrics).
+``values @ counts.T / n`` with ``counts`` the (resamples x n) count matrix drawn exactly as
+SciPy draws its indices. The BCa steps follow ``scipy.stats._resampling._bca_interval``. The
+bounds agree with SciPy's to the last few bits (sums in another order). The default rows are
+the 2,000-cell report's cell_metrics table (17 metrics); 100 prompts is the 1M-completion
+report, 10 the 100k one (``bench/bench_report.py``). SciPy gets ``--batch-mb`` of resampled
+data at a time (``batch=``).
 """
 
 from __future__ import annotations
@@ -19,55 +20,57 @@ import argparse
 import time
 import warnings
 
-import sys
-from pathlib import Path
-
 import numpy as np
+from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def bca_matmul(X: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """What reports.stats.bootstrap_cis computes now (one matrix product)."""
-    from hfsweep.reports.stats import bca_of_means
-
-    return bca_of_means(X, confidence, n_resamples, seed)
+from hfsweep.reports.bootstrap import bca_of_means
 
 
-def bca_scipy(X: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0):
-    """What reports.stats.bootstrap_cis calls for rows of equal length."""
-    from scipy import stats
-
-    rows, n = X.shape
+def bca_scipy(values: np.ndarray, batch: int, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0):
+    """What ``bootstrap_cis`` would compute with SciPy for rows of equal length: one vectorised call."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = stats.bootstrap((X,), np.mean, axis=-1, method="BCa", confidence_level=confidence, n_resamples=n_resamples,
-                              rng=np.random.default_rng(seed), batch=max(1, 4_000_000 // (n * rows)))
-    return res.confidence_interval.low, res.confidence_interval.high, max(1, 4_000_000 // (n * rows))
+        result = stats.bootstrap((values,), np.mean, axis=-1, vectorized=True, method="BCa", confidence_level=confidence,
+                                 n_resamples=n_resamples, rng=np.random.default_rng(seed), batch=batch)
+    return result.confidence_interval.low, result.confidence_interval.high
+
+
+def synthetic_rows(rows: int, prompts: int) -> np.ndarray:
+    """Per-prompt values like a report's: a quarter 0/1 metrics (resample means tie with the mean), the rest beta."""
+    rng = np.random.default_rng(1)
+    values = rng.beta(2, 5, (rows, prompts))
+    values[: rows // 4] = rng.integers(0, 2, (rows // 4, prompts))
+    values[values.std(-1) == 0, 0] += 0.5
+    return values
+
+
+def compare(rows: int, prompts: int, resamples: int, batch_mb: float) -> None:
+    values = synthetic_rows(rows, prompts)
+    batch = max(1, int(batch_mb * 1e6 / 8 // (rows * prompts)))
+    start = time.perf_counter()
+    low_scipy, high_scipy = bca_scipy(values, batch, n_resamples=resamples)
+    scipy_s = time.perf_counter() - start
+    start = time.perf_counter()
+    low, high = bca_of_means(values, 0.95, resamples, 0)
+    matrix_s = time.perf_counter() - start
+    rel = max(np.nanmax(np.abs(low - low_scipy) / np.maximum(np.abs(low_scipy), 1e-12)),
+              np.nanmax(np.abs(high - high_scipy) / np.maximum(np.abs(high_scipy), 1e-12)))
+    same_nan = bool(np.array_equal(np.isnan(low_scipy), np.isnan(low)) and np.array_equal(np.isnan(high_scipy), np.isnan(high)))
+    print(f"{rows} rows x {prompts} prompts, {resamples} resamples (SciPy batch {batch})")
+    print(f"  scipy.stats.bootstrap BCa : {scipy_s:7.2f} s")
+    print(f"  matrix product BCa        : {matrix_s:7.2f} s  ({scipy_s / matrix_s:.0f}x)")
+    print(f"  largest relative difference of the bounds: {rel:.2e}; NaN bounds equal: {same_nan}")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rows", type=int, default=34000)
-    ap.add_argument("--prompts", type=int, default=100)
-    ap.add_argument("--resamples", type=int, default=2000)
-    args = ap.parse_args()
-    rng = np.random.default_rng(1)
-    X = rng.beta(2, 5, (args.rows, args.prompts))
-    X[: args.rows // 4] = rng.integers(0, 2, (args.rows // 4, args.prompts))  # 0/1 metrics (ties on the mean)
-    X[X.std(-1) == 0, 0] += 0.5
-    t0 = time.perf_counter()
-    lo_s, hi_s, batch = bca_scipy(X, n_resamples=args.resamples)
-    t1 = time.perf_counter()
-    lo_m, hi_m = bca_matmul(X, n_resamples=args.resamples)
-    t2 = time.perf_counter()
-    rel = max(np.nanmax(np.abs(lo_m - lo_s) / np.maximum(np.abs(lo_s), 1e-12)),
-              np.nanmax(np.abs(hi_m - hi_s) / np.maximum(np.abs(hi_s), 1e-12)))
-    print(f"{args.rows} rows x {args.prompts} prompts, {args.resamples} resamples (SciPy batch {batch})")
-    print(f"scipy.stats.bootstrap BCa : {t1 - t0:7.2f} s")
-    print(f"matrix product BCa        : {t2 - t1:7.2f} s  ({(t1 - t0) / (t2 - t1):.0f}x)")
-    print(f"largest relative difference of the bounds: {rel:.2e}; NaN bounds equal: "
-          f"{bool(np.array_equal(np.isnan(lo_s), np.isnan(lo_m)) and np.array_equal(np.isnan(hi_s), np.isnan(hi_m)))}")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=34000)
+    parser.add_argument("--prompts", type=int, nargs="+", default=[100, 10])
+    parser.add_argument("--resamples", type=int, default=2000)
+    parser.add_argument("--batch-mb", type=float, default=32.0, help="SciPy's resampled data per batch")
+    args = parser.parse_args()
+    for prompts in args.prompts:
+        compare(args.rows, prompts, args.resamples, args.batch_mb)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from hfsweep.reports.formatting import fnum
+from hfsweep.reports.power import MIN_PROMPTS
 from hfsweep.reports.sections import SECTIONS
-from hfsweep.reports.stats import MIN_PROMPTS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 

@@ -27,9 +27,11 @@ import numpy as np
 import pandas as pd
 
 from hfsweep.core.errors import ReportError
+from hfsweep.core.estimates import Estimate, Paired
 from hfsweep.core.objective import GOALS, OPERATORS, Constraint, default_metric
 from hfsweep.core.records import SWEEPABLE
 from hfsweep.reports import stats
+from hfsweep.reports.bootstrap import bootstrap_ci
 from hfsweep.reports.load import _fmt_value
 
 
@@ -37,9 +39,9 @@ from hfsweep.reports.load import _fmt_value
 class Choice:
     """What :func:`recommend` found for one target (indexes are rows of the given cells)."""
     index: int | None
-    estimate: stats.Estimate | None
+    estimate: Estimate | None
     runner_up: int | None
-    test: stats.Paired | None
+    test: Paired | None
     feasible: np.ndarray
     front: np.ndarray
     note: str = ""
@@ -111,7 +113,7 @@ def recommend(cells: pd.DataFrame, values: Mapping[str, np.ndarray], metric: str
     best = _rank(np.flatnonzero(front), axes)[0]
     others = [i for i in _rank(np.flatnonzero(feasible), axes) if i != best]
     kw = dict(confidence=confidence, n_resamples=n_resamples, seed=seed)
-    est = stats.bootstrap_ci(values[metric][best], **kw)
+    est = bootstrap_ci(values[metric][best], **kw)
     if not others:
         return Choice(best, est, None, None, feasible, front, "the only cell meeting the constraints")
     test = stats.paired_difference(values[metric][best], values[metric][others[0]], **kw)
@@ -183,7 +185,7 @@ def _row(t, cells, ch: Choice, metric, cons) -> tuple:
                 "", "", np.nan, np.nan, np.nan, 0, np.nan, np.nan, ch.note)
     c = cells.iloc[ch.index]
     r = cells.iloc[ch.runner_up] if ch.runner_up is not None else None
-    test = ch.test or stats.Paired(np.nan, np.nan, np.nan, 0, np.nan)
+    test = ch.test or Paired(np.nan, np.nan, np.nan, 0, np.nan)
     return (t, c["setting"], c["setting_id"], *[c.get(p, np.nan) for p in SWEEPABLE], metric, ch.estimate.mean,
             ch.estimate.low, ch.estimate.high, True, ctext, "" if r is None else r["setting"],
             "" if r is None else r["setting_id"], test.diff, test.low, test.high, test.n, test.p, np.nan,

@@ -3,9 +3,9 @@
 A comparison of two settings is paired by prompt: its noise is the SD ``s`` of the per-prompt
 differences. With n prompts the minimum detectable difference at two-sided ``alpha`` and
 ``power`` is ``(t_{n-1}(1-alpha/2) + t_{n-1}(power)) * s / sqrt(n * 3/pi)``
-(:func:`reports.stats.mdd`: the paired t formula, n scaled by the signed-rank test's
+(:func:`hfsweep.reports.power.mdd`: the paired t formula, n scaled by the signed-rank test's
 efficiency); the prompts needed for a difference ``d`` invert it
-(:func:`reports.stats.prompts_needed`, at least 6: fewer cannot reach p < 0.05 with the
+(:func:`hfsweep.reports.power.prompts_needed`, at least 6: fewer cannot reach p < 0.05 with the
 signed-rank test).
 
 From the pilot, per target, on the prompts that have a value in every cell:
@@ -33,8 +33,8 @@ from typing import Sequence
 import numpy as np
 
 from hfsweep.core.errors import ReportError
-from hfsweep.reports import stats
 from hfsweep.reports.load import cell_table, load_runs, metric_columns, prompt_values
+from hfsweep.reports.power import MIN_PROMPTS, prompts_needed
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class SampleSize:
                  f"two-sided alpha {self.alpha:g}, power {self.power:g}:",
                  "smallest n with (t_{n-1}(1-alpha/2) + t_{n-1}(power)) * s / sqrt(n * 3/pi) <= d, s = SD of the "
                  "per-prompt differences (the paired t formula at the signed-rank test's efficiency; at least "
-                 f"{stats.MIN_PROMPTS} prompts, the fewest with which the signed-rank test can reach p < 0.05)."]
+                 f"{MIN_PROMPTS} prompts, the fewest with which the signed-rank test can reach p < 0.05)."]
         for t in self.targets:
             lines.append(f"{t.target} (pilot: {t.cells} cells, {t.prompts} prompts with every cell, "
                          f"{t.samples:.3g} samples per prompt):")
@@ -159,8 +159,8 @@ def _target_sample_size(target, x: np.ndarray, k_mean: float, within, d: float, 
             pair_sds.append(float(np.std(diff, ddof=1)))
     sd_max = max(pair_sds) if pair_sds else float("nan")
     notes = [f"only {p} pilot prompts: the SD is itself uncertain, prefer the largest pair SD"] if p < FEW else []
-    fields = dict(target=target, cells=c, prompts=p, samples=k_mean, sd=sd, n=stats.prompts_needed(sd, d, alpha, power),
-                  sd_max=sd_max, n_max=stats.prompts_needed(sd_max, d, alpha, power))
+    fields = dict(target=target, cells=c, prompts=p, samples=k_mean, sd=sd, n=prompts_needed(sd, d, alpha, power),
+                  sd_max=sd_max, n_max=prompts_needed(sd_max, d, alpha, power))
     if within is None:
         notes.append("group metric: more samples per prompt change what it measures, so no split into within- "
                      "and between-prompt variance")
@@ -171,5 +171,5 @@ def _target_sample_size(target, x: np.ndarray, k_mean: float, within, d: float, 
         v_b = max(0.0, ms - v_w * inv_k)
         ks = sorted({*samples, int(round(k_mean))})
         fields.update(within_sd=math.sqrt(v_w), between_sd=math.sqrt(v_b),
-                      by_samples={k: stats.prompts_needed(math.sqrt(2 * (v_b + v_w / k)), d, alpha, power) for k in ks})
+                      by_samples={k: prompts_needed(math.sqrt(2 * (v_b + v_w / k)), d, alpha, power) for k in ks})
     return TargetSampleSize(**fields, note="; ".join(notes))

@@ -19,6 +19,8 @@ from hfsweep.core import records
 from hfsweep.core.errors import ReportError
 from hfsweep.core.report_options import ReportOptions
 from hfsweep.reports import design, stats
+from hfsweep.reports.bootstrap import bootstrap_cis
+from hfsweep.reports.power import mdd
 
 
 class Context:
@@ -88,7 +90,7 @@ def cell_metrics(ctx: Context) -> pd.DataFrame:
         for i, r in enumerate(ctx.cells.itertuples()):
             rows.append((r.cell_id, r.target, r.setting, m))
             arrays.append(ctx.mats[m][i])
-    ests = stats.bootstrap_cis(arrays, **ctx.kw)
+    ests = bootstrap_cis(arrays, **ctx.kw)
     return _with_estimates(pd.DataFrame(rows, columns=["cell_id", "target", "setting", "metric"]), ests, note=True)
 
 
@@ -125,7 +127,7 @@ def effects(ctx: Context) -> pd.DataFrame:
                 rows.append((t, p, lv[0], m))
                 arrays.append(arr)
                 extra.append((dropped, len(part.contexts), part.held))
-    ests = stats.bootstrap_cis(arrays, **ctx.kw)
+    ests = bootstrap_cis(arrays, **ctx.kw)
     df = _with_estimates(pd.DataFrame(rows, columns=["target", "parameter", "level", "metric"]), ests)
     return df.join(pd.DataFrame(extra, columns=["dropped", "contexts", "held"], index=df.index))
 
@@ -274,7 +276,7 @@ def _paired_frame(rows, pairs, keys, cols, ctx: Context) -> pd.DataFrame:
     df["n"] = [r.n for r in res]
     df["p"] = [r.p for r in res]
     df["note"] = [r.note for r in res]
-    df["mdd"] = [stats.mdd(r.sd, r.n) for r in res]
+    df["mdd"] = [mdd(r.sd, r.n) for r in res]
     df["dropped"] = [int((np.isfinite(a) | np.isfinite(b)).sum()) - r.n for (a, b), r in zip(pairs, res)]
     df.attrs["test_keys"] = SharedKeys(keys)
     return df

@@ -31,21 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from scipy.stats import false_discovery_control
+from scipy.stats import t as student_t
 
 from hfsweep.core import records
+from hfsweep.core.estimates import Estimate
 from hfsweep.core.objective import Constraint, constraints
 from hfsweep.evaluators.scoring import score_completions
 from hfsweep.sweeps.plan import Job, Plan, objective_metric
-
-
-@dataclass
-class Estimate:
-    mean: float
-    low: float
-    high: float
-    n: int
-    se: float = math.inf  # standard error of the mean
-    df: int = 0  # of the t distribution behind the CI
 
 
 def estimate(values: list[float], confidence: float, sd: float | None = None, df: int = 0) -> Estimate:
@@ -57,18 +50,16 @@ def estimate(values: list[float], confidence: float, sd: float | None = None, df
     >>> round(e.mean, 3), round(e.high - e.mean, 3)
     (0.6, 0.248)
     """
-    from scipy.special import stdtrit
-
     finite = [v for v in values if not math.isnan(v)]
     if not finite:
-        return Estimate(math.nan, -math.inf, math.inf, 0)
+        return Estimate(math.nan, -math.inf, math.inf, 0, se=math.inf)
     mean = statistics.fmean(finite)
     if len(finite) < 2:
-        return Estimate(mean, -math.inf, math.inf, len(finite))
+        return Estimate(mean, -math.inf, math.inf, len(finite), se=math.inf)
     spread, df = (statistics.stdev(finite), len(finite) - 1) if sd is None else (sd, max(df, 1))
     se = spread / math.sqrt(len(finite))
-    half = float(stdtrit(df, 0.5 + confidence / 2)) * se
-    return Estimate(mean, mean - half, mean + half, len(finite), se, df)
+    half = float(student_t.ppf(0.5 + confidence / 2, df)) * se
+    return Estimate(mean, mean - half, mean + half, len(finite), se=se, df=df)
 
 
 def pooled_sd(rows: list[list[float]]) -> tuple[float | None, int]:
@@ -188,20 +179,16 @@ def _paired_worse(values: dict, leader: str, cells: list[str], prompts: list[str
     over its SD pooled over the comparisons (Student t; a pooled SD keeps its power on a few
     prompts, where a signed-rank test cannot reach p < 0.05 below 5 prompts), one-sided,
     Benjamini-Hochberg over the comparisons."""
-    from scipy.special import stdtr
-
-    from hfsweep.reports.stats import adjust_pvalues
-
     diffs = _differences(values, leader, cells, prompts, goal, 1 - alpha)
     tests = []
     for cell, d in diffs.items():
         if d.n < 2 or not math.isfinite(d.se):
             continue
-        p = float(stdtr(d.df, d.mean / d.se)) if d.se > 0 else (0.0 if d.mean < 0 else 1.0)
+        p = float(student_t.cdf(d.mean / d.se, d.df)) if d.se > 0 else (0.0 if d.mean < 0 else 1.0)
         tests.append((cell, p, d))
     if not tests:
         return {}
-    adjusted = adjust_pvalues([p for _, p, _ in tests])
+    adjusted = false_discovery_control([p for _, p, _ in tests])
     return {cell: f"paired difference {d.mean:+.3g} over {d.n} prompts, one-sided t on the pooled SD: p_BH {q:.3g}"
             for (cell, _, d), q in zip(tests, adjusted) if q < alpha}  # fmt: skip
 

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from hfsweep.reports import stats
+from hfsweep.reports.power import mdd, prompts_needed
 from tests import report_synth as rs
 
 SIMS = 64
@@ -143,8 +144,8 @@ def test_known_effect_found_at_planned_power():
     rng = np.random.default_rng(7)
     n, sigma, reps = 20, 0.5, 400
     s = sigma * np.sqrt(2)  # SD of the per-prompt difference of two cells
-    d = stats.mdd(s, n)
-    assert stats.prompts_needed(s, d) == n
+    d = mdd(s, n)
+    assert prompts_needed(s, d) == n
     cells = rs.cells_frame(rs.grid({"temperature": [0.7, 1.0]}), ["a"])
     values = {}
     for j in range(reps):

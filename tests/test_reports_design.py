@@ -15,6 +15,7 @@ import pytest
 
 from hfsweep import reports
 from hfsweep.reports import recommend, stats
+from hfsweep.reports.power import mdd
 from hfsweep.core.errors import ReportError
 from tests import report_synth as rs
 
@@ -99,7 +100,7 @@ def test_power_columns_and_recommendation_file(planted):
     sp = t["setting_pairs"]
     row = sp[sp["setting_a"].str.startswith("pure:") & sp["setting_b"].str.startswith("top_k_40:")
              & (sp["metric"] == "seq_rep_4")].iloc[0]
-    assert row["mdd"] == pytest.approx(stats.mdd(np.std(d, ddof=1), PROMPTS), rel=1e-5)
+    assert row["mdd"] == pytest.approx(mdd(np.std(d, ddof=1), PROMPTS), rel=1e-5)
     assert "mdd" in t["paired_baseline"] and "mdd" in t["setting_pairs"]
     rec = t["recommendation"]
     assert list(rec.columns[:14]) == ["target", "setting", "setting_id", "temperature", "top_k", "top_p",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hfsweep.reports import stats
+from hfsweep.reports.power import prompts_needed
 from hfsweep.core.errors import ReportError
 from hfsweep.reports.sample_size import sample_size
 from hfsweep.cli import main
@@ -44,8 +44,8 @@ def test_plan_recovers_the_variances(pilot):
     assert t.within_sd == pytest.approx(NOISE, rel=0.05)
     assert t.between_sd == pytest.approx(INTERACTION, rel=0.3)
     assert t.sd == pytest.approx(true_sd, rel=0.05)
-    assert t.n == stats.prompts_needed(t.sd, 0.05) and t.n_max >= t.n
-    assert abs(t.n - stats.prompts_needed(true_sd, 0.05)) <= 0.12 * t.n
+    assert t.n == prompts_needed(t.sd, 0.05) and t.n_max >= t.n
+    assert abs(t.n - prompts_needed(true_sd, 0.05)) <= 0.12 * t.n
     assert list(t.by_samples) == [1, 2, 4, 8, 16] and t.by_samples[4] == pytest.approx(t.n, rel=0.1)
     assert t.by_samples[1] > t.by_samples[4] > t.by_samples[16]
     text = str(result)

@@ -1,4 +1,4 @@
-"""reports.stats against direct SciPy calls on the same data."""
+"""reports.stats, reports.bootstrap and reports.power against direct SciPy calls on the same data."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from hfsweep.reports import stats
+from hfsweep.reports import bootstrap, power, stats
 
 KW = dict(confidence=0.95, n_resamples=999, seed=7)
 
@@ -23,7 +23,7 @@ def test_bootstrap_ci_equals_scipy():
     rng = np.random.default_rng(3)
     for n in (3, 8, 50):
         x = rng.normal(0.4, 0.1, size=n)
-        e = stats.bootstrap_ci(x, **KW)
+        e = bootstrap.bootstrap_ci(x, **KW)
         lo, hi = _scipy_ci(x)
         assert e.mean == pytest.approx(x.mean(), abs=1e-12)
         assert e.low == pytest.approx(lo, abs=1e-9) and e.high == pytest.approx(hi, abs=1e-9)
@@ -33,7 +33,7 @@ def test_bootstrap_ci_equals_scipy():
 def test_batched_bootstrap_equals_single_calls():
     rng = np.random.default_rng(4)
     rows = [rng.random(10) for _ in range(30)] + [rng.random(6), [np.nan, 0.2, 0.5, 0.1]]
-    batch = stats.bootstrap_cis(rows, **KW)
+    batch = bootstrap.bootstrap_cis(rows, **KW)
     for row, e in zip(rows, batch):
         finite = np.asarray(row, float)[np.isfinite(row)]
         lo, hi = _scipy_ci(finite)
@@ -42,11 +42,11 @@ def test_batched_bootstrap_equals_single_calls():
 
 
 def test_bootstrap_degenerate_and_small():
-    e = stats.bootstrap_ci([0.5, 0.5, 0.5, 0.5], **KW)
+    e = bootstrap.bootstrap_ci([0.5, 0.5, 0.5, 0.5], **KW)
     assert (e.mean, e.low, e.high) == (0.5, 0.5, 0.5) and "equal" in e.note
-    e = stats.bootstrap_ci([0.3], **KW)
+    e = bootstrap.bootstrap_ci([0.3], **KW)
     assert e.mean == 0.3 and np.isnan(e.low) and np.isnan(e.high) and "fewer than 2" in e.note
-    e = stats.bootstrap_ci([np.nan, np.nan], **KW)
+    e = bootstrap.bootstrap_ci([np.nan, np.nan], **KW)
     assert np.isnan(e.mean) and e.n == 0
 
 
@@ -124,14 +124,14 @@ def test_mdd_and_prompts_needed():
     """mdd = (t_{n-1}(0.975) + t_{n-1}(0.8)) * s / sqrt(n * 3/pi); prompts_needed inverts it."""
     for s, n in ((0.1, 8), (0.3, 20), (1.0, 100)):
         q = sps.t.ppf(0.975, n - 1) + sps.t.ppf(0.8, n - 1)
-        assert stats.mdd(s, n) == pytest.approx(q * s / np.sqrt(n * 3 / np.pi), rel=1e-12)
-        d = stats.mdd(s, n)
-        assert stats.prompts_needed(s, d) == n and stats.prompts_needed(s, d * 0.999) == n + 1
-    assert np.isnan(stats.mdd(0.1, 1)) and np.isnan(stats.mdd(float("nan"), 10))
-    assert stats.mdd(0.1, stats.MIN_PROMPTS - 1) == np.inf  # the signed-rank test cannot reach p < 0.05
-    assert stats.wilcoxon_p(np.ones(stats.MIN_PROMPTS - 1))[0] > 0.05 > stats.wilcoxon_p(np.ones(stats.MIN_PROMPTS))[0]
-    assert stats.prompts_needed(0.0, 0.1) == stats.MIN_PROMPTS
-    assert np.isnan(stats.prompts_needed(float("nan"), 0.1))
+        assert power.mdd(s, n) == pytest.approx(q * s / np.sqrt(n * 3 / np.pi), rel=1e-12)
+        d = power.mdd(s, n)
+        assert power.prompts_needed(s, d) == n and power.prompts_needed(s, d * 0.999) == n + 1
+    assert np.isnan(power.mdd(0.1, 1)) and np.isnan(power.mdd(float("nan"), 10))
+    assert power.mdd(0.1, power.MIN_PROMPTS - 1) == np.inf  # the signed-rank test cannot reach p < 0.05
+    assert stats.wilcoxon_p(np.ones(power.MIN_PROMPTS - 1))[0] > 0.05 > stats.wilcoxon_p(np.ones(power.MIN_PROMPTS))[0]
+    assert power.prompts_needed(0.0, 0.1) == power.MIN_PROMPTS
+    assert np.isnan(power.prompts_needed(float("nan"), 0.1))
 
 
 def test_holm_equals_definition():
@@ -164,7 +164,7 @@ def test_matrix_bootstrap_equals_scipy_on_ties():
     rng = np.random.default_rng(12)
     rows = [rng.integers(0, 2, 20).astype(float) for _ in range(6)] + [rng.integers(0, 4, 100) / 3 for _ in range(4)]
     rows += [np.round(rng.normal(0.5, 0.2, 11), 1) for _ in range(4)]
-    for row, e in zip(rows, stats.bootstrap_cis(rows, **KW)):
+    for row, e in zip(rows, bootstrap.bootstrap_cis(rows, **KW)):
         if np.all(row == row[0]):
             continue
         lo, hi = _scipy_ci(row)
@@ -179,10 +179,25 @@ def test_friedman_with_ties_equals_scipy():
     assert (stat, p, n) == (pytest.approx(ref.statistic, abs=1e-10), pytest.approx(ref.pvalue, abs=1e-12), 15)
 
 
-def test_rank_average_equals_scipy():
+def test_signed_rank_method_is_scipys_choice():
+    """Each method :func:`stats.signed_rank_method` names gives the p-value of wilcoxon's "auto"."""
     rng = np.random.default_rng(14)
-    a = rng.integers(0, 6, (7, 30)).astype(float)
-    np.testing.assert_allclose(stats.rank_average(a)[0], sps.rankdata(a, axis=-1), atol=0)
+    rows = [rng.normal(0, 1, n) for n in (3, 13, 50, 51)] + [np.round(rng.normal(0, 1, n), 1) for n in (9, 13, 14, 40)]
+    rows += [np.r_[rng.normal(0, 1, 6), 0.0]]
+    methods = {"permutation": sps.PermutationMethod()}
+    for d in rows:
+        method = stats.signed_rank_method(d)
+        assert sps.wilcoxon(d, method=methods.get(method, method)).pvalue == sps.wilcoxon(d).pvalue
+
+
+def test_signed_rank_permutation_in_blocks_equals_scipy():
+    """The permutation kernel over blocks of rows (ties and zeros in every row) equals wilcoxon row by row."""
+    rng = np.random.default_rng(16)
+    rows = np.round(rng.normal(0.2, 1, (21, 7)), 1)
+    rows[:, 0] = 0.0
+    rows[:, 1] = -rows[:, 2]  # a tie in every row
+    got = stats.signed_rank_permutation_ps(rows, block=4)
+    assert got == pytest.approx([sps.wilcoxon(d).pvalue for d in rows], abs=1e-12)
 
 
 def test_wilcoxon_exact_at_50_and_asymptotic_beyond_equal_scipy():

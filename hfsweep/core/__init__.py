@@ -2,5 +2,6 @@
 
 - ``errors``: the user-error base class and its kinds;
 - ``records``: the run directory (columns, parameters, files, schema version);
-- ``extras``: optional extras, imported lazily in one place.
+- ``extras``: optional extras, imported lazily in one place;
+- ``estimates``: the estimate types (a mean with its CI, a paired difference).
 """
