@@ -4,9 +4,6 @@ config, the capabilities and the backends all read it."""
 from __future__ import annotations
 
 import asyncio
-import http.server
-import json
-import threading
 
 import pytest
 
@@ -18,40 +15,7 @@ from hfsweep.sweeps.config import COMPATS, SERVER_KINDS, ModelTarget
 from hfsweep.sweeps.detect import detect
 from hfsweep.sweeps.servers import DETECTION_ORDER, KINDS, SERVER_OPTIONS, ServerKind, register
 from tests.servers.kinds import KINDS as ANSWERS
-
-
-class RecordingServer:
-    """A server answering the GET routes it is given (404 otherwise) and recording every path asked."""
-
-    def __init__(self, routes: dict[str, dict]):
-        self.paths: list[str] = []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                outer.paths.append(self.path)
-                found = self.path in routes
-                data = json.dumps(routes[self.path] if found else {"error": "no route"}).encode()
-                self.send_response(200 if found else 404)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> RecordingServer:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
+from tests.servers.planted import PlantedServer
 
 ROUTES = ["/props", "/info", "/api/version", "/version", "/openapi.json"]
 LLAMA_SERVER = {"/props": {"default_generation_settings": {"params": {"top_k": 40, "seed": 7}}, "build_info": "b6000",
@@ -61,14 +25,14 @@ LLAMA_SERVER = {"/props": {"default_generation_settings": {"params": {"top_k": 4
 @pytest.mark.parametrize("kind,asked", [("unknown", ROUTES), ("llama.cpp", ROUTES[:1]), ("tgi", ROUTES[:2]),
                                         ("ollama", ROUTES[:3]), ("vllm", ROUTES[:4]), ("llama-cpp-python", ROUTES)])  # fmt: skip
 def test_detection_asks_at_most_five_routes_in_the_same_order(kind, asked):
-    with RecordingServer({**ANSWERS, "llama.cpp": LLAMA_SERVER}.get(kind, {})) as server:
+    with PlantedServer(routes={**ANSWERS, "llama.cpp": LLAMA_SERVER}.get(kind, {})) as server:
         info = detect(server.url + "/v1")  # an OpenAI base URL: the routes sit beside /v1
     assert info.kind == kind
-    assert server.paths == asked
+    assert server.gets == asked
 
 
 def test_llama_server_props_give_version_defaults_and_template():
-    with RecordingServer(LLAMA_SERVER) as server:
+    with PlantedServer(routes=LLAMA_SERVER) as server:
         info = detect(server.url)
     assert info.as_dict() == {"kind": "llama.cpp", "version": "b6000", "defaults": {"top_k": 40}, "chat_template": "{{ messages }}"}
 

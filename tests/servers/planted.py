@@ -90,6 +90,7 @@ class PlantedServer:
         self.hidden = hidden or {}
         self.latency = latency  # seconds before each completion answer
         self.requests = 0
+        self.gets: list[str] = []  # the GET paths asked for, in order (what server detection probed)
         self.lock = threading.Lock()
         outer = self
 
@@ -97,6 +98,7 @@ class PlantedServer:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self):  # noqa: N802
+                outer.gets.append(self.path)
                 if self.path in outer.routes:
                     self._send(200, outer.routes[self.path])
                 elif self.path == "/v1/models":
