@@ -68,60 +68,60 @@ def compute(paths, options: ReportOptions | Mapping | None = None) -> Report:
     if opts.pareto.down is None:  # coherence: perplexity where the target gave log-probabilities
         scored = "perplexity" in wide and bool(wide["perplexity"].notna().any())
         opts.pareto.down = "perplexity" if scored else "seq_rep_4"
-    ctx = tables.Context(cells, wide, metrics, prompts, opts, objective,
+    context = tables.Context(cells, wide, metrics, prompts, opts, objective,
                          search_allocation.dropped_cells(data))  # dropped cells are not candidates for the recommendation
-    rep = Report(data, opts, cells, metrics, ctx.swept, ctx.targets)
-    rep.key_metrics = [m for m in opts.key_metrics if m in metrics] or metrics[:6]
-    rep.tables, rep.notes = statistics(ctx, rep.key_metrics)
-    t = rep.tables
+    report = Report(data, opts, cells, metrics, context.swept, context.targets)
+    report.key_metrics = [m for m in opts.key_metrics if m in metrics] or metrics[:6]
+    report.tables, report.notes = statistics(context, report.key_metrics)
+    t = report.tables
     t["errors"] = run_facts.errors_table(data.completions, cells)
     t["usage"] = run_facts.usage_table(data.completions, cells)
     t["identical_cells"] = run_facts.identical_cells(data.completions, cells)
-    if ctx.search_dropped or search_allocation.searches(data):
+    if context.search_dropped or search_allocation.searches(data):
         t["search"] = search_allocation.allocation_table(data, cells)  # an adaptive search's requests per cell and round
     t["server"] = server.server_table(data, cells)
     t["server_defaults"] = server.defaults_table(data, cells, server.sent_params(data.run_dirs))
     t2 = time.perf_counter()
-    t["decoding"], rep.notes["decoding"] = holtzman_table.decoding_table(data.completions, cells)
+    t["decoding"], report.notes["decoding"] = holtzman_table.decoding_table(data.completions, cells)
     t["cells"] = cells.drop(columns=["target_key"])
-    rep.summary = run_facts.run_summary(data, cells)
-    rep.summary["searches"] = search_allocation.search_facts(data, cells)
-    rep.timings.update(load_s=t1 - t0, stats_s=t2 - t1, paper_s=time.perf_counter() - t2)
-    return rep
+    report.summary = run_facts.run_summary(data, cells)
+    report.summary["searches"] = search_allocation.search_facts(data, cells)
+    report.timings.update(load_s=t1 - t0, stats_s=t2 - t1, paper_s=time.perf_counter() - t2)
+    return report
 
 
-def statistics(ctx: tables.Context, key_metrics: list[str]) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+def statistics(context: tables.Context, key_metrics: list[str]) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """Every statistical table of the report (the calibration tests call this too)."""
     t: dict[str, pd.DataFrame] = {}
     notes: dict[str, str] = {}
-    t["cell_metrics"] = tables.cell_metrics(ctx)
-    t["design"] = ctx.design
-    t["effects"] = tables.effects(ctx)
-    t["friedman"] = tables.friedman(ctx)
-    t["paired_baseline"], notes["baseline"] = tables.paired_baseline(ctx)
-    t["model_pairs"] = tables.model_pairs(ctx)
-    t["setting_pairs"], notes["setting_pairs"] = tables.setting_pairs(ctx)
+    t["cell_metrics"] = tables.cell_metrics(context)
+    t["design"] = context.design
+    t["effects"] = tables.effects(context)
+    t["friedman"] = tables.friedman(context)
+    t["paired_baseline"], notes["baseline"] = tables.paired_baseline(context)
+    t["model_pairs"] = tables.model_pairs(context)
+    t["setting_pairs"], notes["setting_pairs"] = tables.setting_pairs(context)
     tables.adjust_all(t["friedman"], t["paired_baseline"], t["model_pairs"], t["setting_pairs"])
-    notes["duplicates"] = ", ".join(f"{a} (same per-prompt values as {b})" for a, b in ctx.duplicates.items())
-    metric, goal, cons, how = recommend.from_objective(ctx, ctx.objective)
+    notes["duplicates"] = ", ".join(f"{a} (same per-prompt values as {b})" for a, b in context.duplicates.items())
+    metric, goal, parsed_constraints, how = recommend.from_objective(context, context.objective)
     if metric is None:
         t["recommendation"], chosen, notes["recommendation"] = pd.DataFrame(columns=recommend.REC_COLS), [], how
     else:
-        t["recommendation"], choices, notes["recommendation"] = recommend.recommendations(ctx, metric, goal, cons, how)
-        chosen = [ctx.cells["cell_id"][ctx.cells["target"] == tg].iloc[c.index]
-                  for tg, c in zip(ctx.targets, choices) if c.index is not None]
-    t["pareto"] = recommend.pareto_table(ctx, t["cell_metrics"], chosen)
-    up, down = ctx.opts.pareto.up, ctx.opts.pareto.down
-    hm = [m for m in (up, down) if m in ctx.metrics] or key_metrics[:1]
-    t["heatmaps"] = tables.heatmaps(ctx, hm, int(ctx.opts.max_heatmaps))
+        t["recommendation"], choices, notes["recommendation"] = recommend.recommendations(context, metric, goal, parsed_constraints, how)
+        chosen = [context.cells["cell_id"][context.cells["target"] == tg].iloc[c.index]
+                  for tg, c in zip(context.targets, choices) if c.index is not None]
+    t["pareto"] = recommend.pareto_table(context, t["cell_metrics"], chosen)
+    up, down = context.opts.pareto.up, context.opts.pareto.down
+    hm = [m for m in (up, down) if m in context.metrics] or key_metrics[:1]
+    t["heatmaps"] = tables.heatmaps(context, hm, int(context.opts.max_heatmaps))
     return t, notes
 
 
-def write_tables(rep: Report, out_dir: Path) -> dict[str, Path]:
+def write_tables(report: Report, out_dir: Path) -> dict[str, Path]:
     """Write every table as CSV (fixed float format, row order as computed)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name, df in rep.tables.items():
+    for name, df in report.tables.items():
         p = out_dir / f"{name}.csv"
         df.to_csv(p, index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
         paths[name] = p
@@ -147,17 +147,17 @@ def build_report(paths, out=None, options: ReportOptions | Mapping | None = None
     for p in paths:
         find_run_dirs(p)  # fail early with a clear message on a bad path
     out = Path(out) if out is not None else default_out(paths)
-    rep = compute(paths, options)
+    report = compute(paths, options)
     out.parent.mkdir(parents=True, exist_ok=True)
     files = files_dir(out)
-    rep.notes["files"] = "" if files == out.parent else f"{files.name}/"
+    report.notes["files"] = "" if files == out.parent else f"{files.name}/"
     t0 = time.perf_counter()
-    write_tables(rep, files / "tables")
+    write_tables(report, files / "tables")
     t1 = time.perf_counter()
-    figs = plots.draw_all(rep, files / "plots") if rep.opts.plots else {}
+    figs = plots.draw_all(report, files / "plots") if report.opts.plots else {}
     t2 = time.perf_counter()
-    out.write_text(html.render(rep, figs), encoding="utf-8")
-    rep.timings.update(csv_s=t1 - t0, plots_s=t2 - t1, html_s=time.perf_counter() - t2)
+    out.write_text(html.render(report, figs), encoding="utf-8")
+    report.timings.update(csv_s=t1 - t0, plots_s=t2 - t1, html_s=time.perf_counter() - t2)
     if timings is not None:
-        timings.update(rep.timings)
+        timings.update(report.timings)
     return out

@@ -105,8 +105,8 @@ def crossed_part(cells: pd.DataFrame, factor: Sequence[str], others: Sequence[st
     at: dict[tuple, dict[tuple, str]] = {}  # context -> level -> cell_id (first cell if repeated)
     for r in cells[["cell_id", *factor, *others]].itertuples(index=False):
         level = tuple(_key(v) for v in r[1:1 + len(factor)])
-        ctx = tuple(_key(v) for v in r[1 + len(factor):])
-        at.setdefault(ctx, {}).setdefault(level, r[0])
+        context = tuple(_key(v) for v in r[1 + len(factor):])
+        at.setdefault(context, {}).setdefault(level, r[0])
     sets = [frozenset(levels) for levels in at.values()]
     candidates = {s for s in sets if len(s) >= 2}
     frontier = list(candidates)

@@ -44,14 +44,14 @@ def _perplexity(texts: pd.DataFrame | None) -> float:
     return float(np.exp(-sums[ok].sum() / counts[ok].sum())) if ok.any() else np.nan
 
 
-def decoding_table(comp: pd.DataFrame, cells: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+def decoding_table(completions: pd.DataFrame, cells: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """Measured (paper's way) for every cell with a setting_name, with the paper's values
     for the known strategy names. Returns (table, note)."""
     named = cells[cells["setting_name"].astype(object).map(lambda s: isinstance(s, str) and s != "")]
     if named.empty:
         return pd.DataFrame(), "No named settings (e.g. the decoding preset) in these runs."
-    ok = comp["error"].isna() if "error" in comp else pd.Series(True, index=comp.index)
-    first = comp[ok & (comp["sample_index"] == 0) & comp["text"].notna()]
+    ok = completions["error"].isna() if "error" in completions else pd.Series(True, index=completions.index)
+    first = completions[ok & (completions["sample_index"] == 0) & completions["text"].notna()]
     by_cell = {cid: g for cid, g in first.groupby("cell_id", sort=False)}
     paper = PAPER.set_index("setting_name")
     rows = []

@@ -53,7 +53,7 @@ def _asset(name: str) -> str:
     return (TEMPLATES / name).read_text(encoding="utf-8")
 
 
-def render(rep, figs: dict[str, Path]) -> str:
+def render(report, figs: dict[str, Path]) -> str:
     """The whole page as one string."""
     script = _asset("page.js") + _asset("viewer.js")
     script_hash = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
@@ -61,14 +61,14 @@ def render(rep, figs: dict[str, Path]) -> str:
            "base-uri 'none'; form-action 'none'")
     sections = []
     for sid, heading, data in SECTIONS:
-        variables = data(rep, figs)
+        variables = data(report, figs)
         if variables is not None:
             body = ENV.get_template(f"sections/{sid}.html").render(**variables)
             sections.append((sid, heading, Markup(body)))  # rendered (and escaped) by Jinja just now
-    summary = rep.summary
+    summary = report.summary
     return ENV.get_template("page.html").render(
         title=f"hfsweep report: {', '.join(summary['run_ids'])}",
-        subtitle=(f"{len(rep.targets)} model(s), {summary['cells']} cells, {summary['prompts']} prompts, "
+        subtitle=(f"{len(report.targets)} model(s), {summary['cells']} cells, {summary['prompts']} prompts, "
                   f"{summary['completions']} completions"),
         csp=csp, style=Markup(_asset("page.css") + _asset("viewer.css")), script=Markup(script),
-        sections=sections, files=rep.notes.get("files", ""))
+        sections=sections, files=report.notes.get("files", ""))

@@ -105,16 +105,16 @@ TO_CELL = {"setting": _to_cell}  # a table of cells: its setting links to the ce
 TO_CELL_BY_NAME = {"setting_name": _to_cell}
 
 
-def baseline_links(rep) -> dict:
+def baseline_links(report) -> dict:
     """Cells vs baseline: each row's setting opens its cell, diffed against its model's baseline cell."""
-    cells = rep.cells[rep.cells["setting"] == rep.notes.get("baseline")]
+    cells = report.cells[report.cells["setting"] == report.notes.get("baseline")]
     base = dict(zip(cells["target"], cells["cell_id"]))
     return {"setting": lambda rec: view_link(rec.get("cell_id"), base.get(rec.get("target")))}
 
 
-def model_links(rep) -> dict:
+def model_links(report) -> dict:
     """Model comparison: each row's setting opens target_b's cell, diffed against target_a's."""
-    cell = {(r.target, r.setting_id): r.cell_id for r in rep.cells.itertuples()}
+    cell = {(r.target, r.setting_id): r.cell_id for r in report.cells.itertuples()}
 
     def link(rec):
         setting_id = rec.get("setting_id")

@@ -74,11 +74,11 @@ def _header(width: float, entries: list, size: float) -> float:
     return (len(legend_rows([label for label, _, _ in entries], size, width - 12)) - 1) * row_height(size)
 
 
-def effects(rep, out: Path) -> dict[str, Path]:
+def effects(report, out: Path) -> dict[str, Path]:
     """One figure per swept parameter: each key metric vs the level, one line per model with
     its CI band (from the ``effects`` table)."""
-    table = rep.tables["effects"]
-    keys = list(rep.key_metrics)
+    table = report.tables["effects"]
+    keys = list(report.key_metrics)
     if table.empty or not keys:
         return {}
     series: dict[tuple, list] = {}  # (parameter, metric, target) -> [(level, mean, low, high)], one pass
@@ -91,11 +91,11 @@ def effects(rep, out: Path) -> dict[str, Path]:
         if metric in wanted:
             series.setdefault((param, metric, target), []).append((*_floats((level, mean, lo, hi)),))
             held.setdefault(param, set()).add(str(part))
-    conf = int(round(rep.opts.confidence * 100))
-    entries = [(target, color(index), marker(index)) for index, target in enumerate(rep.targets)]
+    conf = int(round(report.opts.confidence * 100))
+    entries = [(target, color(index), marker(index)) for index, target in enumerate(report.targets)]
     figs = {}
-    for param in rep.swept:
-        present = [metric for metric in keys if any((param, metric, target) in series for target in rep.targets)]
+    for param in report.swept:
+        present = [metric for metric in keys if any((param, metric, target) in series for target in report.targets)]
         if not present:
             continue
         if has_held:
@@ -113,7 +113,7 @@ def effects(rep, out: Path) -> dict[str, Path]:
         for (left, top, box_width, box_height), metric in zip(boxes, present):
             ax = canvas.axes((left, top + extra, box_width, box_height))
             levels: set[float] = set()
-            for index, target in enumerate(rep.targets):
+            for index, target in enumerate(report.targets):
                 if (param, metric, target) not in series:
                     continue
                 level, mean, lo, hi = np.array(sorted(series[(param, metric, target)])).T
@@ -132,9 +132,9 @@ def effects(rep, out: Path) -> dict[str, Path]:
     return figs
 
 
-def heatmaps(rep, out: Path) -> dict[str, Path]:
+def heatmaps(report, out: Path) -> dict[str, Path]:
     """Mean metric over each pair of swept parameters (from the ``heatmaps`` table)."""
-    table = rep.tables.get("heatmaps")
+    table = report.tables.get("heatmaps")
     figs = {}
     if table is None or table.empty:
         return figs
@@ -206,20 +206,20 @@ def _heatmap(target: str, param_x: str, param_y: str, metric: str, xs: list, ys:
     return canvas
 
 
-def pareto(rep, out: Path) -> dict[str, Path]:
+def pareto(report, out: Path) -> dict[str, Path]:
     """All cells on (down, up), each model's Pareto front joined, the recommended cell starred."""
-    table = rep.tables["pareto"]
+    table = report.tables["pareto"]
     if table.empty:
         return {}
-    up, down = rep.opts.pareto.up, rep.opts.pareto.down
+    up, down = report.opts.pareto.up, report.opts.pareto.down
     title = f"Pareto front: {up} up vs {down} down (one point per cell, mean over prompts)"
     xs, ys = np.array(_floats(table[down])), np.array(_floats(table[up]))
     targets = table["target"].to_numpy()
     front = table["on_front"].to_numpy(dtype=bool) & np.isfinite(xs) & np.isfinite(ys)
     recommended = np.array([value is True or value == 1 for value in table["recommended"].tolist()], dtype=bool)
-    several = len(rep.targets) > 1
+    several = len(report.targets) > 1
     entries = []
-    for index, target in enumerate(rep.targets):
+    for index, target in enumerate(report.targets):
         entries.append((target, color(index), marker(index)))
         entries.append(("Pareto front" + (f" ({target})" if several else ""), color(index) if several else INK, "-"))
     if recommended.any():
@@ -231,7 +231,7 @@ def pareto(rep, out: Path) -> dict[str, Path]:
     canvas.legend(12, 35, entries, 10.5)
     ax = canvas.axes((84, 66 + extra, 540, 340))
     ax.set(xlabel=f"{metric_label(down)}  (lower is better)", ylabel=f"{metric_label(up)}  (higher is better)")
-    for index, target in enumerate(rep.targets):
+    for index, target in enumerate(report.targets):
         mine = targets == target
         ax.plot(xs[mine], ys[mine], linestyle="none", marker=marker(index), markersize=7 * PT, color=color(index), alpha=0.75,
                 markeredgewidth=0)
@@ -246,27 +246,27 @@ def pareto(rep, out: Path) -> dict[str, Path]:
     return {"pareto": canvas.save(out / "pareto.svg")}
 
 
-def lengths(rep, out: Path) -> dict[str, Path]:
+def lengths(report, out: Path) -> dict[str, Path]:
     """Distribution of completion lengths per model, with each max_tokens cap marked."""
-    comp = rep.data.completions
-    if "completion_tokens" not in comp:
+    completions = report.data.completions
+    if "completion_tokens" not in completions:
         return {}
-    ok = comp["error"].isna().to_numpy(copy=True) if "error" in comp else np.ones(len(comp), dtype=bool)
-    tokens = pd.to_numeric(comp["completion_tokens"], errors="coerce").to_numpy(dtype=float)
+    ok = completions["error"].isna().to_numpy(copy=True) if "error" in completions else np.ones(len(completions), dtype=bool)
+    tokens = pd.to_numeric(completions["completion_tokens"], errors="coerce").to_numpy(dtype=float)
     ok &= np.isfinite(tokens)
     if not ok.any():
         return {}
-    caps = sorted(pd.to_numeric(comp["max_tokens"], errors="coerce")[ok].dropna().unique().tolist()) if "max_tokens" in comp else []
+    caps = sorted(pd.to_numeric(completions["max_tokens"], errors="coerce")[ok].dropna().unique().tolist()) if "max_tokens" in completions else []
     top = max([float(tokens[ok].max()), *caps])
     edges = np.linspace(0, top + 1, min(60, int(top) + 2))
-    target_of = dict(zip(rep.cells["cell_id"], rep.cells["target"]))
-    code = {target: k for k, target in enumerate(rep.targets)}
-    cell_codes, cell_ids = pd.factorize(comp["cell_id"])  # one pass over the rows, then one lookup per cell
+    target_of = dict(zip(report.cells["cell_id"], report.cells["target"]))
+    code = {target: k for k, target in enumerate(report.targets)}
+    cell_codes, cell_ids = pd.factorize(completions["cell_id"])  # one pass over the rows, then one lookup per cell
     which = np.array([code.get(target_of.get(cell), -1) for cell in cell_ids], dtype=int)[cell_codes]
-    hists = [np.histogram(tokens[ok & (which == k)], bins=edges)[0] for k in range(len(rep.targets))]
+    hists = [np.histogram(tokens[ok & (which == k)], bins=edges)[0] for k in range(len(report.targets))]
     title = "Completion length distribution (dashed: max_tokens cap)"
     entries = [(f"{target} (n={int(hist.sum())})", color(index), "-")
-               for index, (target, hist) in enumerate(zip(rep.targets, hists))]
+               for index, (target, hist) in enumerate(zip(report.targets, hists))]
     if caps:
         entries.append(("max_tokens cap", INK, "--"))
     extra = _header(660, entries, 10.5)
@@ -284,14 +284,14 @@ def lengths(rep, out: Path) -> dict[str, Path]:
     return {"lengths": canvas.save(out / "lengths.svg")}
 
 
-def model_deltas(rep, out: Path) -> dict[str, Path]:
+def model_deltas(report, out: Path) -> dict[str, Path]:
     """Per model pair: difference (b - a) per key metric, over all shared settings and per
     setting (first 25), with CIs."""
-    table = rep.tables["model_pairs"]
+    table = report.tables["model_pairs"]
     figs = {}
     if table.empty:
         return figs
-    conf = int(round(rep.opts.confidence * 100))
+    conf = int(round(report.opts.confidence * 100))
     rows: dict[tuple, dict[str, list]] = {}  # (a, b) -> metric -> [(label, is_all, diff, lo, hi)], one pass
     cols = [table[c].tolist() for c in ("target_a", "target_b", "metric", "setting_id", "setting", "diff", "ci_low", "ci_high")]
     for target_a, target_b, metric, setting_id, setting, diff, lo, hi in zip(*cols):
@@ -300,7 +300,7 @@ def model_deltas(rep, out: Path) -> dict[str, Path]:
             is_all = setting_id == "(all)"
             per.append(("ALL settings" if is_all else str(setting)[:32], is_all, *_floats((diff, lo, hi))))
     for (target_a, target_b), by_metric in rows.items():
-        keys = [metric for metric in rep.key_metrics if metric in by_metric]
+        keys = [metric for metric in report.key_metrics if metric in by_metric]
         if keys:
             canvas = _deltas(target_a, target_b, [(metric, by_metric[metric]) for metric in keys], conf)
             figs[f"model_deltas_{target_a}_vs_{target_b}"] = canvas.save(
@@ -336,10 +336,10 @@ def _deltas(target_a: str, target_b: str, metric_rows: list[tuple[str, list]], c
     return canvas
 
 
-def draw_all(rep, out: Path) -> dict[str, Path]:
+def draw_all(report, out: Path) -> dict[str, Path]:
     """Every figure the page shows, drawn in the report's style; returns {name: svg path} in display order."""
     figs: dict[str, Path] = {}
     with style():
         for draw in (effects, heatmaps, pareto, lengths, model_deltas):
-            figs.update(draw(rep, out))
+            figs.update(draw(report, out))
     return figs

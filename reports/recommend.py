@@ -90,25 +90,25 @@ def recommend(cells: pd.DataFrame, values: Mapping[str, np.ndarray], metric: str
     """
     if goal not in GOALS:
         raise ReportError(f"Objective goal must be 'max' or 'min', got {goal!r}.")
-    cons = [c if isinstance(c, Constraint) else Constraint(*c) for c in constraints]
-    for c in cons:
+    parsed_constraints = [c if isinstance(c, Constraint) else Constraint(*c) for c in constraints]
+    for c in parsed_constraints:
         if c.op not in OPERATORS:
             raise ReportError(f"Constraint operator must be one of {', '.join(OPERATORS)}, got {c.op!r} ({c.metric}).")
-    missing = [m for m in [metric, *(c.metric for c in cons)] if m not in values]
+    missing = [m for m in [metric, *(c.metric for c in parsed_constraints)] if m not in values]
     if missing:
         raise ReportError(f"Objective metric(s) {', '.join(missing)} not in the scores. "
                           f"Available: {', '.join(values)}.")
-    means = {m: _means(np.asarray(values[m], dtype=float)) for m in {metric, *(c.metric for c in cons)}}
+    means = {m: _means(np.asarray(values[m], dtype=float)) for m in {metric, *(c.metric for c in parsed_constraints)}}
     obj = GOALS[goal] * means[metric]
     feasible = np.isfinite(obj) & (True if exclude is None else ~np.asarray(exclude, dtype=bool))
-    for c in cons:
+    for c in parsed_constraints:
         with np.errstate(invalid="ignore"):
             feasible &= np.isfinite(means[c.metric]) & c.met(means[c.metric])
-    axes = np.column_stack([obj, *(c.sign * means[c.metric] for c in cons)])
+    axes = np.column_stack([obj, *(c.sign * means[c.metric] for c in parsed_constraints)])
     front = np.zeros(len(obj), dtype=bool)
     front[feasible] = stats.non_dominated(axes[feasible])
     if not feasible.any():
-        what = " and ".join(map(str, cons)) or f"a value of {metric}"
+        what = " and ".join(map(str, parsed_constraints)) or f"a value of {metric}"
         return Choice(None, None, None, None, feasible, front, f"no cell has {what}")
     best = _rank(np.flatnonzero(front), axes)[0]
     others = [i for i in _rank(np.flatnonzero(feasible), axes) if i != best]
@@ -125,20 +125,20 @@ NO_OBJECTIVE = ("No recommendation: it needs a quality measure, which this run d
                 "cell is only the most random one; the quality-diversity front below shows the trade-off instead.")
 
 
-def from_objective(ctx, objective: Mapping | None) -> tuple[str | None, str, list[Constraint], str]:
+def from_objective(context, objective: Mapping | None) -> tuple[str | None, str, list[Constraint], str]:
     """(metric, goal, constraints, how it was chosen) from the run's ``objective`` config:
     ``objective.metric`` if set, else pass_rate when the prompts have checks, else judge_score
     when a judge scored the run; metric None (and why) when there is no quality measure."""
 
     objective = dict(objective or {})
-    cons = [Constraint.parse(text) for text in objective.get("constraints") or ()]
+    parsed_constraints = [Constraint.parse(text) for text in objective.get("constraints") or ()]
     goal = objective.get("goal") or "max"
 
     def scored(metric: str) -> bool:
-        return metric in ctx.metrics and bool(np.isfinite(ctx.mats[metric]).any())
+        return metric in context.metrics and bool(np.isfinite(context.mats[metric]).any())
 
     metric = objective.get("metric")
-    default = default_metric({name for name in ctx.metrics if scored(name)})
+    default = default_metric({name for name in context.metrics if scored(name)})
     if metric:
         how = "objective.metric"
     elif default is not None:
@@ -146,10 +146,10 @@ def from_objective(ctx, objective: Mapping | None) -> tuple[str | None, str, lis
         goal, how = "max", f"{source} ({metric}, the default objective)"
     else:
         return None, goal, [], NO_OBJECTIVE
-    missing = [m for m in (metric, *(c.metric for c in cons)) if not scored(m)]
+    missing = [m for m in (metric, *(c.metric for c in parsed_constraints)) if not scored(m)]
     if missing:
         return None, goal, [], f"No recommendation: {', '.join(missing)} has no value in this run's scores."
-    return metric, goal, cons, how
+    return metric, goal, parsed_constraints, how
 
 
 REC_COLS = ["target", "setting", "setting_id", *SWEEPABLE, "metric", "value", "ci_low", "ci_high", "constraints_met",
@@ -157,20 +157,20 @@ REC_COLS = ["target", "setting", "setting_id", *SWEEPABLE, "metric", "value", "c
             "p_holm", "note"]
 
 
-def recommendations(ctx, metric: str, goal: str = "max", constraints: Sequence[Constraint] = (),
+def recommendations(context, metric: str, goal: str = "max", constraints: Sequence[Constraint] = (),
                     how: str = "") -> tuple[pd.DataFrame, list[Choice], str]:
     """One :func:`recommend` per target: (recommendation table, choices, text for the page)."""
-    cons = [c if isinstance(c, Constraint) else Constraint(*c) for c in constraints]
-    names = [metric, *(c.metric for c in cons)]
+    parsed_constraints = [c if isinstance(c, Constraint) else Constraint(*c) for c in constraints]
+    names = [metric, *(c.metric for c in parsed_constraints)]
     rows, choices, texts = [], [], []
-    for t in ctx.targets:
-        cells = ctx.cells[ctx.cells["target"] == t].reset_index(drop=True)
-        idx = [ctx.row[c] for c in cells["cell_id"]]
-        dropped = cells["cell_id"].isin(ctx.search_dropped).to_numpy()
-        ch = recommend(cells, {m: ctx.mats[m][idx] for m in names}, metric, goal, cons, exclude=dropped, **ctx.kw)
+    for t in context.targets:
+        cells = context.cells[context.cells["target"] == t].reset_index(drop=True)
+        idx = [context.row[c] for c in cells["cell_id"]]
+        dropped = cells["cell_id"].isin(context.search_dropped).to_numpy()
+        ch = recommend(cells, {m: context.mats[m][idx] for m in names}, metric, goal, parsed_constraints, exclude=dropped, **context.kw)
         choices.append(ch)
-        rows.append(_row(t, cells, ch, metric, cons))
-        texts.append(_text(ctx, t, cells, ch, metric, goal, cons, how))
+        rows.append(_row(t, cells, ch, metric, parsed_constraints))
+        texts.append(_text(context, t, cells, ch, metric, goal, parsed_constraints, how))
         if dropped.any():
             texts.append(f"{int(dropped.sum())} cell(s) the adaptive search dropped on evidence were not candidates.")
     df = pd.DataFrame(rows, columns=REC_COLS)
@@ -178,8 +178,8 @@ def recommendations(ctx, metric: str, goal: str = "max", constraints: Sequence[C
     return df, choices, " ".join(texts)
 
 
-def _row(t, cells, ch: Choice, metric, cons) -> tuple:
-    ctext = "; ".join(map(str, cons))
+def _row(t, cells, ch: Choice, metric, parsed_constraints) -> tuple:
+    ctext = "; ".join(map(str, parsed_constraints))
     if ch.index is None:
         return (t, "", "", *[np.nan] * len(SWEEPABLE), metric, np.nan, np.nan, np.nan, False, ctext,
                 "", "", np.nan, np.nan, np.nan, 0, np.nan, np.nan, ch.note)
@@ -192,43 +192,43 @@ def _row(t, cells, ch: Choice, metric, cons) -> tuple:
             "; ".join(s for s in (ch.note, ch.estimate.note, test.note) if s))
 
 
-def _label(ctx, cell) -> str:
+def _label(context, cell) -> str:
     parts = []
     if isinstance(cell["setting_name"], str) and cell["setting_name"]:
         parts.append(f"preset {cell['setting_name']}")
-    parts += [f"{p} {_fmt_value(cell[p])}" for p in ctx.swept]
+    parts += [f"{p} {_fmt_value(cell[p])}" for p in context.swept]
     return ", ".join(parts) or "the only setting"
 
 
-def _text(ctx, t, cells, ch: Choice, metric, goal, cons, how) -> str:
-    who = f"{t}: " if len(ctx.targets) > 1 else ""
-    where = " and ".join(f"{c.metric} {'at most' if c.op == '<=' else c.op} {c.value:.3g}" for c in cons)
+def _text(context, t, cells, ch: Choice, metric, goal, parsed_constraints, how) -> str:
+    who = f"{t}: " if len(context.targets) > 1 else ""
+    where = " and ".join(f"{c.metric} {'at most' if c.op == '<=' else c.op} {c.value:.3g}" for c in parsed_constraints)
     where = f" with {where}" + (f" ({how})" if how else "") if where else ""
     if ch.index is None:
         return f"{who}No cell{where.replace(' with', ' has', 1) or ' has a value'}."
     c, e = cells.iloc[ch.index], ch.estimate
-    conf = int(round(ctx.kw["confidence"] * 100))
+    conf = int(round(context.kw["confidence"] * 100))
     ci = f", {conf}% CI {e.low:.3g} to {e.high:.3g}" if np.isfinite(e.low) else ""
-    row = [ctx.row[c["cell_id"]]]
-    cvals = ", ".join(f"{_means(ctx.mats[k.metric][row])[0]:.3g} {k.metric}" for k in cons)
+    row = [context.row[c["cell_id"]]]
+    cvals = ", ".join(f"{_means(context.mats[k.metric][row])[0]:.3g} {k.metric}" for k in parsed_constraints)
     text = (f"{who}{'Highest' if goal == 'max' else 'Lowest'} {metric} ({e.mean:.3g}{ci}){where}: "
-            f"{_label(ctx, c)}" + (f" ({cvals})" if cvals else "") + ".")
+            f"{_label(context, c)}" + (f" ({cvals})" if cvals else "") + ".")
     if ch.test is not None:
         r = cells.iloc[ch.runner_up]
-        text += (f" Runner-up {_label(ctx, r)}: difference {ch.test.diff:.3g} "
+        text += (f" Runner-up {_label(context, r)}: difference {ch.test.diff:.3g} "
                  f"[{ch.test.low:.3g}, {ch.test.high:.3g}], Wilcoxon p {ch.test.p:.3g} over {ch.test.n} prompts.")
     return text
 
 
-def pareto_table(ctx, cm: pd.DataFrame, chosen: Sequence[str]) -> pd.DataFrame:
+def pareto_table(context, cm: pd.DataFrame, chosen: Sequence[str]) -> pd.DataFrame:
     """Cells with their (up, down) means and CI of ``up``, Pareto-front membership among the
     cells of the same target, and the recommended cell(s) ``chosen`` (one per target)."""
-    up, down = ctx.opts.pareto.up, ctx.opts.pareto.down
-    if up not in ctx.metrics or down not in ctx.metrics:
+    up, down = context.opts.pareto.up, context.opts.pareto.down
+    if up not in context.metrics or down not in context.metrics:
         return pd.DataFrame()
     wide = cm.pivot(index="cell_id", columns="metric", values="mean")
     lo = cm[cm["metric"] == up].set_index("cell_id")
-    df = ctx.cells[["cell_id", "target", "setting"]].copy()
+    df = context.cells[["cell_id", "target", "setting"]].copy()
     df[up] = df["cell_id"].map(wide[up])
     df[f"{up}_ci_low"] = df["cell_id"].map(lo["ci_low"])
     df[f"{up}_ci_high"] = df["cell_id"].map(lo["ci_high"])

@@ -33,19 +33,19 @@ def _template_mask(text: pd.Series) -> np.ndarray:
     return pc.fill_null(pc.match_substring_regex(arr, pattern), False).to_numpy(zero_copy_only=False)
 
 
-def errors_table(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+def errors_table(completions: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     """Per cell: requests, errors, error rate, most common error kind and message,
     truncation rate (finish_reason ``length`` among non-error rows), empty-output rate, and the
     share of outputs holding chat-template tokens.
 
     Vectorised over the rows (``records.truncated_mask`` / ``records.empty_mask``).
     """
-    is_err = np.asarray(records.error_mask(comp), dtype=bool)
-    text = _col(comp, "text", None)
+    is_err = np.asarray(records.error_mask(completions), dtype=bool)
+    text = _col(completions, "text", None)
     df = pd.DataFrame({
-        "cell_id": comp["cell_id"].to_numpy(), "is_err": is_err,
-        "truncated": records.truncated_mask(comp),
-        "empty": records.empty_mask(comp),
+        "cell_id": completions["cell_id"].to_numpy(), "is_err": is_err,
+        "truncated": records.truncated_mask(completions),
+        "empty": records.empty_mask(completions),
         "template": _template_mask(text),
     })
     g = df.groupby("cell_id", sort=False)
@@ -59,9 +59,9 @@ def errors_table(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
             out[name] = np.where(ok > 0, out[col].to_numpy() / ok, np.nan)
     out["top_error"], out["top_error_count"], out["top_error_message"] = "", 0, ""
     if is_err.any():
-        e = pd.DataFrame({"cell_id": comp["cell_id"].to_numpy()[is_err],
-                          "error": _col(comp, "error", None).astype(object).to_numpy()[is_err],
-                          "message": _col(comp, "error_message", None).astype(object).to_numpy()[is_err]})
+        e = pd.DataFrame({"cell_id": completions["cell_id"].to_numpy()[is_err],
+                          "error": _col(completions, "error", None).astype(object).to_numpy()[is_err],
+                          "message": _col(completions, "error_message", None).astype(object).to_numpy()[is_err]})
         # per cell: the most frequent (kind, message); ties go to the one seen first in the cell
         counts = e.groupby(["cell_id", "error", "message"], dropna=False, sort=False).size().rename("count").reset_index()
         top = counts.loc[counts.groupby("cell_id", sort=False)["count"].idxmax()].set_index("cell_id")
@@ -77,15 +77,15 @@ def errors_table(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     return cells[["cell_id", "target", "setting"]].merge(out, on="cell_id", how="left")
 
 
-def usage_table(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+def usage_table(completions: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     """Per cell: token counts and latency (error rows included in latency and retries)."""
     df = pd.DataFrame({
-        "cell_id": comp["cell_id"],
-        "prompt_tokens": pd.to_numeric(_col(comp, "prompt_tokens"), errors="coerce").astype(float),
-        "completion_tokens": pd.to_numeric(_col(comp, "completion_tokens"), errors="coerce").astype(float),
-        "latency_s": pd.to_numeric(_col(comp, "latency_s"), errors="coerce").astype(float),
-        "retries": pd.to_numeric(_col(comp, "retries", 0), errors="coerce").astype(float),
-        "cached": _col(comp, "cached", False).astype(object).fillna(False).astype(bool),
+        "cell_id": completions["cell_id"],
+        "prompt_tokens": pd.to_numeric(_col(completions, "prompt_tokens"), errors="coerce").astype(float),
+        "completion_tokens": pd.to_numeric(_col(completions, "completion_tokens"), errors="coerce").astype(float),
+        "latency_s": pd.to_numeric(_col(completions, "latency_s"), errors="coerce").astype(float),
+        "retries": pd.to_numeric(_col(completions, "retries", 0), errors="coerce").astype(float),
+        "cached": _col(completions, "cached", False).astype(object).fillna(False).astype(bool),
     })
     g = df.groupby("cell_id", sort=False)
     out = pd.DataFrame({
@@ -116,7 +116,7 @@ def _codes(values) -> np.ndarray:
     return pc.dictionary_encode(arr, null_encoding="encode").indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def identical_cells(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+def identical_cells(completions: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     """Groups of >= 2 cells whose outputs are identical for every prompt and sample (seed).
 
     Compared on all rows of the cell: (prompt_id, sample_index, seed, output), the output being
@@ -124,18 +124,18 @@ def identical_cells(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     counts never match. Each row becomes integer codes (equal strings, equal codes), each cell
     the digest of its rows in a canonical order: one vectorised pass, no per-row Python.
     """
-    err = _col(comp, "error", None)
+    err = _col(completions, "error", None)
     has_err = err.notna().to_numpy(dtype=bool)
     # an output is its text, or for an error row its error kind (texts and kinds coded apart)
-    out = np.where(has_err, _codes(err.astype(object).where(err.notna(), "").astype(str)), _codes(_col(comp, "text", None)))
-    num = lambda name: pd.to_numeric(_col(comp, name, 0), errors="coerce").fillna(-1).to_numpy(dtype=np.int64)  # noqa: E731
-    key = np.column_stack([_codes(comp["prompt_id"].astype(str)), num("sample_index"), num("seed"), has_err, out])
-    cell = _codes(comp["cell_id"].astype(str))
+    out = np.where(has_err, _codes(err.astype(object).where(err.notna(), "").astype(str)), _codes(_col(completions, "text", None)))
+    num = lambda name: pd.to_numeric(_col(completions, name, 0), errors="coerce").fillna(-1).to_numpy(dtype=np.int64)  # noqa: E731
+    key = np.column_stack([_codes(completions["prompt_id"].astype(str)), num("sample_index"), num("seed"), has_err, out])
+    cell = _codes(completions["cell_id"].astype(str))
     order = np.lexsort((*key.T[::-1], cell))
     key, cell = key[order], cell[order]
     bounds = np.flatnonzero(np.diff(cell)) + 1
     starts, ends = np.r_[0, bounds], np.r_[bounds, len(cell)]
-    names = pd.unique(comp["cell_id"].astype(str))  # code k is the k-th distinct cell id in row order
+    names = pd.unique(completions["cell_id"].astype(str))  # code k is the k-th distinct cell id in row order
     digest = {names[cell[a]]: hashlib.sha256(np.ascontiguousarray(key[a:b]).tobytes()).hexdigest() for a, b in zip(starts, ends)}
     size = {names[cell[a]]: int(b - a) for a, b in zip(starts, ends)}
     c = cells[["cell_id", "target", "setting"]].copy()
@@ -149,19 +149,19 @@ def identical_cells(comp: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["group", "cell_id", "target", "setting", "outputs"])
 
 
-def _template_warning(comp: pd.DataFrame) -> list[str]:
-    leaked = int(_template_mask(_col(comp, "text", None)).sum())
+def _template_warning(completions: pd.DataFrame) -> list[str]:
+    leaked = int(_template_mask(_col(completions, "text", None)).sum())
     if not leaked:
         return []
-    return [f"{leaked} of {len(comp)} outputs hold chat-template tokens (e.g. <|im_start|>): a model was fed a chat "
+    return [f"{leaked} of {len(completions)} outputs hold chat-template tokens (e.g. <|im_start|>): a model was fed a chat "
             "template it does not know (see template_tokens_rate per cell; model.mode=text for a base model)"]
 
 
 def run_summary(data: RunData, cells: pd.DataFrame) -> dict:
     """Counts and settings for the summary section, from completions (authoritative) and
     the runs' summaries (wall time, start and end)."""
-    comp = data.completions
-    n_err = int(records.error_mask(comp).sum())
+    completions = data.completions
+    n_err = int(records.error_mask(completions).sum())
 
     summaries = list(data.summaries.values())
     walls = [s.wall_s for s in summaries if s.wall_s is not None]
@@ -170,22 +170,22 @@ def run_summary(data: RunData, cells: pd.DataFrame) -> dict:
     targets = cells.drop_duplicates("target")[["target", "target_kind", "model", "endpoint", "provider", "mode"]]
     return {
         "runs": [str(d) for d in data.run_dirs if (d / records.COMPLETIONS).is_file()],
-        "run_ids": sorted(set(comp["run_id"].astype(str).unique())) if "run_id" in comp else [],
+        "run_ids": sorted(set(completions["run_id"].astype(str).unique())) if "run_id" in completions else [],
         "sweeps": sorted({s.sweep for s in summaries if s.sweep}),
         "targets": targets.to_dict("records"),
         "grid": grid,
         "cells": len(cells),
-        "prompts": int(comp["prompt_id"].nunique()),
-        "samples": int(pd.to_numeric(_col(comp, "sample_index", 0)).max() + 1) if len(comp) else 0,
-        "completions": len(comp),
+        "prompts": int(completions["prompt_id"].nunique()),
+        "samples": int(pd.to_numeric(_col(completions, "sample_index", 0)).max() + 1) if len(completions) else 0,
+        "completions": len(completions),
         "errors": n_err,
-        "cached": int(_col(comp, "cached", False).astype(object).fillna(False).astype(bool).sum()),
-        "retries": int(pd.to_numeric(_col(comp, "retries", 0), errors="coerce").fillna(0).sum()),
-        "prompt_tokens": int(pd.to_numeric(_col(comp, "prompt_tokens"), errors="coerce").fillna(0).sum()),
-        "completion_tokens": int(pd.to_numeric(_col(comp, "completion_tokens"), errors="coerce").fillna(0).sum()),
+        "cached": int(_col(completions, "cached", False).astype(object).fillna(False).astype(bool).sum()),
+        "retries": int(pd.to_numeric(_col(completions, "retries", 0), errors="coerce").fillna(0).sum()),
+        "prompt_tokens": int(pd.to_numeric(_col(completions, "prompt_tokens"), errors="coerce").fillna(0).sum()),
+        "completion_tokens": int(pd.to_numeric(_col(completions, "completion_tokens"), errors="coerce").fillna(0).sum()),
         "wall_s": float(sum(walls)) if walls else None,
         "started_at": min((s.started_at for s in summaries if s.started_at), default=None),
         "finished_at": max((s.finished_at for s in summaries if s.finished_at), default=None),
-        "warnings": list(data.warnings) + _template_warning(comp),
+        "warnings": list(data.warnings) + _template_warning(completions),
         "failed": list(data.failed),
     }

@@ -40,11 +40,11 @@ def _figures(figs: dict[str, Path], prefix: str, caption: str, small: bool = Fal
     return [figure(path, caption + name[len(prefix):], small) for name, path in figs.items() if name.startswith(prefix)]
 
 
-def summary(rep, figs) -> dict:
-    facts = rep.summary
+def summary(report, figs) -> dict:
+    facts = report.summary
     grid = pd.DataFrame([{"parameter": k, "values": ", ".join(fnum(v, 6) for v in vals)} for k, vals in facts["grid"].items()])
     return {
-        "summary": facts, "targets": rep.targets, "swept": rep.swept,
+        "summary": facts, "targets": report.targets, "swept": report.swept,
         "error_pct": 100 * facts["errors"] / max(1, facts["completions"]),
         "target_table": table(pd.DataFrame(facts["targets"]), sortable=False),
         "grid": table(grid, sortable=False),
@@ -53,115 +53,115 @@ def summary(rep, figs) -> dict:
     }
 
 
-def server(rep, figs) -> dict:
-    """What served each target (rep.tables["server"], reports/server.py), then per target its
+def server(report, figs) -> dict:
+    """What served each target (report.tables["server"], reports/server.py), then per target its
     defaults beside what the sweep sent."""
-    defaults = rep.tables["server_defaults"]
+    defaults = report.tables["server_defaults"]
     headers = {"server_default": "server default", "sent": "sent by the sweep"}
     return {
-        "servers": table(rep.tables["server"], sortable=False),
+        "servers": table(report.tables["server"], sortable=False),
         "targets": [(label, table(group, ["parameter", "server_default", "sent"], sortable=False, headers=headers))
                     for label, group in defaults.groupby("target", sort=False)],
     }
 
 
-def leaderboard(rep, figs) -> dict:
-    cm = rep.tables["cell_metrics"]
-    keys = rep.key_metrics
-    df = rep.cells[["cell_id", "target", "setting"]].copy()
+def leaderboard(report, figs) -> dict:
+    cm = report.tables["cell_metrics"]
+    keys = report.key_metrics
+    df = report.cells[["cell_id", "target", "setting"]].copy()
     for metric in keys:
         rows = cm[cm["metric"] == metric].set_index("cell_id")
         df[metric], df[metric + "_lo"], df[metric + "_hi"] = (df["cell_id"].map(rows[c]) for c in ("mean", "ci_low", "ci_high"))
     df["prompts (n)"] = df["cell_id"].map(cm.groupby("cell_id")["n"].max())
-    err = rep.tables["errors"].set_index("cell_id")
+    err = report.tables["errors"].set_index("cell_id")
     df["error_rate"] = df["cell_id"].map(err["error_rate"])
     df["truncated_rate"] = df["cell_id"].map(err["truncated_rate"])
-    highlight = rep.tables["pareto"]["recommended"].tolist() if "recommended" in rep.tables["pareto"] else None
+    highlight = report.tables["pareto"]["recommended"].tolist() if "recommended" in report.tables["pareto"] else None
     cols = ["target", "setting", *keys, "prompts (n)", "error_rate", "truncated_rate"]
-    if "search" in rep.tables:  # an adaptive search: dropped cells were sampled on fewer prompts
-        df["search"] = df["cell_id"].map(rep.tables["search"].set_index("cell_id")["status"])
+    if "search" in report.tables:  # an adaptive search: dropped cells were sampled on fewer prompts
+        df["search"] = df["cell_id"].map(report.tables["search"].set_index("cell_id")["status"])
         cols.append("search")
     few = cm[cm["note"].str.startswith("fewer")]
     return {
-        "confidence": int(round(rep.opts.confidence * 100)), "few": few["cell_id"].nunique(),
-        "cells": table(df, cols, page=rep.opts.page_rows, highlight=highlight,
+        "confidence": int(round(report.opts.confidence * 100)), "few": few["cell_id"].nunique(),
+        "cells": table(df, cols, page=report.opts.page_rows, highlight=highlight,
                        ci={m: (m + "_lo", m + "_hi") for m in keys}, links=TO_CELL),
     }
 
 
-def effects(rep, figs) -> dict:
-    design, friedman = rep.tables["design"], rep.tables["friedman"]
+def effects(report, figs) -> dict:
+    design, friedman = report.tables["design"], report.tables["friedman"]
     uncrossed = design[design["part_levels"] == ""] if len(design) else design
-    keyed = friedman[friedman["metric"].isin(rep.key_metrics)] if not friedman.empty else friedman
+    keyed = friedman[friedman["metric"].isin(report.key_metrics)] if not friedman.empty else friedman
     return {
         "design": table(design, ["target", "parameter", "levels", "part_levels", "held", "cells_used", "cells", "note"],
                         sortable=False) if len(design) else None,
         "uncrossed": ", ".join(sorted(set(uncrossed["parameter"]))) if len(uncrossed) else "",
-        "duplicates": rep.notes.get("duplicates") or "",
+        "duplicates": report.notes.get("duplicates") or "",
         "friedman": None if friedman.empty else table(
             keyed, ["target", "parameter", "levels", "metric", "n", "dropped", "statistic", "p", "p_adj", "note"],
-            page=rep.opts.page_rows),
-        "figures": _figures(figs, "effects_", "Effect of "), "swept": bool(rep.swept),
+            page=report.opts.page_rows),
+        "figures": _figures(figs, "effects_", "Effect of "), "swept": bool(report.swept),
     }
 
 
-def heatmaps(rep, figs) -> dict:
-    return {"figures": _figures(figs, "heatmap_", "Heatmap ", small=True), "max_heatmaps": rep.opts.max_heatmaps}
+def heatmaps(report, figs) -> dict:
+    return {"figures": _figures(figs, "heatmap_", "Heatmap ", small=True), "max_heatmaps": report.opts.max_heatmaps}
 
 
 _PAIR_COLS = ["metric", "diff", "n", "p", "p_adj", "mdd"]
 
 
-def baseline(rep, figs) -> dict:
-    pb = rep.tables["paired_baseline"]
-    keyed = pb[pb["metric"].isin(rep.key_metrics)]
+def baseline(report, figs) -> dict:
+    pb = report.tables["paired_baseline"]
+    keyed = pb[pb["metric"].isin(report.key_metrics)]
     return {
-        "baseline": rep.notes["baseline"],
-        "pairs": table(keyed, ["target", "setting", *_PAIR_COLS, "note"], page=rep.opts.page_rows,
-                       ci={"diff": ("ci_low", "ci_high")}, links=baseline_links(rep)) if len(keyed) else None,
+        "baseline": report.notes["baseline"],
+        "pairs": table(keyed, ["target", "setting", *_PAIR_COLS, "note"], page=report.opts.page_rows,
+                       ci={"diff": ("ci_low", "ci_high")}, links=baseline_links(report)) if len(keyed) else None,
     }
 
 
-def settings(rep, figs) -> dict:
-    sp = rep.tables["setting_pairs"]
-    keyed = sp[sp["metric"].isin(rep.key_metrics)]
+def settings(report, figs) -> dict:
+    sp = report.tables["setting_pairs"]
+    keyed = sp[sp["metric"].isin(report.key_metrics)]
     return {
-        "warning": rep.notes.get("setting_pairs") or "",
-        "pairs": table(keyed, ["target", "setting_a", "setting_b", *_PAIR_COLS], page=rep.opts.page_rows,
+        "warning": report.notes.get("setting_pairs") or "",
+        "pairs": table(keyed, ["target", "setting_a", "setting_b", *_PAIR_COLS], page=report.opts.page_rows,
                        ci={"diff": ("ci_low", "ci_high")}) if len(sp) else None,
     }
 
 
-def models(rep, figs) -> dict:
-    mp = rep.tables["model_pairs"]
+def models(report, figs) -> dict:
+    mp = report.tables["model_pairs"]
     if mp.empty:
         return {"pairs": None, "figures": []}
-    keyed = mp[mp["metric"].isin(rep.key_metrics)]
+    keyed = mp[mp["metric"].isin(report.key_metrics)]
     return {
-        "pairs": table(keyed, ["target_a", "target_b", "setting", *_PAIR_COLS], page=rep.opts.page_rows,
-                       ci={"diff": ("ci_low", "ci_high")}, links=model_links(rep)),
+        "pairs": table(keyed, ["target_a", "target_b", "setting", *_PAIR_COLS], page=report.opts.page_rows,
+                       ci={"diff": ("ci_low", "ci_high")}, links=model_links(report)),
         "figures": _figures(figs, "model_deltas_", "Model deltas "),
     }
 
 
-def search(rep, figs) -> dict | None:
+def search(report, figs) -> dict | None:
     """The adaptive search's allocation (only for search runs, else None: no section): spend
     against the full grid, why it stopped, its leader, and requests per cell per round with
     each drop's evidence."""
-    if "search" not in rep.tables:
+    if "search" not in report.tables:
         return None
-    alloc = rep.tables["search"]
-    return {"searches": rep.summary["searches"],
-            "allocation": table(alloc, [c for c in alloc.columns if c != "cell_id"], page=rep.opts.page_rows,
+    alloc = report.tables["search"]
+    return {"searches": report.summary["searches"],
+            "allocation": table(alloc, [c for c in alloc.columns if c != "cell_id"], page=report.opts.page_rows,
                                 links=TO_CELL)}
 
 
-def pareto(rep, figs) -> dict:
-    pa, rec = rep.tables["pareto"], rep.tables["recommendation"]
-    up, down = rep.opts.pareto.up, rep.opts.pareto.down
+def pareto(report, figs) -> dict:
+    pa, rec = report.tables["pareto"], report.tables["recommendation"]
+    up, down = report.opts.pareto.up, report.opts.pareto.down
     front = pa[pa["on_front"]].sort_values(down, kind="stable") if not pa.empty else pa
     return {
-        "recommendation": rep.notes["recommendation"],
+        "recommendation": report.notes["recommendation"],
         "chosen": table(rec, ["target", "setting", "metric", "value", "constraints", "runner_up", "diff", "n", "p",
                               "p_holm", "note"], sortable=False,
                         ci={"value": ("ci_low", "ci_high"), "diff": ("diff_ci_low", "diff_ci_high")}) if len(rec) else None,
@@ -172,37 +172,37 @@ def pareto(rep, figs) -> dict:
     }
 
 
-def quality(rep, figs) -> dict:
-    er, us = rep.tables["errors"], rep.tables["usage"]
+def quality(report, figs) -> dict:
+    er, us = report.tables["errors"], report.tables["usage"]
     return {
         "with_errors": int((er["errors"] > 0).sum()), "cells": len(er),
         "errors": table(er, ["target", "setting", "requests", "errors", "error_rate", "top_error", "top_error_count",
-                             "top_error_message", "truncated_rate", "empty_rate"], page=rep.opts.page_rows, links=TO_CELL),
-        "usage": table(us, [c for c in us.columns if c != "cell_id"], page=rep.opts.page_rows, links=TO_CELL),
+                             "top_error_message", "truncated_rate", "empty_rate"], page=report.opts.page_rows, links=TO_CELL),
+        "usage": table(us, [c for c in us.columns if c != "cell_id"], page=report.opts.page_rows, links=TO_CELL),
         "figure": figure(figs["lengths"], "Completion lengths") if "lengths" in figs else None,
     }
 
 
-def decoding(rep, figs) -> dict:
-    dec = rep.tables["decoding"]
+def decoding(report, figs) -> dict:
+    dec = report.tables["decoding"]
     return {
-        "note": rep.notes["decoding"],
+        "note": report.notes["decoding"],
         "decoding": None if dec.empty else table(
             dec, ["target", "setting_name", "texts", "perplexity", "self_bleu4", "zipf", "repetition_pct", "paper_method",
                   "paper_perplexity", "paper_self_bleu4", "paper_zipf", "paper_repetition_pct"],
-            page=rep.opts.page_rows, links=TO_CELL_BY_NAME),
+            page=report.opts.page_rows, links=TO_CELL_BY_NAME),
         "paper": table(PAPER.drop(columns=["setting_name"]), sortable=False),
     }
 
 
-def identical(rep, figs) -> dict:
-    ic = rep.tables["identical_cells"]
+def identical(report, figs) -> dict:
+    ic = report.tables["identical_cells"]
     return {"groups": ic["group"].nunique() if len(ic) else 0,
             "cells": table(ic, ["group", "target", "setting", "outputs"], links=TO_CELL) if len(ic) else None}
 
 
-def compare(rep, figs) -> dict:
-    data, note = viewer_data(rep)
+def compare(report, figs) -> dict:
+    data, note = viewer_data(report)
     return {"note": note, "data": data}
 
 

@@ -83,23 +83,23 @@ def distinct_metrics(mats: dict, metrics: list[str], preferred: list[str]) -> tu
     return [m for m in metrics if m in keep], dup
 
 
-def cell_metrics(ctx: Context) -> pd.DataFrame:
+def cell_metrics(context: Context) -> pd.DataFrame:
     """Per cell and metric: mean over prompts, BCa CI, n prompts, note."""
     rows, arrays = [], []
-    for m in ctx.metrics:
-        for i, r in enumerate(ctx.cells.itertuples()):
+    for m in context.metrics:
+        for i, r in enumerate(context.cells.itertuples()):
             rows.append((r.cell_id, r.target, r.setting, m))
-            arrays.append(ctx.mats[m][i])
-    ests = bootstrap_cis(arrays, **ctx.kw)
+            arrays.append(context.mats[m][i])
+    ests = bootstrap_cis(arrays, **context.kw)
     return _with_estimates(pd.DataFrame(rows, columns=["cell_id", "target", "setting", "metric"]), ests, note=True)
 
 
-def part_matrix(ctx: Context, part: design.Part, metric: str) -> tuple[np.ndarray, int, int]:
+def part_matrix(context: Context, part: design.Part, metric: str) -> tuple[np.ndarray, int, int]:
     """``levels x prompts``: per prompt, the mean over the part's contexts of each level's
     cells; a prompt missing any cell of the part is NaN (complete blocks).
     Returns (matrix, complete prompts, dropped prompts = with some but not all cells)."""
-    idx = np.vectorize(ctx.row.__getitem__, otypes=[int])(part.cell_ids)
-    block = ctx.mats[metric][idx]  # levels x contexts x prompts
+    idx = np.vectorize(context.row.__getitem__, otypes=[int])(part.cell_ids)
+    block = context.mats[metric][idx]  # levels x contexts x prompts
     ok = np.isfinite(block)
     complete = ok.all(axis=(0, 1))
     dropped = int((ok.any(axis=(0, 1)) & ~complete).sum())
@@ -108,26 +108,26 @@ def part_matrix(ctx: Context, part: design.Part, metric: str) -> tuple[np.ndarra
     return mat, int(complete.sum()), dropped
 
 
-def _parts(ctx: Context):
-    for t in ctx.targets:
-        for p in ctx.swept:
-            part = ctx.parts.get((t, p))
+def _parts(context: Context):
+    for t in context.targets:
+        for p in context.swept:
+            part = context.parts.get((t, p))
             if part is not None:
                 yield t, p, part
 
 
-def effects(ctx: Context) -> pd.DataFrame:
+def effects(context: Context) -> pd.DataFrame:
     """Per target, swept parameter, level (of its crossed part) and metric: mean over complete
     prompts of the level's per-prompt value (mean over the part's contexts), bootstrap CI."""
     rows, arrays, extra = [], [], []
-    for t, p, part in _parts(ctx):
-        for m in ctx.metrics:
-            mat, _, dropped = part_matrix(ctx, part, m)
+    for t, p, part in _parts(context):
+        for m in context.metrics:
+            mat, _, dropped = part_matrix(context, part, m)
             for lv, arr in zip(part.levels, mat):
                 rows.append((t, p, lv[0], m))
                 arrays.append(arr)
                 extra.append((dropped, len(part.contexts), part.held))
-    ests = bootstrap_cis(arrays, **ctx.kw)
+    ests = bootstrap_cis(arrays, **context.kw)
     df = _with_estimates(pd.DataFrame(rows, columns=["target", "parameter", "level", "metric"]), ests)
     return df.join(pd.DataFrame(extra, columns=["dropped", "contexts", "held"], index=df.index))
 
@@ -143,15 +143,15 @@ def _with_estimates(df: pd.DataFrame, ests: list, note: bool = False) -> pd.Data
     return df
 
 
-def friedman(ctx: Context) -> pd.DataFrame:
+def friedman(context: Context) -> pd.DataFrame:
     """Friedman test per target, swept parameter whose crossed part has >= 3 levels, and tested
     metric: blocks = complete prompts, a level's value = mean over the part's contexts."""
     rows, keys = [], []
-    for t, p, part in _parts(ctx):
+    for t, p, part in _parts(context):
         if len(part.levels) < 3:
             continue
-        for m in ctx.tested:
-            mat, _, dropped = part_matrix(ctx, part, m)
+        for m in context.tested:
+            mat, _, dropped = part_matrix(context, part, m)
             stat, pv, n, note = stats.friedman(mat.T)
             rows.append((t, p, len(part.levels), m, n, stat, pv, note, dropped, len(part.contexts)))
             keys.append(("friedman", t, p, m))
@@ -161,9 +161,9 @@ def friedman(ctx: Context) -> pd.DataFrame:
     return df
 
 
-def _baseline_setting(ctx: Context) -> str:
-    base = ctx.opts.baseline
-    cells = ctx.cells
+def _baseline_setting(context: Context) -> str:
+    base = context.opts.baseline
+    cells = context.cells
     if base is None:
         return cells["setting_id"].iloc[0]
     hit = cells[(cells["setting_name"] == base) | (cells["setting_id"] == base)]
@@ -174,12 +174,12 @@ def _baseline_setting(ctx: Context) -> str:
     return hit["setting_id"].iloc[0]
 
 
-def paired_baseline(ctx: Context) -> tuple[pd.DataFrame, str]:
+def paired_baseline(context: Context) -> tuple[pd.DataFrame, str]:
     """Every cell vs the baseline setting of the same target, paired by prompt."""
-    base = _baseline_setting(ctx)
+    base = _baseline_setting(context)
     rows, pairs, keys = [], [], []
-    for t in ctx.targets:
-        cells = ctx.cells[ctx.cells["target"] == t]
+    for t in context.targets:
+        cells = context.cells[context.cells["target"] == t]
         b = cells[cells["setting_id"] == base]
         if b.empty:
             continue
@@ -187,20 +187,20 @@ def paired_baseline(ctx: Context) -> tuple[pd.DataFrame, str]:
         for r in cells.itertuples():
             if r.setting_id == base:
                 continue
-            for m in ctx.tested:
+            for m in context.tested:
                 rows.append((t, r.cell_id, r.setting, bsetting, m))
-                pairs.append((ctx.mats[m][ctx.row[r.cell_id]], ctx.mats[m][ctx.row[bid]]))
+                pairs.append((context.mats[m][context.row[r.cell_id]], context.mats[m][context.row[bid]]))
                 keys.append(("pair", frozenset((r.cell_id, bid)), m))
-    df = _paired_frame(rows, pairs, keys, ["target", "cell_id", "setting", "baseline", "metric"], ctx)
-    label = ctx.cells.loc[ctx.cells["setting_id"] == base, "setting"].iloc[0]
+    df = _paired_frame(rows, pairs, keys, ["target", "cell_id", "setting", "baseline", "metric"], context)
+    label = context.cells.loc[context.cells["setting_id"] == base, "setting"].iloc[0]
     return df, label
 
 
-def needs_setting_pairs(ctx: Context, target: str) -> bool:
+def needs_setting_pairs(context: Context, target: str) -> bool:
     """Named settings (presets), or a swept parameter without a crossed part."""
-    cells = ctx.cells[ctx.cells["target"] == target]
+    cells = context.cells[context.cells["target"] == target]
     named = cells["setting_name"].map(lambda s: isinstance(s, str) and s != "").any()
-    return bool(named) or any(k[0] == target and v is None for k, v in ctx.parts.items())
+    return bool(named) or any(k[0] == target and v is None for k, v in context.parts.items())
 
 
 MAX_PAIRED_SETTINGS = 16
@@ -208,48 +208,48 @@ MAX_PAIRED_SETTINGS = 16
 its BH family; those settings are compared with the baseline only."""
 
 
-def setting_pairs(ctx: Context) -> tuple[pd.DataFrame, str]:
+def setting_pairs(context: Context) -> tuple[pd.DataFrame, str]:
     """Every pair of settings of a target (b minus a, grid order, paired by prompt) where the
     settings are presets or some parameter has no crossed part: the settings themselves are
     compared, as no per-parameter effect is defined there. Returns (table, note on targets
     left out for having more than :data:`MAX_PAIRED_SETTINGS` settings)."""
     rows, pairs, keys, skipped = [], [], [], []
-    for t in ctx.targets:
-        if not needs_setting_pairs(ctx, t):
+    for t in context.targets:
+        if not needs_setting_pairs(context, t):
             continue
-        cells = ctx.cells[(ctx.cells["target"] == t) & ctx.present]
+        cells = context.cells[(context.cells["target"] == t) & context.present]
         if len(cells) > MAX_PAIRED_SETTINGS:
             skipped.append(f"{t} ({len(cells)} settings)")
             continue
         recs = list(cells.itertuples())
         for i, a in enumerate(recs):
             for b in recs[i + 1:]:
-                for m in ctx.tested:
+                for m in context.tested:
                     rows.append((t, a.setting_id, a.setting, b.setting_id, b.setting, m))
-                    pairs.append((ctx.mats[m][ctx.row[b.cell_id]], ctx.mats[m][ctx.row[a.cell_id]]))
+                    pairs.append((context.mats[m][context.row[b.cell_id]], context.mats[m][context.row[a.cell_id]]))
                     keys.append(("pair", frozenset((a.cell_id, b.cell_id)), m))
     cols = ["target", "setting_id_a", "setting_a", "setting_id_b", "setting_b", "metric"]
     note = (f"Not every pair of settings for {', '.join(skipped)}: more than {MAX_PAIRED_SETTINGS} settings; "
             "see the comparison with the baseline." if skipped else "")
-    return _paired_frame(rows, pairs, keys, cols, ctx), note
+    return _paired_frame(rows, pairs, keys, cols, context), note
 
 
-def model_pairs(ctx: Context) -> pd.DataFrame:
+def model_pairs(context: Context) -> pd.DataFrame:
     """Target b minus target a, paired on (setting_id, prompt_id); plus one row per metric
     over all shared settings (per prompt, mean difference over the shared settings that both
     targets have data for; prompts missing any of them are dropped)."""
     rows, pairs, keys = [], [], []
-    for i, a in enumerate(ctx.targets):
-        for b in ctx.targets[i + 1:]:
-            ca = ctx.cells[(ctx.cells["target"] == a) & ctx.present].set_index("setting_id")
-            cb = ctx.cells[(ctx.cells["target"] == b) & ctx.present].set_index("setting_id")
+    for i, a in enumerate(context.targets):
+        for b in context.targets[i + 1:]:
+            ca = context.cells[(context.cells["target"] == a) & context.present].set_index("setting_id")
+            cb = context.cells[(context.cells["target"] == b) & context.present].set_index("setting_id")
             shared = [s for s in ca.index if s in cb.index]
             if not shared:
                 continue
-            ia = [ctx.row[ca.loc[s, "cell_id"]] for s in shared]
-            ib = [ctx.row[cb.loc[s, "cell_id"]] for s in shared]
-            for m in ctx.tested:
-                ma, mb = ctx.mats[m][ia], ctx.mats[m][ib]
+            ia = [context.row[ca.loc[s, "cell_id"]] for s in shared]
+            ib = [context.row[cb.loc[s, "cell_id"]] for s in shared]
+            for m in context.tested:
+                ma, mb = context.mats[m][ia], context.mats[m][ib]
                 with np.errstate(all="ignore"):
                     d = mb - ma
                     overall = np.where(np.isfinite(d).all(axis=0), d.mean(axis=0), np.nan)
@@ -261,14 +261,14 @@ def model_pairs(ctx: Context) -> pd.DataFrame:
                     rows.append((a, b, s, ca.loc[s, "setting"], m))
                     pairs.append((mb[k], ma[k]))
                     keys.append(("pair", frozenset((ca.loc[s, "cell_id"], cb.loc[s, "cell_id"])), m))
-    return _paired_frame(rows, pairs, keys, ["target_a", "target_b", "setting_id", "setting", "metric"], ctx)
+    return _paired_frame(rows, pairs, keys, ["target_a", "target_b", "setting_id", "setting", "metric"], context)
 
 
-def _paired_frame(rows, pairs, keys, cols, ctx: Context) -> pd.DataFrame:
+def _paired_frame(rows, pairs, keys, cols, context: Context) -> pd.DataFrame:
     """Rows of paired comparisons (a - b per prompt) with diff, CI, n, p, the minimum
     detectable difference ``mdd`` (alpha 0.05, power 0.8) and ``dropped`` (prompts with a
     value in only one of the two)."""
-    res = stats.paired_differences(pairs, **ctx.kw)
+    res = stats.paired_differences(pairs, **context.kw)
     df = pd.DataFrame(rows, columns=cols)
     df["diff"] = [r.diff for r in res]
     df["ci_low"] = [r.low for r in res]
@@ -310,15 +310,15 @@ def adjust_all(*frames: pd.DataFrame) -> None:
         f["p_adj"] = [adj[key] for key in keys]
 
 
-def heatmaps(ctx: Context, metrics: list[str], limit: int) -> pd.DataFrame:
+def heatmaps(context: Context, metrics: list[str], limit: int) -> pd.DataFrame:
     """Per target, pair of swept parameters and metric: on the crossed part of the pair (its
     (x, y) combinations that appear with the same values of the other parameters), the mean
     over complete prompts of each square's per-prompt value (mean over the part's contexts).
     Pairs whose part does not vary both parameters are skipped. At most ``limit`` maps."""
     rows, count = [], 0
-    for t in ctx.targets:
-        cells = ctx.cells[(ctx.cells["target"] == t) & ctx.present]
-        varying = [p for p in ctx.swept if cells[p].nunique(dropna=False) > 1]
+    for t in context.targets:
+        cells = context.cells[(context.cells["target"] == t) & context.present]
+        varying = [p for p in context.swept if cells[p].nunique(dropna=False) > 1]
         for i, px in enumerate(varying):
             for py in varying[i + 1:]:
                 part = design.crossed_part(cells, [px, py], [p for p in varying if p not in (px, py)])
@@ -328,7 +328,7 @@ def heatmaps(ctx: Context, metrics: list[str], limit: int) -> pd.DataFrame:
                     if count >= limit:
                         return pd.DataFrame(rows, columns=_HM_COLS)
                     count += 1
-                    mat, n, dropped = part_matrix(ctx, part, m)
+                    mat, n, dropped = part_matrix(context, part, m)
                     with np.errstate(all="ignore"):
                         means = np.nanmean(mat, axis=1) if n else np.full(len(mat), np.nan)
                     for (vx, vy), v in zip(part.levels, means):

@@ -96,21 +96,21 @@ def _codes(values, norm) -> tuple[np.ndarray, list]:
     return remap[codes] if len(codes) else np.zeros(0, dtype=np.int64), list(ids)
 
 
-def _joined(rep, metrics: list[str]) -> pd.DataFrame:
+def _joined(report, metrics: list[str]) -> pd.DataFrame:
     """Completions in file order (the columns the viewer shows) with their per-sample metric
     values (NaN where none)."""
-    comp = rep.data.completions
-    comp = comp[[c for c in dict.fromkeys(KEYS + SHOWN) if c in comp and c not in metrics]].copy()
-    comp["prompt_id"] = comp["prompt_id"].astype(str)
-    comp["sample_index"] = pd.to_numeric(comp["sample_index"]).astype(int)
+    completions = report.data.completions
+    completions = completions[[c for c in dict.fromkeys(KEYS + SHOWN) if c in completions and c not in metrics]].copy()
+    completions["prompt_id"] = completions["prompt_id"].astype(str)
+    completions["sample_index"] = pd.to_numeric(completions["sample_index"]).astype(int)
     if not metrics:
-        return comp
-    s = rep.data.scores[KEYS + metrics].copy()
+        return completions
+    s = report.data.scores[KEYS + metrics].copy()
     s["prompt_id"] = s["prompt_id"].astype(str)
     s["sample_index"] = pd.to_numeric(s["sample_index"]).astype(int)
     s = s.drop_duplicates(KEYS)
     s[metrics] = s[metrics].astype(float)
-    return comp.merge(s, on=KEYS, how="left", suffixes=("", "_score"))
+    return completions.merge(s, on=KEYS, how="left", suffixes=("", "_score"))
 
 
 class _Outputs:
@@ -227,9 +227,9 @@ class _Outputs:
         return {"texts": texts, "cut": cut, "outputs": outputs, "more": more, "shown": len(rows)}
 
 
-def _baseline_index(rep) -> int:
-    label = rep.notes.get("baseline")
-    hits = [i for i, s in enumerate(rep.cells["setting"]) if s == label]
+def _baseline_index(report) -> int:
+    label = report.notes.get("baseline")
+    hits = [i for i, s in enumerate(report.cells["setting"]) if s == label]
     return hits[0] if hits else 0
 
 
@@ -254,14 +254,14 @@ def _dumps(data: dict) -> str:
     return json.dumps(data, ensure_ascii=True, separators=(",", ":"))
 
 
-def _prepare(rep):
+def _prepare(report):
     """(completions joined with their scores, prompt ids in file order, the initial limits
     (n_prompts, max_samples, max_chars), ``estimate(*limits)``: the data's size as JSON
     computed without building it, ``build(*limits)``: (data, what :meth:`_Outputs.build` gives))."""
-    b = rep.opts.browser
-    cells = rep.cells
-    metrics = [m for m in VIEWER_METRICS if m in rep.data.scores.columns]
-    df = _joined(rep, metrics)
+    b = report.opts.browser
+    cells = report.cells
+    metrics = [m for m in VIEWER_METRICS if m in report.data.scores.columns]
+    df = _joined(report, metrics)
     prompt_code, all_prompts = pd.factorize(df["prompt_id"])  # in file order
     all_prompts = [str(p) for p in all_prompts]
     prompt_text = df.drop_duplicates("prompt_id").set_index("prompt_id")["prompt"]
@@ -269,7 +269,7 @@ def _prepare(rep):
     out = _Outputs(df, cells, prompt_code, all_prompts[:limits[0]], metrics)
     head = {
         "cells": [[r.cell_id, r.target, r.setting] for r in cells.itertuples()],
-        "baseline": _baseline_index(rep),
+        "baseline": _baseline_index(report),
         "metrics": metrics,
     }
     prompts = [[p, str(prompt_text.get(p, ""))[:2000]] for p in out.prompts]
@@ -287,14 +287,14 @@ def _prepare(rep):
     return df, all_prompts, limits, estimate, build
 
 
-def viewer_data(rep) -> tuple[dict, str]:
+def viewer_data(report) -> tuple[dict, str]:
     """(data for the viewer script, note on what is embedded) within ``report.browser`` limits.
 
     The limits are chosen from the data's size computed without building it (each output row
     and text sized once), then the data is built once and its size checked.
     """
-    budget = rep.opts.browser.max_bytes
-    df, all_prompts, limits, estimate, build = _prepare(rep)
+    budget = report.opts.browser.max_bytes
+    df, all_prompts, limits, estimate, build = _prepare(report)
     while estimate(*limits) > budget and (smaller := _shrink(*limits)):
         limits = smaller
     while True:
