@@ -30,7 +30,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import shutil
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from hfsweep.core import records  # noqa: E402
+from hfsweep.evaluators.scoring import score_run
+from hfsweep.reports.build import build_report
 
 VOCAB = np.array(("the a of and to in river bread city light old village people will make water time slowly "
                   "bright quiet market night small warm stone road morning dough salt flour future green "
@@ -40,9 +47,6 @@ SCALES = {"10k": (20, 10, 10), "100k": (40, 50, 10), "1m": (40, 50, 100)}
 
 def synth_run(out: Path, temps: int, top_ps: int, prompts: int, samples: int = 5, seed: int = 0) -> int:
     """Write ``out/completions.parquet``: temps x top_ps cells x prompts x samples rows."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     rng = np.random.default_rng(seed)
     t_levels = np.round(np.linspace(0.0, 1.9, temps), 3)
     p_levels = np.round(np.linspace(0.55, 1.0, top_ps), 3)
@@ -114,8 +118,6 @@ def synth_run(out: Path, temps: int, top_ps: int, prompts: int, samples: int = 5
 
 def open_in_chromium(page_path: Path) -> dict[str, float]:
     """Seconds to the load event, and to the first interactions (where the page has them)."""
-    import shutil
-
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
@@ -157,9 +159,7 @@ def open_in_chromium(page_path: Path) -> dict[str, float]:
 
 
 def bench(root: Path, scale: str, browser: bool) -> None:
-    from hfsweep.evaluators.scoring import score_run
 
-    from hfsweep.reports.build import build_report
 
     temps, top_ps, prompts = SCALES[scale]
     run = root / f"run_{scale}"

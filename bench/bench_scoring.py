@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from corpus import synthetic_texts  # noqa: E402  (bench/ is on sys.path when a script runs)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from hfsweep.core import records  # noqa: E402
+from hfsweep.evaluators import defaults
 
 N_GROUPS, K, TOKENS = 10_000, 10, 100
 N_CELLS = 100
@@ -132,7 +132,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2, help="runs of each variant (alternated)")
     args = parser.parse_args()
-    from hfsweep.evaluators import defaults
 
     full = defaults()
     base = [n for n in full if n not in QUALITY]

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pandas as pd  # noqa: E402
 
+from hfsweep.pipeline import score
 from hfsweep.sweeps.compose import compose_config  # noqa: E402
 from hfsweep.sweeps.runner import run_sweep  # noqa: E402
 from tests.servers.planted import Planted, PlantedServer  # noqa: E402
@@ -91,7 +92,6 @@ def main() -> None:
                 start = time.perf_counter()
                 run_sweep(config, run_dir, mapping)
                 if strategy == "grid":
-                    from hfsweep.pipeline import score
 
                     score(run_dir, list(config.evaluators))
                 cell, requests = choice(run_dir, strategy)
