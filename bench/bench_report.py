@@ -21,23 +21,21 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import shutil
-
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from hfsweep.core import records  # noqa: E402
-from hfsweep.evaluators.scoring import score_run
-from hfsweep.reports.build import build_report
+from hfsweep.evaluators.scoring import score_run  # noqa: E402
+from hfsweep.reports.build import build_report  # noqa: E402
 
 VOCAB = np.array(("the a of and to in river bread city light old village people will make water time slowly "
                   "bright quiet market night small warm stone road morning dough salt flour future green "
