@@ -45,6 +45,21 @@ def mdd(sd: float, n: int, alpha: float = 0.05, power: float = 0.8) -> float:
     return _t_quantiles(alpha, power, int(n)) * float(sd) / math.sqrt(n * ARE)
 
 
+def prompts_to_settle(sd: float, margin: float, confidence: float = 0.95) -> float:
+    """Prompts after which a cell's one-sided ``confidence`` bound clears a constraint that its
+    mean meets by ``margin``, if the mean and the per-prompt SD ``sd`` stay as they are: the
+    smallest n with ``z(confidence) * sd / sqrt(n) < margin`` (inf without a margin, 1 without spread).
+
+    >>> prompts_to_settle(0.3, 0.05), prompts_to_settle(0.3, 0.0)
+    (98, inf)
+    """
+    if not margin > 0:
+        return math.inf
+    if not sd > 0:
+        return 1
+    return math.floor((stats.norm.ppf(confidence) * sd / margin) ** 2) + 1
+
+
 def prompts_needed(sd: float, difference: float, alpha: float = 0.05, power: float = 0.8) -> float:
     """Prompts needed to detect a paired ``difference`` given the paired SD: the smallest n
     with ``mdd(sd, n) <= difference``, at least :data:`MIN_PROMPTS`. NaN if ``sd`` is not finite.

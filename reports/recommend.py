@@ -1,7 +1,12 @@
 """The recommended cell: the best on an objective among the cells meeting every constraint.
 
 :func:`recommend` works on one target's cells: each cell's value on a metric is its mean over
-prompts. Among the cells meeting every constraint it takes the Pareto front of the objective
+prompts. A constraint holds for a cell when it holds at the one-sided bound of the cell's BCa
+CI at the report's confidence (for ``pass_rate >= 0.85``, the lower bound at 95% must be at least
+0.85: the two-sided interval at 2 x 0.95 - 1 = 90%). A cell whose mean meets every constraint
+but whose bound does not is *undecided*: not a candidate, and the page names it with the prompts
+that would settle it (:func:`reports.power.prompts_to_settle`). Among the cells where every
+constraint holds it takes the Pareto front of the objective
 against the constraint metrics (a constraint ``m <= v`` or ``m < v`` counts lower ``m`` as
 better, ``>=`` / ``>`` higher), and from the front the best cell on the objective; ties (equal
 to 1e-9 relative) go to the better value on each constraint metric in turn, then to grid
@@ -31,8 +36,9 @@ from hfsweep.core.estimates import Estimate, Paired
 from hfsweep.core.objective import GOALS, OPERATORS, Constraint, default_metric
 from hfsweep.core.records import SWEEPABLE
 from hfsweep.reports import stats
-from hfsweep.reports.bootstrap import bootstrap_ci
+from hfsweep.reports.bootstrap import bootstrap_ci, bootstrap_cis
 from hfsweep.reports.load import _fmt_value
+from hfsweep.reports.power import prompts_to_settle
 
 
 @dataclass(frozen=True)
@@ -45,12 +51,31 @@ class Choice:
     feasible: np.ndarray
     front: np.ndarray
     note: str = ""
+    undecided: tuple[Undecided, ...] = ()  # cells meeting every constraint on their mean, not at the bound
+
+
+@dataclass(frozen=True)
+class Undecided:
+    """A cell whose mean meets a constraint but whose one-sided bound does not (the first such
+    constraint): it is not a candidate; ``prompts`` would settle it if the mean and SD held."""
+    index: int
+    constraint: Constraint
+    mean: float
+    bound: float
+    prompts: float
 
 
 def _means(a: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(a, axis=1) if a.size else np.full(len(a), np.nan)
+
+
+def _undecided(index: int, constraint: Constraint, row: np.ndarray, bound: float, confidence: float) -> Undecided:
+    finite = row[np.isfinite(row)]
+    mean = float(finite.mean()) if finite.size else float("nan")
+    sd = float(finite.std(ddof=1)) if finite.size > 1 else float("nan")
+    return Undecided(index, constraint, mean, bound, prompts_to_settle(sd, abs(mean - constraint.value), confidence))
 
 
 def _rank(rows: np.ndarray, axes: np.ndarray) -> list[int]:
@@ -100,24 +125,34 @@ def recommend(cells: pd.DataFrame, values: Mapping[str, np.ndarray], metric: str
                           f"Available: {', '.join(values)}.")
     means = {m: _means(np.asarray(values[m], dtype=float)) for m in {metric, *(c.metric for c in parsed_constraints)}}
     obj = GOALS[goal] * means[metric]
-    feasible = np.isfinite(obj) & (True if exclude is None else ~np.asarray(exclude, dtype=bool))
+    candidate = np.isfinite(obj) & (True if exclude is None else ~np.asarray(exclude, dtype=bool))
+    kw = dict(confidence=confidence, n_resamples=n_resamples, seed=seed)
+    feasible, on_means, first_miss = candidate.copy(), candidate.copy(), {}
     for c in parsed_constraints:
+        rows = np.asarray(values[c.metric], dtype=float)
+        # the one-sided bound at `confidence` is one side of the two-sided interval at 2 * confidence - 1
+        bound = np.array([c.bound(e.low, e.high) for e in bootstrap_cis(list(rows), **dict(kw, confidence=2 * confidence - 1))])
         with np.errstate(invalid="ignore"):
-            feasible &= np.isfinite(means[c.metric]) & c.met(means[c.metric])
+            met = np.isfinite(means[c.metric]) & c.met(means[c.metric])
+            holds = met & np.isfinite(bound) & c.met(bound)
+        for i in np.flatnonzero(feasible & ~holds):
+            first_miss[int(i)] = (c, rows[i], float(bound[i]))
+        on_means &= met
+        feasible &= holds
+    undecided = tuple(_undecided(i, *first_miss[i], confidence) for i in map(int, np.flatnonzero(on_means & ~feasible)))
     axes = np.column_stack([obj, *(c.sign * means[c.metric] for c in parsed_constraints)])
     front = np.zeros(len(obj), dtype=bool)
     front[feasible] = stats.non_dominated(axes[feasible])
     if not feasible.any():
         what = " and ".join(map(str, parsed_constraints)) or f"a value of {metric}"
-        return Choice(None, None, None, None, feasible, front, f"no cell has {what}")
+        return Choice(None, None, None, None, feasible, front, f"no cell has {what}", undecided)
     best = _rank(np.flatnonzero(front), axes)[0]
     others = [i for i in _rank(np.flatnonzero(feasible), axes) if i != best]
-    kw = dict(confidence=confidence, n_resamples=n_resamples, seed=seed)
     est = bootstrap_ci(values[metric][best], **kw)
     if not others:
-        return Choice(best, est, None, None, feasible, front, "the only cell meeting the constraints")
+        return Choice(best, est, None, None, feasible, front, "the only cell meeting the constraints", undecided)
     test = stats.paired_difference(values[metric][best], values[metric][others[0]], **kw)
-    return Choice(best, est, others[0], test, feasible, front)
+    return Choice(best, est, others[0], test, feasible, front, undecided=undecided)
 
 
 NO_OBJECTIVE = ("No recommendation: it needs a quality measure, which this run does not have: prompt checks "
@@ -204,10 +239,10 @@ def _text(context, t, cells, ch: Choice, metric, goal, parsed_constraints, how) 
     who = f"{t}: " if len(context.targets) > 1 else ""
     where = " and ".join(f"{c.metric} {'at most' if c.op == '<=' else c.op} {c.value:.3g}" for c in parsed_constraints)
     where = f" with {where}" + (f" ({how})" if how else "") if where else ""
-    if ch.index is None:
-        return f"{who}No cell{where.replace(' with', ' has', 1) or ' has a value'}."
-    c, e = cells.iloc[ch.index], ch.estimate
     conf = int(round(context.kw["confidence"] * 100))
+    if ch.index is None:
+        return f"{who}No cell{where.replace(' with', ' has', 1) or ' has a value'} at the {conf}% bound." + _undecided_text(context, cells, ch, conf)
+    c, e = cells.iloc[ch.index], ch.estimate
     ci = f", {conf}% CI {e.low:.3g} to {e.high:.3g}" if np.isfinite(e.low) else ""
     row = [context.row[c["cell_id"]]]
     cvals = ", ".join(f"{_means(context.mats[k.metric][row])[0]:.3g} {k.metric}" for k in parsed_constraints)
@@ -217,7 +252,19 @@ def _text(context, t, cells, ch: Choice, metric, goal, parsed_constraints, how) 
         r = cells.iloc[ch.runner_up]
         text += (f" Runner-up {_label(context, r)}: difference {ch.test.diff:.3g} "
                  f"[{ch.test.low:.3g}, {ch.test.high:.3g}], Wilcoxon p {ch.test.p:.3g} over {ch.test.n} prompts.")
-    return text
+    return text + _undecided_text(context, cells, ch, conf)
+
+
+def _undecided_text(context, cells, ch: Choice, conf: int, shown: int = 3) -> str:
+    """The cells that meet every constraint on their mean only: not candidates, and what would settle them."""
+    if not ch.undecided:
+        return ""
+    parts = [f"{_label(context, cells.iloc[u.index])} ({u.constraint.metric} {u.mean:.3g}, bound {u.bound:.3g}; "
+             + (f"about {u.prompts:.0f} prompts would settle it)" if np.isfinite(u.prompts) else "more prompts would not settle it)")
+             for u in ch.undecided[:shown]]  # fmt: skip
+    more = f" and {len(ch.undecided) - shown} more" if len(ch.undecided) > shown else ""
+    return (f" Undecided, so not candidates: {len(ch.undecided)} cell(s) meet every constraint on their mean but not at "
+            f"the one-sided {conf}% bound: {'; '.join(parts)}{more}.")
 
 
 def pareto_table(context, cm: pd.DataFrame, chosen: Sequence[str]) -> pd.DataFrame:

@@ -71,6 +71,15 @@ class Constraint(NamedTuple):
         """Whether ``value`` (a number or a numpy array) meets the constraint."""
         return OPERATORS[self.op](value, self.value)
 
+    def bound(self, low, high):
+        """The side of a CI that must meet the constraint for it to hold: the lower bound for
+        ``>=`` / ``>``, the upper for ``<=`` / ``<`` (numbers or numpy arrays).
+
+        >>> Constraint.parse("pass_rate >= 0.85").bound(0.81, 0.9), Constraint.parse("loop_rate <= 0.1").bound(0, 0.2)
+        (0.81, 0.2)
+        """
+        return low if self.sign > 0 else high
+
     def __str__(self) -> str:
         return f"{self.metric} {self.op} {self.value:.3g}"
 

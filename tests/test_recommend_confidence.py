@@ -1,0 +1,50 @@
+"""Constraints hold at the one-sided bound of the cell's CI, not on the mean: a cell that meets
+one only by noise is undecided, is not recommended, and the page says what would settle it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hfsweep.reports import recommend
+from tests import report_synth as rs
+
+PROMPTS = 24
+
+
+def _context(noisy_pass_rate: np.ndarray):
+    """A: the most diverse cell, its pass rate noisy around 0.86; B: less diverse, pass rate ~0.99."""
+    cells = rs.cells_frame([dict(rs.BASE, name="A", temperature=0.6), dict(rs.BASE, name="B", temperature=0.3)], ["a"])
+    rng = np.random.default_rng(1)
+    distinct = np.array([[0.60], [0.55]]) + rng.normal(0, 0.01, size=(2, PROMPTS))
+    pass_rate = np.vstack([noisy_pass_rate, np.clip(0.99 + rng.normal(0, 0.01, PROMPTS), 0, 1)])
+    return rs.context(cells, {"distinct_2": distinct, "pass_rate": pass_rate}, PROMPTS,
+                      objective={"metric": "distinct_2", "constraints": ["pass_rate >= 0.85"]})
+
+
+def test_a_cell_meeting_the_constraint_only_on_its_mean_is_not_recommended():
+    # per prompt, 3 samples: pass rates of 1/3, 2/3 and 1 around a mean of 0.86
+    noisy = np.resize([1, 1, 2 / 3, 1, 1, 1 / 3, 1, 1, 2 / 3, 1, 2 / 3, 1], PROMPTS)
+    assert 0.85 < noisy.mean() < 0.87
+    context = _context(noisy)
+    table, choices, text = recommend.recommendations(context, "distinct_2", "max", [recommend.Constraint.parse("pass_rate >= 0.85")])
+    assert table["setting"].iloc[0].startswith("B:") and bool(table["constraints_met"].iloc[0])
+    (undecided,) = choices[0].undecided
+    assert context.cells["setting"].iloc[undecided.index].startswith("A:")
+    assert undecided.bound < 0.85 < undecided.mean and 24 < undecided.prompts < 10_000
+    assert "Undecided, so not candidates: 1 cell(s)" in text and f"about {undecided.prompts:.0f} prompts would settle it" in text
+
+
+def test_a_cell_whose_bound_meets_the_constraint_is_a_candidate():
+    context = _context(np.clip(0.95 + np.random.default_rng(2).normal(0, 0.01, PROMPTS), 0, 1))
+    table, choices, text = recommend.recommendations(context, "distinct_2", "max", [recommend.Constraint.parse("pass_rate >= 0.85")])
+    assert table["setting"].iloc[0].startswith("A:") and not choices[0].undecided and "Undecided" not in text
+
+
+def test_no_candidate_names_the_undecided_cells():
+    noisy = np.resize([1, 1, 2 / 3, 1, 1, 1 / 3, 1, 1, 2 / 3, 1, 2 / 3, 1], PROMPTS)
+    context = _context(noisy)
+    table, choices, text = recommend.recommendations(context, "distinct_2", "max", [recommend.Constraint.parse("pass_rate >= 0.995")])
+    assert "Undecided" not in text
+    assert choices[0].index is None and table["constraints_met"].tolist() == [False]
+    assert "No cell has pass_rate >= 0.995 at the 95% bound." in text
+    assert choices[0].undecided == ()  # both means are below 0.995: they fail, they are not undecided
