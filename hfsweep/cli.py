@@ -14,7 +14,8 @@ from pathlib import Path
 from hfsweep.core.errors import HfsweepError
 from hfsweep.multirun import failed_jobs, multirun, report_options
 from hfsweep.pipeline import new_run_dir, run_score_report, score, validate
-from hfsweep.reports import build_report
+from hfsweep.reports import build_report, verdict
+from hfsweep.reports.build import files_dir
 from hfsweep.reports.export import export
 from hfsweep.reports.sample_size import sample_size
 from hfsweep.sweeps.compose import compose_config
@@ -24,6 +25,13 @@ from hfsweep.sweeps.probe import hidden_defaults, probe
 from hfsweep.sweeps.servers import GENERIC
 
 USAGE_OVERRIDES = "Hydra overrides, e.g. model=gemma3 sweep=decoding 'sweep.grid.temperature=[0,0.7,1.2]' samples=3"
+
+
+def print_report(page: Path) -> None:
+    """The page's path, then the verdict in a few plain lines (the page opens with the same)."""
+    print(f"report: {page}")
+    for line in verdict.read(files_dir(page)):
+        print(f"  {line}")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -40,7 +48,7 @@ def cmd_multirun(args: argparse.Namespace) -> int:
     print(f"sweep directory: {sweep_dir}")
     options = report_options(sweep_dir)
     if options is not None and len(failed) < len(list(sweep_dir.glob("*/.hydra"))):
-        print(f"report: {build_report([sweep_dir], options=options)}")
+        print_report(build_report([sweep_dir], options=options))
     return 1 if failed else 0
 
 
@@ -69,7 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     print(f"run directory: {run_dir}")
     if report_path:
-        print(f"report: {report_path}")
+        print_report(report_path)
     return 0
 
 
@@ -98,7 +106,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    print(f"report: {build_report([Path(p) for p in args.run_dirs], Path(args.out) if args.out else None)}")
+    print_report(build_report([Path(p) for p in args.run_dirs], Path(args.out) if args.out else None))
     return 0
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from hfsweep.core import records
 from hfsweep.core.report_options import ReportOptions
-from hfsweep.reports import holtzman_table, html, plots, recommend, run_facts, search_allocation, server, tables
+from hfsweep.reports import holtzman_table, html, plots, recommend, run_facts, search_allocation, server, tables, verdict
 from hfsweep.reports.load import RunData, cell_table, find_run_dirs, load_runs, prompt_values
 from hfsweep.reports.options import resolve_options
 
@@ -32,6 +32,7 @@ class Report:
     notes: dict[str, str] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    verdict: list[str] = field(default_factory=list)  # the answer first: page, terminal, verdict.json
 
 
 def default_out(paths) -> Path:
@@ -86,6 +87,7 @@ def compute(paths, options: ReportOptions | Mapping | None = None) -> Report:
     t["cells"] = cells.drop(columns=["target_key"])
     report.summary = run_facts.run_summary(data, cells)
     report.summary["searches"] = search_allocation.search_facts(data, cells)
+    report.verdict = report.notes["verdict"].splitlines() + verdict.warning_lines(report.summary, data.completions)
     report.timings.update(load_s=t1 - t0, stats_s=t2 - t1, paper_s=time.perf_counter() - t2)
     return report
 
@@ -106,10 +108,13 @@ def statistics(context: tables.Context, key_metrics: list[str]) -> tuple[dict[st
     metric, goal, parsed_constraints, how = recommend.from_objective(context, context.objective)
     if metric is None:
         t["recommendation"], chosen, notes["recommendation"] = pd.DataFrame(columns=recommend.REC_COLS), [], how
+        notes["verdict"] = how
     else:
         t["recommendation"], choices, notes["recommendation"] = recommend.recommendations(context, metric, goal, parsed_constraints, how)
         chosen = [context.cells["cell_id"][context.cells["target"] == tg].iloc[c.index]
                   for tg, c in zip(context.targets, choices) if c.index is not None]
+        notes["verdict"] = "\n".join(verdict.verdict_lines(context.cells, t["recommendation"], choices, context.swept,
+                                                           context.opts.confidence))  # fmt: skip
     t["pareto"] = recommend.pareto_table(context, t["cell_metrics"], chosen)
     up, down = context.opts.pareto.up, context.opts.pareto.down
     hm = [m for m in (up, down) if m in context.metrics] or key_metrics[:1]
@@ -153,6 +158,7 @@ def build_report(paths, out=None, options: ReportOptions | Mapping | None = None
     report.notes["files"] = "" if files == out.parent else f"{files.name}/"
     t0 = time.perf_counter()
     write_tables(report, files / "tables")
+    verdict.write(files, report.verdict, report.tables["recommendation"])
     t1 = time.perf_counter()
     figs = plots.draw_all(report, files / "plots") if report.opts.plots else {}
     t2 = time.perf_counter()

@@ -45,6 +45,9 @@ def mdd(sd: float, n: int, alpha: float = 0.05, power: float = 0.8) -> float:
     return _t_quantiles(alpha, power, int(n)) * float(sd) / math.sqrt(n * ARE)
 
 
+MAX_PROMPTS = 10_000_000
+
+
 def prompts_to_settle(sd: float, margin: float, confidence: float = 0.95) -> float:
     """Prompts after which a cell's one-sided ``confidence`` bound clears a constraint that its
     mean meets by ``margin``, if the mean and the per-prompt SD ``sd`` stay as they are: the
@@ -62,15 +65,18 @@ def prompts_to_settle(sd: float, margin: float, confidence: float = 0.95) -> flo
 
 def prompts_needed(sd: float, difference: float, alpha: float = 0.05, power: float = 0.8) -> float:
     """Prompts needed to detect a paired ``difference`` given the paired SD: the smallest n
-    with ``mdd(sd, n) <= difference``, at least :data:`MIN_PROMPTS`. NaN if ``sd`` is not finite.
+    with ``mdd(sd, n) <= difference``, at least :data:`MIN_PROMPTS`. NaN if ``sd`` is not finite;
+    inf beyond :data:`MAX_PROMPTS` (a difference that small is no practical target).
 
-    >>> prompts_needed(0.1, 0.05), prompts_needed(0.0, 0.05)
-    (35, 6)
+    >>> prompts_needed(0.1, 0.05), prompts_needed(0.0, 0.05), prompts_needed(0.1, 1e-12)
+    (35, 6, inf)
     """
     if not np.isfinite(sd) or not difference > 0:
         return float("nan")
     z_sum = float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
     n = max(MIN_PROMPTS, math.ceil((z_sum * sd / difference) ** 2 / ARE))  # the normal approximation: a lower bound
+    if n > MAX_PROMPTS:
+        return math.inf
     while mdd(sd, n, alpha, power) > difference:
         n += 1
     return n

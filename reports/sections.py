@@ -207,12 +207,18 @@ def compare(report, figs) -> dict:
 
 
 #: (id, title, the data of its template: None leaves the section out) in page order.
+def verdict(report, figs) -> dict:
+    """The answer first: the verdict's lines, then the warnings that change how they read."""
+    return {"lines": [line for line in report.verdict if not line.startswith("warning: ")],
+            "warnings": [line.removeprefix("warning: ") for line in report.verdict if line.startswith("warning: ")]}
+
+
 SECTIONS = [
-    ("summary", "Run summary", summary), ("server", "Server", server), ("leaderboard", "Leaderboard", leaderboard),
+    ("verdict", "Verdict", verdict), ("server", "Server", server), ("leaderboard", "Leaderboard", leaderboard),
     ("effects", "Effects of parameters", effects), ("heatmaps", "Heatmaps", heatmaps),
     ("baseline", "Cells vs baseline", baseline), ("settings", "Settings compared pairwise", settings),
     ("models", "Model comparison", models), ("search", "Adaptive search", search),
     ("pareto", "Pareto front and recommendation", pareto), ("quality", "Errors, truncation, tokens, latency", quality),
     ("decoding", "Decoding strategies vs the paper", decoding), ("identical", "Identical cells", identical),
-    ("compare", "Compare outputs", compare),
+    ("compare", "Compare outputs", compare), ("summary", "Run summary", summary),
 ]

@@ -36,6 +36,7 @@ JUDGMENTS_JSONL = "judgments.jsonl"  # the judge's completions (sweeps.judge)
 JUDGMENTS = "judgments.parquet"  # one judge_score per judged completion
 SEARCH_LOG = "search.jsonl"  # an adaptive search's rounds (sweeps.search)
 REPORT_DIR = "report"
+VERDICT = "verdict.json"  # beside a report's page: the verdict's lines and the recommendation (reports.verdict)
 
 
 @dataclass(frozen=True)
