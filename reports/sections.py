@@ -122,8 +122,11 @@ def baseline(report, figs) -> dict:
     }
 
 
-def settings(report, figs) -> dict:
+def settings(report, figs) -> dict | None:
+    """None (no section) when no settings need comparing pairwise and nothing needs saying."""
     sp = report.tables["setting_pairs"]
+    if sp.empty and not report.notes.get("setting_pairs"):
+        return None
     keyed = sp[sp["metric"].isin(report.key_metrics)]
     return {
         "warning": report.notes.get("setting_pairs") or "",
@@ -132,10 +135,11 @@ def settings(report, figs) -> dict:
     }
 
 
-def models(report, figs) -> dict:
+def models(report, figs) -> dict | None:
+    """None (no section) with one model."""
     mp = report.tables["model_pairs"]
     if mp.empty:
-        return {"pairs": None, "figures": []}
+        return None
     keyed = mp[mp["metric"].isin(report.key_metrics)]
     return {
         "pairs": table(keyed, ["target_a", "target_b", "setting", *_PAIR_COLS], page=report.opts.page_rows,
@@ -183,8 +187,11 @@ def quality(report, figs) -> dict:
     }
 
 
-def decoding(report, figs) -> dict:
+def decoding(report, figs) -> dict | None:
+    """None (no section) without named settings (the decoding presets)."""
     dec = report.tables["decoding"]
+    if dec.empty:
+        return None
     return {
         "note": report.notes["decoding"],
         "decoding": None if dec.empty else table(
@@ -195,8 +202,11 @@ def decoding(report, figs) -> dict:
     }
 
 
-def identical(report, figs) -> dict:
+def identical(report, figs) -> dict | None:
+    """None (no section) when no two cells gave identical outputs."""
     ic = report.tables["identical_cells"]
+    if ic.empty:
+        return None
     return {"groups": ic["group"].nunique() if len(ic) else 0,
             "cells": table(ic, ["group", "target", "setting", "outputs"], links=TO_CELL) if len(ic) else None}
 

@@ -30,3 +30,11 @@ def test_report_prints_the_verdict_and_the_page_opens_with_it(tmp_path, capsys):
     sections = re.findall(r'<section id="([a-z_]+)"', html)
     assert sections[0] == "verdict" and sections[-1] == "summary", sections
     assert sections.index("leaderboard") < sections.index("pareto")
+    assert "decoding" not in sections and "models" in sections  # no named settings: no section; two models: compared
+
+
+def test_a_section_with_nothing_to_show_is_absent(tmp_path):
+    page = tmp_path / "index.html"
+    assert main(["report", str(FIX / "report_decoding"), "--out", str(page)]) == 0
+    sections = re.findall(r'<section id="([a-z_]+)"', page.read_text(encoding="utf-8"))
+    assert "decoding" in sections and "models" not in sections and "search" not in sections  # one model, no search
