@@ -227,12 +227,22 @@ def _row(t, cells, ch: Choice, metric, parsed_constraints) -> tuple:
             "; ".join(s for s in (ch.note, ch.estimate.note, test.note) if s))
 
 
-def _label(context, cell) -> str:
+def setting_label(cell, swept: Sequence[str], joiner: str = " ") -> str:
+    """A cell's setting in words: its preset, then its swept parameters (``temperature 0.3``;
+    ``temperature=0.3`` with ``joiner="="``, as parameters to set).
+
+    >>> setting_label(pd.Series({"setting_name": "", "temperature": 0.3, "top_p": 1.0}), ["temperature", "top_p"], "=")
+    'temperature=0.3, top_p=1'
+    """
     parts = []
-    if isinstance(cell["setting_name"], str) and cell["setting_name"]:
+    if isinstance(cell.get("setting_name"), str) and cell["setting_name"]:
         parts.append(f"preset {cell['setting_name']}")
-    parts += [f"{p} {_fmt_value(cell[p])}" for p in context.swept]
+    parts += [f"{p}{joiner}{_fmt_value(cell[p])}" for p in swept if p in cell]
     return ", ".join(parts) or "the only setting"
+
+
+def _label(context, cell) -> str:
+    return setting_label(cell, context.swept)
 
 
 def _text(context, t, cells, ch: Choice, metric, goal, parsed_constraints, how) -> str:

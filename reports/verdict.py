@@ -18,17 +18,8 @@ import numpy as np
 import pandas as pd
 
 from hfsweep.core import records
-from hfsweep.reports.load import _fmt_value
 from hfsweep.reports.power import prompts_needed
-from hfsweep.reports.recommend import Choice
-
-
-def _setting(row: pd.Series, swept: list[str]) -> str:
-    """The parameters to set, ``temperature=0.3, top_p=1`` (a preset by its name too)."""
-    params = ", ".join(f"{name}={_fmt_value(row[name])}" for name in swept if name in row)
-    name = row.get("setting_name")
-    preset = f"preset {name}" if isinstance(name, str) and name else ""
-    return ", ".join(part for part in (preset, params) if part) or "the only setting"
+from hfsweep.reports.recommend import Choice, setting_label
 
 
 def verdict_lines(cells: pd.DataFrame, recommendation: pd.DataFrame, choices: list[Choice], swept: list[str],
@@ -45,10 +36,10 @@ def verdict_lines(cells: pd.DataFrame, recommendation: pd.DataFrame, choices: li
         target_cells = cells[cells["target"] == row.target].reset_index(drop=True)
         chosen = target_cells.iloc[choice.index]
         ci = f", {conf}% CI {row.ci_low:.3g} to {row.ci_high:.3g}" if np.isfinite(row.ci_low) else ""
-        lines.append(f"{who}set {_setting(chosen, swept)}: {row.metric} {row.value:.3g}{ci}"
+        lines.append(f"{who}set {setting_label(chosen, swept, '=')}: {row.metric} {row.value:.3g}{ci}"
                      + (f" ({row.constraints} at the {conf}% bound)" if row.constraints else "") + ".")  # fmt: skip
         if choice.test is not None:
-            runner_up = _setting(target_cells.iloc[choice.runner_up], swept)
+            runner_up = setting_label(target_cells.iloc[choice.runner_up], swept, "=")
             test = choice.test
             if np.isfinite(test.p) and test.p < 1 - confidence:
                 lines.append(f"  It is ahead of the runner-up ({runner_up}) by {test.diff:.3g} (paired p {test.p:.2g} over {test.n} prompts).")
