@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hfsweep.core.errors import HfsweepError
 from hfsweep.multirun import failed_jobs, multirun, report_options
-from hfsweep.pipeline import new_run_dir, run_score_report, score, validate
+from hfsweep.pipeline import run_overrides, score, validate
 from hfsweep.reports import build_report, verdict
 from hfsweep.reports.build import files_dir
 from hfsweep.reports.export import export
@@ -56,9 +56,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.multirun:
         return cmd_multirun(args)
 
-    config, mapping = compose_config(args.overrides)
-    run_dir = Path(args.run_dir) if args.run_dir else new_run_dir(config)
-    result, report_path = run_score_report(config, mapping, run_dir)
+    finished = run_overrides(args.overrides, args.run_dir)
+    result, run_dir, report_path = finished.result, finished.run_dir, finished.report
     stats = result.stats
     print(
         f"{result.requests} completions ({stats.cache_hits} from cache, {stats.sent} requests sent, "

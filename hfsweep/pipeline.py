@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -94,3 +95,22 @@ def run_score_report(config: Config, mapping: dict, run_dir: Path) -> tuple[RunR
     if result.interrupted or result.failed or not config.report.enabled:
         return result, None
     return result, build_report([run_dir], options=config.report)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What :func:`run_overrides` leaves: the run directory, the runner's counts, and the report's
+    page (None when ``report.enabled`` is false, or the run was interrupted or every request failed)."""
+
+    run_dir: Path
+    result: RunResult
+    report: Path | None
+
+
+def run_overrides(overrides: list[str], run_dir: str | Path | None = None) -> Finished:
+    """Compose the config from Hydra overrides, then :func:`run_score_report` into ``run_dir``
+    (default: :func:`new_run_dir`): ``hfsweep run`` and ``hfsweep.run()`` both call this."""
+    config, mapping = compose_config(overrides)
+    path = Path(run_dir) if run_dir else new_run_dir(config)
+    result, report = run_score_report(config, mapping, path)
+    return Finished(path, result, report)
