@@ -92,11 +92,15 @@ class Sweep:
 
 @dataclass
 class Prompts:
-    """The default set (``items``) or a user's file; ``limit`` keeps the first N."""
+    """The default set (``items``) or a user's file (a path, or ``hf://datasets/OWNER/NAME/PATH``);
+    ``limit`` keeps the first N; the ``*_column`` keys name a file's columns (null = the usual names)."""
 
     file: Optional[str] = None
     limit: Optional[int] = spec(None, accepted="an integer >= 1", low=1)
     items: List[Any] = field(default_factory=list)
+    column: Optional[str] = None  # the prompt's text; null = `prompt`, else `text`
+    id_column: Optional[str] = None  # null = `id` when there is one, else p001, p002, ...
+    checks_column: Optional[str] = None  # a list of {type, value} (or that list as JSON); null = `checks` when there is one
 
 
 @dataclass
