@@ -128,7 +128,7 @@ def recommend(cells: pd.DataFrame, values: Mapping[str, np.ndarray], metric: str
                         [(c, np.asarray(values[c.metric], dtype=float)) for c in parsed_constraints], confidence,
                         looks=looks, exclude=exclude, complexity=decision.simplicity(cells.to_dict("records")))  # fmt: skip
     undecided = _undecided(d, parsed_constraints, values)
-    family = _family(d.level, confidence, looks)
+    family = d.family
     if d.chosen is None:
         what = " and ".join(map(str, parsed_constraints)) or f"a value of {metric}"
         return Choice(None, None, None, None, d.holds, d.tied, d.level, family, f"no cell has {what}", undecided)
@@ -142,16 +142,6 @@ def recommend(cells: pd.DataFrame, values: Mapping[str, np.ndarray], metric: str
     runner_up = max(others, key=lambda i: (bool(d.tied[i]), signed[i], -i))
     test = stats.paired_difference(values[metric][chosen], values[metric][runner_up], **kw)
     return Choice(chosen, est, runner_up, test, d.holds, d.tied, d.level, family, undecided=undecided)
-
-
-def _family(level: float, confidence: float, looks: int) -> str:
-    """How the decision's level was corrected, in words.
-
-    >>> _family(0.05 / 12, 0.95, 1), _family(0.05 / 48, 0.95, 4)
-    ('Bonferroni over 12 cells', 'Bonferroni over 12 cells x 4 looks')
-    """
-    cells = int(round((1 - confidence) / level / looks)) if level > 0 else 1
-    return f"Bonferroni over {cells} cells" + (f" x {looks} looks" if looks > 1 else "")
 
 
 NO_OBJECTIVE = ("No recommendation: it needs a quality measure, which this run does not have: prompt checks "

@@ -96,24 +96,19 @@ def decide(state: SearchState, values: dict, prompts: list[str], confidence: flo
     n = np.isfinite(objective).sum(axis=1)
     for i, cell in enumerate(alive):
         if d.cannot[i]:
-            c = next(c for c, rows in constrained if _misses(c, rows[i:i + 1], d.level))
+            c = next(c for c, missed in d.misses.items() if missed[i])
             state.dropped[cell] = (f"{c} cannot hold: its one-sided bound misses it at level {d.level:.2g} "
-                                   f"over {int(n[i])} prompts ({decision.FAMILY_NOTE})")  # fmt: skip
+                                   f"over {int(n[i])} prompts ({d.family})")  # fmt: skip
         elif d.worse[i]:
             diff = GOALS[state.goal] * (d.means[i] - d.means[d.best])
             state.dropped[cell] = (f"{state.metric} worse than the best cell meeting the constraints: paired difference "
                                    f"{diff:+.3g} over {int(n[i])} prompts, one-sided paired t p {d.p[i]:.2g} < "
-                                   f"{d.level:.2g} ({decision.FAMILY_NOTE})")  # fmt: skip
+                                   f"{d.level:.2g} ({d.family})")  # fmt: skip
     state.alive = [c for c in state.alive if c not in state.dropped]
     means, low, high = decision.intervals(objective, confidence)
     leader = None if d.chosen is None else alive[d.chosen]
     return {"leader": leader, "tied": [alive[i] for i in np.flatnonzero(d.tied)], "level": d.level,
             "estimates": {c: [means[i], low[i], high[i], int(n[i])] for i, c in enumerate(alive)}}  # fmt: skip
-
-
-def _misses(constraint: Constraint, row: np.ndarray, alpha: float) -> bool:
-    favourable = decision.bounds(row, alpha, constraint.sign)[0]
-    return bool(np.isfinite(favourable) and not constraint.met(favourable))
 
 
 def schedule(strategy: str, prompts: int, first: int) -> list[int]:

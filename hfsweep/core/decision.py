@@ -35,6 +35,7 @@ comparisons. Fewer than 2 prompts decide nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -49,30 +50,34 @@ NEUTRAL: dict[str, tuple] = {"top_k": (None, 0, -1), "top_p": (None, 1.0), "freq
                              "presence_penalty": (None, 0.0)}  # fmt: skip
 """Per sampler, the values that leave it off: a setting's simplicity counts the others."""
 
-FAMILY_NOTE = "Bonferroni over the cells and looks"
-
-
 @dataclass(frozen=True)
 class Decision:
     """What :func:`decide` found (arrays have one entry per cell, in the order given).
 
-    ``level``: the per-test error rate. ``bounds``: per constraint, each cell's deciding bound
-    (the lower one for ``>=``, the upper for ``<=``). ``p``: the one-sided p of "the reference is
+    ``level``: the per-test error rate, ``family`` how it was corrected, in words. ``bounds``: per
+    constraint, each cell's deciding bound (the lower one for ``>=``, the upper for ``<=``);
+    ``misses``: per constraint, the cells whose favourable bound misses it. ``p``: the one-sided p of "the reference is
     better" per cell (NaN for the reference and cells without two shared prompts). ``best``: the
     reference (None when no cell is a candidate). ``chosen``: the rule's pick from ``tied``.
     """
 
     level: float
+    family: str
     means: np.ndarray
     holds: np.ndarray
-    cannot: np.ndarray
     on_means: np.ndarray
     bounds: dict[Constraint, np.ndarray]
+    misses: dict[Constraint, np.ndarray]
     sds: dict[str, np.ndarray]
     p: np.ndarray
     tied: np.ndarray
     best: int | None
     chosen: int | None
+
+    @property
+    def cannot(self) -> np.ndarray:
+        """Cells that cannot meet some constraint at the level."""
+        return np.logical_or.reduce([*self.misses.values(), np.zeros(len(self.means), dtype=bool)])
 
     @property
     def worse(self) -> np.ndarray:
@@ -87,6 +92,15 @@ def level(confidence: float, cells: int, looks: int = 1) -> float:
     (0.005, 0.001)
     """
     return (1 - confidence) / max(1, cells) / max(1, looks)
+
+
+def family(cells: int, looks: int = 1) -> str:
+    """How :func:`level` corrects, in words.
+
+    >>> family(12), family(12, looks=4)
+    ('Bonferroni over 12 cells', 'Bonferroni over 12 cells x 4 looks')
+    """
+    return f"Bonferroni over {cells} cells" + (f" x {looks} looks" if looks > 1 else "")
 
 
 def shrunk(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -198,10 +212,10 @@ def decide(objective: np.ndarray, goal: str, constrained: Sequence[tuple[Constra
     """
     objective = np.asarray(objective, dtype=float)
     keep = np.ones(len(objective), dtype=bool) if exclude is None else ~np.asarray(exclude, dtype=bool)
-    family = int(np.isfinite(shrunk(objective)[0]).sum()) if cells is None else cells
+    counted = int(np.isfinite(objective).any(axis=1).sum()) if cells is None else cells
     part = _decide(objective[keep], goal, [(c, np.asarray(rows, dtype=float)[keep]) for c, rows in constrained],
-                   level(confidence, family, looks), None if complexity is None else np.asarray(complexity)[keep])  # fmt: skip
-    return _expand(part, keep)
+                   level(confidence, counted, looks), None if complexity is None else np.asarray(complexity)[keep])  # fmt: skip
+    return _expand(dataclasses.replace(part, family=family(counted, looks)), keep)
 
 
 def _expand(d: Decision, keep: np.ndarray) -> Decision:
@@ -213,8 +227,9 @@ def _expand(d: Decision, keep: np.ndarray) -> Decision:
         out[index] = values
         return out
 
-    return Decision(d.level, full(d.means, np.nan), full(d.holds, False), full(d.cannot, False), full(d.on_means, False),
-                    {c: full(b, np.nan) for c, b in d.bounds.items()}, {m: full(v, np.nan) for m, v in d.sds.items()},
+    return Decision(d.level, d.family, full(d.means, np.nan), full(d.holds, False), full(d.on_means, False),
+                    {c: full(b, np.nan) for c, b in d.bounds.items()}, {c: full(m, False) for c, m in d.misses.items()},
+                    {m: full(v, np.nan) for m, v in d.sds.items()},
                     full(d.p, np.nan), full(d.tied, False), None if d.best is None else int(index[d.best]),
                     None if d.chosen is None else int(index[d.chosen]))  # fmt: skip
 
@@ -224,8 +239,9 @@ def _decide(objective: np.ndarray, goal: str, constrained, alpha: float, complex
     sign = GOALS[goal]
     means = shrunk(objective)[0]
     candidate = np.isfinite(means)
-    holds, cannot, on_means = candidate.copy(), np.zeros(rows_count, dtype=bool), candidate.copy()
+    holds, on_means = candidate.copy(), candidate.copy()
     deciding: dict[Constraint, np.ndarray] = {}
+    misses: dict[Constraint, np.ndarray] = {}
     sds: dict[str, np.ndarray] = {}
     margin = np.full(rows_count, np.inf)
     for constraint, rows in constrained:
@@ -236,7 +252,7 @@ def _decide(objective: np.ndarray, goal: str, constrained, alpha: float, complex
         with np.errstate(invalid="ignore"):
             holds &= np.isfinite(bound) & constraint.met(bound)
             on_means &= np.isfinite(c_means) & constraint.met(c_means)
-            cannot |= np.isfinite(favourable) & ~constraint.met(favourable)
+            misses[constraint] = np.isfinite(favourable) & ~constraint.met(favourable)
             margin = np.minimum(margin, constraint.sign * (bound - constraint.value))
     signed = sign * means
     p = np.full(rows_count, np.nan)
@@ -249,4 +265,4 @@ def _decide(objective: np.ndarray, goal: str, constrained, alpha: float, complex
         tied[best] = True
         keys = np.zeros(rows_count) if complexity is None else np.asarray(complexity, dtype=float)
         chosen = min(np.flatnonzero(tied).tolist(), key=lambda i: (keys[i], -np.nan_to_num(margin[i], nan=-np.inf), -signed[i], i))
-    return Decision(alpha, means, holds, cannot, on_means, deciding, sds, p, tied, best, chosen)
+    return Decision(alpha, "", means, holds, on_means, deciding, misses, sds, p, tied, best, chosen)
