@@ -7,27 +7,20 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from hfsweep.sweeps.embedded import free_port
 from tests.cli_helpers import ROOT, run_cli
+from tests.servers.processes import wait_until_serving
 from tests.sweep_helpers import QUIET, SCORE_LIGHT, endpoint
 
 mlflow = pytest.importorskip("mlflow", reason="the mlflow extra: pip install -e '.[mlflow]' (make test installs it)")
 FIXTURE = ROOT / "tests" / "fixtures" / "report_decoding"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +35,7 @@ def tracking_server(tmp_path_factory):
                              "--workers", "1"], cwd=folder, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (folder / "server.log").read_text()[-2000:]
-            time.sleep(0.5)
+        wait_until_serving(f"{url}/health", proc, folder / "server.log")
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
