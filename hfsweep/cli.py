@@ -20,6 +20,7 @@ from hfsweep.reports.export import export
 from hfsweep.reports.sample_size import sample_size
 from hfsweep.reports.tracking import export_mlflow
 from hfsweep.sweeps.compose import compose_config
+from hfsweep.sweeps.greedy import note
 from hfsweep.sweeps.install import install_test_server, setup
 from hfsweep.sweeps.plan import resolve_target
 from hfsweep.sweeps.probe import hidden_defaults, probe
@@ -60,10 +61,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     finished = run_overrides(args.overrides, args.run_dir)
     result, run_dir, report_path = finished.result, finished.run_dir, finished.report
     stats = result.stats
+    copies = f", {stats.copies} of them copies of sample 0" if stats.copies else ""
     print(
-        f"{result.requests} completions ({stats.cache_hits} from cache, {stats.sent} requests sent, "
+        f"{result.requests} completions ({stats.cache_hits} from cache{copies}, {stats.sent} requests sent, "
         f"{stats.retries} retries, {stats.errors} errors) in {result.wall_s:.1f} s"
     )
+    if note(result.greedy):
+        print(note(result.greedy))
     if result.failed:
         print(f"hfsweep: every request failed: {result.failure_summary()}", file=sys.stderr)
         print(f"run directory: {run_dir}")
@@ -85,10 +89,12 @@ def cmd_probe(args: argparse.Namespace) -> int:
     config, server = resolve_target(compose_config(["sweep=single", *args.overrides])[0])
     if server is not None:
         print(f"server: {server.kind} {server.version or ''} (detected)".replace("  ", " "))
-    deterministic, results = probe(config, args.prompts)
+    deterministic, greedy_same, results = probe(config, args.prompts)
     print(f"probe of {config.model.kind} {config.model.id} (mode {config.model.mode}), {results[0].prompts} prompts, fixed seed")
     if not deterministic:
         print("the same request gave different outputs twice: the target ignores the seed, so the probe cannot conclude")
+    print("greedy decoding (temperature 0, two seeds): " + ("the same outputs: runs send one request per prompt for greedy cells"
+          if greedy_same else "different outputs: runs send every sample of greedy cells"))  # fmt: skip
     for result in results:
         print(f"  {result.parameter:<18} -> {result.value:<5}  {result.verdict}")
     if config.model.kind == "endpoint" and config.model.server == GENERIC:

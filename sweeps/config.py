@@ -114,6 +114,7 @@ class Runner:
     cache: bool = True  # reuse finished completions; resume after a crash
     cache_path: Optional[str] = None  # null = ~/.cache/hfsweep/completions.sqlite (or $HFSWEEP_CACHE_DIR)
     refresh: bool = False  # send every request again and overwrite the cache
+    copy_greedy: bool = True  # greedy cells on a target shown deterministic: one request per prompt, the other samples copied
     allow_ignored: bool = False  # run a sweep over a parameter the target ignores (marked in the report)
     progress: bool = True
 

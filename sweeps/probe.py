@@ -3,7 +3,10 @@
 Same prompts, same seed; one parameter moved far from its neutral value at a time. If no
 output changes, the target ignores that parameter (or maps it to nothing), whatever its
 documentation says. The base request is sent twice first: if the two answers differ, the
-target is not deterministic under a seed and the probe says it cannot conclude.
+target is not deterministic under a seed and the probe says it cannot conclude. Last, a greedy
+request (temperature 0) is sent with two seeds: the same texts show the target deterministic for
+greedy decoding, which is recorded for the runs that follow (:mod:`sweeps.greedy`: greedy
+cells then send one request per prompt).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from hfsweep.sweeps.backends import Request, RequestFailure, make_backend
 from hfsweep.sweeps.config import Config
 from hfsweep.sweeps.embedded import LlamaServer
+from hfsweep.sweeps.greedy import record
 from hfsweep.sweeps.grid import stable_hash
 from hfsweep.sweeps.plan import check_target, make_plan, resolve_token
 from hfsweep.sweeps.servers import ALL, NO_TOP_K, Capability
@@ -46,7 +50,7 @@ class ProbeResult:
         return f"{observed} ({self.changed}/{self.prompts} outputs changed){agrees}"
 
 
-async def _probe(config: Config, base_url: str | None, prompts: list[str]) -> tuple[bool, list[ProbeResult]]:
+async def _probe(config: Config, base_url: str | None, prompts: list[str]) -> tuple[bool, bool, list[ProbeResult]]:
     plan = make_plan(config)
     base = {**config.sampling.as_dict(), "temperature": 1.0, "top_k": 0, "top_p": 1.0,
             "frequency_penalty": 0.0, "presence_penalty": 0.0, "max_tokens": min(config.sampling.max_tokens, 32)}  # fmt: skip
@@ -69,7 +73,9 @@ async def _probe(config: Config, base_url: str | None, prompts: list[str]) -> tu
                 continue
             changed = sum(a != b for a, b in zip(reference, moved))
             results.append(ProbeResult(name, value, changed, len(prompts), expected))
-        return deterministic, results
+        greedy = {**base, "temperature": 0.0}
+        greedy_same = await texts(greedy) == await texts({**greedy, "seed": greedy["seed"] + 1})
+        return deterministic, greedy_same, results
     finally:
         await backend.close()
 
@@ -126,8 +132,9 @@ async def _complete(backend, request: Request) -> str:
     return (await backend.complete(request)).text
 
 
-def probe(config: Config, prompt_count: int = 3) -> tuple[bool, list[ProbeResult]]:
-    """Probe the config's target; returns (deterministic under a seed, one result per parameter).
+def probe(config: Config, prompt_count: int = 3) -> tuple[bool, bool, list[ProbeResult]]:
+    """Probe the config's target; returns (deterministic under a seed, deterministic for greedy
+    decoding whatever the seed (recorded for the runs that follow), one result per parameter).
     The CLI adds :func:`hidden_defaults` for servers that were not identified."""
     check_target(config.model)
     prompts = [p.text for p in make_plan(config).prompts[:prompt_count]]
@@ -135,4 +142,6 @@ def probe(config: Config, prompt_count: int = 3) -> tuple[bool, list[ProbeResult
         base_url = config.model.endpoint
         if config.model.kind == "embedded":
             base_url = stack.enter_context(LlamaServer(config.model)).url
-        return asyncio.run(_probe(config, base_url, prompts))
+        deterministic, greedy_same, results = asyncio.run(_probe(config, base_url, prompts))
+    record(config, greedy_same, len(prompts))
+    return deterministic, greedy_same, results

@@ -4,6 +4,7 @@ adaptive concurrency, the cache, and a record committed for each completion as i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import random
@@ -23,6 +24,7 @@ from hfsweep.sweeps.backends import LOCAL_TOKEN, Backend, Completion, RequestFai
 from hfsweep.sweeps.config import Config
 from hfsweep.sweeps.detect import detect
 from hfsweep.sweeps.embedded import LlamaServer
+from hfsweep.sweeps.greedy import GreedyCheck, note
 from hfsweep.sweeps.grid import stable_hash
 from hfsweep.sweeps.plan import Job, Plan, check_target, make_plan, resolve_target, resolve_token
 from hfsweep.sweeps.probe import recorded_hidden_defaults
@@ -66,7 +68,8 @@ class AdaptiveLimit:
 @dataclass
 class Stats:
     sent: int = 0
-    cache_hits: int = 0
+    cache_hits: int = 0  # replayed from the cache, or copied from sample 0 (greedy cells, see sweeps.greedy)
+    copies: int = 0
     retries: int = 0
     errors: int = 0
     completed: int = 0
@@ -198,6 +201,7 @@ class RunResult:
     interrupted: bool = False
     error_kinds: dict[str, int] = field(default_factory=dict)  # error rows of the run by kind
     first_error: str = ""  # the first error row's server message
+    greedy: dict | None = None  # what the run found of its greedy cells (sweeps.greedy.GreedyCheck.outcome)
 
     @property
     def errors(self) -> int:
@@ -240,9 +244,9 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     if resolved is not None:
         OmegaConf.save(OmegaConf.create(resolved), run_dir / records.CONFIG_FILE)
     started_at = _now()
-    search = None
+    search, greedy = None, GreedyCheck.for_plan(plan)
     with TargetServer(plan) as target_server:  # an embedded server lives through every round of a search
-        run = functools.partial(execute, target_server=target_server)
+        run = functools.partial(execute, target_server=target_server, greedy=greedy)
         if config.search.strategy == "grid":
             rows, stats, interrupted, wall_s = run(plan, plan.jobs, run_dir, run_id, records.COMPLETIONS_JSONL)
         else:
@@ -250,13 +254,15 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
             stats = stats or Stats()
     order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
     write_parquet(rows, order, run_dir / records.COMPLETIONS)
-    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search)
+    if greedy.outcome() and not greedy.shown:
+        plan.warnings.append(note(greedy.outcome()))
+    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search, greedy.outcome())
     failures = [r for r in rows if records.is_error(r["error"])]
     kinds: dict[str, int] = {}
     for row in failures:
         kinds[row["error"]] = kinds.get(row["error"], 0) + 1
     first = failures[0]["error_message"] or "" if failures else ""
-    return RunResult(run_dir, len(rows) if search else len(plan.jobs), stats, wall_s, interrupted, kinds, first)
+    return RunResult(run_dir, len(rows) if search else len(plan.jobs), stats, wall_s, interrupted, kinds, first, greedy.outcome())
 
 
 class TargetServer:
@@ -286,36 +292,50 @@ class TargetServer:
 
 
 def execute(plan: Plan, jobs: list[Job], run_dir: Path, run_id: str, jsonl_name: str,
-            target_server: TargetServer | None = None) -> tuple[list[dict], Stats, bool, float]:  # fmt: skip
+            target_server: TargetServer | None = None, greedy: GreedyCheck | None = None) -> tuple[list[dict], Stats, bool, float]:  # fmt: skip
     """Finish ``jobs`` (a plan's requests, or some of them) into ``run_dir/jsonl_name``: replayed
-    from the cache, or sent through ``target_server`` (a new one, closed on return, if None).
+    from the cache, copied from sample 0 (greedy cells on a target ``greedy`` shows deterministic),
+    or sent through ``target_server`` (a new one, closed on return, if None).
     Returns the rows of these jobs (the latest per cell, prompt and sample; an earlier run in the
     directory may have had others), the counts, whether it was interrupted (Ctrl-C), and the
     wall time."""
     if target_server is None:
         with TargetServer(plan) as target_server:
-            return execute(plan, jobs, run_dir, run_id, jsonl_name, target_server)
+            return execute(plan, jobs, run_dir, run_id, jsonl_name, target_server, greedy)
     start = time.monotonic()
     config = plan.config
     cache = Cache(config.runner.cache_path or default_cache_path()) if config.runner.cache else None
     writer = RunWriter(run_dir, jsonl_name)
     stats = Stats()
     interrupted = False
+    greedy = greedy or GreedyCheck.for_plan(plan)
+    keys = {j.cache_key for j in jobs}
+    written = lambda: [r for r in read_jsonl(writer.path) if r["cache_key"] in keys]
     try:
-        todo = _replay_cache(jobs, config.runner.refresh, run_id, cache, writer, stats)
-        if todo:
-            check_target(config.model)
-            stats = asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats, target_server))
+        todo, held = greedy.hold(jobs, _replay_cache(jobs, config.runner.refresh, run_id, cache, writer, stats), written())
+        stats = _send(plan, todo, run_id, writer, cache, stats, target_server)
+        if held:
+            copies, todo = greedy.fill(held, written(), run_id)
+            for record in copies:
+                writer.append(record)
+            stats.cache_hits, stats.copies = stats.cache_hits + len(copies), stats.copies + len(copies)
+            stats = _send(plan, todo, run_id, writer, cache, stats, target_server)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         writer.close()
         if cache is not None:
             cache.close()
-    keys = {j.cache_key for j in jobs}
-    rows = list({(r["cell_id"], r["prompt_id"], r["sample_index"]): r
-                 for r in read_jsonl(writer.path) if r["cache_key"] in keys}.values())
+    rows = list({(r["cell_id"], r["prompt_id"], r["sample_index"]): r for r in written()}.values())
     return rows, stats, interrupted, time.monotonic() - start
+
+
+def _send(plan: Plan, todo: list[Job], run_id: str, writer: RunWriter, cache: Cache | None, stats: Stats,
+          target_server: TargetServer) -> Stats:  # fmt: skip
+    if not todo:
+        return stats
+    check_target(plan.config.model)
+    return asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats, target_server))
 
 
 def _replay_cache(jobs: list[Job], refresh: bool, run_id: str, cache: Cache | None, writer: RunWriter, stats: Stats) -> list[Job]:
@@ -341,7 +361,7 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
     token = resolve_token(target)
     backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat)
     pool = Pool(plan, backend, run_id, writer, cache, concurrency, secret=token)
-    pool.stats.cache_hits = stats.cache_hits
+    pool.stats = dataclasses.replace(stats, min_limit=min(stats.min_limit or concurrency, concurrency))
     try:
         await pool.run(jobs)
     finally:
@@ -350,7 +370,7 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
 
 
 def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], stats: Stats, started_at: str, wall_s: float,
-                   interrupted: bool, search: dict | None = None) -> None:  # fmt: skip
+                   interrupted: bool, search: dict | None = None, greedy: dict | None = None) -> None:  # fmt: skip
     config = plan.config
     target = config.model
     summary.write(run_dir, summary.RunSummary(
@@ -363,6 +383,7 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         finished=len(rows),
         sent=stats.sent,
         cache_hits=stats.cache_hits,
+        copies=stats.copies,
         errors=sum(1 for r in rows if records.is_error(r["error"])),
         retries=stats.retries,
         min_concurrency=stats.min_limit,
@@ -380,4 +401,5 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         prompts=len(plan.prompts),
         warnings=plan.warnings,
         search=search,
+        greedy=greedy,
     ))

@@ -184,4 +184,6 @@ def test_probe_reports_what_the_target_does(fault_server, capsys):
     assert "top_k              -> 1      honoured (2/2 outputs changed)  <- differs from the capability table" in out
     # a generic server is also checked for hidden defaults: omitted, then each of 5 samplers sent neutral
     assert "hidden defaults (same seeded request" in out
-    assert fault_server.stats["generation_requests"] == 2 * 2 + 2 * 5 + 2 * 6
+    # its greedy text changes with the seed too: runs will send every sample of greedy cells
+    assert "greedy decoding (temperature 0, two seeds): different outputs: runs send every sample of greedy cells" in out
+    assert fault_server.stats["generation_requests"] == 2 * 2 + 2 * 5 + 2 * 2 + 2 * 6

@@ -47,6 +47,8 @@ class CompletionRecord:
     last failed one); ``total_s`` includes every attempt and the backoff between them.
     ``logprob_sum`` / ``logprob_tokens``: the generated tokens' log-probabilities under the
     model's raw distribution, summed, and how many there were (null where the target gives none).
+    ``copy_of``: for a sample of a greedy cell on a target shown deterministic, the sample whose
+    completion it repeats (nothing was sent for it; ``cached`` is true); null for a real completion.
     """
 
     run_id: str
@@ -84,6 +86,7 @@ class CompletionRecord:
     cached: bool
     started_at: str
     finished_at: str
+    copy_of: int | None = None
     schema_version: int = SCHEMA_VERSION
 
 

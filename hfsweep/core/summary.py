@@ -52,6 +52,8 @@ class RunSummary:
 
     ``server``: what server detection found (kind, version, defaults, chat template), or None.
     ``search``: an adaptive search's outcome (strategy, metric, rounds, ...), or None for a grid.
+    ``cache_hits`` counts the ``copies`` too: greedy samples copied from sample 0, not sent.
+    ``greedy``: what the run found of its greedy cells (``sweeps.greedy``), or None without any.
     """
 
     run_id: str
@@ -63,6 +65,7 @@ class RunSummary:
     finished: int = 0
     sent: int = 0
     cache_hits: int = 0
+    copies: int = 0
     errors: int = 0
     retries: int = 0
     min_concurrency: int | None = None
@@ -80,6 +83,7 @@ class RunSummary:
     prompts: int = 0
     warnings: list[str] = field(default_factory=list)
     search: dict[str, Any] | None = None
+    greedy: dict[str, Any] | None = None
     judge: JudgeSummary | None = None
     schema_version: int = records.SCHEMA_VERSION
 

@@ -6,6 +6,12 @@ not plant must not. Each effect is a function of the request's sampling paramete
 (``temperature``, ``top_k``, ``top_p``, penalties, ``max_tokens``); the text is a deterministic
 function of (prompt, seed, parameters), so a retry or a cached replay gets the same answer.
 
+By default a greedy request (temperature 0 or top_k 1) still gets a different text for each
+seed, as a target that is not deterministic for greedy decoding would; ``greedy_ignores_seed``
+makes it answer greedy requests by (prompt, parameters) alone, as a deterministic server does,
+and ``jitter`` makes every answer differ from the one before, even for the same request body
+(as batched inference on some servers does).
+
 A completion "passes" when it contains the word ``ANSWER`` (prompts use the check
 ``{"type": "contains", "value": "ANSWER"}``); otherwise it says ``WRONG``.
 """
@@ -80,7 +86,8 @@ class PlantedServer:
     """The server in a background thread: ``with PlantedServer(Planted(...)) as server: server.url``."""
 
     def __init__(self, planted: Planted | None = None, reply: Callable[[str], str] | None = None,
-                 routes: dict[str, dict] | None = None, hidden: dict | None = None, latency: float = 0.0):  # fmt: skip
+                 routes: dict[str, dict] | None = None, hidden: dict | None = None, latency: float = 0.0,
+                 greedy_ignores_seed: bool = False, jitter: bool = False):  # fmt: skip
         """``reply``: a fixed answer per prompt (e.g. a judge's verdict) instead of planted text;
         ``routes``: GET path -> JSON answer (discovery routes of the server kind it plays);
         ``hidden``: sampler defaults it applies to what a request omits."""
@@ -89,6 +96,7 @@ class PlantedServer:
         self.routes = routes or {}
         self.hidden = hidden or {}
         self.latency = latency  # seconds before each completion answer
+        self.greedy_ignores_seed, self.jitter = greedy_ignores_seed, jitter
         self.requests = 0
         self.gets: list[str] = []  # the GET paths asked for, in order (what server detection probed)
         self.lock = threading.Lock()
@@ -112,6 +120,11 @@ class PlantedServer:
                     time.sleep(outer.latency)
                 with outer.lock:
                     outer.requests += 1
+                    arrival = outer.requests
+                if outer.greedy_ignores_seed and (body.get("temperature") == 0 or body.get("top_k") == 1):
+                    body = {**body, "seed": None}  # the key of the text: greedy answers ignore the seed
+                if outer.jitter:
+                    body = {**body, "seed": f"{body.get('seed')}-{arrival}"}
                 if self.path.endswith("/chat/completions"):
                     prompt = "\n".join(m.get("content", "") for m in body.get("messages", []))
                     text, logprobs, finish = answer(outer.planted, prompt, body, outer.hidden)
