@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from hfsweep.core import summary, usage
 from hfsweep.core.errors import HfsweepError
 from hfsweep.multirun import failed_jobs, multirun, report_options
 from hfsweep.pipeline import report, run_overrides, score, validate
@@ -34,6 +35,17 @@ def print_report(page: Path) -> None:
     print(f"report: {page}")
     for line in verdict.read(files_dir(page)):
         print(f"  {line}")
+
+
+def print_usage(run_dir: Path) -> None:
+    """For model=hf, or a target with runner.price: requests and tokens per cell and in total,
+    the cost, and what the search and the copies saved (``summary.json``'s ``usage``)."""
+    run = summary.read(run_dir)
+    if run is None or run.usage is None:
+        return
+    paid = any(t.kind == "hf" for t in run.targets) or run.usage.get("price") is not None
+    for line in usage.lines(run.usage, per_cell=True) if paid else []:
+        print(line)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -66,8 +78,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{result.requests} completions ({stats.cache_hits} from cache{copies}, {stats.sent} requests sent, "
         f"{stats.retries} retries, {stats.errors} errors) in {result.wall_s:.1f} s"
     )
-    if note(result.greedy):
-        print(note(result.greedy))
     if result.failed:
         print(f"hfsweep: every request failed: {result.failure_summary()}", file=sys.stderr)
         print(f"run directory: {run_dir}")
@@ -79,6 +89,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"Interrupted: finished completions are kept in {run_dir} and in the cache. "
               "Run the same command again to finish the rest.", file=sys.stderr)  # fmt: skip
         return 130
+    if note(result.greedy):
+        print(note(result.greedy))
+    print_usage(run_dir)
     print(f"run directory: {run_dir}")
     if report_path:
         print_report(report_path)

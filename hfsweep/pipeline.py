@@ -50,7 +50,8 @@ def validate(overrides: list[str]) -> list[str]:
     search = config.search
     if search.strategy != "grid":
         caps = [f"{search.budget.requests} requests" if search.budget.requests else "",
-                f"{search.budget.tokens} completion tokens" if search.budget.tokens else ""]  # fmt: skip
+                f"{search.budget.tokens} completion tokens" if search.budget.tokens else "",
+                f"${search.budget.cost:g} at runner.price" if search.budget.cost else ""]  # fmt: skip
         bound = " and ".join(c for c in caps if c) or "no budget: at most the full grid"
         out.append(f"search: {search.strategy} for {config.objective.goal} {objective_metric(plan)}; budget: {bound}")
     out += [f"warning: {warning}" for warning in plan.warnings]

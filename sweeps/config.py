@@ -104,6 +104,14 @@ class Prompts:
 
 
 @dataclass
+class Price:
+    """What the target charges, in dollars per million tokens (null = no price: no cost shown)."""
+
+    input_per_mtok: Optional[float] = spec(None, accepted="a number >= 0 (dollars per million prompt tokens)", low=0)
+    output_per_mtok: Optional[float] = spec(None, accepted="a number >= 0 (dollars per million completion tokens)", low=0)
+
+
+@dataclass
 class Runner:
     concurrency: Optional[int] = spec(None, accepted="an integer >= 1 (null = the server's slots, or 8)", low=1)
     timeout_s: float = spec(120.0, accepted="a number > 0", low=0, open_low=True)  # per attempt
@@ -115,6 +123,7 @@ class Runner:
     cache_path: Optional[str] = None  # null = ~/.cache/hfsweep/completions.sqlite (or $HFSWEEP_CACHE_DIR)
     refresh: bool = False  # send every request again and overwrite the cache
     copy_greedy: bool = True  # greedy cells on a target shown deterministic: one request per prompt, the other samples copied
+    price: Price = field(default_factory=Price)  # for the cost view and search.budget.cost
     allow_ignored: bool = False  # run a sweep over a parameter the target ignores (marked in the report)
     progress: bool = True
 
@@ -126,6 +135,7 @@ SEARCH_STRATEGIES = ("grid", "halving", "sequential")
 class Budget:
     requests: Optional[int] = spec(None, accepted="an integer >= 1 (null = no cap)", low=1)  # (cell, prompt, sample) requests
     tokens: Optional[int] = spec(None, accepted="an integer >= 1 (null = no cap)", low=1)  # completion tokens, as reported
+    cost: Optional[float] = spec(None, accepted="a number > 0 in dollars (null = no cap; needs runner.price)", low=0, open_low=True)
 
 
 @dataclass
@@ -278,6 +288,19 @@ def _sweep(sweep: Sweep) -> Sweep:
     return Sweep(name=sweep.name, grid=grid, presets=presets, exclude=tuple(exclude))
 
 
+def _check_price(config: Config) -> None:
+    """``runner.price`` gives both prices or neither; ``search.budget.cost`` needs both."""
+    price, cost = config.runner.price, config.search.budget.cost
+    given = [name for name in ("input_per_mtok", "output_per_mtok") if getattr(price, name) is not None]
+    if len(given) == 1:
+        missing = "output_per_mtok" if given == ["input_per_mtok"] else "input_per_mtok"
+        raise ConfigError(f"runner.price.{given[0]} is set but runner.price.{missing} is not: set both "
+                          "(dollars per million tokens; 0 for a side that is free)")  # fmt: skip
+    if cost is not None and (price.input_per_mtok is None or price.output_per_mtok is None):
+        raise ConfigError(f"search.budget.cost = {cost!r} needs the target's prices: set runner.price.input_per_mtok and "
+                          "runner.price.output_per_mtok (dollars per million tokens)")  # fmt: skip
+
+
 def validate(config: Config) -> Config:
     """Check ranges and cross-field rules; return the config with values in normal form."""
     config = check_section("", config)
@@ -295,6 +318,7 @@ def validate(config: Config) -> Config:
             raise ConfigError("judge.rubric has no {output}: accepted a template with {output} (and usually {prompt})")
     prompts = check_section("prompts.", config.prompts)
     prompts = dataclasses.replace(prompts, items=tuple(prompts.items))
+    _check_price(config)
     return dataclasses.replace(
         config,
         model=model,

@@ -17,7 +17,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from hfsweep.core import records, summary
+from hfsweep.core import records, summary, usage
 from hfsweep.core.errors import TargetError
 from hfsweep.core.records import CompletionRecord
 from hfsweep.sweeps.backends import LOCAL_TOKEN, Backend, Completion, RequestFailure, make_backend
@@ -254,7 +254,7 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
             stats = stats or Stats()
     order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
     write_parquet(rows, order, run_dir / records.COMPLETIONS)
-    if greedy.outcome() and not greedy.shown:
+    if greedy.outcome() and not greedy.shown and not interrupted:
         plan.warnings.append(note(greedy.outcome()))
     _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search, greedy.outcome())
     failures = [r for r in rows if records.is_error(r["error"])]
@@ -373,6 +373,7 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
                    interrupted: bool, search: dict | None = None, greedy: dict | None = None) -> None:  # fmt: skip
     config = plan.config
     target = config.model
+    labels = {c.id: usage.setting_label(c.setting.name, c.setting.params.as_dict(), plan.swept) for c in plan.cells}
     summary.write(run_dir, summary.RunSummary(
         run_id=run_id,
         started_at=started_at,
@@ -402,4 +403,5 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         warnings=plan.warnings,
         search=search,
         greedy=greedy,
+        usage=usage.usage(rows, [(j.cell.id, j.prompt.id) for j in plan.jobs], labels, config.runner.price, search is not None),
     ))

@@ -84,6 +84,7 @@ class RunSummary:
     warnings: list[str] = field(default_factory=list)
     search: dict[str, Any] | None = None
     greedy: dict[str, Any] | None = None
+    usage: dict[str, Any] | None = None  # requests, tokens and cost per cell and in total (hfsweep.core.usage)
     judge: JudgeSummary | None = None
     schema_version: int = records.SCHEMA_VERSION
 

@@ -89,7 +89,8 @@ class PlantedServer:
                  routes: dict[str, dict] | None = None, hidden: dict | None = None, latency: float = 0.0,
                  greedy_ignores_seed: bool = False, jitter: bool = False):  # fmt: skip
         """``reply``: a fixed answer per prompt (e.g. a judge's verdict) instead of planted text;
-        ``routes``: GET path -> JSON answer (discovery routes of the server kind it plays);
+        ``routes``: GET path (without its query) -> JSON answer (discovery routes of the server
+        kind it plays, or the Hub's model API for a provider's mapping);
         ``hidden``: sampler defaults it applies to what a request omits."""
         self.planted = planted or Planted()
         self.reply = reply
@@ -107,8 +108,9 @@ class PlantedServer:
 
             def do_GET(self):  # noqa: N802
                 outer.gets.append(self.path)
-                if self.path in outer.routes:
-                    self._send(200, outer.routes[self.path])
+                route = self.path.split("?")[0]  # a route answers whatever query it is asked with
+                if route in outer.routes:
+                    self._send(200, outer.routes[route])
                 elif self.path == "/v1/models":
                     self._send(200, {"object": "list", "data": [{"id": "planted", "object": "model"}]})
                 else:
