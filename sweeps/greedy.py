@@ -178,7 +178,8 @@ def note(outcome: dict | None) -> str | None:
     if outcome["shown_by"] == "probe":
         return f"{head}: deterministic by `hfsweep probe`; {copies} samples copied from sample 0 instead of sent"
     if outcome["shown_by"] == "run":
-        return f"{head}: deterministic on {agreed} of {agreed} sample pairs of this run; {copies} samples copied from sample 0 instead of sent"
+        return (f"{head}: deterministic, all {agreed} sample pairs compared gave the same text; {copies} samples copied "
+                "from sample 0 instead of sent")  # fmt: skip
     if outcome["probe"] is False:
         return f"{head}: `hfsweep probe` found greedy answers change with the seed, so the target is not deterministic: every sample was sent"
     if differed:
