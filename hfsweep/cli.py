@@ -23,6 +23,7 @@ from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.install import install_test_server, setup
 from hfsweep.sweeps.plan import resolve_target
 from hfsweep.sweeps.probe import hidden_defaults, probe
+from hfsweep.sweeps.runner import repair_warning
 from hfsweep.sweeps.servers import GENERIC
 
 USAGE_OVERRIDES = "Hydra overrides, e.g. model=gemma3 sweep=decoding 'sweep.grid.temperature=[0,0.7,1.2]' samples=3"
@@ -71,6 +72,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result.errors:
         print(f"warning: {result.errors} of {result.requests} requests failed ({result.failure_summary()}); "
               "their rows are error rows in the report", file=sys.stderr)  # fmt: skip
+    if result.repaired:
+        print(f"warning: {repair_warning(result.repaired, result.first_repair)}", file=sys.stderr)
     if result.interrupted:
         print(f"Interrupted: finished completions are kept in {run_dir} and in the cache. "
               "Run the same command again to finish the rest.", file=sys.stderr)  # fmt: skip

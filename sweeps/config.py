@@ -21,7 +21,7 @@ from hydra.core.config_store import ConfigStore
 
 from hfsweep.core.errors import ConfigError
 from hfsweep.core.objective import Objective, check_objective
-from hfsweep.core.ranges import check_section, check_value, spec
+from hfsweep.core.ranges import INTEGER_MAX, check_section, check_value, is_integer_field, spec
 from hfsweep.core.records import PARAMS
 from hfsweep.core.report_options import ReportOptions, check_report_options
 from hfsweep.sweeps.servers import COMPAT_PROFILES, SERVER_OPTIONS, server_kind
@@ -220,7 +220,7 @@ def check_param(key: str, value: Any) -> Any:
     if name == "top_k" and value is None:
         return 0
     f = _SAMPLING_FIELDS[name]
-    return check_value(key, value, dict(f.metadata), integer=f.type in ("int", "Optional[int]"))
+    return check_value(key, value, dict(f.metadata), integer=is_integer_field(f))
 
 
 # --- sections -----------------------------------------------------------------------------
@@ -277,6 +277,15 @@ def _sweep(sweep: Sweep) -> Sweep:
     return Sweep(name=sweep.name, grid=grid, presets=presets, exclude=tuple(exclude))
 
 
+def _check_last_seed(sampling: Sampling, sweep: Sweep, samples: int) -> None:
+    """Sample i of a cell is sent with seed + i: the largest seed sent must fit what servers read."""
+    seeds = [sampling.seed, *sweep.grid.get("seed", ()), *(p["seed"] for p in sweep.presets.values() if "seed" in p)]
+    last = max(seeds) + samples - 1
+    if last > INTEGER_MAX:
+        raise ConfigError(f"sampling.seed = {max(seeds)} with samples = {samples} sends seeds up to {last}: "
+                          f"accepted seed + samples - 1 <= {INTEGER_MAX} (2**31 - 1, the largest integer every server reads)")  # fmt: skip
+
+
 def validate(config: Config) -> Config:
     """Check ranges and cross-field rules; return the config with values in normal form."""
     config = check_section("", config)
@@ -287,6 +296,8 @@ def validate(config: Config) -> Config:
             "does not serve: accepted model=hf, or model=endpoint model.server=tgi"
         )
     sampling = Sampling(**{name: check_param(f"sampling.{name}", getattr(config.sampling, name)) for name in PARAMS})
+    sweep = _sweep(config.sweep)
+    _check_last_seed(sampling, sweep, config.samples)
     judge = check_section("judge.", config.judge)
     if judge.model is not None:
         judge = dataclasses.replace(judge, model=_model(judge.model, "judge.model"))
@@ -298,7 +309,7 @@ def validate(config: Config) -> Config:
         config,
         model=model,
         sampling=sampling,
-        sweep=_sweep(config.sweep),
+        sweep=sweep,
         prompts=prompts,
         runner=check_section("runner.", config.runner),
         report=check_report_options(config.report),

@@ -19,7 +19,8 @@ from tqdm import tqdm
 from hfsweep.core import records, summary
 from hfsweep.core.errors import TargetError
 from hfsweep.core.records import CompletionRecord
-from hfsweep.sweeps.backends import LOCAL_TOKEN, Backend, Completion, RequestFailure, make_backend
+from hfsweep.sweeps.answers import Completion, RequestFailure, checked
+from hfsweep.sweeps.backends import LOCAL_TOKEN, Backend, make_backend
 from hfsweep.sweeps.config import Config
 from hfsweep.sweeps.detect import detect
 from hfsweep.sweeps.embedded import LlamaServer
@@ -102,6 +103,7 @@ def _record(run_id: str, job: Job, completion: Completion | None, failure: Reque
         latency_s=latency_s, total_s=total_s, retries=retries, error=failure.kind if failure else None,
         error_message=failure.message if failure else None, request_params=request_params,
         cache_key=job.cache_key, cached=cached, started_at=started_at, finished_at=finished_at,
+        repairs=completion.repairs if completion else None,
     )  # fmt: skip
 
 
@@ -177,7 +179,8 @@ class Pool:
                 self.stats.min_limit = min(self.stats.min_limit, self.limit.limit)
             now = time.monotonic()
             elapsed = now - start
-            if not failure.retryable or attempts >= self.settings.max_attempts or elapsed >= self.settings.deadline_s:
+            most = min(self.settings.max_attempts, failure.max_attempts or self.settings.max_attempts)
+            if not failure.retryable or attempts >= most or elapsed >= self.settings.deadline_s:
                 self.stats.errors += 1
                 return _record(self.run_id, job, None, failure, latency_s=now - attempt_start, total_s=elapsed, retries=retries,
                                request_params=sent, cached=False, started_at=started_at, finished_at=_now())  # fmt: skip
@@ -198,6 +201,8 @@ class RunResult:
     interrupted: bool = False
     error_kinds: dict[str, int] = field(default_factory=dict)  # error rows of the run by kind
     first_error: str = ""  # the first error row's server message
+    repaired: int = 0  # completions kept with a repair (their `repairs` says what changed)
+    first_repair: str = ""
 
     @property
     def errors(self) -> int:
@@ -214,8 +219,9 @@ class RunResult:
 
 
 def _cached_record(run_id: str, job: Job, hit: dict) -> CompletionRecord:
-    completion = Completion(hit["text"], hit["finish_reason"], hit["prompt_tokens"], hit["completion_tokens"],
-                            hit.get("logprob_sum"), hit.get("logprob_tokens"))
+    # checked again: an entry cached by an older hfsweep may hold what a record cannot
+    completion = checked(Completion(hit["text"], hit["finish_reason"], hit["prompt_tokens"], hit["completion_tokens"],
+                                    hit.get("logprob_sum"), hit.get("logprob_tokens"), hit.get("repairs")))
     return _record(run_id, job, completion, None, latency_s=hit["latency_s"], total_s=hit.get("total_s", hit["latency_s"]), retries=hit["retries"],
                    request_params=hit["request_params"],  # what was sent when this completion was made
                    cached=True, started_at=hit["finished_at"], finished_at=hit["finished_at"])  # fmt: skip
@@ -250,13 +256,26 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
             stats = stats or Stats()
     order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
     write_parquet(rows, order, run_dir / records.COMPLETIONS)
+    repaired = [r["repairs"] for r in rows if r.get("repairs")]
+    if repaired:
+        plan.warnings.append(repair_warning(len(repaired), repaired[0]))
     _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search)
     failures = [r for r in rows if records.is_error(r["error"])]
     kinds: dict[str, int] = {}
     for row in failures:
         kinds[row["error"]] = kinds.get(row["error"], 0) + 1
     first = failures[0]["error_message"] or "" if failures else ""
-    return RunResult(run_dir, len(rows) if search else len(plan.jobs), stats, wall_s, interrupted, kinds, first)
+    return RunResult(run_dir, len(rows) if search else len(plan.jobs), stats, wall_s, interrupted, kinds, first,
+                     len(repaired), repaired[0] if repaired else "")  # fmt: skip
+
+
+def repair_warning(count: int, first: str) -> str:
+    """The run's warning about answers kept with a repair (summary.json, the report, the CLI).
+
+    >>> repair_warning(2, "text: 1 invalid code point replaced by U+FFFD")
+    "2 answers were kept with a repair (first: text: 1 invalid code point replaced by U+FFFD); their rows' `repairs` says what changed"
+    """
+    return f"{count} answer{'s were' if count > 1 else ' was'} kept with a repair (first: {first}); their rows' `repairs` says what changed"
 
 
 class TargetServer:

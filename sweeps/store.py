@@ -22,7 +22,7 @@ from hfsweep.core.records import COMPLETIONS_JSONL, FIELDS, CompletionRecord, fi
 
 # The parts of a record that belong to the completion itself, not to the run that asked for it.
 CACHED_FIELDS = ("text", "finish_reason", "prompt_tokens", "completion_tokens", "logprob_sum", "logprob_tokens",
-                 "latency_s", "total_s", "retries", "finished_at", "request_params")
+                 "latency_s", "total_s", "retries", "finished_at", "request_params", "repairs")
 
 
 def cache_root() -> Path:

@@ -47,6 +47,8 @@ class CompletionRecord:
     last failed one); ``total_s`` includes every attempt and the backoff between them.
     ``logprob_sum`` / ``logprob_tokens``: the generated tokens' log-probabilities under the
     model's raw distribution, summed, and how many there were (null where the target gives none).
+    ``repairs``: what hfsweep changed in the server's answer to keep it (text with invalid code
+    points replaced, a token count no record can hold set to null); null when kept as sent.
     """
 
     run_id: str
@@ -84,6 +86,7 @@ class CompletionRecord:
     cached: bool
     started_at: str
     finished_at: str
+    repairs: str | None = None
     schema_version: int = SCHEMA_VERSION
 
 
