@@ -1,19 +1,21 @@
 """hfsweep's command line: parse, call the same functions tests call, print, exit.
 
 A user error (``hfsweep.core.errors.HfsweepError`` and its subclasses) prints one line and
-exits 2. Anything else is a bug and keeps its traceback. A run whose every request
-failed exits 1.
+exits 2, and so does a filesystem error (an ``OSError`` on a path: read-only, full, a file
+where a directory belongs), with the command's fix. Anything else is a bug and keeps its
+traceback. A run whose every request failed exits 1. SIGTERM ends a run as Ctrl-C does.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 from hfsweep.core.errors import HfsweepError
 from hfsweep.multirun import failed_jobs, multirun, report_options
-from hfsweep.pipeline import report, run_overrides, score, validate
+from hfsweep.pipeline import report, restore_runs, run_overrides, score, validate
 from hfsweep.reports import build_report, verdict
 from hfsweep.reports.build import files_dir
 from hfsweep.reports.export import export
@@ -25,7 +27,15 @@ from hfsweep.sweeps.plan import resolve_target
 from hfsweep.sweeps.probe import hidden_defaults, probe
 from hfsweep.sweeps.runner import repair_warning
 from hfsweep.sweeps.servers import GENERIC
+from hfsweep.sweeps.store import check_writable_dir
 
+# what to do about a filesystem error, by command (the path comes with the error)
+STORAGE_FIX = {
+    "run": "check that out_dir (or --run-dir) and the cache (runner.cache_path) are writable directories",
+    "score": "scoring writes scores.parquet into the run directory: make it writable",
+    "report": "choose a writable place with --out PATH",
+    "export": "choose a writable place with --out PATH",
+}
 USAGE_OVERRIDES = "Hydra overrides, e.g. model=gemma3 sweep=decoding 'sweep.grid.temperature=[0,0.7,1.2]' samples=3"
 
 
@@ -61,8 +71,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     finished = run_overrides(args.overrides, args.run_dir)
     result, run_dir, report_path = finished.result, finished.run_dir, finished.report
     stats = result.stats
+    done = f"{result.finished} of {result.requests}" if result.interrupted else f"{result.requests}"
     print(
-        f"{result.requests} completions ({stats.cache_hits} from cache, {stats.sent} requests sent, "
+        f"{done} completions ({stats.cache_hits} from cache, {stats.sent} requests sent, "
         f"{stats.retries} retries, {stats.errors} errors) in {result.wall_s:.1f} s"
     )
     if result.failed:
@@ -102,19 +113,38 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def restored(paths: list[str]) -> list[Path]:
+    """``paths`` as paths, each run under them readable (a missing or truncated parquet rebuilt
+    from the run's jsonl, said on stderr)."""
+    for note in restore_runs([Path(p) for p in paths]):
+        print(f"note: {note}", file=sys.stderr)
+    return [Path(p) for p in paths]
+
+
+def writable_out(out: str | None) -> Path | None:
+    """``--out`` as a path whose directory can be written (checked before the work)."""
+    if out is None:
+        return None
+    check_writable_dir(Path(out).parent, f"--out {out}: its directory", "choose a writable place with --out PATH")
+    return Path(out)
+
+
 def cmd_score(args: argparse.Namespace) -> int:
-    counts = score(Path(args.run_dir), args.evaluators.split(",") if args.evaluators else None)
+    run_dir = restored([args.run_dir])[0]
+    if run_dir.is_dir():
+        check_writable_dir(run_dir, "the run directory", STORAGE_FIX["score"])
+    counts = score(run_dir, args.evaluators.split(",") if args.evaluators else None)
     print(f"scored {args.run_dir}: {counts}")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    print_report(build_report([Path(p) for p in args.run_dirs], Path(args.out) if args.out else None))
+    print_report(build_report(restored(args.run_dirs), writable_out(args.out)))
     return 0
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    print(sample_size([Path(p) for p in args.run_dirs], args.metric, args.difference, alpha=args.alpha, power=args.power))
+    print(sample_size(restored(args.run_dirs), args.metric, args.difference, alpha=args.alpha, power=args.power))
     return 0
 
 
@@ -131,7 +161,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"exported {done.cells} cells ({done.created} new) to MLflow at {done.tracking_uri}, experiment {done.experiment!r}, "
               f"parent run {done.parent_run_id}")  # fmt: skip
         return 0
-    path, rows = export(Path(args.run_dir), args.format, Path(args.out) if args.out else None)
+    path, rows = export(restored([args.run_dir])[0], args.format, writable_out(args.out))
     print(f"exported {rows} completions with their scores: {path}")
     return 0
 
@@ -189,16 +219,32 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def terminated(signum, frame) -> None:
+    """SIGTERM: stop as Ctrl-C does (finished completions kept, counts and summary.json true)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        raise KeyboardInterrupt
+    signal.raise_signal(signal.SIGINT)  # asyncio's own Ctrl-C handling when a run is sending, else KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, terminated)
     try:
         return args.func(args)
     except HfsweepError as error:
         print(f"hfsweep: {error.prefix}{error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        if error.filename is None:  # not about a path: a bug, with its traceback
+            raise
+        fix = STORAGE_FIX.get(args.command, "check the path and its permissions")
+        print(f"hfsweep: {error.filename}: {error.strerror or error}: {fix}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("hfsweep: interrupted", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

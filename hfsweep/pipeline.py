@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from hfsweep.core import records
+from hfsweep.core.errors import StorageError
 from hfsweep.core.report_options import ReportOptions
 from hfsweep.evaluators.scoring import score_run
 from hfsweep.reports import build_report
@@ -18,6 +19,7 @@ from hfsweep.sweeps.config import Config
 from hfsweep.sweeps.judge import judge_run, merge_scores
 from hfsweep.sweeps.plan import check_target, make_plan, objective_metric, resolve_target
 from hfsweep.sweeps.runner import RunResult, run_sweep
+from hfsweep.sweeps.store import RUN_DIR_FIX, check_cache, check_writable_dir, default_cache_path, parquet_problem, rebuild_parquet
 
 
 def validate(overrides: list[str]) -> list[str]:
@@ -54,9 +56,25 @@ def validate(overrides: list[str]) -> list[str]:
         bound = " and ".join(c for c in caps if c) or "no budget: at most the full grid"
         out.append(f"search: {search.strategy} for {config.objective.goal} {objective_metric(plan)}; budget: {bound}")
     out += [f"warning: {warning}" for warning in plan.warnings]
+    out.append(storage(config))
     out.append(f"{len(plan.cells)} cells x {len(plan.prompts)} prompts x {config.samples} samples = {len(plan.jobs)} requests; "
                f"at most {plan.token_budget} completion tokens. Nothing was sent.")
     return out
+
+
+def storage(config: Config, run_dir: Path | None = None) -> str:
+    """Check that a run can write its directory (``run_dir``, else a new one under ``out_dir``)
+    and the cache, creating nothing (StorageError otherwise); say where they are."""
+    if run_dir is None:
+        check_writable_dir(config.out_dir, "out_dir", RUN_DIR_FIX)
+    else:
+        check_writable_dir(run_dir, "--run-dir", RUN_DIR_FIX)
+    where = f"run directories under {config.out_dir}" if run_dir is None else f"the run directory {run_dir}"
+    if not config.runner.cache:
+        return f"writes: {where} (writable); no cache (runner.cache=false)"
+    cache = config.runner.cache_path or default_cache_path()
+    check_cache(cache)
+    return f"writes: {where}, the cache {cache} (both writable)"
 
 
 def new_run_dir(config: Config) -> Path:
@@ -68,6 +86,29 @@ def new_run_dir(config: Config) -> Path:
         n += 1
         run_dir = base / f"{stem}-{n}"
     return run_dir
+
+
+def restore_runs(paths: list[Path]) -> list[str]:
+    """Make every run directory at or under ``paths`` readable, and say what was done: a
+    ``completions.parquet`` that is missing (a run killed before its end) or unreadable
+    (truncated, empty) is rebuilt from the run's ``completions.jsonl``, which holds every
+    finished completion. An unreadable one with no jsonl to rebuild it from is a StorageError."""
+    notes = []
+    for path in map(Path, paths):
+        found = {f.parent for name in (records.COMPLETIONS, records.COMPLETIONS_JSONL) for f in path.rglob(name)} if path.is_dir() else set()
+        for run_dir in sorted(found):
+            parquet = run_dir / records.COMPLETIONS
+            problem = parquet_problem(parquet)
+            if problem is None:
+                continue
+            if not (run_dir / records.COMPLETIONS_JSONL).is_file():
+                raise StorageError(f"{parquet} cannot be read ({problem}) and {run_dir} has no {records.COMPLETIONS_JSONL} to "
+                                   f"rebuild it from: run the same `hfsweep run` again with --run-dir {run_dir}: it is rebuilt "
+                                   "from the cache, nothing is sent again")  # fmt: skip
+            rows = rebuild_parquet(run_dir)
+            notes.append(f"{parquet} was {'missing' if problem == 'missing' else f'unreadable ({problem})'}: "
+                         f"rebuilt from {records.COMPLETIONS_JSONL} ({rows} completions)")  # fmt: skip
+    return notes
 
 
 def score(run_dir: Path, names: list[str] | None = None) -> dict:
@@ -121,6 +162,7 @@ def run_overrides(overrides: list[str], run_dir: str | Path | None = None) -> Fi
     """Compose the config from Hydra overrides, then :func:`run_score_report` into ``run_dir``
     (default: :func:`new_run_dir`): ``hfsweep run`` and ``hfsweep.run()`` both call this."""
     config, mapping = compose_config(overrides)
+    storage(config, Path(run_dir) if run_dir else None)
     path = Path(run_dir) if run_dir else new_run_dir(config)
     result, report = run_score_report(config, mapping, path)
     return Finished(path, result, report)

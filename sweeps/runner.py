@@ -29,7 +29,7 @@ from hfsweep.sweeps.plan import Job, Plan, check_target, make_plan, resolve_targ
 from hfsweep.sweeps.probe import recorded_hidden_defaults
 from hfsweep.sweeps.prompts import write_prompts_file
 from hfsweep.sweeps.search import run_search
-from hfsweep.sweeps.store import Cache, RunWriter, default_cache_path, read_jsonl, write_parquet
+from hfsweep.sweeps.store import RUN_DIR_FIX, Cache, RunWriter, check_writable_dir, default_cache_path, read_jsonl, write_parquet
 
 
 class AdaptiveLimit:
@@ -110,7 +110,7 @@ def _record(run_id: str, job: Job, completion: Completion | None, failure: Reque
 class Pool:
     """Sends the jobs of one target with bounded, adaptive concurrency and retries."""
     def __init__(self, plan: Plan, backend: Backend, run_id: str, writer: RunWriter, cache: Cache | None, concurrency: int,
-                 secret: str | None = None):  # fmt: skip
+                 secret: str | None = None, stats: Stats | None = None):  # fmt: skip
         self.plan = plan
         self.secret = secret
         self.settings = plan.config.runner
@@ -119,7 +119,8 @@ class Pool:
         self.writer = writer
         self.cache = cache
         self.limit = AdaptiveLimit(concurrency)
-        self.stats = Stats(min_limit=concurrency)
+        self.stats = stats or Stats()  # counted in place: an interrupted run still knows what it sent
+        self.stats.min_limit = concurrency
         self.progress = None
 
     async def run(self, jobs: list[Job]) -> None:
@@ -203,6 +204,7 @@ class RunResult:
     first_error: str = ""  # the first error row's server message
     repaired: int = 0  # completions kept with a repair (their `repairs` says what changed)
     first_repair: str = ""
+    finished: int = 0  # completions recorded (fewer than `requests` when interrupted)
 
     @property
     def errors(self) -> int:
@@ -234,6 +236,7 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     Every record is committed as it finishes. ``resolved`` is the composed config written to
     ``config.yaml`` (it never holds a token: tokens come from the environment only).
     """
+    check_writable_dir(run_dir, "the run directory", RUN_DIR_FIX)
     resolved, server = resolve_target(config)
     plan = make_plan(resolved)
     plan.server = server.as_dict() if server is not None else None
@@ -266,7 +269,7 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
         kinds[row["error"]] = kinds.get(row["error"], 0) + 1
     first = failures[0]["error_message"] or "" if failures else ""
     return RunResult(run_dir, len(rows) if search else len(plan.jobs), stats, wall_s, interrupted, kinds, first,
-                     len(repaired), repaired[0] if repaired else "")  # fmt: skip
+                     len(repaired), repaired[0] if repaired else "", len(rows))  # fmt: skip
 
 
 def repair_warning(count: int, first: str) -> str:
@@ -359,8 +362,7 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
     concurrency = plan.config.runner.concurrency or default_concurrency
     token = resolve_token(target)
     backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat)
-    pool = Pool(plan, backend, run_id, writer, cache, concurrency, secret=token)
-    pool.stats.cache_hits = stats.cache_hits
+    pool = Pool(plan, backend, run_id, writer, cache, concurrency, secret=token, stats=stats)
     try:
         await pool.run(jobs)
     finally:

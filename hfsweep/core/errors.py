@@ -25,6 +25,11 @@ class TargetError(HfsweepError):
     """A model target cannot be used: unreachable endpoint, missing server binary, bad token."""
 
 
+class StorageError(HfsweepError):
+    """A file or directory hfsweep must read or write cannot be used (read-only, a file where a
+    directory belongs, corrupt): the message names the path and the fix."""
+
+
 class RunFailedError(HfsweepError):
     """Every request of a run failed (raised by ``hfsweep.run``; the CLI prints it and exits 1)."""
 
