@@ -13,7 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
-from hfsweep.core.errors import HfsweepError
+from hfsweep.core.errors import CostError, HfsweepError
 from hfsweep.multirun import failed_jobs, multirun, report_options
 from hfsweep.pipeline import report, restore_runs, run_overrides, score, validate
 from hfsweep.reports import build_report, verdict
@@ -64,11 +64,31 @@ def cmd_multirun(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+NO_BRAKE = ["runner.max_requests=null", "runner.max_tokens_total=null"]  # what --yes means
+
+
+def confirmed(error: CostError) -> bool:
+    """On a terminal, ask whether to send what the brake stopped; elsewhere, no."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return False
+    print(f"hfsweep: {error}", file=sys.stderr)
+    print(f"Send {error.requests:,} requests? [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.yes:
+        args.overrides = [*args.overrides, *NO_BRAKE]
     if args.multirun:
         return cmd_multirun(args)
 
-    finished = run_overrides(args.overrides, args.run_dir)
+    try:
+        finished = run_overrides(args.overrides, args.run_dir)
+    except CostError as error:
+        if not confirmed(error):
+            raise
+        args.overrides = [*args.overrides, *NO_BRAKE]
+        finished = run_overrides(args.overrides, args.run_dir)
     result, run_dir, report_path = finished.result, finished.run_dir, finished.report
     stats = result.stats
     done = f"{result.finished} of {result.requests}" if result.interrupted else f"{result.requests}"
@@ -173,6 +193,8 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a sweep, score it and write the report")
     run.add_argument("--run-dir", help="write into this directory (default: a new one under out_dir)")
     run.add_argument("-m", "--multirun", action="store_true", help="Hydra multirun: one job per value of comma-separated overrides")
+    run.add_argument("--yes", action="store_true", help="send a run above runner.max_requests or runner.max_tokens_total "
+                     "without asking (same as setting both to null)")  # fmt: skip
     run.add_argument("overrides", nargs="*", help=USAGE_OVERRIDES)
     run.set_defaults(func=cmd_run)
 

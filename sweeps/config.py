@@ -115,6 +115,10 @@ class Runner:
     cache_path: Optional[str] = None  # null = ~/.cache/hfsweep/completions.sqlite (or $HFSWEEP_CACHE_DIR)
     refresh: bool = False  # send every request again and overwrite the cache
     allow_ignored: bool = False  # run a sweep over a parameter the target ignores (marked in the report)
+    # the brake on cost: a run that would send more requests, or whose bound on completion tokens is
+    # higher, stops before sending (`hfsweep run --yes` lifts both)
+    max_requests: Optional[int] = spec(20000, accepted="an integer >= 1 (null = no brake)", low=1)
+    max_tokens_total: Optional[int] = spec(10_000_000, accepted="an integer >= 1 (null = no brake)", low=1)
     progress: bool = True
 
 

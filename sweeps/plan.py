@@ -20,6 +20,7 @@ from hfsweep import evaluators
 from hfsweep.core.errors import ConfigError, TargetError
 from hfsweep.core.objective import Constraint, default_metric
 from hfsweep.sweeps.backends import LOCAL_TOKEN, Request
+from hfsweep.sweeps.brake import check_cost
 from hfsweep.sweeps.capabilities import capability_for
 from hfsweep.sweeps.config import Config, ModelTarget
 from hfsweep.sweeps.detect import detect
@@ -59,6 +60,7 @@ def make_plan(config: Config) -> Plan:
     """Expand the config into every request, and check the sweep against the target's capabilities."""
     cells = expand_cells(config)
     prompts = load_prompts(config.prompts)
+    check_cost(config, cells, len(prompts))  # before the requests are made: samples=100000 stops here
     capability = capability_for(config.model, config.compat)  # refuses a mode the target's kind has no route for
     _check_evaluators(config.evaluators)
     _check_objective(config)

@@ -70,7 +70,7 @@ def integer_keys(cls=Config, prefix="") -> list[str]:
 
 
 def test_the_schema_has_integers_to_check():
-    assert {"sampling.top_k", "samples", "model.slots", "report.seed",
+    assert {"sampling.top_k", "samples", "model.slots", "runner.max_requests", "report.seed",
             "search.budget.tokens"} <= set(integer_keys())  # fmt: skip
 
 

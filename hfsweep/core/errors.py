@@ -30,6 +30,14 @@ class StorageError(HfsweepError):
     directory belongs, corrupt): the message names the path and the fix."""
 
 
+class CostError(HfsweepError):
+    """A run would send more requests than ``runner.max_requests`` allows: nothing was sent."""
+
+    def __init__(self, message: str, requests: int):
+        super().__init__(message)
+        self.requests = requests  # what the run would send
+
+
 class RunFailedError(HfsweepError):
     """Every request of a run failed (raised by ``hfsweep.run``; the CLI prints it and exits 1)."""
 
