@@ -92,22 +92,35 @@ def restore_runs(paths: list[Path]) -> list[str]:
     """Make every run directory at or under ``paths`` readable, and say what was done: a
     ``completions.parquet`` that is missing (a run killed before its end) or unreadable
     (truncated, empty) is rebuilt from the run's ``completions.jsonl``, which holds every
-    finished completion. An unreadable one with no jsonl to rebuild it from is a StorageError."""
+    finished completion; unreadable scores are removed, to be scored again. An unreadable
+    ``completions.parquet`` with no jsonl to rebuild it from is a StorageError."""
     notes = []
     for path in map(Path, paths):
         found = {f.parent for name in (records.COMPLETIONS, records.COMPLETIONS_JSONL) for f in path.rglob(name)} if path.is_dir() else set()
         for run_dir in sorted(found):
-            parquet = run_dir / records.COMPLETIONS
-            problem = parquet_problem(parquet)
-            if problem is None:
-                continue
-            if not (run_dir / records.COMPLETIONS_JSONL).is_file():
-                raise StorageError(f"{parquet} cannot be read ({problem}) and {run_dir} has no {records.COMPLETIONS_JSONL} to "
-                                   f"rebuild it from: run the same `hfsweep run` again with --run-dir {run_dir}: it is rebuilt "
-                                   "from the cache, nothing is sent again")  # fmt: skip
-            rows = rebuild_parquet(run_dir)
-            notes.append(f"{parquet} was {'missing' if problem == 'missing' else f'unreadable ({problem})'}: "
-                         f"rebuilt from {records.COMPLETIONS_JSONL} ({rows} completions)")  # fmt: skip
+            notes += _restore(run_dir)
+    return notes
+
+
+def _restore(run_dir: Path) -> list[str]:
+    notes = []
+    parquet = run_dir / records.COMPLETIONS
+    problem = parquet_problem(parquet)
+    if problem is not None:
+        if not (run_dir / records.COMPLETIONS_JSONL).is_file():
+            raise StorageError(f"{parquet} cannot be read ({problem}) and {run_dir} has no {records.COMPLETIONS_JSONL} to "
+                               f"rebuild it from: run the same `hfsweep run` again with --run-dir {run_dir}: it is rebuilt "
+                               "from the cache, nothing is sent again")  # fmt: skip
+        rows = rebuild_parquet(run_dir)
+        notes.append(f"{parquet} was {'missing' if problem == 'missing' else f'unreadable ({problem})'}: "
+                     f"rebuilt from {records.COMPLETIONS_JSONL} ({rows} completions)")  # fmt: skip
+    scores = [run_dir / name for name in (records.SCORES, records.GROUP_SCORES)]
+    broken = [path for path in scores if path.exists() and parquet_problem(path) is not None]
+    if problem is not None or broken:  # scores of other rows, or unreadable: scored again
+        for path in scores:
+            path.unlink(missing_ok=True)
+        if broken:
+            notes.append(f"{broken[0]} was unreadable: the run is scored again")
     return notes
 
 

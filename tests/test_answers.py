@@ -21,7 +21,10 @@ from tests.servers.fault_server import Rule
 from tests.sweep_helpers import QUIET, SCORE_LIGHT, endpoint
 
 HUGE = 10**20
-CONTENT = {"chat": "choices.0.message.content", "text": "choices.0.text"}
+# how each route of the fault server is reached, and where its answer holds the completion's text
+TARGETS = {"chat": {"mode": "chat"}, "text": {"mode": "text"}, "tgi": {"mode": "text", "server": "tgi"}}
+CONTENT = {"chat": "choices.0.message.content", "text": "choices.0.text", "tgi": "generated_text"}
+ODD = {"chat": {"seed": 1}, "text": {"seed": 1}, "tgi": {"parameters.seed": 1}}  # the requests of sample 1
 
 
 def one_line(result) -> str:
@@ -33,7 +36,7 @@ def one_line(result) -> str:
 
 
 def run(run_dir, url, *extra, mode="chat"):
-    return run_cli(["run", "--run-dir", str(run_dir), *QUIET, *SCORE_LIGHT, *endpoint(url, mode=mode),
+    return run_cli(["run", "--run-dir", str(run_dir), *QUIET, *SCORE_LIGHT, *endpoint(url, **TARGETS[mode]),
                     "prompts.limit=2", "samples=2", *extra])  # fmt: skip
 
 
@@ -122,17 +125,19 @@ def test_a_cache_entry_an_older_hfsweep_poisoned_is_repaired_on_replay(tmp_path,
 
 def raw_answer(mode: str, text: bytes) -> bytes:
     """A whole 200 answer with ``text`` as its completion, bytes as they are (invalid UTF-8 allowed)."""
+    if mode == "tgi":
+        return b'{"generated_text": "%s", "details": {"finish_reason": "eos_token", "generated_tokens": 3}}' % text
     choice = b'"message": {"role": "assistant", "content": "%s"}' if mode == "chat" else b'"text": "%s"'
     return b'{"choices": [{"index": 0, ' + choice % text + b', "finish_reason": "stop"}], "usage": {"completion_tokens": 3}}'
 
 
-@pytest.mark.parametrize("mode", ["chat", "text"])
+@pytest.mark.parametrize("mode", list(TARGETS))
 @pytest.mark.parametrize("bad", ["surrogate", "bytes"])
 def test_text_with_bad_code_points_is_kept_repaired_and_the_row_says_so(tmp_path, fault_server, mode, bad):
     if bad == "surrogate":  # a lone surrogate, as its JSON escape
-        rule = Rule(status=200, patch={CONTENT[mode]: "bad \udcff end"}, match={"seed": 1})
+        rule = Rule(status=200, patch={CONTENT[mode]: "bad \udcff end"}, match=ODD[mode])
     else:  # invalid UTF-8 bytes in the body
-        rule = Rule(status=200, body=raw_answer(mode, b"bad \xff\xfe end"), match={"seed": 1})
+        rule = Rule(status=200, body=raw_answer(mode, b"bad \xff\xfe end"), match=ODD[mode])
     fault_server.configure(rules=[rule])
     result = run(tmp_path / "run", fault_server.url, mode=mode)
     assert result.returncode == 0, result.stderr
@@ -155,9 +160,9 @@ def test_text_with_bad_code_points_is_kept_repaired_and_the_row_says_so(tmp_path
 HTML = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1>" + "x" * 200 + "</body></html>"
 
 
-@pytest.mark.parametrize("mode", ["chat", "text"])
+@pytest.mark.parametrize("mode", list(TARGETS))
 def test_an_html_page_in_a_200_is_a_malformed_row_tried_twice(tmp_path, fault_server, mode):
-    fault_server.configure(rules=[Rule(status=200, body=HTML, content_type="text/html; charset=utf-8", match={"seed": 1})])
+    fault_server.configure(rules=[Rule(status=200, body=HTML, content_type="text/html; charset=utf-8", match=ODD[mode])])
     result = run(tmp_path / "run", fault_server.url, mode=mode)
     assert result.returncode == 0, result.stderr
     frame = completions(tmp_path / "run")
@@ -182,9 +187,10 @@ def test_an_answer_with_no_choices_is_named_as_such(tmp_path, fault_server, mode
     assert fault_server.stats["generation_requests"] == 6
 
 
-def test_a_body_that_is_json_but_not_an_object_is_malformed_not_a_crash(tmp_path, fault_server):
-    fault_server.configure(rules=[Rule(status=200, body="[1, 2, 3]", match={"seed": 1})])
-    result = run(tmp_path / "run", fault_server.url)
+@pytest.mark.parametrize("mode", list(TARGETS))
+def test_a_body_that_is_json_but_not_an_object_is_malformed_not_a_crash(tmp_path, fault_server, mode):
+    fault_server.configure(rules=[Rule(status=200, body="[1, 2, 3]", match=ODD[mode])])
+    result = run(tmp_path / "run", fault_server.url, mode=mode)
     assert result.returncode == 0, result.stderr
     odd = completions(tmp_path / "run").query("seed == 1")
     assert (odd["error"] == "malformed").all() and odd["error_message"].str.contains("'[1, 2, 3]'", regex=False).all()

@@ -181,6 +181,14 @@ def test_a_broken_parquet_is_rebuilt_from_the_jsonl(finished_run, tmp_path, comm
     assert len(pd.read_parquet(finished_run / "completions.parquet")) == 2
 
 
+def test_unreadable_scores_are_scored_again(finished_run, tmp_path):
+    broken(finished_run / "scores.parquet", "truncated")
+    result = run_cli(COMMANDS["report"](finished_run, tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert f"note: {finished_run / 'scores.parquet'} was unreadable: the run is scored again" in result.stderr
+    assert len(pd.read_parquet(finished_run / "scores.parquet")) == 2
+
+
 def test_a_broken_parquet_with_no_jsonl_says_how_to_rebuild_it_and_that_is_true(finished_run, tmp_path, fault_server):
     broken(finished_run / "completions.parquet", "truncated")
     (finished_run / "completions.jsonl").unlink()
