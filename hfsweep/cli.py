@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import threading
 from pathlib import Path
 
 from hfsweep.core.errors import CostError, HfsweepError
@@ -250,7 +251,8 @@ def terminated(signum, frame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    previous = signal.signal(signal.SIGTERM, terminated)
+    main_thread = threading.current_thread() is threading.main_thread()  # only it can take a signal
+    previous = signal.signal(signal.SIGTERM, terminated) if main_thread else None
     try:
         return args.func(args)
     except HfsweepError as error:
@@ -266,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
         print("hfsweep: interrupted", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
