@@ -1,16 +1,19 @@
 """hfsweep's command line: parse, call the same functions tests call, print, exit.
 
 A user error (``hfsweep.core.errors.HfsweepError`` and its subclasses) prints one line and
-exits 2. Anything else is a bug and keeps its traceback. A run whose every request
-failed exits 1.
+exits 2. Anything else is a bug and keeps its traceback (exit 1). A run whose every request
+failed exits 1. Everything printed, tracebacks included, passes through
+:class:`hfsweep.core.secrets.RedactingStream`: no known secret reaches the terminal.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
+from hfsweep.core import secrets
 from hfsweep.core.errors import HfsweepError
 from hfsweep.multirun import failed_jobs, multirun, report_options
 from hfsweep.pipeline import new_run_dir, run_score_report, score, validate
@@ -178,8 +181,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = secrets.RedactingStream(sys.stdout), secrets.RedactingStream(sys.stderr)
     try:
+        args = parser().parse_args(argv)
         return args.func(args)
     except HfsweepError as error:
         print(f"hfsweep: {error.prefix}{error}", file=sys.stderr)
@@ -187,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hfsweep: interrupted", file=sys.stderr)
         return 130
+    except Exception:  # noqa: BLE001 - a bug: its traceback, scrubbed like everything else printed
+        sys.stderr.write(traceback.format_exc())
+        return 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = streams
 
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@ answer is recognised and read) is its entry in sweeps/servers.py; the probes are
 ``/version``, llama-cpp-python's ``/openapi.json``). Defaults: the sampler keys only
 (``SAMPLER_KEYS`` in sweeps/servers.py).
 
+The GETs go through :func:`hfsweep.sweeps.credentials.http_client`: the credential (if the
+target gets one) on the endpoint's origin only, never on a redirect elsewhere.
+
 Nothing answering: the kind is ``unknown`` and the sweep must not assume anything about the
 server's own sampler defaults (``hfsweep probe`` measures them).
 """
@@ -15,11 +18,13 @@ server's own sampler defaults (``hfsweep probe`` measures them).
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
+
+from hfsweep.sweeps.credentials import http_client
 from hfsweep.sweeps.servers import DETECTION_ORDER, KINDS
 
 
@@ -32,19 +37,27 @@ class ServerInfo:
     version: str | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
     chat_template: str | None = None
+    sent: tuple[str, ...] = ()  # the URLs detection sent a GET to (for validate; not part of as_dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "version": self.version, "defaults": self.defaults, "chat_template": self.chat_template}
 
 
-def _get_json(url: str, token: str | None, timeout_s: float) -> Any:
-    request = urllib.request.Request(url, headers={"authorization": f"Bearer {token}"} if token else {})
+def _get_json(client: httpx2.Client, url: str, timeout_s: float) -> Any:
+    """The JSON a GET answers with 200, or None: any other status, no JSON, more than 2 MB, or
+    not all there within ``timeout_s`` (a server that trickles its bytes is given up on)."""
+    deadline = time.monotonic() + timeout_s
+    body = b""
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            if response.status != 200:
+        with client.stream("GET", url) as response:
+            if response.status_code != 200:
                 return None
-            return json.loads(response.read(2_000_000) or b"null")
-    except (urllib.error.URLError, OSError, ValueError):
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > 2_000_000 or time.monotonic() > deadline:
+                    return None
+        return json.loads(body) if body else None
+    except (httpx2.HTTPError, OSError, ValueError):
         return None
 
 
@@ -53,9 +66,12 @@ def detect(endpoint: str, token: str | None = None, timeout_s: float = 3.0) -> S
     base = endpoint.rstrip("/")
     if base.endswith("/v1"):
         base = base[:-3]
-    for name in DETECTION_ORDER:
-        probe = KINDS[name].probe
-        answer = _get_json(f"{base}{probe.path}", token, timeout_s)
-        if probe.matches(answer):
-            return ServerInfo(name, probe.version(answer), probe.defaults(answer), probe.chat_template(answer))
-    return ServerInfo("unknown")
+    sent: list[str] = []
+    with http_client(base, token, timeout_s) as client:
+        for name in DETECTION_ORDER:
+            probe = KINDS[name].probe
+            sent.append(f"{base}{probe.path}")
+            answer = _get_json(client, sent[-1], timeout_s)
+            if probe.matches(answer):
+                return ServerInfo(name, probe.version(answer), probe.defaults(answer), probe.chat_template(answer), tuple(sent))
+    return ServerInfo("unknown", sent=tuple(sent))

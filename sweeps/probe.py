@@ -14,8 +14,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from hfsweep.core.errors import CredentialError, TargetError
 from hfsweep.sweeps.backends import Request, RequestFailure, make_backend
 from hfsweep.sweeps.config import Config
+from hfsweep.sweeps.credentials import refused
 from hfsweep.sweeps.embedded import LlamaServer
 from hfsweep.sweeps.grid import stable_hash
 from hfsweep.sweeps.plan import check_target, make_plan, resolve_token
@@ -54,7 +56,7 @@ async def _probe(config: Config, base_url: str | None, prompts: list[str]) -> tu
     system = config.model.system_prompt
 
     async def texts(params: dict) -> list[str]:
-        return list(await asyncio.gather(*(_complete(backend, Request(p, params, system)) for p in prompts)))
+        return await _gather(_complete(backend, Request(p, params, system), config.runner.timeout_s) for p in prompts)
 
     try:
         reference = await texts(base)
@@ -65,13 +67,25 @@ async def _probe(config: Config, base_url: str | None, prompts: list[str]) -> tu
             try:
                 moved = await texts({**base, name: value})
             except RequestFailure as failure:
+                if failure.status in (401, 403):
+                    raise
                 results.append(ProbeResult(name, value, 0, len(prompts), expected, f"{failure.kind} {failure.message[:120]}"))
                 continue
             changed = sum(a != b for a, b in zip(reference, moved))
             results.append(ProbeResult(name, value, changed, len(prompts), expected))
         return deterministic, results
+    except RequestFailure as failure:
+        raise _failed(config, failure, "the probe") from None
     finally:
         await backend.close()
+
+
+def _failed(config: Config, failure: RequestFailure, what: str) -> TargetError:
+    """A request of the probe that failed, as the one-line error the CLI prints (a 401 or 403
+    says which credential was refused, or that none was sent)."""
+    if failure.status in (401, 403):
+        return refused(config.model, failure.status, failure.message)
+    return TargetError(f"{what} could not run: {config.model.id} answered {failure.kind} ({failure.message[:200]})")
 
 
 async def _hidden_defaults(config: Config, base_url: str | None, prompts: list[str]) -> dict[str, int]:
@@ -84,7 +98,8 @@ async def _hidden_defaults(config: Config, base_url: str | None, prompts: list[s
     async def texts(capability: Capability) -> list[str]:
         backend = make_backend(config.model, capability, base_url, token, config.runner.timeout_s)
         try:
-            return list(await asyncio.gather(*(_complete(backend, Request(p, params, config.model.system_prompt)) for p in prompts)))
+            requests = (Request(p, params, config.model.system_prompt) for p in prompts)
+            return await _gather(_complete(backend, request, config.runner.timeout_s) for request in requests)
         finally:
             await backend.close()
 
@@ -94,15 +109,21 @@ async def _hidden_defaults(config: Config, base_url: str | None, prompts: list[s
         sent = Capability("probe", ALL) if name == "top_k" else Capability("probe", NO_TOP_K, neutral={name: value})
         try:
             found[name] = sum(a != b for a, b in zip(omitted, await texts(sent)))
-        except RequestFailure:
+        except RequestFailure as failure:
+            if failure.status in (401, 403):
+                raise
             found[name] = 0  # a sampler the server refuses is not one it applies
     return found
 
 
 def hidden_defaults(config: Config, prompt_count: int = 3) -> dict[str, int]:
-    """:func:`_hidden_defaults` against the config's endpoint (a handful of seeded requests)."""
+    """:func:`_hidden_defaults` against the config's endpoint (a handful of seeded requests).
+    A failed request is a :class:`TargetError` (a 401 or 403 says which credential was refused)."""
     prompts = [p.text for p in make_plan(config).prompts[:prompt_count]]
-    return asyncio.run(_hidden_defaults(config, config.model.endpoint, prompts))
+    try:
+        return asyncio.run(_hidden_defaults(config, config.model.endpoint, prompts))
+    except RequestFailure as failure:
+        raise _failed(config, failure, "the hidden-defaults check") from None
 
 
 def recorded_hidden_defaults(config: Config) -> str:
@@ -112,7 +133,12 @@ def recorded_hidden_defaults(config: Config) -> str:
     key = stable_hash(config.model.identity())
     known = json.loads(path.read_text()) if path.is_file() else {}
     if key not in known:
-        known[key] = hidden_defaults(config)
+        try:
+            known[key] = hidden_defaults(config)
+        except CredentialError:
+            raise  # a refused credential stops the run before it starts
+        except TargetError as error:
+            return f"the server was not identified, and the hidden-defaults check failed, so nothing is known of its own defaults: {error}"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(known, indent=1))
     applied = [name for name, changed in known[key].items() if changed]
@@ -122,8 +148,23 @@ def recorded_hidden_defaults(config: Config) -> str:
             "cells that leave them unset are shaped by the server; set model.server=KIND if it is one hfsweep knows")
 
 
-async def _complete(backend, request: Request) -> str:
-    return (await backend.complete(request)).text
+async def _gather(requests) -> list[str]:
+    """Every request's text; the first failure is raised once all have ended (none is left
+    running against a closed client)."""
+    done = await asyncio.gather(*requests, return_exceptions=True)
+    failed = next((result for result in done if isinstance(result, BaseException)), None)
+    if failed is not None:
+        raise failed
+    return list(done)
+
+
+async def _complete(backend, request: Request, timeout_s: float) -> str:
+    """One request's text, within ``timeout_s`` for the whole answer (a server that trickles its
+    bytes is a timeout, not a hang)."""
+    try:
+        return (await asyncio.wait_for(backend.complete(request), timeout_s)).text
+    except TimeoutError:
+        raise RequestFailure("timeout", f"no complete answer within runner.timeout_s = {timeout_s:g} s", retryable=True) from None
 
 
 def probe(config: Config, prompt_count: int = 3) -> tuple[bool, list[ProbeResult]]:

@@ -16,11 +16,11 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from hfsweep.core import records, summary
-from hfsweep.core.errors import TargetError
+from hfsweep.core import records, secrets, summary
 from hfsweep.core.records import CompletionRecord
-from hfsweep.sweeps.backends import LOCAL_TOKEN, Backend, Completion, RequestFailure, make_backend
+from hfsweep.sweeps.backends import Backend, Completion, RequestFailure, make_backend
 from hfsweep.sweeps.config import Config
+from hfsweep.sweeps.credentials import refused
 from hfsweep.sweeps.detect import detect
 from hfsweep.sweeps.embedded import LlamaServer
 from hfsweep.sweeps.grid import stable_hash
@@ -73,13 +73,6 @@ class Stats:
     min_limit: int = 0
 
 
-def _redact(text: str, secret: str | None) -> str:
-    """``text`` with the token cut out (a server may echo the Authorization header in an error)."""
-    if not secret or secret == LOCAL_TOKEN or not text:
-        return text
-    return text.replace(secret, "<token>")
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -107,10 +100,8 @@ def _record(run_id: str, job: Job, completion: Completion | None, failure: Reque
 
 class Pool:
     """Sends the jobs of one target with bounded, adaptive concurrency and retries."""
-    def __init__(self, plan: Plan, backend: Backend, run_id: str, writer: RunWriter, cache: Cache | None, concurrency: int,
-                 secret: str | None = None):  # fmt: skip
+    def __init__(self, plan: Plan, backend: Backend, run_id: str, writer: RunWriter, cache: Cache | None, concurrency: int):
         self.plan = plan
-        self.secret = secret
         self.settings = plan.config.runner
         self.backend = backend
         self.run_id = run_id
@@ -147,6 +138,22 @@ class Pool:
             self.stats.completed += 1
             self.progress.update(1)
 
+    async def _attempt(self, job: Job, deadline_left: float) -> Completion:
+        """One attempt, bounded as a whole (headers and body): ``runner.timeout_s``, or what is
+        left of ``runner.deadline_s`` if less. The client's own timeout is per read, so a server
+        that trickles its answer a byte at a time would otherwise hold the request for ever."""
+        bound = min(self.settings.timeout_s, deadline_left)
+        if bound <= 0:
+            raise RequestFailure("timeout", f"runner.deadline_s = {self.settings.deadline_s:g} s reached", retryable=False)
+        try:
+            return await asyncio.wait_for(self.backend.complete(job.request), bound)
+        except TimeoutError:
+            if bound < self.settings.timeout_s:
+                raise RequestFailure("timeout", f"no complete answer within runner.deadline_s = {self.settings.deadline_s:g} s "
+                                     "(retries included)", retryable=False) from None  # fmt: skip
+            raise RequestFailure("timeout", f"no complete answer within runner.timeout_s = {self.settings.timeout_s:g} s",
+                                 retryable=True) from None  # fmt: skip
+
     async def _send(self, job: Job) -> CompletionRecord:
         started_at, start = _now(), time.monotonic()
         retries, attempts = 0, 0
@@ -158,20 +165,17 @@ class Pool:
                 self.stats.sent += 1
                 attempt_start = time.monotonic()
                 try:
-                    completion = await self.backend.complete(job.request)
+                    completion = await self._attempt(job, deadline_left=self.settings.deadline_s - (attempt_start - start))
                 except RequestFailure as error:
                     failure = error
-                    failure.message = _redact(failure.message, self.secret)
+                    failure.message = secrets.redact(failure.message)  # a server may echo the Authorization header
             if failure is None:
                 await self.limit.succeeded()
                 now = time.monotonic()
                 return _record(self.run_id, job, completion, None, latency_s=now - attempt_start, total_s=now - start, retries=retries,
                                request_params=sent, cached=False, started_at=started_at, finished_at=_now())  # fmt: skip
             if failure.status in (401, 403) and self.stats.completed == 0:
-                raise TargetError(
-                    f"{self.plan.config.model.id} answered {failure.status} ({failure.message[:200]}): the token was refused. "
-                    "Set HF_TOKEN or run `hf auth login` with a token that can call this model."
-                )
+                raise refused(self.plan.config.model, failure.status, failure.message)
             if failure.status == 429:
                 self.limit.throttled()
                 self.stats.min_limit = min(self.stats.min_limit, self.limit.limit)
@@ -226,7 +230,7 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
 
     Finished completions come from the cache (unless ``runner.refresh``); the rest are sent.
     Every record is committed as it finishes. ``resolved`` is the composed config written to
-    ``config.yaml`` (it never holds a token: tokens come from the environment only).
+    ``config.yaml`` (scrubbed of every known secret, an interpolated ``${oc.env:HF_TOKEN}`` too).
     """
     resolved, server = resolve_target(config)
     plan = make_plan(resolved)
@@ -238,7 +242,8 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{stable_hash(str(run_dir.resolve()), 6)}"
     write_prompts_file(plan.prompts, run_dir)  # the prompts and their checks, for scoring
     if resolved is not None:
-        OmegaConf.save(OmegaConf.create(resolved), run_dir / records.CONFIG_FILE)
+        snapshot = OmegaConf.to_container(OmegaConf.create(resolved))
+        OmegaConf.save(OmegaConf.create(secrets.redact(snapshot)), run_dir / records.CONFIG_FILE)  # an interpolated secret too
     started_at = _now()
     search = None
     with TargetServer(plan) as target_server:  # an embedded server lives through every round of a search
@@ -340,7 +345,7 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
     concurrency = plan.config.runner.concurrency or default_concurrency
     token = resolve_token(target)
     backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat)
-    pool = Pool(plan, backend, run_id, writer, cache, concurrency, secret=token)
+    pool = Pool(plan, backend, run_id, writer, cache, concurrency)
     pool.stats.cache_hits = stats.cache_hits
     try:
         await pool.run(jobs)

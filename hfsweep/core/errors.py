@@ -25,6 +25,10 @@ class TargetError(HfsweepError):
     """A model target cannot be used: unreachable endpoint, missing server binary, bad token."""
 
 
+class CredentialError(TargetError):
+    """A server answered 401 or 403: the credential sent was refused, or it wants one and none was sent."""
+
+
 class RunSchemaError(HfsweepError, ValueError):
     """A run directory that cannot be read as a run of this schema (missing file, other version)."""
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hfsweep.core import records
+from hfsweep.core import records, secrets
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class RunSummary:
 
 
 def write(run_dir: Path, summary: RunSummary) -> None:
-    (Path(run_dir) / records.SUMMARY).write_text(json.dumps(dataclasses.asdict(summary), indent=2))
+    (Path(run_dir) / records.SUMMARY).write_text(json.dumps(secrets.redact(dataclasses.asdict(summary)), indent=2))
 
 
 def read(run_dir: Path) -> RunSummary | None:
