@@ -29,6 +29,14 @@ class CredentialError(TargetError):
     """A server answered 401 or 403: the credential sent was refused, or it wants one and none was sent."""
 
 
+class RunFailedError(HfsweepError):
+    """Every request of a run failed (raised by ``hfsweep.run``; the CLI prints it and exits 1)."""
+
+    def __init__(self, message: str, run_dir=None):
+        super().__init__(message)
+        self.run_dir = run_dir  # the run directory, whose error rows say why
+
+
 class RunSchemaError(HfsweepError, ValueError):
     """A run directory that cannot be read as a run of this schema (missing file, other version)."""
 
