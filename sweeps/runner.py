@@ -181,13 +181,13 @@ class Pool:
                 self.stats.min_limit = min(self.stats.min_limit, self.limit.limit)
             now = time.monotonic()
             elapsed = now - start
-            if not failure.retryable or attempts >= self.settings.max_attempts or elapsed >= self.settings.deadline_s:
+            backoff = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (attempts - 1))
+            delay = failure.retry_after if failure.retry_after is not None else backoff * random.uniform(0.5, 1.5)
+            # no retry that would start at or past the deadline: the row keeps this attempt's failure
+            if not failure.retryable or attempts >= self.settings.max_attempts or elapsed + delay >= self.settings.deadline_s:
                 self.stats.errors += 1
                 return _record(self.run_id, job, None, failure, latency_s=now - attempt_start, total_s=elapsed, retries=retries,
                                request_params=sent, cached=False, started_at=started_at, finished_at=_now())  # fmt: skip
-            backoff = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (attempts - 1))
-            delay = failure.retry_after if failure.retry_after is not None else backoff * random.uniform(0.5, 1.5)
-            delay = min(delay, max(0.0, self.settings.deadline_s - elapsed))
             retries += 1
             self.stats.retries += 1
             await asyncio.sleep(delay)
