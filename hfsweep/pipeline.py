@@ -18,7 +18,8 @@ from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.config import Config
 from hfsweep.sweeps.credentials import describe as describe_credential
 from hfsweep.sweeps.judge import judge_run, merge_scores
-from hfsweep.sweeps.plan import check_target, make_plan, objective_metric, resolve_target
+from hfsweep.sweeps.plan import Plan, check_target, make_plan, objective_metric, resolve_target
+from hfsweep.sweeps.probe import PROMPTS, known_hidden_defaults, requests_of_hidden_defaults
 from hfsweep.sweeps.runner import RunResult, run_sweep
 
 
@@ -42,6 +43,8 @@ def validate(overrides: list[str]) -> list[str]:
         out.append(f"server: {found} (detected; model.server=KIND overrides)")
         if server.defaults:
             out.append(f"server defaults: {', '.join(f'{k}={v}' for k, v in server.defaults.items())} (hfsweep sends its own values)")
+        if server.kind == "unknown":
+            out.append(_hidden_defaults_line(plan))
     out.append(f"sweep: {config.sweep.name}; swept: {', '.join(plan.swept) or 'nothing'}")
     for cell in plan.cells:
         params = ", ".join(f"{k}={v}" for k, v in cell.setting.params.as_dict().items())
@@ -61,6 +64,14 @@ def validate(overrides: list[str]) -> list[str]:
     out.append(f"{len(plan.cells)} cells x {len(plan.prompts)} prompts x {config.samples} samples = {len(plan.jobs)} requests; "
                f"at most {plan.token_budget} completion tokens. {_what_was_sent(config, server)}")
     return out
+
+
+def _hidden_defaults_line(plan: Plan) -> str:
+    """What the hidden-defaults check will cost a run against this unidentified server."""
+    if known_hidden_defaults(plan.config) is not None:
+        return "hidden-defaults check: measured already for this target (hidden-defaults.json); a run sends none"
+    most = requests_of_hidden_defaults(min(PROMPTS, len(plan.prompts)))
+    return f"hidden-defaults check: a run first sends up to {most} requests to test the server's own sampler defaults"
 
 
 def _what_was_sent(config: Config, server) -> str:

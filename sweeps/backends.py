@@ -16,6 +16,7 @@ from huggingface_hub import AsyncInferenceClient
 from huggingface_hub.errors import InferenceTimeoutError
 from huggingface_hub.utils import hf_raise_for_status
 
+from hfsweep.core import secrets
 from hfsweep.core.errors import TargetError
 from hfsweep.sweeps.capabilities import target_server_kind
 from hfsweep.sweeps.config import ModelTarget
@@ -53,13 +54,15 @@ class RequestFailure(Exception):
     """A request that did not produce a completion.
 
     Attributes: ``kind`` (e.g. ``http_429``, ``timeout``, ``connection``, ``malformed``),
-    ``retryable``, ``retry_after`` (seconds the server asked for), ``status``.
+    ``retryable``, ``retry_after`` (seconds the server asked for), ``status``. The message is
+    scrubbed of every known secret here (a server may echo the Authorization header), so the
+    error row, the probe's line and the run's failure summary never hold one.
     """
 
     def __init__(self, kind: str, message: str, retryable: bool, retry_after: float | None = None, status: int | None = None):
-        super().__init__(message)
+        self.message = secrets.redact(message)
+        super().__init__(self.message)
         self.kind = kind
-        self.message = message
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status

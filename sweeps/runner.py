@@ -168,7 +168,6 @@ class Pool:
                     completion = await self._attempt(job, deadline_left=self.settings.deadline_s - (attempt_start - start))
                 except RequestFailure as error:
                     failure = error
-                    failure.message = secrets.redact(failure.message)  # a server may echo the Authorization header
             if failure is None:
                 await self.limit.succeeded()
                 now = time.monotonic()
@@ -202,6 +201,7 @@ class RunResult:
     interrupted: bool = False
     error_kinds: dict[str, int] = field(default_factory=dict)  # error rows of the run by kind
     first_error: str = ""  # the first error row's server message
+    check_requests: int = 0  # requests the hidden-defaults check sent before the run (0: known already, or no check)
 
     @property
     def errors(self) -> int:
@@ -235,8 +235,10 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     resolved, server = resolve_target(config)
     plan = make_plan(resolved)
     plan.server = server.as_dict() if server is not None else None
+    checked = 0  # requests the hidden-defaults check sent before the run
     if server is not None and server.kind == "unknown":
-        plan.warnings.append(recorded_hidden_defaults(plan.config))
+        warning, checked = recorded_hidden_defaults(plan.config)
+        plan.warnings.append(warning)
     config = plan.config
     run_dir.mkdir(parents=True, exist_ok=True)
     run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{stable_hash(str(run_dir.resolve()), 6)}"
@@ -255,13 +257,13 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
             stats = stats or Stats()
     order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
     write_parquet(rows, order, run_dir / records.COMPLETIONS)
-    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search)
+    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search, checked)
     failures = [r for r in rows if records.is_error(r["error"])]
     kinds: dict[str, int] = {}
     for row in failures:
         kinds[row["error"]] = kinds.get(row["error"], 0) + 1
     first = failures[0]["error_message"] or "" if failures else ""
-    return RunResult(run_dir, len(rows) if search else len(plan.jobs), stats, wall_s, interrupted, kinds, first)
+    return RunResult(run_dir, len(rows) if search else len(plan.jobs), stats, wall_s, interrupted, kinds, first, checked)
 
 
 class TargetServer:
@@ -355,7 +357,7 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
 
 
 def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], stats: Stats, started_at: str, wall_s: float,
-                   interrupted: bool, search: dict | None = None) -> None:  # fmt: skip
+                   interrupted: bool, search: dict | None = None, check_requests: int = 0) -> None:  # fmt: skip
     config = plan.config
     target = config.model
     summary.write(run_dir, summary.RunSummary(
@@ -367,6 +369,7 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         requests=search["requests"] if search else len(plan.jobs),
         finished=len(rows),
         sent=stats.sent,
+        check_requests=check_requests,
         cache_hits=stats.cache_hits,
         errors=sum(1 for r in rows if records.is_error(r["error"])),
         retries=stats.retries,

@@ -62,6 +62,7 @@ class RunSummary:
     requests: int = 0
     finished: int = 0
     sent: int = 0
+    check_requests: int = 0  # the hidden-defaults check's requests before the run (not in ``sent``)
     cache_hits: int = 0
     errors: int = 0
     retries: int = 0

@@ -8,7 +8,8 @@ What it does is one :class:`Behaviour`, changed live (``server.behaviour = Behav
 - ``redirect``: answer every request with 307 to the same path on this base URL;
 - ``trickle_s``: answer generation requests 200, then send the body one byte every ``trickle_s`` seconds;
 - ``body`` / ``content_type``: answer generation requests 200 with these bytes;
-- ``usage``: the ``usage`` object of a normal answer.
+- ``usage``: the ``usage`` object of a normal answer;
+- ``noisy``: a normal answer whose text also holds a random word (not deterministic under a seed).
 
 Otherwise a generation request gets a normal answer whose text quotes the request's ``model``,
 and a discovery GET gets 404 (so detection finds nothing and the server is ``unknown``).
@@ -24,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ class Behaviour:
     body: bytes | None = None
     content_type: str = "application/json"
     usage: dict[str, Any] = field(default_factory=lambda: {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7})
+    noisy: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,12 @@ class Seen:
     headers: dict[str, str]
 
 
-def answer(path: str, body: dict, usage: dict) -> dict:
-    """A normal answer: a text that depends on the prompt, the seed and the temperature, and quotes the model."""
+def answer(path: str, body: dict, usage: dict, noisy: bool = False) -> dict:
+    """A normal answer: a text that depends on the prompt, the seed and the temperature (and, if
+    ``noisy``, on chance), and quotes the model."""
     prompt = json.dumps(body.get("messages") or body.get("prompt"), sort_keys=True)
     digest = hashlib.sha256(f"{prompt}{body.get('seed')}{body.get('temperature')}".encode()).hexdigest()[:8]
-    text = f"model {body.get('model')} answers {digest}"
+    text = f"model {body.get('model')} answers {digest}" + (f" {secrets.token_hex(4)}" if noisy else "")
     choice = {"index": 0, "finish_reason": "stop", "logprobs": None}
     choice.update({"message": {"role": "assistant", "content": text}} if path.endswith("chat/completions") else {"text": text})
     return {"id": "x", "object": "chat.completion", "created": 0, "model": str(body.get("model")), "choices": [choice], "usage": usage}
@@ -117,9 +121,9 @@ class HostileServer:
         elif todo.body is not None:
             self._send(handler, 200, todo.body, content_type=todo.content_type)
         elif todo.trickle_s is not None:
-            self._trickle(handler, json.dumps(answer(path, body, todo.usage)).encode(), todo.trickle_s)
+            self._trickle(handler, json.dumps(answer(path, body, todo.usage, todo.noisy)).encode(), todo.trickle_s)
         else:
-            self._send(handler, 200, json.dumps(answer(path, body, todo.usage)).encode())
+            self._send(handler, 200, json.dumps(answer(path, body, todo.usage, todo.noisy)).encode())
 
     @staticmethod
     def _send(handler, status: int, payload: bytes, content_type: str = "application/json", extra: dict | None = None) -> None:
