@@ -20,10 +20,9 @@ from hfsweep.core import secrets
 from hfsweep.core.errors import TargetError
 from hfsweep.sweeps.capabilities import target_server_kind
 from hfsweep.sweeps.config import ModelTarget
-from hfsweep.sweeps.credentials import LOCAL_TOKEN, async_http_client
+from hfsweep.sweeps.credentials import async_http_client
 from hfsweep.sweeps.servers import Capability
 
-__all__ = ["BACKENDS", "LOCAL_TOKEN", "Backend", "Completion", "Request", "RequestFailure", "classify", "make_backend"]
 RETRYABLE_STATUS = {408, 409, 425, 429}  # and every 5xx
 
 

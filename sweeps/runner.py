@@ -20,11 +20,11 @@ from hfsweep.core import records, secrets, summary
 from hfsweep.core.records import CompletionRecord
 from hfsweep.sweeps.backends import Backend, Completion, RequestFailure, make_backend
 from hfsweep.sweeps.config import Config
-from hfsweep.sweeps.credentials import refused
+from hfsweep.sweeps.credentials import refused, resolve_token
 from hfsweep.sweeps.detect import detect
 from hfsweep.sweeps.embedded import LlamaServer
 from hfsweep.sweeps.grid import stable_hash
-from hfsweep.sweeps.plan import Job, Plan, check_target, make_plan, resolve_target, resolve_token
+from hfsweep.sweeps.plan import Job, Plan, check_target, make_plan, resolve_target
 from hfsweep.sweeps.probe import recorded_hidden_defaults
 from hfsweep.sweeps.prompts import write_prompts_file
 from hfsweep.sweeps.search import run_search

@@ -6,11 +6,13 @@ Every test runs the CLI against local servers that log every header they are sen
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from hfsweep.sweeps.config import ModelTarget
 from hfsweep.sweeps.credentials import credential_for, is_hf_url, plain_http_warning
-from tests.cli_helpers import run_cli
+from tests.cli_helpers import every_command, run_cli
 from tests.servers.hostile import Behaviour
 from tests.sweep_helpers import QUIET, SCORE_LIGHT
 
@@ -21,18 +23,27 @@ ENV = {"HF_TOKEN": TOKEN, "MY_KEY": KEY}
 AUTO = ["model=endpoint", "model.id=m", "model.server=auto", "prompts.limit=2", "samples=1"]
 
 
-def test_an_endpoint_that_is_not_hugging_face_gets_no_credential_on_any_request(tmp_path, hostile_server):
-    run = run_cli(["run", "--run-dir", str(tmp_path / "run"), *QUIET, *SCORE_LIGHT, *AUTO, f"model.endpoint={hostile_server.url}"],
-                  env=ENV)  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    validate = run_cli(["validate", *AUTO, f"model.endpoint={hostile_server.url}"], env=ENV)
-    assert validate.returncode == 0, validate.stderr
+@pytest.mark.parametrize("command", list(every_command(Path())))
+def test_an_endpoint_that_is_not_hugging_face_gets_no_credential_on_any_request(tmp_path, hostile_server, command):
+    done = run_cli([*every_command(tmp_path / "out")[command], *AUTO, f"model.endpoint={hostile_server.url}"], env=ENV)
+    assert done.returncode == 0, done.stderr
     methods = {seen.method for seen in hostile_server.log}
-    assert methods == {"GET", "POST"} and len(hostile_server.log) > 10  # detection, the hidden-defaults check, the run
+    assert methods == ({"GET"} if command == "validate" else {"GET", "POST"})  # detection; the probes and the run
     assert hostile_server.authorizations() == [None] * len(hostile_server.log)
-    assert f"credential: none sent to {hostile_server.url} (not a Hugging Face host" in validate.stdout
-    assert "Sent no completion; sent 5 detection GETs (props, info, version, version, openapi.json)" in validate.stdout
-    assert "Nothing was sent" not in validate.stdout
+    if command == "validate":
+        assert f"credential: none sent to {hostile_server.url} (not a Hugging Face host" in done.stdout
+        assert "Sent no completion; sent 5 detection GETs (props, info, version, version, openapi.json)" in done.stdout
+        assert "Nothing was sent" not in done.stdout
+
+
+def test_the_hub_gets_the_hugging_face_token(tmp_path, hostile_server):
+    """An endpoint at the Hub's origin (``HF_ENDPOINT``) is Hugging Face's: the token goes there, on every request."""
+    target = [*AUTO, f"model.endpoint={hostile_server.url}"]
+    done = run_cli([*every_command(tmp_path / "out")["run"], *target], env={**ENV, "HF_ENDPOINT": hostile_server.url})
+    assert done.returncode == 0, done.stderr
+    assert set(hostile_server.authorizations()) == {f"Bearer {TOKEN}"} and TOKEN not in done.stdout + done.stderr
+    validate = run_cli(["validate", *target], env={**ENV, "HF_ENDPOINT": hostile_server.url})
+    assert f"credential: HF_TOKEN sent to {hostile_server.url}" in validate.stdout
 
 
 @pytest.mark.parametrize("name, value", [("MY_KEY", KEY), ("HF_TOKEN", TOKEN)], ids=["own_key", "hf_token_opt_in"])
@@ -54,15 +65,15 @@ def test_an_unset_api_key_env_stops_before_anything_is_sent(hostile_server):
     assert bad.returncode == 2 and "the name of an environment variable" in bad.stderr
 
 
+@pytest.mark.parametrize("command", list(every_command(Path())))
 @pytest.mark.parametrize("mode", ["chat", "text"])  # huggingface_hub's client, and the text backend's httpx client
-def test_no_credential_follows_a_redirect_to_another_origin(tmp_path, hostile_server, second_server, mode):
+def test_no_credential_follows_a_redirect_to_another_origin(tmp_path, hostile_server, second_server, mode, command):
     hostile_server.behaviour = Behaviour(redirect=second_server.url)
     target = [*AUTO, f"model.endpoint={hostile_server.url}", "model.api_key_env=MY_KEY", f"model.mode={mode}"]
-    validate = run_cli(["validate", *target], env=ENV)
-    assert validate.returncode == 0, validate.stderr
-    run = run_cli(["run", "--run-dir", str(tmp_path / "run"), *QUIET, *SCORE_LIGHT, *target], env=ENV)
-    assert run.returncode == 0, run.stderr
-    assert {seen.method for seen in second_server.log} == {"GET", "POST"}  # detection and completions were redirected
+    done = run_cli([*every_command(tmp_path / "out")[command], *target], env=ENV)
+    assert done.returncode == 0, done.stderr
+    expected = {"GET"} if command == "validate" else {"GET", "POST"}
+    assert {seen.method for seen in second_server.log} == expected  # detection and completions were redirected
     assert second_server.authorizations() == [None] * len(second_server.log)
     assert set(hostile_server.authorizations()) == {f"Bearer {KEY}"}
 

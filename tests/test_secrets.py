@@ -9,10 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hfsweep.sweeps.backends import LOCAL_TOKEN
 from hfsweep.sweeps.config import ModelTarget
-from hfsweep.sweeps.plan import resolve_token
-from tests.cli_helpers import run_cli
+from hfsweep.sweeps.credentials import LOCAL_TOKEN, resolve_token
+from tests.cli_helpers import every_command, run_cli
 from tests.servers.fault_server import Rule
 from tests.servers.hostile import Behaviour
 from tests.sweep_helpers import QUIET, SCORE_LIGHT, endpoint
@@ -45,21 +44,15 @@ def assert_nowhere(token: str, roots: list[Path], *outputs: str) -> int:
 # model id; the hostile server echoes both. model.server=auto: detection and the hidden-defaults check run.
 ECHOED = ["model=endpoint", "model.api_key_env=MY_KEY", "model.id=${oc.env:HF_TOKEN}", "model.server=auto", "prompts.limit=2",
           "samples=1", "runner.max_attempts=2"]  # fmt: skip
-COMMANDS = {
-    "validate": lambda out: ["validate"],
-    "probe": lambda out: ["probe", "--prompts", "2"],
-    "run": lambda out: ["run", *QUIET, *SCORE_LIGHT, f"out_dir={out}"],
-    "run -m": lambda out: ["run", "-m", *QUIET, *SCORE_LIGHT, f"out_dir={out}", f"hydra.sweep.dir={out}/sweep"],
-}
 EXITS = {"validate": {0}, "probe": {2}, "run": {1, 2}, "run -m": {1}}
 
 
-@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("command", list(every_command(Path())))
 @pytest.mark.parametrize("status", [401, 403, 500])
 def test_a_server_that_echoes_the_credential_gets_it_written_nowhere(tmp_path, hostile_server, isolated_cache, command, status):
     hostile_server.behaviour = Behaviour(status=status)
     out = tmp_path / "out"
-    done = run_cli([*COMMANDS[command](out), *ECHOED, f"model.endpoint={hostile_server.url}"], env={"HF_TOKEN": TOKEN, "MY_KEY": KEY})
+    done = run_cli([*every_command(out)[command], *ECHOED, f"model.endpoint={hostile_server.url}"], env={"HF_TOKEN": TOKEN, "MY_KEY": KEY})
     assert done.returncode in EXITS[command], done.stderr
     assert "Traceback" not in done.stderr
     last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
@@ -77,7 +70,7 @@ def test_a_server_that_echoes_the_credential_gets_it_written_nowhere(tmp_path, h
 @pytest.mark.parametrize("command", ["run", "run -m"])
 def test_an_interpolated_token_is_in_no_file_name_or_report(tmp_path, hostile_server, isolated_cache, command):
     out = tmp_path / "out"
-    args = [*COMMANDS[command](out), *ECHOED, f"model.endpoint={hostile_server.url}", "++report.enabled=true"]
+    args = [*every_command(out)[command], *ECHOED, f"model.endpoint={hostile_server.url}", "++report.enabled=true"]
     done = run_cli(args, env={"HF_TOKEN": TOKEN, "MY_KEY": KEY}, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "report: " in done.stdout
