@@ -20,7 +20,7 @@ from hfsweep.core import secrets
 from hfsweep.core.errors import TargetError
 from hfsweep.sweeps.capabilities import target_server_kind
 from hfsweep.sweeps.config import ModelTarget
-from hfsweep.sweeps.credentials import async_http_client
+from hfsweep.sweeps.credentials import http_client
 from hfsweep.sweeps.servers import Capability
 
 RETRYABLE_STATUS = {408, 409, 425, 429}  # and every 5xx
@@ -228,7 +228,7 @@ class OpenAITextBackend:
         self.target = target
         self.capability = capability
         self.url = f"{base_url.rstrip('/')}/v1/completions"
-        self.http = async_http_client(self.url, token, timeout_s)
+        self.http = http_client(self.url, token, timeout_s)
 
     def body(self, request: Request) -> dict[str, Any]:
         p = request.params

@@ -11,8 +11,9 @@ The rules (README, "Tokens"):
   is the opt-in for sending the Hugging Face token to a host that is not Hugging Face's (it
   falls back to the saved login when ``HF_TOKEN`` is unset).
 - The embedded llama-server gets :data:`LOCAL_TOKEN`, never the user's.
-- No credential follows a redirect to another origin: :func:`http_client` sets the header on
-  each hop whose origin is the endpoint's and strips it from every other; huggingface_hub's
+- No credential follows a redirect to another origin: :func:`http_client` (detection, the text
+  backend) sets the header on each hop whose origin is the endpoint's and strips it from every
+  other; huggingface_hub's
   client (httpx) strips it on a redirect to another origin itself (tests/test_credentials.py
   checks both through a redirecting server).
 
@@ -176,26 +177,15 @@ def refused(target: ModelTarget, status: int | None, message: str) -> Credential
                        "Set HF_TOKEN or run `hf auth login` with a token that can call this model.")  # fmt: skip
 
 
-def _authorize(allowed: tuple[str, str, int], token: str | None):
-    """The header a hop gets: the token on the allowed origin, nothing elsewhere."""
-    def apply(request: httpx2.Request) -> None:
+def http_client(url: str, token: str | None, timeout_s: float) -> httpx2.AsyncClient:
+    """The client for detection's GETs and the text backend's completions to ``url``'s server:
+    ``token`` as the bearer credential on that origin only, set or stripped again on every hop
+    of a redirect."""
+    allowed = origin(url)
+
+    async def authorize(request: httpx2.Request) -> None:
         request.headers.pop("authorization", None)
         if token and origin(str(request.url)) == allowed:
             request.headers["authorization"] = f"Bearer {token}"
 
-    return apply
-
-
-def http_client(url: str, token: str | None, timeout_s: float) -> httpx2.Client:
-    """A client for GETs to ``url``'s server (detection): the token on that origin only, on every hop."""
-    return httpx2.Client(timeout=timeout_s, follow_redirects=True, event_hooks={"request": [_authorize(origin(url), token)]})
-
-
-def async_http_client(url: str, token: str | None, timeout_s: float) -> httpx2.AsyncClient:
-    """The async twin of :func:`http_client` (the OpenAI text backend)."""
-    apply = _authorize(origin(url), token)
-
-    async def hook(request: httpx2.Request) -> None:
-        apply(request)
-
-    return httpx2.AsyncClient(timeout=timeout_s, follow_redirects=True, event_hooks={"request": [hook]})
+    return httpx2.AsyncClient(timeout=timeout_s, follow_redirects=True, event_hooks={"request": [authorize]})

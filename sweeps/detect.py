@@ -8,8 +8,10 @@ answer is recognised and read) is its entry in sweeps/servers.py; the probes are
 ``/version``, llama-cpp-python's ``/openapi.json``). Defaults: the sampler keys only
 (``SAMPLER_KEYS`` in sweeps/servers.py).
 
-The GETs go through :func:`hfsweep.sweeps.credentials.http_client`: the credential (if the
-target gets one) on the endpoint's origin only, never on a redirect elsewhere.
+The GETs go through :func:`hfsweep.sweeps.credentials.http_client`, the client the text backend
+uses too: the credential (if the target gets one) on the endpoint's origin only, never on a
+redirect elsewhere. Each GET is bounded as a whole, headers and body: a server that trickles
+its answer is given up on after ``timeout_s``.
 
 Nothing answering: the kind is ``unknown`` and the sweep must not assume anything about the
 server's own sampler defaults (``hfsweep probe`` measures them).
@@ -17,8 +19,8 @@ server's own sampler defaults (``hfsweep probe`` measures them).
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,35 +45,42 @@ class ServerInfo:
         return {"kind": self.kind, "version": self.version, "defaults": self.defaults, "chat_template": self.chat_template}
 
 
-def _get_json(client: httpx2.Client, url: str, timeout_s: float) -> Any:
+async def _get_json(client: httpx2.AsyncClient, url: str, timeout_s: float) -> Any:
     """The JSON a GET answers with 200, or None: any other status, no JSON, more than 2 MB, or
-    not all there within ``timeout_s`` (a server that trickles its bytes is given up on)."""
-    deadline = time.monotonic() + timeout_s
-    body = b""
+    not all there within ``timeout_s``."""
     try:
-        with client.stream("GET", url) as response:
-            if response.status_code != 200:
-                return None
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > 2_000_000 or time.monotonic() > deadline:
-                    return None
-        return json.loads(body) if body else None
-    except (httpx2.HTTPError, OSError, ValueError):
+        return await asyncio.wait_for(_read_json(client, url), timeout_s)
+    except (TimeoutError, httpx2.HTTPError, OSError, ValueError):
         return None
 
 
+async def _read_json(client: httpx2.AsyncClient, url: str) -> Any:
+    body = b""
+    async with client.stream("GET", url) as response:
+        if response.status_code != 200:
+            return None
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > 2_000_000:
+                return None
+    return json.loads(body) if body else None
+
+
 def detect(endpoint: str, token: str | None = None, timeout_s: float = 3.0) -> ServerInfo:
-    """Identify the server at ``endpoint`` (a base URL) with one GET per probe, in ``DETECTION_ORDER``."""
+    """Identify the server at ``endpoint`` (a base URL, with or without ``/v1``)."""
+    return asyncio.run(_detect(endpoint, token, timeout_s))
+
+
+async def _detect(endpoint: str, token: str | None, timeout_s: float) -> ServerInfo:
     base = endpoint.rstrip("/")
     if base.endswith("/v1"):
         base = base[:-3]
     sent: list[str] = []
-    with http_client(base, token, timeout_s) as client:
+    async with http_client(base, token, timeout_s) as client:
         for name in DETECTION_ORDER:
             probe = KINDS[name].probe
             sent.append(f"{base}{probe.path}")
-            answer = _get_json(client, sent[-1], timeout_s)
+            answer = await _get_json(client, sent[-1], timeout_s)
             if probe.matches(answer):
                 return ServerInfo(name, probe.version(answer), probe.defaults(answer), probe.chat_template(answer), tuple(sent))
     return ServerInfo("unknown", sent=tuple(sent))

@@ -312,7 +312,8 @@ def execute(plan: Plan, jobs: list[Job], run_dir: Path, run_id: str, jsonl_name:
         todo = _replay_cache(jobs, config.runner.refresh, run_id, cache, writer, stats)
         if todo:
             check_target(config.model)
-            stats = asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats, target_server))
+            base_url, default_concurrency = target_server.open()  # before the event loop: detection runs one of its own
+            stats = asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats, base_url, default_concurrency))
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -341,9 +342,8 @@ def _replay_cache(jobs: list[Job], refresh: bool, run_id: str, cache: Cache | No
 
 
 async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter, cache: Cache | None, stats: Stats,
-                    target_server: TargetServer) -> Stats:  # fmt: skip
+                    base_url: str, default_concurrency: int) -> Stats:  # fmt: skip
     target = plan.config.model
-    base_url, default_concurrency = target_server.open()
     concurrency = plan.config.runner.concurrency or default_concurrency
     token = resolve_token(target)
     backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat)

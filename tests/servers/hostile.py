@@ -7,6 +7,7 @@ What it does is one :class:`Behaviour`, changed live (``server.behaviour = Behav
   ``Authorization`` header and the request's ``model`` field (a server that quotes what it was sent);
 - ``redirect``: answer every request with 307 to the same path on this base URL;
 - ``trickle_s``: answer generation requests 200, then send the body one byte every ``trickle_s`` seconds;
+  with ``trickle_headers``, every request's answer (discovery GETs' too) from its status line on;
 - ``body`` / ``content_type``: answer generation requests 200 with these bytes;
 - ``usage``: the ``usage`` object of a normal answer;
 - ``noisy``: a normal answer whose text also holds a random word (not deterministic under a seed).
@@ -39,6 +40,7 @@ class Behaviour:
     status: int | None = None
     redirect: str | None = None
     trickle_s: float | None = None
+    trickle_headers: bool = False
     body: bytes | None = None
     content_type: str = "application/json"
     usage: dict[str, Any] = field(default_factory=lambda: {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7})
@@ -116,12 +118,16 @@ class HostileServer:
         elif todo.status is not None:
             echoed = f"refused: you sent Authorization: {headers.get('authorization')} for model {body.get('model')}"
             self._send(handler, todo.status, json.dumps({"error": {"message": echoed, "code": todo.status}}).encode())
+        elif todo.trickle_s is not None and todo.trickle_headers:
+            found = path in GENERATION
+            payload = json.dumps(answer(path, body, todo.usage) if found else {"error": "not found"}).encode()
+            self._trickle(handler, 200 if found else 404, payload, todo.trickle_s, headers_too=True)
         elif path not in GENERATION:
             self._send(handler, 404, b'{"error": "not found"}')
         elif todo.body is not None:
             self._send(handler, 200, todo.body, content_type=todo.content_type)
         elif todo.trickle_s is not None:
-            self._trickle(handler, json.dumps(answer(path, body, todo.usage, todo.noisy)).encode(), todo.trickle_s)
+            self._trickle(handler, 200, json.dumps(answer(path, body, todo.usage, todo.noisy)).encode(), todo.trickle_s)
         else:
             self._send(handler, 200, json.dumps(answer(path, body, todo.usage, todo.noisy)).encode())
 
@@ -136,14 +142,14 @@ class HostileServer:
         handler.wfile.write(payload)
 
     @staticmethod
-    def _trickle(handler, payload: bytes, every_s: float) -> None:
-        handler.send_response(200)
-        handler.send_header("content-type", "application/json")
-        handler.send_header("content-length", str(len(payload)))
-        handler.end_headers()
+    def _trickle(handler, status: int, payload: bytes, every_s: float, headers_too: bool = False) -> None:
+        head = f"HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {len(payload)}\r\n\r\n".encode()
+        data = head + payload if headers_too else payload
         try:
-            for i in range(len(payload)):
-                handler.wfile.write(payload[i : i + 1])
+            if not headers_too:
+                handler.wfile.write(head)
+            for i in range(len(data)):
+                handler.wfile.write(data[i : i + 1])
                 handler.wfile.flush()
                 time.sleep(every_s)
         except OSError:  # the client gave up
