@@ -16,7 +16,7 @@ from hfsweep.reports import build_report
 from hfsweep.reports.tracking import export_mlflow
 from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.config import Config
-from hfsweep.sweeps.credentials import describe as describe_credential
+from hfsweep.sweeps.credentials import describe as describe_credential, hf_token
 from hfsweep.sweeps.judge import judge_run, merge_scores
 from hfsweep.sweeps.plan import Plan, check_target, make_plan, objective_metric, resolve_target
 from hfsweep.sweeps.probe import PROMPTS, known_hidden_defaults, requests_of_hidden_defaults
@@ -54,6 +54,7 @@ def validate(overrides: list[str]) -> list[str]:
         judge = config.judge.model
         out.append(f"judge: {judge.kind} {judge.id} ({config.judge.parse}): up to {len(plan.jobs)} more requests, "
                    f"at most {config.judge.max_tokens} tokens each")  # fmt: skip
+        out.append(f"judge {describe_credential(judge, 'judge.model')}")
     search = config.search
     if search.strategy != "grid":
         caps = [f"{search.budget.requests} requests" if search.budget.requests else "",
@@ -81,7 +82,8 @@ def _what_was_sent(config: Config, server) -> str:
         routes = ", ".join(url.rsplit("/", 1)[-1] for url in server.sent)
         sent.append(f"{len(server.sent)} detection GETs ({routes}) to {config.model.endpoint}")
     if config.model.kind == "hf" and config.model.provider in (None, "auto") and config.compat == "none":
-        sent.append("one request to the Hub for the model's providers")
+        token = hf_token()
+        sent.append(f"one request to the Hub for the model's providers (with {token.source if token else 'no credential'})")
     return f"Sent no completion; sent {' and '.join(sent)}." if sent else "Nothing was sent."
 
 

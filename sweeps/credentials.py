@@ -44,7 +44,7 @@ HF_DOMAINS = ("huggingface.co", "endpoints.huggingface.cloud")  # the domains (a
 class Credential:
     """A credential to send: where it comes from (for messages) and its value."""
 
-    source: str  # e.g. "HF_TOKEN", "the saved Hugging Face login", "$VLLM_KEY (model.api_key_env)"
+    source: str  # e.g. "HF_TOKEN", "the saved Hugging Face login", "$VLLM_KEY (api_key_env)"
     value: str
 
 
@@ -116,7 +116,7 @@ def credential_for(target: ModelTarget) -> Credential | None:
             raise TargetError(f"model.api_key_env = {name!r} names an environment variable that is not set: "
                               f"export {name}=<the key>, or unset model.api_key_env")  # fmt: skip
         secrets.register(value)
-        return Credential(f"${name} (model.api_key_env)", value)
+        return Credential(f"${name} (api_key_env)", value)
     if target.kind == "hf" or is_hf_url(target.endpoint or ""):
         return hf_token()
     return None
@@ -137,14 +137,15 @@ def hub_token() -> str | bool:
     return token.value if token else False
 
 
-def describe(target: ModelTarget) -> str:
-    """One line for ``hfsweep validate``: which credential, if any, goes where."""
+def describe(target: ModelTarget, key: str = "model") -> str:
+    """One line for ``hfsweep validate``: which credential, if any, goes where (``key``: the
+    target's config key, ``model`` or ``judge.model``)."""
     url = target_url(target)
     if url is None:
         return "credential: none of yours (the embedded server gets a local placeholder token)"
     credential = credential_for(target)
     if credential is None:
-        why = "" if target.kind == "hf" or is_hf_url(url) else " (not a Hugging Face host; model.api_key_env=NAME sends the key in $NAME)"
+        why = "" if target.kind == "hf" or is_hf_url(url) else f" (not a Hugging Face host; {key}.api_key_env=NAME sends the key in $NAME)"
         return f"credential: none sent to {url}{why}"
     return f"credential: {credential.source} sent to {url}"
 
@@ -160,8 +161,7 @@ def plain_http_warning(target: ModelTarget) -> str | None:
         return None
     if credential is None:
         return None
-    return (f"the credential ({credential.source}) goes to {url} over plain http, readable on the way: "
-            "use https, or unset model.api_key_env")  # fmt: skip
+    return f"{credential.source} goes to {url} over plain http, readable on the way: use https"
 
 
 def refused(target: ModelTarget, status: int | None, message: str) -> CredentialError:

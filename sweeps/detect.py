@@ -39,19 +39,21 @@ class ServerInfo:
     version: str | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
     chat_template: str | None = None
-    sent: tuple[str, ...] = ()  # the URLs detection sent a GET to (for validate; not part of as_dict)
+    sent: tuple[str, ...] = ()  # the URLs a GET reached (a connection made: for validate; not part of as_dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "version": self.version, "defaults": self.defaults, "chat_template": self.chat_template}
 
 
-async def _get_json(client: httpx2.AsyncClient, url: str, timeout_s: float) -> Any:
-    """The JSON a GET answers with 200, or None: any other status, no JSON, more than 2 MB, or
-    not all there within ``timeout_s``."""
+async def _get_json(client: httpx2.AsyncClient, url: str, timeout_s: float) -> tuple[bool, Any]:
+    """(whether the GET reached the server, the JSON it answers with 200, or None: any other
+    status, no JSON, more than 2 MB, or not all there within ``timeout_s``)."""
     try:
-        return await asyncio.wait_for(_read_json(client, url), timeout_s)
+        return True, await asyncio.wait_for(_read_json(client, url), timeout_s)
+    except (httpx2.ConnectError, httpx2.ConnectTimeout):
+        return False, None
     except (TimeoutError, httpx2.HTTPError, OSError, ValueError):
-        return None
+        return True, None
 
 
 async def _read_json(client: httpx2.AsyncClient, url: str) -> Any:
@@ -79,8 +81,8 @@ async def _detect(endpoint: str, token: str | None, timeout_s: float) -> ServerI
     async with http_client(base, token, timeout_s) as client:
         for name in DETECTION_ORDER:
             probe = KINDS[name].probe
-            sent.append(f"{base}{probe.path}")
-            answer = await _get_json(client, sent[-1], timeout_s)
+            reached, answer = await _get_json(client, f"{base}{probe.path}", timeout_s)
+            sent += [f"{base}{probe.path}"] if reached else []
             if probe.matches(answer):
                 return ServerInfo(name, probe.version(answer), probe.defaults(answer), probe.chat_template(answer), tuple(sent))
     return ServerInfo("unknown", sent=tuple(sent))

@@ -6,6 +6,8 @@ Every test runs the CLI against local servers that log every header they are sen
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ import pytest
 from hfsweep.sweeps.config import ModelTarget
 from hfsweep.sweeps.credentials import credential_for, is_hf_url, plain_http_warning
 from tests.cli_helpers import every_command, run_cli
-from tests.servers.hostile import Behaviour
+from tests.servers.hostile import Behaviour, HostileServer
 from tests.sweep_helpers import QUIET, SCORE_LIGHT
 
 TOKEN = "hf_FAKE_token_do_not_leak_0123456789abcdef"
@@ -52,9 +54,18 @@ def test_api_key_env_sends_that_variable_and_nothing_else(tmp_path, hostile_serv
     run = run_cli(["run", "--run-dir", str(tmp_path / "run"), *QUIET, *SCORE_LIGHT, *target], env=ENV)
     assert run.returncode == 0, run.stderr
     validate = run_cli(["validate", *target], env=ENV)
-    assert f"credential: ${name} (model.api_key_env) sent to {hostile_server.url}" in validate.stdout
+    assert f"credential: ${name} (api_key_env) sent to {hostile_server.url}" in validate.stdout
     assert set(hostile_server.authorizations()) == {f"Bearer {value}"}
     assert value not in run.stdout + run.stderr + validate.stdout + validate.stderr
+
+
+def test_validate_says_which_credential_the_judge_gets(hostile_server, second_server):
+    judge = ["judge=endpoint", f"judge.model.endpoint={second_server.url}", "judge.model.api_key_env=MY_KEY"]
+    done = run_cli(["validate", *AUTO, f"model.endpoint={hostile_server.url}", *judge], env=ENV)
+    assert done.returncode == 0, done.stderr
+    assert f"\ncredential: none sent to {hostile_server.url}" in done.stdout
+    assert f"\njudge credential: $MY_KEY (api_key_env) sent to {second_server.url}" in done.stdout
+    assert second_server.log == []  # validate asks nothing of the judge
 
 
 def test_an_unset_api_key_env_stops_before_anything_is_sent(hostile_server):
@@ -87,11 +98,28 @@ def test_the_hugging_face_token_goes_to_hugging_face_hosts_over_https_only(monke
     assert credential_for(ModelTarget(kind="hf", id="org/name")).source == "HF_TOKEN"
 
 
+def non_loopback_address() -> str | None:
+    """An address of this machine that is not loopback (the route a UDP socket would take; nothing is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
 def test_a_credential_over_plain_http_to_another_machine_is_warned_of(monkeypatch, hostile_server):
     monkeypatch.setenv("MY_KEY", KEY)
-    remote = ModelTarget(kind="endpoint", id="m", endpoint="http://10.1.2.3:8000", api_key_env="MY_KEY")
-    assert "over plain http" in plain_http_warning(remote)
     assert plain_http_warning(ModelTarget(kind="endpoint", id="m", endpoint="https://10.1.2.3:8000", api_key_env="MY_KEY")) is None
     assert plain_http_warning(ModelTarget(kind="endpoint", id="m", endpoint="http://10.1.2.3:8000")) is None  # nothing sent
     local = run_cli(["validate", *AUTO, f"model.endpoint={hostile_server.url}", "model.api_key_env=MY_KEY"], env=ENV)
     assert "plain http" not in local.stdout  # this machine: nothing crosses a network
+    address = non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no address but loopback")
+    with HostileServer(address) as remote:
+        done = run_cli(["validate", *AUTO, f"model.endpoint={remote.url}", "model.api_key_env=MY_KEY"], env=ENV)
+        assert done.returncode == 0, done.stderr
+        assert f"warning: $MY_KEY (api_key_env) goes to {remote.url} over plain http, readable on the way: use https" in done.stdout
+        assert set(remote.authorizations()) == {f"Bearer {KEY}"}  # a warning, not a refusal

@@ -47,7 +47,7 @@ def test_401_on_the_first_request_stops_the_run_with_a_message_about_the_token(t
             "runner.progress=false", "++report.enabled=false", *endpoint(fault_server.url)]  # fmt: skip
     assert main([*args, "model.api_key_env=HF_TOKEN"]) == 2  # the token sent on purpose, and refused
     err = capsys.readouterr().err
-    assert "the key in $HF_TOKEN (model.api_key_env) was refused" in err and "401" in err
+    assert "the key in $HF_TOKEN (api_key_env) was refused" in err and "401" in err
     assert "hf_wrongToken123" not in err
     assert fault_server.stats["generation_requests"] <= 8  # at most the first wave, none retried
     assert main(args) == 2  # no credential sent: a local server is not Hugging Face's

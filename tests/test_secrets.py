@@ -57,7 +57,7 @@ def test_a_server_that_echoes_the_credential_gets_it_written_nowhere(tmp_path, h
     assert "Traceback" not in done.stderr
     last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
     if status in (401, 403) and command in ("probe", "run"):  # the clean exit: which key was refused, on one line
-        assert f"answered {status}" in last and "$MY_KEY (model.api_key_env) was refused" in last
+        assert f"answered {status}" in last and "$MY_KEY (api_key_env) was refused" in last
     if status == 500 and command == "probe":
         assert last.startswith("hfsweep: the probe could not run") and "http_500" in last
     assert hostile_server.authorizations() and set(hostile_server.authorizations()) == {f"Bearer {KEY}"}
@@ -102,7 +102,7 @@ def test_401_message_does_not_print_the_token(tmp_path, fault_server, isolated_c
     run_dir = tmp_path / "run"
     done = run_cli(["run", "--run-dir", str(run_dir), *QUIET, *SCORE_LIGHT, *endpoint(fault_server.url), "prompts.limit=2",
                     "model.api_key_env=HF_TOKEN"], env={"HF_TOKEN": TOKEN})  # fmt: skip
-    assert done.returncode == 2 and "$HF_TOKEN (model.api_key_env) was refused" in done.stderr
+    assert done.returncode == 2 and "$HF_TOKEN (api_key_env) was refused" in done.stderr
     assert_nowhere(TOKEN, [run_dir, isolated_cache], done.stdout, done.stderr)
 
 

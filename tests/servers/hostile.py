@@ -68,9 +68,10 @@ def answer(path: str, body: dict, usage: dict, noisy: bool = False) -> dict:
 
 
 class HostileServer:
-    """The server in a thread of its own; ``log`` holds every request it received."""
+    """The server in a thread of its own, on ``host`` (127.0.0.1 unless told another address of
+    this machine); ``log`` holds every request it received."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.behaviour = Behaviour()
         self.log: list[Seen] = []
         self._lock = threading.Lock()
@@ -93,14 +94,15 @@ class HostileServer:
                     body = {}
                 owner._handle(self, body if isinstance(body, dict) else {})
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = http.server.ThreadingHTTPServer((host, 0), Handler)
         self._server.daemon_threads = True
         self._server.handle_error = lambda request, address: None  # a client that hangs up is not news
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
 
     def authorizations(self) -> list[str | None]:
         """The Authorization header of every request received (None where there was none)."""
