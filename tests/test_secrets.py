@@ -70,14 +70,16 @@ def test_a_server_that_echoes_the_credential_gets_it_written_nowhere(tmp_path, h
 @pytest.mark.parametrize("command", ["run", "run -m"])
 def test_an_interpolated_token_is_in_no_file_name_or_report(tmp_path, hostile_server, isolated_cache, command):
     out = tmp_path / "out"
-    args = [*every_command(out)[command], *ECHOED, f"model.endpoint={hostile_server.url}", "++report.enabled=true"]
+    interpolated = ["model.system_prompt=${oc.env:HF_TOKEN}", "prompts.items=[{id: p1, text: 'say ${oc.env:HF_TOKEN}'}]"]
+    args = [*every_command(out)[command], *ECHOED, *interpolated, f"model.endpoint={hostile_server.url}", "++report.enabled=true"]
     done = run_cli(args, env={"HF_TOKEN": TOKEN, "MY_KEY": KEY}, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "report: " in done.stdout
     searched = assert_nowhere(TOKEN, [tmp_path, isolated_cache], done.stdout, done.stderr)
     assert searched >= 15  # config.yaml, summary.json, the jsonl, the parquets, the page, its CSVs and SVGs
-    texts = pd.read_parquet(next(out.rglob("completions.parquet")))["text"]
-    assert texts.str.startswith("model <redacted> answers").all()  # the server quoted the model id: scrubbed at the writer
+    frame = pd.read_parquet(next(out.rglob("completions.parquet")))
+    assert frame["text"].str.startswith("model <redacted> answers").all()  # the server quoted the model id: scrubbed at the writer
+    assert frame["prompt"].eq("say <redacted>").all() and "say <redacted>" in next(out.rglob("prompts.jsonl")).read_text()
 
 
 def test_endpoint_run_sends_the_token_to_its_endpoint_and_writes_it_nowhere(tmp_path, fault_server, isolated_cache):
