@@ -16,7 +16,7 @@ from hfsweep.reports import build_report
 from hfsweep.reports.tracking import export_mlflow
 from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.config import Config
-from hfsweep.sweeps.credentials import describe as describe_credential, hf_token
+from hfsweep.sweeps.credentials import credential_line, hf_token
 from hfsweep.sweeps.judge import judge_run, merge_scores
 from hfsweep.sweeps.plan import Plan, check_target, make_plan, objective_metric, resolve_target
 from hfsweep.sweeps.probe import PROMPTS, known_hidden_defaults, requests_of_hidden_defaults
@@ -37,7 +37,7 @@ def validate(overrides: list[str]) -> list[str]:
     provider = f", provider {target.provider}" + (" (resolved from auto)" if config.model.provider in (None, "auto") else "")
     out.append(f"target: {target.kind} {target.id} ({plan.capability.name}, mode {target.mode}"
                f"{provider if target.kind == 'hf' else ''})")  # fmt: skip
-    out.append(describe_credential(target))
+    out.append(credential_line(target))
     if server is not None:
         found = f"{server.kind} {server.version or ''}".strip() if server.kind != "unknown" else "not identified"
         out.append(f"server: {found} (detected; model.server=KIND overrides)")
@@ -54,7 +54,7 @@ def validate(overrides: list[str]) -> list[str]:
         judge = config.judge.model
         out.append(f"judge: {judge.kind} {judge.id} ({config.judge.parse}): up to {len(plan.jobs)} more requests, "
                    f"at most {config.judge.max_tokens} tokens each")  # fmt: skip
-        out.append(f"judge {describe_credential(judge, 'judge.model')}")
+        out.append(f"judge {credential_line(judge, 'judge.model')}")
     search = config.search
     if search.strategy != "grid":
         caps = [f"{search.budget.requests} requests" if search.budget.requests else "",

@@ -74,6 +74,7 @@ def is_hf_url(url: str) -> bool:
 
 
 def is_loopback(url: str) -> bool:
+    """Whether ``url``'s host is this machine (``localhost``, 127.0.0.0/8, ::1): nothing crosses a network."""
     host = origin(url)[1]
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -137,7 +138,7 @@ def hub_token() -> str | bool:
     return token.value if token else False
 
 
-def describe(target: ModelTarget, key: str = "model") -> str:
+def credential_line(target: ModelTarget, key: str = "model") -> str:
     """One line for ``hfsweep validate``: which credential, if any, goes where (``key``: the
     target's config key, ``model`` or ``judge.model``)."""
     url = target_url(target)
@@ -166,15 +167,18 @@ def plain_http_warning(target: ModelTarget) -> str | None:
 
 def refused(target: ModelTarget, status: int | None, message: str) -> CredentialError:
     """The error for a 401 or 403: what was sent (or that nothing was), and what to do."""
-    credential = credential_for(target) if target.kind != "embedded" else None
+    credential = credential_for(target)
     answered = f"{target.id} answered {status} ({message[:200]})"
+    url = target_url(target) or "the server"
+    if credential is None and is_hf_url(url):
+        return CredentialError(f"{answered}: it wants a Hugging Face token and none was found: set HF_TOKEN, or run `hf auth login`")
     if credential is None:
-        return CredentialError(f"{answered}: it wants a credential and none was sent ({target_url(target) or 'the server'} is not "
-                           "a Hugging Face host): set model.api_key_env=NAME to send the key in $NAME")  # fmt: skip
+        return CredentialError(f"{answered}: it wants a credential and none was sent ({url} is not a Hugging Face host): "
+                               "set model.api_key_env=NAME to send the key in $NAME")  # fmt: skip
     if credential.source.startswith("$"):
         return CredentialError(f"{answered}: the key in {credential.source} was refused. Set it to a key this server accepts.")
     return CredentialError(f"{answered}: the Hugging Face token ({credential.source}) was refused. "
-                       "Set HF_TOKEN or run `hf auth login` with a token that can call this model.")  # fmt: skip
+                           "Set HF_TOKEN or run `hf auth login` with a token that can call this model.")  # fmt: skip
 
 
 def http_client(url: str, token: str | None, timeout_s: float) -> httpx2.AsyncClient:

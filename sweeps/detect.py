@@ -74,9 +74,7 @@ def detect(endpoint: str, token: str | None = None, timeout_s: float = 3.0) -> S
 
 
 async def _detect(endpoint: str, token: str | None, timeout_s: float) -> ServerInfo:
-    base = endpoint.rstrip("/")
-    if base.endswith("/v1"):
-        base = base[:-3]
+    base = endpoint.rstrip("/").removesuffix("/v1")
     sent: list[str] = []
     async with http_client(base, token, timeout_s) as client:
         for name in DETECTION_ORDER:

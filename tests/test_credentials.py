@@ -48,6 +48,14 @@ def test_the_hub_gets_the_hugging_face_token(tmp_path, hostile_server):
     assert f"credential: HF_TOKEN sent to {hostile_server.url}" in validate.stdout
 
 
+def test_a_hugging_face_host_that_wants_a_token_none_was_found_for_says_so(tmp_path, hostile_server):
+    hostile_server.behaviour = Behaviour(status=401)
+    env = {"HF_ENDPOINT": hostile_server.url, "HF_HOME": str(tmp_path / "hf"), "HF_TOKEN": ""}  # no token, no saved login
+    done = run_cli([*every_command(tmp_path / "out")["run"], *AUTO, f"model.endpoint={hostile_server.url}"], env=env)
+    assert done.returncode == 2, done.stderr
+    assert "answered 401" in done.stderr and "it wants a Hugging Face token and none was found: set HF_TOKEN" in done.stderr
+
+
 @pytest.mark.parametrize("name, value", [("MY_KEY", KEY), ("HF_TOKEN", TOKEN)], ids=["own_key", "hf_token_opt_in"])
 def test_api_key_env_sends_that_variable_and_nothing_else(tmp_path, hostile_server, name, value):
     target = [*AUTO, f"model.endpoint={hostile_server.url}", f"model.api_key_env={name}"]
