@@ -116,7 +116,8 @@ class Pool:
         for job in jobs:
             queue.put_nowait(job)
 
-        with tqdm(total=len(jobs), unit="req", desc=self.plan.config.model.id, disable=not self.settings.progress, dynamic_ncols=True) as bar:
+        label = secrets.redact(self.plan.config.model.id)  # the bar also shows outside the CLI (hfsweep.run in a notebook)
+        with tqdm(total=len(jobs), unit="req", desc=label, disable=not self.settings.progress, dynamic_ncols=True) as bar:
             self.progress = bar
             workers = [asyncio.create_task(self._worker(queue)) for _ in range(min(self.limit.maximum, len(jobs)))]
             try:

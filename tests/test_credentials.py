@@ -82,6 +82,8 @@ def test_an_unset_api_key_env_stops_before_anything_is_sent(hostile_server):
     assert hostile_server.log == []
     bad = run_cli(["validate", *AUTO, f"model.endpoint={hostile_server.url}", "model.api_key_env=not-a-name"])
     assert bad.returncode == 2 and "the name of an environment variable" in bad.stderr
+    embedded = run_cli(["validate", "model=smollm2", "model.api_key_env=MY_KEY"], env=ENV)
+    assert embedded.returncode == 2 and "is not accepted with the embedded server" in embedded.stderr
 
 
 @pytest.mark.parametrize("command", list(every_command(Path())))

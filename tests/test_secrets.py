@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import hfsweep
+from hfsweep.core.errors import HfsweepError
 from hfsweep.sweeps.config import ModelTarget
 from hfsweep.sweeps.credentials import LOCAL_TOKEN, resolve_token
 from tests.cli_helpers import every_command, run_cli
@@ -125,3 +127,19 @@ def test_embedded_run_writes_the_token_nowhere(tmp_path, isolated_cache):
     frame = pd.read_parquet(run_dir / "completions.parquet")
     assert len(frame) == 2 and frame["error"].isna().all() and frame["target_kind"].eq("embedded").all()
     assert_nowhere(TOKEN, [run_dir, isolated_cache], done.stdout, done.stderr)
+
+
+@pytest.mark.parametrize("status", [401, 500])
+def test_hfsweep_run_in_a_notebook_shows_no_secret(tmp_path, hostile_server, monkeypatch, capsys, status):
+    """Outside the CLI (no scrubbing terminal): the error raised and the progress bar hold no secret either."""
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setenv("MY_KEY", KEY)
+    hostile_server.behaviour = Behaviour(status=status)
+    with pytest.raises(HfsweepError) as raised:
+        hfsweep.run([*ECHOED, "model.server=openai", f"model.endpoint={hostile_server.url}", *QUIET, *SCORE_LIGHT, "runner.progress=true"],
+                    run_dir=tmp_path / "run")  # fmt: skip
+    shown = capsys.readouterr()
+    assert f"answered {status}" in str(raised.value) or "every request failed" in str(raised.value)
+    assert "<redacted>" in str(raised.value) and "<redacted>" in shown.err  # the echo, and the bar's model id
+    for secret in (TOKEN, KEY):
+        assert secret not in str(raised.value) and secret not in shown.out + shown.err
