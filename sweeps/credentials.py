@@ -85,10 +85,11 @@ def is_loopback(url: str) -> bool:
 
 
 def hf_token() -> Credential | None:
-    """The user's Hugging Face token: ``HF_TOKEN``, else the saved login (None without either)."""
-    value = os.environ.get("HF_TOKEN")
-    if value:
-        return Credential("HF_TOKEN", value)
+    """The user's Hugging Face token: ``HF_TOKEN`` (or the older ``HUGGING_FACE_HUB_TOKEN``), else
+    the saved login (None without either)."""
+    for name in secrets.ENV_TOKENS:
+        if os.environ.get(name):
+            return Credential(name, os.environ[name])
     value = get_token()
     if not value:
         return None
