@@ -224,11 +224,11 @@ def verdict(report, figs) -> dict:
 
 
 SECTIONS = [
-    ("verdict", "Verdict", verdict), ("server", "Server", server), ("leaderboard", "Leaderboard", leaderboard),
+    ("verdict", "Verdict", verdict), ("leaderboard", "Leaderboard", leaderboard),
     ("effects", "Effects of parameters", effects), ("heatmaps", "Heatmaps", heatmaps),
     ("baseline", "Cells vs baseline", baseline), ("settings", "Settings compared pairwise", settings),
     ("models", "Model comparison", models), ("search", "Adaptive search", search),
     ("pareto", "Pareto front and recommendation", pareto), ("quality", "Errors, truncation, tokens, latency", quality),
     ("decoding", "Decoding strategies vs the paper", decoding), ("identical", "Identical cells", identical),
-    ("compare", "Compare outputs", compare), ("summary", "Run summary", summary),
+    ("compare", "Compare outputs", compare), ("server", "Server", server), ("summary", "Run summary", summary),
 ]
