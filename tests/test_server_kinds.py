@@ -9,10 +9,12 @@ import pytest
 
 from hfsweep.cli import main
 from hfsweep.core.errors import ConfigError
-from hfsweep.sweeps.backends import BACKENDS, ChatBackend, LangChainHFBackend, OpenAITextBackend, TGITextBackend, make_backend
+from hfsweep.sweeps.backends import ChatBackend, OpenAITextBackend, TGITextBackend
 from hfsweep.sweeps.capabilities import capability_for
 from hfsweep.sweeps.config import COMPATS, SERVER_KINDS, ModelTarget
 from hfsweep.sweeps.detect import detect
+from hfsweep.sweeps.dispatch import BACKENDS, make_backend
+from hfsweep.sweeps.node_backends import LangChainHFBackend, LangChainHFOnLlamaCppBackend
 from hfsweep.sweeps.servers import DETECTION_ORDER, KINDS, SERVER_OPTIONS, ServerKind, register
 from tests.servers.kinds import KINDS as ANSWERS
 from tests.servers.planted import PlantedServer
@@ -76,8 +78,11 @@ CAPABILITIES = [
     ("endpoint", "openai", "chat", "none", "generic OpenAI-compatible server"),
     ("endpoint", "auto", "chat", "none", "generic OpenAI-compatible server"),
     ("hf", "auto", "chat", "none", "HF Inference Providers router"),
-    ("hf", "auto", "text", "langchain_hf", "the workflow node through LangChain (TGI text route)"),
-    ("endpoint", "tgi", "chat", "langchain_hf", "the workflow node through LangChain (TGI text route)"),
+    ("hf", "auto", "text", "langchain_hf", "the workflow node (@n8n/n8n-nodes-langchain 2.41.1) through LangChain (TGI text route)"),
+    ("endpoint", "tgi", "chat", "langchain_hf", "the workflow node (@n8n/n8n-nodes-langchain 2.41.1) through LangChain (TGI text route)"),
+    ("endpoint", "auto", "text", "langchain_hf", "the workflow node (@n8n/n8n-nodes-langchain 2.41.1) through LangChain (TGI text route)"),
+    ("embedded", "auto", "text", "langchain_hf", ("the workflow node (@n8n/n8n-nodes-langchain 2.41.1) through LangChain, emulated on "
+     "llama.cpp (TGI's validation, greedy unless a sampler is set, repetition_penalty as repeat_penalty over the whole context)")),
 ]
 
 
@@ -95,6 +100,7 @@ def test_text_mode_is_refused_for_the_router():
 @pytest.mark.parametrize("server,mode,compat,backend", [
     ("tgi", "text", "none", TGITextBackend), ("vllm", "text", "none", OpenAITextBackend), ("openai", "text", "none", OpenAITextBackend),
     ("tgi", "chat", "none", ChatBackend), ("llama.cpp", "chat", "none", ChatBackend), ("tgi", "chat", "langchain_hf", LangChainHFBackend),
+    ("llama.cpp", "text", "langchain_hf", LangChainHFOnLlamaCppBackend),
 ])  # fmt: skip
 def test_each_kind_gets_its_backend(server, mode, compat, backend):
     target = ModelTarget(kind="endpoint", id="m", server=server, mode=mode, endpoint="http://127.0.0.1:9")
