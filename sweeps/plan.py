@@ -18,6 +18,7 @@ from huggingface_hub.errors import HfHubHTTPError
 
 from hfsweep import evaluators
 from hfsweep.core.errors import ConfigError, TargetError
+from hfsweep.core.node import tgi_body_refusal
 from hfsweep.core.objective import Constraint, default_metric
 from hfsweep.sweeps.backends import LOCAL_TOKEN, Request
 from hfsweep.sweeps.capabilities import capability_for, target_server_kind
@@ -25,6 +26,7 @@ from hfsweep.sweeps.config import Config, ModelTarget
 from hfsweep.sweeps.detect import detect
 from hfsweep.sweeps.embedded import gguf_has_chat_template, gguf_path, server_binary
 from hfsweep.sweeps.grid import Cell, expand_cells, stable_hash, swept_params
+from hfsweep.sweeps.node_mapping import node_parameters
 from hfsweep.sweeps.prompts import Prompt, load_prompts
 from hfsweep.sweeps.servers import DETECTION_ORDER, GENERIC, Capability
 
@@ -49,6 +51,15 @@ class Plan:
     swept: list[str]
     warnings: list[str] = field(default_factory=list)
     server: dict | None = None  # what detection found about the server (kind, version, defaults, template)
+
+    def refused_before_sending(self) -> int:
+        """Requests an emulated profile answers itself with TGI's refusal (sweeps/node_mapping.py): no request goes out."""
+        refused = 0
+        for job in self.jobs:
+            compat = job.request.compat or self.config.compat
+            if compat != "none" and target_server_kind(self.config.model, compat).emulated_on:
+                refused += tgi_body_refusal(node_parameters(job.request.params, job.request.options)) is not None
+        return refused
 
     @property
     def profiles(self) -> tuple[str, ...]:
