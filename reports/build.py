@@ -11,7 +11,7 @@ import pandas as pd
 
 from hfsweep.core import records
 from hfsweep.core.report_options import ReportOptions
-from hfsweep.reports import holtzman_table, html, plots, recommend, run_facts, search_allocation, server, tables, verdict
+from hfsweep.reports import holtzman_table, html, node_claims, plots, recommend, run_facts, search_allocation, server, tables, verdict
 from hfsweep.reports.load import RunData, cell_table, find_run_dirs, load_runs, prompt_values
 from hfsweep.reports.options import resolve_options
 
@@ -84,6 +84,9 @@ def compute(paths, options: ReportOptions | Mapping | None = None) -> Report:
     t["server_defaults"] = server.defaults_table(data, cells, server.sent_params(data.run_dirs))
     t2 = time.perf_counter()
     t["decoding"], report.notes["decoding"] = holtzman_table.decoding_table(data.completions, cells)
+    claims, report.notes["node_claims"] = node_claims.claims_table(data, cells, opts)
+    if claims is not None:  # a sweep=node_claims run: node_claims.csv
+        t["node_claims"] = claims
     t["cells"] = cells.drop(columns=["target_key"])
     report.summary = run_facts.run_summary(data, cells)
     report.summary["searches"] = search_allocation.search_facts(data, cells)

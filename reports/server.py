@@ -62,15 +62,16 @@ def server_table(data: RunData, cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def _flat(params: dict) -> dict:
-    """A request body with its nested sampler fields (``extra_body``, TGI's ``parameters``) lifted.
+    """A request body with its nested sampler fields (``extra_body``, TGI's ``parameters``, what an
+    emulated profile ``sent``) lifted; the node's own parameters beside them (``node``) are not the server's.
 
     >>> _flat({"temperature": 1.0, "seed": 3, "extra_body": {"top_k": 0, "min_p": 0.0}})
     {'temperature': 1.0, 'top_k': 0, 'min_p': 0.0}
     >>> _flat({"temperature": 1.0, "extra_body": None})
     {'temperature': 1.0}
     """
-    nested = ("extra_body", "parameters")
-    flat = {k: v for k, v in params.items() if k not in nested}
+    nested = ("extra_body", "parameters", "sent")
+    flat = {k: v for k, v in params.items() if k not in (*nested, "node", "refused")}
     for key in nested:
         if isinstance(params.get(key), dict):
             flat.update(params[key])
