@@ -18,7 +18,7 @@ import pandas as pd
 from hfsweep.core import records
 from hfsweep.evaluators.scoring import read_prompt_checks
 from hfsweep.reports.load import RunData
-from hfsweep.reports.server import sent_params
+from hfsweep.reports.server import first_bodies
 
 NODE_PROFILE = "langchain_hf"
 REFUSALS = ("tgi_refused", "http_422")  # the emulation's refusal, and a TGI endpoint's
@@ -91,7 +91,7 @@ def read_design(data: RunData, cells: pd.DataFrame) -> Design | None:
                     capability=summary.capability if summary else "",
                     target_kind=str(mine["target_kind"].iloc[0]) if len(mine) else "",
                     server=str((summary.server or {}).get("kind", "")) if summary and summary.server else "")  # fmt: skip
-    design.bodies = {cell: _node_fields(body) for cell, body in sent_params(data.run_dirs).items()}
+    design.bodies = {cell: _node_fields(body) for cell, body in first_bodies(data.run_dirs).items()}
     design.known_answer = known_answer_prompts(run / records.PROMPTS, design.prompts)
     return design
 
@@ -106,8 +106,11 @@ def _refusals(completions: pd.DataFrame) -> dict[str, str]:
 
 
 def _node_fields(body: dict) -> dict:
-    """The node's own fields of a recorded body: the emulation records them as ``node``."""
-    return body["node"] if isinstance(body.get("node"), dict) else body
+    """The node's own fields of a recorded body: the emulation records them as ``node``; a TGI
+    endpoint's body is the node's (its ``parameters``, where a client nests them)."""
+    if isinstance(body.get("node"), dict):
+        return body["node"]
+    return body["parameters"] if isinstance(body.get("parameters"), dict) else body
 
 
 def known_answer_prompts(path: Path, prompts: list[str]) -> list[str]:

@@ -78,8 +78,8 @@ def _flat(params: dict) -> dict:
     return {k: v for k, v in flat.items() if k not in NOT_SAMPLERS}
 
 
-def sent_params(run_dirs: list[Path]) -> dict[str, dict]:
-    """cell_id -> what its first request sent (flattened), for runs that recorded it."""
+def first_bodies(run_dirs: list[Path]) -> dict[str, dict]:
+    """cell_id -> the body its first request sent (as recorded), for runs that recorded it."""
     out: dict[str, dict] = {}
     for d in run_dirs:
         path = d / records.COMPLETIONS
@@ -94,8 +94,13 @@ def sent_params(run_dirs: list[Path]) -> dict[str, dict]:
             except ValueError:
                 params = None
             if isinstance(params, dict):
-                out.setdefault(str(cell_id), _flat(params))
+                out.setdefault(str(cell_id), params)
     return out
+
+
+def sent_params(run_dirs: list[Path]) -> dict[str, dict]:
+    """cell_id -> what its first request sent (flattened), for runs that recorded it."""
+    return {cell_id: _flat(body) for cell_id, body in first_bodies(run_dirs).items()}
 
 
 def _values(values: list) -> str:
