@@ -64,7 +64,7 @@ BAD = [
     (["sweep.grid.temperature=[0.5,0.5]"], "repeats a value"),
     (["+sweep.grid.min_p=[0.1]"], "sweep.grid.min_p is not a sweepable parameter"),
     (["model=gpt5"], "model = 'gpt5' is not known: choose one of endpoint, gemma3, hf, smollm2"),
-    (["sweep=quik"], "sweep = 'quik' is not known: choose one of decoding, penalties, quick, single, top_k. Did you mean sweep=quick?"),
+    (["sweep=quik"], "sweep = 'quik' is not known: choose one of decoding, node_claims, penalties, quick, single, top_k. Did you mean sweep=quick?"),
     (["sampling.temprature=1"], "sampling.temprature is not a known config key"),
     (["sweep=single", "sweep.grid.top_p=[0.9]"], "sweep.grid.top_p is not in this sweep's grid: add it with '+sweep.grid.top_p=[0.9]'"),
     (["model=hf"], "model.id is required by model=hf: set it, e.g. model.id=org/name"),
