@@ -11,7 +11,19 @@ import pandas as pd
 
 from hfsweep.core import records
 from hfsweep.core.report_options import ReportOptions
-from hfsweep.reports import holtzman_table, html, node_claims, plots, recommend, run_facts, search_allocation, server, tables, verdict
+from hfsweep.reports import (
+    holtzman_table,
+    html,
+    node_claims,
+    node_terms,
+    plots,
+    recommend,
+    run_facts,
+    search_allocation,
+    server,
+    tables,
+    verdict,
+)
 from hfsweep.reports.load import RunData, cell_table, find_run_dirs, load_runs, prompt_values
 from hfsweep.reports.options import resolve_options
 
@@ -90,7 +102,8 @@ def compute(paths, options: ReportOptions | Mapping | None = None) -> Report:
     t["cells"] = cells.drop(columns=["target_key"])
     report.summary = run_facts.run_summary(data, cells)
     report.summary["searches"] = search_allocation.search_facts(data, cells)
-    report.verdict = report.notes["verdict"].splitlines() + verdict.warning_lines(report.summary, data.completions)
+    in_node_terms = node_terms.node_lines(t["recommendation"], cells, data.configs[0] if data.configs else {}, context.swept)
+    report.verdict = report.notes["verdict"].splitlines() + in_node_terms + verdict.warning_lines(report.summary, data.completions)
     report.timings.update(load_s=t1 - t0, stats_s=t2 - t1, paper_s=time.perf_counter() - t2)
     return report
 
