@@ -40,6 +40,18 @@ PREDICTED = {
     "Top P": ("holds", "below 1 it is nucleus sampling; 1, its default, is refused by TGI"),
 }
 
+#: Where the newer client (TGI's /v1/completions) changes the prediction.
+PREDICTED_COMPLETIONS = {
+    "Sampling Temperature": ("holds", "TGI's completions route samples unless temperature is 0, which is greedy"),
+    "Top K": ("not sent", "TGI's completions route drops top_k"),
+}
+
+
+def predicted(option: str, route: str) -> tuple[str, str]:
+    """What the node's mapping predicts for an option, on the TGI route its client posts to."""
+    return (PREDICTED_COMPLETIONS if route == "completions" else {}).get(option, PREDICTED[option])
+
+
 Finish = Callable[[], tuple[str, str, str]]  # -> (verdict, evidence, advice), after the tests ran
 
 
@@ -202,7 +214,8 @@ def _temperature(checker: Checker, option: NodeOption) -> Finish:
         if backs:
             worst = max(backs, key=lambda t: abs(t.result.diff))
             advice.append(f"pass_rate on known answers fell by {abs(worst.result.diff):.3g} between {worst.b} and {worst.a}")
-        advice.append("0 is refused: for one deterministic answer leave Temperature out, with no other sampler")
+        if any(level.refused and level.value == 0 for level in design.node.get(param, [])):
+            advice.append("0 is refused: for one deterministic answer leave Temperature out, with no other sampler")
         return READING[verdict], evidence, "; ".join(advice)
     return finish
 
@@ -211,10 +224,15 @@ def _top_k(checker: Checker, option: NodeOption) -> Finish:
     design, param = checker.design, "top_k"
     levels = design.accepted(param)
     tests = checker.direction_tests("choices", param, levels, levels[-1], levels[-1].value, "distinct_2", +1, fill=0.0) \
-        if len(levels) > 1 else []  # fmt: skip
+        if len(levels) > 1 and design.route == "generate" else []  # fmt: skip
 
     def finish():
         refused = refused_text(design, param)
+        if design.route == "completions":
+            same, total = _same_as_base(checker.data, design.node_base, [level.cell_id for level in levels])
+            return ("not sent", f"the client sends top_k, and TGI's /v1/completions drops it (router/src/server.rs completions: "
+                    f"top_k None); {same} of {total} completions equal the no-option cell's",
+                    "with this client Top K does nothing: leave it out")  # fmt: skip
         advice = ("Top K can only be 1 in the node's UI on a TGI endpoint (0 and fractions are refused), and 1 means greedy: "
                   "leave Top K out unless you want greedy decoding")  # fmt: skip
         if len(levels) <= 1:

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from hfsweep.core import records
+from hfsweep.core.node import PROFILE_ROUTES
 from hfsweep.evaluators.scoring import read_prompt_checks
 from hfsweep.reports.load import RunData
 from hfsweep.reports.server import first_bodies
 
-NODE_PROFILE = "langchain_hf"
 REFUSALS = ("tgi_refused", "http_422")  # the emulation's refusal, and a TGI endpoint's
 CONTENT_CHECKS = frozenset({"contains", "icontains", "equals", "starts_with", "regex"})  # what an answer says, not its form
 
@@ -49,6 +49,7 @@ class Design:
     capability: str = ""
     target_kind: str = ""
     server: str = ""
+    route: str = "generate"  # the TGI route the node's client posts to (hfsweep.core.node PROFILE_ROUTES)
 
     def accepted(self, param: str) -> list[Level]:
         return [level for level in self.node.get(param, []) if not level.refused]
@@ -65,19 +66,23 @@ def read_design(data: RunData, cells: pd.DataFrame) -> Design | None:
     node: dict[str, list[Level]] = {}
     plain: dict[str, list[Level]] = {}
     bases: dict[str, str] = {}
+    profiles: set[str] = set()
     for name, preset in presets.items():
         if name not in cell_of or not isinstance(preset, dict):
             continue
         compat = preset.get("compat", run_compat)
         options = {key: value for key, value in preset.items() if key != "compat"}
-        if len(options) > 1 or compat not in (NODE_PROFILE, "none"):
+        if len(options) > 1 or compat not in (*PROFILE_ROUTES, "none"):
             return None  # not one option at a time: not this design
+        way = "none" if compat == "none" else "node"
+        if way == "node":
+            profiles.add(compat)
         if not options:
-            bases.setdefault(compat, cell_of[name])
+            bases.setdefault(way, cell_of[name])
             continue
         (param, value), = options.items()
-        (node if compat == NODE_PROFILE else plain).setdefault(param, []).append(Level(float(value), cell_of[name]))
-    if NODE_PROFILE not in bases:
+        (node if way == "node" else plain).setdefault(param, []).append(Level(float(value), cell_of[name]))
+    if "node" not in bases or len(profiles) != 1:
         return None
     refused = _refusals(data.completions)
     for levels in (*node.values(), *plain.values()):
@@ -86,7 +91,7 @@ def read_design(data: RunData, cells: pd.DataFrame) -> Design | None:
             level.refused = refused.get(level.cell_id, "")
     run = data.run_dirs[0]
     summary = data.summaries.get(run)
-    design = Design(target, bases[NODE_PROFILE], bases.get("none"), node, plain,
+    design = Design(target, bases["node"], bases.get("none"), node, plain, route=PROFILE_ROUTES[profiles.pop()],
                     prompts=data.completions["prompt_id"].astype(str).unique().tolist(),
                     capability=summary.capability if summary else "",
                     target_kind=str(mine["target_kind"].iloc[0]) if len(mine) else "",

@@ -131,7 +131,7 @@ class Checker:
 def refused_text(design: Design, param: str) -> str:
     """The UI's values a TGI endpoint refuses: those the run sent (measured) and the rest (by TGI's rule)."""
     option = BY_PARAM[param]
-    by_rule = [v for v in option.ui_values() if node_value_refusal(param, v)]
+    by_rule = [v for v in option.ui_values() if node_value_refusal(param, v, design.route)]
     measured = [level.value for level in design.node.get(param, []) if level.refused]
     if not by_rule and not measured:
         return ""

@@ -16,7 +16,7 @@ import pandas as pd
 from hfsweep.reports.formatting import fnum
 from hfsweep.reports.pagetable import TO_CELL, TO_CELL_BY_NAME, baseline_links, model_links, table
 from hfsweep.reports.holtzman_table import PAPER
-from hfsweep.reports.node_claims import PREDICTED as NODE_PREDICTED
+from hfsweep.reports.node_claims import predicted
 from hfsweep.reports.viewer import viewer_data
 
 
@@ -217,9 +217,10 @@ def node_claims(report, figs) -> dict | None:
     claims = report.tables.get("node_claims")
     if claims is None:
         return None
-    shown = claims.assign(predicted=[" ".join(NODE_PREDICTED.get(o, ("", ""))[:1]) + f" ({NODE_PREDICTED[o][1]})"
-                                     if o in NODE_PREDICTED else "" for o in claims["option"]])  # fmt: skip
-    differ = [o for o, v in zip(claims["option"], claims["verdict"]) if o in NODE_PREDICTED and NODE_PREDICTED[o][0] != v]
+    route = report.notes.get("node_claims_route", "generate")
+    predictions = {option: predicted(option, route) for option in claims["option"]}
+    shown = claims.assign(predicted=[f"{verdict} ({why})" for verdict, why in predictions.values()])
+    differ = [o for o, v in zip(claims["option"], claims["verdict"]) if predictions[o][0] != v]
     return {"note": report.notes.get("node_claims", ""), "differ": differ, "alpha": fnum(1 - report.opts.confidence),
             "claims": table(shown, ["option", "claim", "verdict", "evidence", "advice", "predicted"], sortable=False,
                             headers={"claim": "the node's documentation says", "predicted": "the node's mapping predicts"})}

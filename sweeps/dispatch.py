@@ -12,7 +12,12 @@ from typing import Any
 from hfsweep.sweeps.backends import Backend, ChatBackend, Completion, OpenAITextBackend, Request, TGITextBackend
 from hfsweep.sweeps.capabilities import target_server_kind
 from hfsweep.sweeps.config import ModelTarget
-from hfsweep.sweeps.node_backends import LangChainHFBackend, LangChainHFOnLlamaCppBackend
+from hfsweep.sweeps.node_backends import (
+    LangChainHFBackend,
+    LangChainHFCompletionsBackend,
+    LangChainHFCompletionsOnLlamaCppBackend,
+    LangChainHFOnLlamaCppBackend,
+)
 from hfsweep.sweeps.servers import Capability
 
 
@@ -40,7 +45,8 @@ class ProfileRouter:
 
 # backend name (a server kind's chat_backend / text_backend, sweeps/servers.py) -> its class
 BACKENDS = {"chat": ChatBackend, "openai_text": OpenAITextBackend, "tgi_text": TGITextBackend, "langchain_hf": LangChainHFBackend,
-            "langchain_hf_llama_cpp": LangChainHFOnLlamaCppBackend}  # fmt: skip
+            "langchain_hf_llama_cpp": LangChainHFOnLlamaCppBackend, "langchain_hf_completions": LangChainHFCompletionsBackend,
+            "langchain_hf_completions_llama_cpp": LangChainHFCompletionsOnLlamaCppBackend}  # fmt: skip
 
 
 def make_backend(target: ModelTarget, capability: Capability, base_url: str | None, token: str | None,

@@ -10,7 +10,7 @@ from typing import Any
 import httpx2
 from huggingface_hub.utils import hf_raise_for_status
 
-from hfsweep.core.node import tgi_body_refusal
+from hfsweep.core.node import PROFILE_ROUTES
 from hfsweep.sweeps.backends import (
     Completion,
     OpenAITextBackend,
@@ -23,7 +23,7 @@ from hfsweep.sweeps.backends import (
     malformed,
 )
 from hfsweep.sweeps.config import ModelTarget
-from hfsweep.sweeps.node_mapping import llama_cpp_body, node_parameters
+from hfsweep.sweeps.node_mapping import client_request, completions_body, llama_cpp_body, node_parameters
 from hfsweep.sweeps.servers import Capability
 
 
@@ -38,21 +38,37 @@ class LangChainHFBackend(TGITextBackend):
         return {**node_parameters(request.params, request.options), "details": True}  # details: finish reason and token count
 
 
+class LangChainHFCompletionsBackend(OpenAITextBackend):
+    """The node's LangChain with the newer client (hfsweep.core.node ``NEW_CLIENT``) to a TGI
+    endpoint, exactly: an OpenAI-style body (sweeps/node_mapping.py ``completions_body``) posted
+    to ``{endpoint}/v1/completions`` (``{endpoint}/completions`` when it ends in /v1), no log-probabilities asked."""
+
+    def __init__(self, target: ModelTarget, capability: Capability, base_url: str, token: str | None, timeout_s: float):
+        super().__init__(target, capability, base_url, token, timeout_s)
+        base = base_url.rstrip("/")
+        self.url = base if base.endswith("/completions") else f"{base}/completions" if base.endswith("/v1") else f"{base}/v1/completions"
+
+    def body(self, request: Request) -> dict[str, Any]:
+        return completions_body(request.params, request.options)
+
+
 class LangChainHFOnLlamaCppBackend(OpenAITextBackend):
     """The node's requests emulated on llama-server (sweeps/node_mapping.py): TGI's validation
     before sending (a refused value is an error row ``tgi_refused`` with the rule it breaks, and
     nothing is sent), then the same decoding through ``/v1/completions``. The record holds the
-    node's parameters (``node``) beside what llama-server was sent (``sent``)."""
+    client's body (``node``) beside what llama-server was sent (``sent``). ``route``: the TGI
+    route the client posts to (``generate``: the node's client; ``completions``: the newer one)."""
+
+    route = PROFILE_ROUTES["langchain_hf"]
 
     def __init__(self, target: ModelTarget, capability: Capability, base_url: str, token: str | None, timeout_s: float):
         super().__init__(target, capability, base_url, token, timeout_s)
         self.context = _slot_context(base_url, target.ctx_per_slot)
 
     def body(self, request: Request) -> dict[str, Any]:
-        node = node_parameters(request.params, request.options)
-        refused = tgi_body_refusal(node)
-        sent = None if refused else {**llama_cpp_body(node, request.params["seed"], self.context), "logprobs": 1}
-        return {"node": node, "sent": sent, **({"refused": refused} if refused else {})}
+        client, view, refused = client_request(self.route, request.params, request.options)
+        sent = None if refused else {**llama_cpp_body(view, request.params["seed"], self.context), "logprobs": 1}
+        return {"node": client, "sent": sent, **({"refused": refused} if refused else {})}
 
     async def complete(self, request: Request) -> Completion:
         body = self.body(request)
@@ -71,6 +87,13 @@ class LangChainHFOnLlamaCppBackend(OpenAITextBackend):
                               *logprob_totals(_completion_logprobs(choice.get("logprobs"))))  # fmt: skip
         except (AttributeError, IndexError, KeyError, TypeError) as error:
             raise malformed(error) from error
+
+
+class LangChainHFCompletionsOnLlamaCppBackend(LangChainHFOnLlamaCppBackend):
+    """The newer client's requests emulated on llama-server: TGI's completions route (greedy only at
+    temperature 0, top_k dropped), then the same validation and decoding."""
+
+    route = PROFILE_ROUTES["langchain_hf_4_13"]
 
 
 def _slot_context(base_url: str, fallback: int) -> int:

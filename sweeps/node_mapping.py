@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hfsweep.core.node import tgi_samples
+from hfsweep.core.node import tgi_body_refusal, tgi_samples
 
 # What llama-server applies unless told otherwise, switched off (TGI has none of them).
 LLAMA_CPP_OFF = {"min_p": 0.0, "typical_p": 1.0, "xtc_probability": 0.0, "dry_multiplier": 0.0, "top_n_sigma": -1.0,
@@ -50,6 +50,42 @@ def node_parameters(params: dict[str, Any], options: tuple[str, ...] | None) -> 
         if name in options:
             sent[field] = params[name]
     return sent
+
+
+def completions_body(params: dict[str, Any], options: tuple[str, ...] | None) -> dict[str, Any]:
+    """What the newer client (hfsweep.core.node ``NEW_CLIENT``) posts to ``{endpoint}/v1/completions``
+    for the same LangChain parameters, but ``model`` and ``prompt``: ``max_new_tokens`` as
+    ``max_tokens``, the rest as is (its ``HFInferenceTextGenerationTask.preparePayload``).
+
+    >>> completions_body({"temperature": 0.5, "top_k": 1, "top_p": 1.0, "frequency_penalty": 0.0, "max_tokens": 16}, ("top_k",))
+    {'max_tokens': 16, 'return_full_text': False, 'top_k': 1}
+    """
+    parameters = node_parameters(params, options)
+    return {"max_tokens": parameters.pop("max_new_tokens"), **parameters}
+
+
+def tgi_view(route: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The generation parameters TGI acts on for a client body on ``route``: ``generate`` (its own
+    ``parameters``) or ``completions`` (router/src/server.rs ``completions``: temperature 0 greedy,
+    else sampling; top_k dropped; max_tokens as max_new_tokens).
+
+    >>> tgi_view("completions", {"max_tokens": 8, "temperature": 0.0, "top_k": 1})
+    {'do_sample': False, 'max_new_tokens': 8}
+    """
+    if route == "generate":
+        return body
+    temperature = body.get("temperature")
+    view = {"do_sample": temperature != 0, "max_new_tokens": body.get("max_tokens"),
+            "temperature": temperature if temperature not in (None, 0) else None,
+            "top_p": body.get("top_p"), "repetition_penalty": body.get("repetition_penalty")}  # fmt: skip
+    return {key: value for key, value in view.items() if value is not None}
+
+
+def client_request(route: str, params: dict[str, Any], options: tuple[str, ...] | None) -> tuple[dict, dict, str | None]:
+    """(the client's body, what TGI acts on, TGI's refusal or None) for a request on ``route``."""
+    client = (node_parameters if route == "generate" else completions_body)(params, options)
+    view = tgi_view(route, client)
+    return client, view, tgi_body_refusal(view)
 
 
 def llama_cpp_body(node: dict[str, Any], seed: int, context: int) -> dict[str, Any]:

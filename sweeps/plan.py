@@ -18,15 +18,15 @@ from huggingface_hub.errors import HfHubHTTPError
 
 from hfsweep import evaluators
 from hfsweep.core.errors import ConfigError, TargetError
-from hfsweep.core.node import tgi_body_refusal
 from hfsweep.core.objective import Constraint, default_metric
 from hfsweep.sweeps.backends import LOCAL_TOKEN, Request
 from hfsweep.sweeps.capabilities import capability_for, target_server_kind
 from hfsweep.sweeps.config import Config, ModelTarget
 from hfsweep.sweeps.detect import detect
+from hfsweep.sweeps.dispatch import BACKENDS
 from hfsweep.sweeps.embedded import gguf_has_chat_template, gguf_path, server_binary
 from hfsweep.sweeps.grid import Cell, expand_cells, stable_hash, swept_params
-from hfsweep.sweeps.node_mapping import node_parameters
+from hfsweep.sweeps.node_mapping import client_request
 from hfsweep.sweeps.prompts import Prompt, load_prompts
 from hfsweep.sweeps.servers import DETECTION_ORDER, GENERIC, Capability
 
@@ -57,8 +57,10 @@ class Plan:
         refused = 0
         for job in self.jobs:
             compat = job.request.compat or self.config.compat
-            if compat != "none" and target_server_kind(self.config.model, compat).emulated_on:
-                refused += tgi_body_refusal(node_parameters(job.request.params, job.request.options)) is not None
+            kind = target_server_kind(self.config.model, compat) if compat != "none" else None
+            if kind is not None and kind.emulated_on:
+                route = BACKENDS[kind.backend_for(self.config.model.mode)].route
+                refused += client_request(route, job.request.params, job.request.options)[2] is not None
         return refused
 
     @property

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hfsweep.core.errors import ConfigError
-from hfsweep.core.node import NODE_RELEASE
+from hfsweep.core.node import NEW_CLIENT, NODE_RELEASE
 
 GENERIC = "openai"  # the kind of a server detection did not identify
 
@@ -330,6 +330,30 @@ register(ServerKind(
     text_backend="langchain_hf_llama_cpp",
     server_option=False,
     compat="langchain_hf",
+    emulated_on="llama.cpp",
+))  # fmt: skip
+
+# The node's LangChain with the newer client (compat=langchain_hf_4_13): an OpenAI-style body to
+# TGI's /v1/completions, which samples unless temperature is 0 and drops top_k; and emulated on llama.cpp.
+NEW_HONOURS = frozenset({"temperature", "top_p", "max_tokens"})
+register(ServerKind(
+    "langchain_hf_4_13",
+    Capability(f"the workflow node's LangChain with {NEW_CLIENT} (TGI's /v1/completions)", NEW_HONOURS, translated=NODE_TRANSLATES),
+    chat_backend="langchain_hf_completions",
+    text_backend="langchain_hf_completions",
+    server_option=False,
+    compat="langchain_hf_4_13",
+    serves=("tgi",),
+))  # fmt: skip
+register(ServerKind(
+    "langchain_hf_4_13_llama.cpp",
+    Capability(f"the workflow node's LangChain with {NEW_CLIENT}, emulated on llama.cpp (TGI's /v1/completions: "
+               "greedy only at temperature 0, top_k dropped; repetition_penalty as repeat_penalty over the whole context)",
+               NEW_HONOURS, translated=NODE_TRANSLATES, logprobs="raw"),
+    chat_backend="langchain_hf_completions_llama_cpp",
+    text_backend="langchain_hf_completions_llama_cpp",
+    server_option=False,
+    compat="langchain_hf_4_13",
     emulated_on="llama.cpp",
 ))  # fmt: skip
 

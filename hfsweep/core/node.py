@@ -18,6 +18,10 @@ TGI's rules (:func:`tgi_refusal`, :func:`tgi_samples`) are read from its source,
 - ``router/src/lib.rs``, ``GenerateParameters``: ``top_k: Option<i32>``, so a fractional top_k
   (the node's UI offers 0.1 .. 0.9) does not deserialize (HTTP 422); ``do_sample`` defaults to
   false when ``parameters`` is given, and the node never sends it.
+- ``router/src/server.rs``, ``completions`` (the route the newer client posts to): temperature 0
+  is greedy (``do_sample`` false, no temperature), any other temperature or none samples
+  (``do_sample`` true); ``top_k`` is not read (``CompletionRequest`` has none: it is dropped);
+  ``max_tokens`` is ``max_new_tokens``; then the same ``validate``.
 - ``server/text_generation_server/utils/tokens.py``, ``NextTokenChooser`` and
   ``HeterogeneousNextTokenChooser``: ``sampling = do_sample or has_warpers`` with warpers
   temperature != 1, top_k != 0, top_p < 1, typical_p < 1; otherwise the next token is the
@@ -33,8 +37,11 @@ from dataclasses import dataclass
 
 #: The node release whose sending was measured against the real JS client (tests/package.json pins it).
 NODE_RELEASE = "@n8n/n8n-nodes-langchain 2.41.1"
-#: The Hugging Face JS client that release pins.
+#: The Hugging Face JS client that release pins: it posts TGI's /generate body to a Custom Inference Endpoint.
 NODE_CLIENT = "@huggingface/inference 4.0.5"
+#: A newer client (4.13.17 on, in its dist; tested against this one, tests/js/package.json): it posts an
+#: OpenAI-style body to ``{endpoint}/v1/completions``, TGI's completions route.
+NEW_CLIENT = "@huggingface/inference 4.13.30"
 
 
 @dataclass(frozen=True)
@@ -151,13 +158,24 @@ def tgi_samples(parameters: dict) -> bool:
         or bool(top_k) or (top_p is not None and top_p < 1.0)
 
 
-def node_value_refusal(param: str, value: float) -> str | None:
+#: Each client profile (a ``compat`` value) -> the TGI route its client posts to.
+PROFILE_ROUTES = {"langchain_hf": "generate", "langchain_hf_4_13": "completions"}
+#: The options TGI's completions route does not read (the newer client sends top_k; router/src/server.rs drops it).
+COMPLETIONS_DROPS = ("top_k",)
+
+
+def node_value_refusal(param: str, value: float, route: str = "generate") -> str | None:
     """What a TGI endpoint says to the node's option ``param`` (an hfsweep parameter) at ``value``
-    (None: accepted); presence_penalty is never sent, so never refused.
+    (None: accepted) on ``route``: ``generate`` (the node's client) or ``completions`` (the newer
+    client: temperature 0 is greedy there, top_k is dropped). presence_penalty is never sent.
 
     >>> node_value_refusal("frequency_penalty", 0.0)[:57]
     'a TGI endpoint refuses repetition_penalty = 0.0 (the node'
+    >>> node_value_refusal("temperature", 0.0, "completions") is None
+    True
     """
+    if route == "completions" and (param in COMPLETIONS_DROPS or (param == "temperature" and value == 0)):
+        return None
     field = TGI_FIELDS.get(param)
     return tgi_refusal(field, value) if field else None
 
