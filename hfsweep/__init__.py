@@ -12,4 +12,12 @@ The installed package holds everything under one name:
 
 In the repository the four live in the top-level folders ``sweeps/``, ``evaluators/``,
 ``reports/`` and ``conf/`` (``pyproject.toml`` maps them); ``docs/architecture.md`` draws them.
+
+From Python (a notebook): ``hfsweep.run(overrides, **settings)`` runs a sweep as ``hfsweep run``
+does and ``hfsweep.load(run_dir)`` opens one; both give a :class:`hfsweep.api.Run`, whose
+completions, scores, estimates, paired tables and recommendation are DataFrames.
 """
+
+from hfsweep.api import Run, load, run
+
+__all__ = ["Run", "load", "run"]

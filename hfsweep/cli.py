@@ -13,11 +13,12 @@ from pathlib import Path
 
 from hfsweep.core.errors import HfsweepError
 from hfsweep.multirun import failed_jobs, multirun, report_options
-from hfsweep.pipeline import new_run_dir, run_score_report, score, validate
+from hfsweep.pipeline import report, run_overrides, score, validate
 from hfsweep.reports import build_report, verdict
 from hfsweep.reports.build import files_dir
 from hfsweep.reports.export import export
 from hfsweep.reports.sample_size import sample_size
+from hfsweep.reports.tracking import export_mlflow
 from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.install import install_test_server, setup
 from hfsweep.sweeps.plan import resolve_target
@@ -48,7 +49,7 @@ def cmd_multirun(args: argparse.Namespace) -> int:
     print(f"sweep directory: {sweep_dir}")
     options = report_options(sweep_dir)
     if options is not None and len(failed) < len(list(sweep_dir.glob("*/.hydra"))):
-        print_report(build_report([sweep_dir], options=options))
+        print_report(report([sweep_dir], options))
     return 1 if failed else 0
 
 
@@ -56,9 +57,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.multirun:
         return cmd_multirun(args)
 
-    config, mapping = compose_config(args.overrides)
-    run_dir = Path(args.run_dir) if args.run_dir else new_run_dir(config)
-    result, report_path = run_score_report(config, mapping, run_dir)
+    finished = run_overrides(args.overrides, args.run_dir)
+    result, run_dir, report_path = finished.result, finished.run_dir, finished.report
     stats = result.stats
     print(
         f"{result.requests} completions ({stats.cache_hits} from cache, {stats.sent} requests sent, "
@@ -123,6 +123,11 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.format == "mlflow":
+        done = export_mlflow(Path(args.run_dir), args.tracking_uri, args.experiment)
+        print(f"exported {done.cells} cells ({done.created} new) to MLflow at {done.tracking_uri}, experiment {done.experiment!r}, "
+              f"parent run {done.parent_run_id}")  # fmt: skip
+        return 0
     path, rows = export(Path(args.run_dir), args.format, Path(args.out) if args.out else None)
     print(f"exported {rows} completions with their scores: {path}")
     return 0
@@ -169,10 +174,14 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument("--power", type=float, default=0.8, help="power (default 0.8)")
     plan.set_defaults(func=cmd_plan)
 
-    export = commands.add_parser("export", help="write a run's completions joined with their scores as JSON lines or CSV")
+    export = commands.add_parser("export", help="write a run's completions joined with their scores as JSON lines or CSV, "
+                                 "or log the run to MLflow (a parent run, a child run per cell)")  # fmt: skip
     export.add_argument("run_dir", metavar="RUN_DIR")
-    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="output format (default jsonl)")
+    export.add_argument("--format", choices=["jsonl", "csv", "mlflow"], default="jsonl", help="output format (default jsonl)")
     export.add_argument("--out", help="file to write (default: RUN_DIR/export.FORMAT)")
+    export.add_argument("--tracking-uri", help="mlflow: the tracking server (default: the run's report.mlflow.tracking_uri, "
+                        "else MLflow's own, MLFLOW_TRACKING_URI)")  # fmt: skip
+    export.add_argument("--experiment", help="mlflow: the experiment (default: the run's report.mlflow.experiment, hfsweep)")
     export.set_defaults(func=cmd_export)
     return top
 

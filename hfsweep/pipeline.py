@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from hfsweep.core import records
+from hfsweep.core.report_options import ReportOptions
 from hfsweep.evaluators.scoring import score_run
 from hfsweep.reports import build_report
+from hfsweep.reports.tracking import export_mlflow
 from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.config import Config
 from hfsweep.sweeps.judge import judge_run, merge_scores
@@ -90,9 +93,36 @@ def run_and_score(config: Config, mapping: dict, run_dir: Path) -> RunResult:
     return result
 
 
+def report(paths: list[Path], options: ReportOptions) -> Path:
+    """The report of a run or sweep, then its export to MLflow when ``report.mlflow.enabled``."""
+    page = build_report(paths, options=options)
+    if options.mlflow.enabled:
+        export_mlflow(paths, options.mlflow.tracking_uri, options.mlflow.experiment, page=page)
+    return page
+
+
 def run_score_report(config: Config, mapping: dict, run_dir: Path) -> tuple[RunResult, Path | None]:
-    """:func:`run_and_score`, then the report (unless ``report.enabled`` is false)."""
+    """:func:`run_and_score`, then the :func:`report` (unless ``report.enabled`` is false)."""
     result = run_and_score(config, mapping, run_dir)
     if result.interrupted or result.failed or not config.report.enabled:
         return result, None
-    return result, build_report([run_dir], options=config.report)
+    return result, report([run_dir], config.report)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What :func:`run_overrides` leaves: the run directory, the runner's counts, and the report's
+    page (None when ``report.enabled`` is false, or the run was interrupted or every request failed)."""
+
+    run_dir: Path
+    result: RunResult
+    report: Path | None
+
+
+def run_overrides(overrides: list[str], run_dir: str | Path | None = None) -> Finished:
+    """Compose the config from Hydra overrides, then :func:`run_score_report` into ``run_dir``
+    (default: :func:`new_run_dir`): ``hfsweep run`` and ``hfsweep.run()`` both call this."""
+    config, mapping = compose_config(overrides)
+    path = Path(run_dir) if run_dir else new_run_dir(config)
+    result, report = run_score_report(config, mapping, path)
+    return Finished(path, result, report)

@@ -81,8 +81,8 @@ def compute(paths, options: ReportOptions | Mapping | None = None) -> Report:
     if opts.pareto.down is None:  # coherence: perplexity where the target gave log-probabilities
         scored = "perplexity" in wide and bool(wide["perplexity"].notna().any())
         opts.pareto.down = "perplexity" if scored else "seq_rep_4"
-    context = tables.Context(cells, wide, metrics, prompts, opts, objective,
-                         search_allocation.dropped_cells(data))  # dropped cells are not candidates for the recommendation
+    context = tables.Context(cells, wide, metrics, prompts, opts, objective,  # dropped cells are not candidates
+                             search_allocation.dropped_cells(data), search_allocation.looks(data))  # fmt: skip
     report = Report(data, opts, cells, metrics, context.swept, context.targets)
     report.key_metrics = [m for m in opts.key_metrics if m in metrics] or metrics[:6]
     report.tables, report.notes = statistics(context, report.key_metrics)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hfsweep.core.errors import ReportError
-from hfsweep.core.report_options import Browser, Pareto, ReportOptions, check_report_options
+from hfsweep.core.report_options import Browser, Mlflow, Pareto, ReportOptions, check_report_options
 
 Layer = ReportOptions | Mapping[str, Any] | None
 
@@ -44,5 +44,6 @@ def resolve_options(*layers: Layer, strict_last: bool = True) -> ReportOptions:
         if layer:
             values = dataclasses.asdict(layer) if isinstance(layer, ReportOptions) else layer
             _merge(merged, values, "", strict_last and index == len(layers) - 1)
-    options = ReportOptions(**{**merged, "pareto": Pareto(**merged["pareto"]), "browser": Browser(**merged["browser"])})
+    options = ReportOptions(**{**merged, "pareto": Pareto(**merged["pareto"]), "browser": Browser(**merged["browser"]),
+                               "mlflow": Mlflow(**merged["mlflow"])})  # fmt: skip
     return check_report_options(options)

@@ -1,20 +1,18 @@
-"""The recommended cell: the best on an objective among the cells meeting every constraint.
+"""The recommended cell: one target's decision (:mod:`hfsweep.core.decision`) in the report's terms.
 
-:func:`recommend` works on one target's cells: each cell's value on a metric is its mean over
-prompts. A constraint holds for a cell when it holds at the one-sided bound of the cell's BCa
-CI at the report's confidence (for ``pass_rate >= 0.85``, the lower bound at 95% must be at least
-0.85: the two-sided interval at 2 x 0.95 - 1 = 90%). A cell whose mean meets every constraint
-but whose bound does not is *undecided*: not a candidate, and the page names it with the prompts
-that would settle it (:func:`reports.power.prompts_to_settle`). Among the cells where every
-constraint holds it takes the Pareto front of the objective
-against the constraint metrics (a constraint ``m <= v`` or ``m < v`` counts lower ``m`` as
-better, ``>=`` / ``>`` higher), and from the front the best cell on the objective; ties (equal
-to 1e-9 relative) go to the better value on each constraint metric in turn, then to grid
-order. The runner-up is the next cell in that same order among all cells meeting the
-constraints. The chosen cell comes with its BCa CI and the paired Wilcoxon test against the
-runner-up on the objective. Those tests (one per target) are adjusted by Holm among
-themselves (``p_holm``), not in the report's BH family: they compare a cell picked *because*
-it scored best, so read them as "is the winner distinguishable from the next one", no more.
+:func:`recommend` runs the rule the adaptive search also runs (:func:`hfsweep.core.decision.decide`)
+on one target's cells: constraints at the one-sided bound of each cell's mean at the report's
+confidence, Bonferroni over the cells; the tied set of candidates not significantly worse than
+the best on the objective; the simplest setting of that set, then the largest worst-case
+constraint margin, then the better mean. A cell whose mean meets every constraint but whose
+bound does not is *undecided*: not a candidate, and the page names it with the prompts that
+would settle it (:func:`reports.power.prompts_to_settle`).
+
+The chosen cell comes with its BCa CI and the paired test (:func:`reports.stats.paired_difference`)
+against the runner-up: the best other cell of the tied set, else the best other candidate.
+Those tests (one per target) are adjusted by Holm among themselves (``p_holm``), not in the
+report's BH family: they compare cells picked *because* they scored well, so read them as
+"how far apart are the top two", no more; whether the data single one out is the tied set's answer.
 
 The report drives it from the run's ``objective`` (:func:`from_objective`): ``objective.metric``,
 else pass_rate when the prompts have checks, else judge_score when a judge scored the run;
@@ -23,33 +21,39 @@ with none of them there is no recommendation, only the quality-diversity front.
 
 from __future__ import annotations
 
-import functools
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from hfsweep.core import decision
 from hfsweep.core.errors import ReportError
 from hfsweep.core.estimates import Estimate, Paired
 from hfsweep.core.objective import GOALS, OPERATORS, Constraint, default_metric
 from hfsweep.core.records import SWEEPABLE
 from hfsweep.reports import stats
-from hfsweep.reports.bootstrap import bootstrap_ci, bootstrap_cis
+from hfsweep.reports.bootstrap import bootstrap_ci
 from hfsweep.reports.load import _fmt_value
 from hfsweep.reports.power import prompts_to_settle
 
 
 @dataclass(frozen=True)
 class Choice:
-    """What :func:`recommend` found for one target (indexes are rows of the given cells)."""
+    """What :func:`recommend` found for one target (indexes are rows of the given cells).
+
+    ``feasible``: the candidates (every constraint holds at its bound); ``tied``: the candidates
+    not significantly worse than the best (the chosen cell among them); ``level``: the per-test
+    error rate behind both."""
     index: int | None
     estimate: Estimate | None
     runner_up: int | None
     test: Paired | None
     feasible: np.ndarray
-    front: np.ndarray
+    tied: np.ndarray
+    level: float
+    family: str  # how the level was corrected, in words: "Bonferroni over 12 cells"
     note: str = ""
     undecided: tuple[Undecided, ...] = ()  # cells meeting every constraint on their mean, not at the bound
 
@@ -71,47 +75,44 @@ def _means(a: np.ndarray) -> np.ndarray:
         return np.nanmean(a, axis=1) if a.size else np.full(len(a), np.nan)
 
 
-def _undecided(index: int, constraint: Constraint, row: np.ndarray, bound: float, confidence: float) -> Undecided:
-    finite = row[np.isfinite(row)]
-    mean = float(finite.mean()) if finite.size else float("nan")
-    sd = float(finite.std(ddof=1)) if finite.size > 1 else float("nan")
-    return Undecided(index, constraint, mean, bound, prompts_to_settle(sd, abs(mean - constraint.value), confidence))
-
-
-def _rank(rows: np.ndarray, axes: np.ndarray) -> list[int]:
-    """``rows`` best first: higher on axis 0, ties (1e-9 relative) by the next axes, then row."""
-    def cmp(i: int, j: int) -> int:
-        for a, b in zip(axes[i], axes[j]):
-            if abs(a - b) > 1e-9 * max(1.0, abs(a), abs(b)):
-                return -1 if a > b else 1
-        return -1 if i < j else (1 if i > j else 0)
-
-    return sorted((int(r) for r in rows), key=functools.cmp_to_key(cmp))
+def _undecided(d: decision.Decision, constraints: Sequence[Constraint], values: Mapping[str, np.ndarray]) -> tuple[Undecided, ...]:
+    out = []
+    for i in map(int, np.flatnonzero(d.on_means & ~d.holds)):
+        for c in constraints:
+            bound = float(d.bounds[c][i])
+            if not (np.isfinite(bound) and c.met(bound)):
+                mean = float(_means(np.asarray(values[c.metric], dtype=float)[[i]])[0])
+                sd = float(d.sds[c.metric][i])
+                out.append(Undecided(i, c, mean, bound, prompts_to_settle(sd, abs(mean - c.value), 1 - d.level)))
+                break
+    return tuple(out)
 
 
 def recommend(cells: pd.DataFrame, values: Mapping[str, np.ndarray], metric: str, goal: str = "max",
-              constraints: Sequence[Constraint | tuple] = (), *, exclude: np.ndarray | None = None,
+              constraints: Sequence[Constraint | tuple] = (), *, exclude: np.ndarray | None = None, looks: int = 1,
               confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> Choice:
-    """The best cell of one target on ``metric`` (``goal`` 'max' or 'min') among the cells
-    meeting every constraint, from their Pareto front (module docstring).
+    """The recommended cell of one target on ``metric`` (``goal`` 'max' or 'min') under the
+    constraints, by :func:`hfsweep.core.decision.decide` (module docstring).
 
     Args:
-        cells: the target's cells, one row each, in grid order.
+        cells: the target's cells, one row each, in grid order (their parameter columns decide
+            which setting is the simplest).
         values: per metric, a ``len(cells) x prompts`` array of per-prompt values.
         metric, goal: the objective.
         constraints: ``Constraint`` or ``(metric, op, value)`` with op in <=, <, >=, >.
         exclude: cells that are not candidates (an adaptive search dropped them on evidence,
             so their means rest on fewer prompts).
+        looks: the looks that search took at the data (the level counts them).
 
-    A (0.8 up, 0.2 down) and B (0.8, 0.1) tie on ``up``; B is better on ``down`` (and
-    dominates A); C is excluded by the constraint:
+    A and B tie on ``up`` (0.8); B's top_p is off, so it is the simpler pick; C fails the constraint:
 
-    >>> cells = pd.DataFrame({"cell_id": ["A", "B", "C"]})
-    >>> values = {"up": np.repeat([[0.8], [0.8], [0.5]], 4, axis=1),
-    ...           "down": np.repeat([[0.2], [0.1], [0.5]], 4, axis=1)}
+    >>> cells = pd.DataFrame({"cell_id": ["A", "B", "C"], "top_p": [0.9, 1.0, 1.0]})
+    >>> rng = np.random.default_rng(0)
+    >>> noise = rng.normal(0, 0.05, (3, 12))
+    >>> values = {"up": np.array([[0.8], [0.8], [0.9]]) + noise, "down": np.repeat([[0.2], [0.1], [0.5]], 12, axis=1)}
     >>> c = recommend(cells, values, "up", "max", [("down", "<=", 0.3)])
-    >>> cells["cell_id"][c.index], cells["cell_id"][c.runner_up], c.front.tolist()
-    ('B', 'A', [False, True, False])
+    >>> cells["cell_id"][c.index], cells["cell_id"][c.runner_up], c.tied.tolist()
+    ('B', 'A', [True, True, False])
     """
     if goal not in GOALS:
         raise ReportError(f"Objective goal must be 'max' or 'min', got {goal!r}.")
@@ -123,36 +124,24 @@ def recommend(cells: pd.DataFrame, values: Mapping[str, np.ndarray], metric: str
     if missing:
         raise ReportError(f"Objective metric(s) {', '.join(missing)} not in the scores. "
                           f"Available: {', '.join(values)}.")
-    means = {m: _means(np.asarray(values[m], dtype=float)) for m in {metric, *(c.metric for c in parsed_constraints)}}
-    obj = GOALS[goal] * means[metric]
-    candidate = np.isfinite(obj) & (True if exclude is None else ~np.asarray(exclude, dtype=bool))
-    kw = dict(confidence=confidence, n_resamples=n_resamples, seed=seed)
-    feasible, on_means, first_miss = candidate.copy(), candidate.copy(), {}
-    for c in parsed_constraints:
-        rows = np.asarray(values[c.metric], dtype=float)
-        # the one-sided bound at `confidence` is one side of the two-sided interval at 2 * confidence - 1
-        bound = np.array([c.bound(e.low, e.high) for e in bootstrap_cis(list(rows), **dict(kw, confidence=2 * confidence - 1))])
-        with np.errstate(invalid="ignore"):
-            met = np.isfinite(means[c.metric]) & c.met(means[c.metric])
-            holds = met & np.isfinite(bound) & c.met(bound)
-        for i in np.flatnonzero(feasible & ~holds):
-            first_miss[int(i)] = (c, rows[i], float(bound[i]))
-        on_means &= met
-        feasible &= holds
-    undecided = tuple(_undecided(i, *first_miss[i], confidence) for i in map(int, np.flatnonzero(on_means & ~feasible)))
-    axes = np.column_stack([obj, *(c.sign * means[c.metric] for c in parsed_constraints)])
-    front = np.zeros(len(obj), dtype=bool)
-    front[feasible] = stats.non_dominated(axes[feasible])
-    if not feasible.any():
+    d = decision.decide(np.asarray(values[metric], dtype=float), goal,
+                        [(c, np.asarray(values[c.metric], dtype=float)) for c in parsed_constraints], confidence,
+                        looks=looks, exclude=exclude, complexity=decision.simplicity(cells.to_dict("records")))  # fmt: skip
+    undecided = _undecided(d, parsed_constraints, values)
+    family = d.family
+    if d.chosen is None:
         what = " and ".join(map(str, parsed_constraints)) or f"a value of {metric}"
-        return Choice(None, None, None, None, feasible, front, f"no cell has {what}", undecided)
-    best = _rank(np.flatnonzero(front), axes)[0]
-    others = [i for i in _rank(np.flatnonzero(feasible), axes) if i != best]
-    est = bootstrap_ci(values[metric][best], **kw)
+        return Choice(None, None, None, None, d.holds, d.tied, d.level, family, f"no cell has {what}", undecided)
+    kw = dict(confidence=confidence, n_resamples=n_resamples, seed=seed)
+    chosen = d.chosen
+    est = bootstrap_ci(values[metric][chosen], **kw)
+    signed = GOALS[goal] * d.means
+    others = [i for i in np.flatnonzero(d.holds).tolist() if i != chosen]
     if not others:
-        return Choice(best, est, None, None, feasible, front, "the only cell meeting the constraints", undecided)
-    test = stats.paired_difference(values[metric][best], values[metric][others[0]], **kw)
-    return Choice(best, est, others[0], test, feasible, front, undecided=undecided)
+        return Choice(chosen, est, None, None, d.holds, d.tied, d.level, family, "the only cell meeting the constraints", undecided)
+    runner_up = max(others, key=lambda i: (bool(d.tied[i]), signed[i], -i))
+    test = stats.paired_difference(values[metric][chosen], values[metric][runner_up], **kw)
+    return Choice(chosen, est, runner_up, test, d.holds, d.tied, d.level, family, undecided=undecided)
 
 
 NO_OBJECTIVE = ("No recommendation: it needs a quality measure, which this run does not have: prompt checks "
@@ -188,8 +177,8 @@ def from_objective(context, objective: Mapping | None) -> tuple[str | None, str,
 
 
 REC_COLS = ["target", "setting", "setting_id", *SWEEPABLE, "metric", "value", "ci_low", "ci_high", "constraints_met",
-            "constraints", "runner_up", "runner_up_setting_id", "diff", "diff_ci_low", "diff_ci_high", "n", "p",
-            "p_holm", "note"]
+            "constraints", "tied", "level", "runner_up", "runner_up_setting_id", "diff", "diff_ci_low", "diff_ci_high",
+            "n", "p", "p_holm", "note"]
 
 
 def recommendations(context, metric: str, goal: str = "max", constraints: Sequence[Constraint] = (),
@@ -202,7 +191,8 @@ def recommendations(context, metric: str, goal: str = "max", constraints: Sequen
         cells = context.cells[context.cells["target"] == t].reset_index(drop=True)
         idx = [context.row[c] for c in cells["cell_id"]]
         dropped = cells["cell_id"].isin(context.search_dropped).to_numpy()
-        ch = recommend(cells, {m: context.mats[m][idx] for m in names}, metric, goal, parsed_constraints, exclude=dropped, **context.kw)
+        ch = recommend(cells, {m: context.mats[m][idx] for m in names}, metric, goal, parsed_constraints, exclude=dropped,
+                       looks=context.search_looks, **context.kw)
         choices.append(ch)
         rows.append(_row(t, cells, ch, metric, parsed_constraints))
         texts.append(_text(context, t, cells, ch, metric, goal, parsed_constraints, how))
@@ -216,13 +206,13 @@ def recommendations(context, metric: str, goal: str = "max", constraints: Sequen
 def _row(t, cells, ch: Choice, metric, parsed_constraints) -> tuple:
     ctext = "; ".join(map(str, parsed_constraints))
     if ch.index is None:
-        return (t, "", "", *[np.nan] * len(SWEEPABLE), metric, np.nan, np.nan, np.nan, False, ctext,
+        return (t, "", "", *[np.nan] * len(SWEEPABLE), metric, np.nan, np.nan, np.nan, False, ctext, 0, ch.level,
                 "", "", np.nan, np.nan, np.nan, 0, np.nan, np.nan, ch.note)
     c = cells.iloc[ch.index]
     r = cells.iloc[ch.runner_up] if ch.runner_up is not None else None
     test = ch.test or Paired(np.nan, np.nan, np.nan, 0, np.nan)
     return (t, c["setting"], c["setting_id"], *[c.get(p, np.nan) for p in SWEEPABLE], metric, ch.estimate.mean,
-            ch.estimate.low, ch.estimate.high, True, ctext, "" if r is None else r["setting"],
+            ch.estimate.low, ch.estimate.high, True, ctext, int(ch.tied.sum()), ch.level, "" if r is None else r["setting"],
             "" if r is None else r["setting_id"], test.diff, test.low, test.high, test.n, test.p, np.nan,
             "; ".join(s for s in (ch.note, ch.estimate.note, test.note) if s))
 
@@ -245,19 +235,37 @@ def _label(context, cell) -> str:
     return setting_label(cell, context.swept)
 
 
+def tied_labels(context_swept: Sequence[str], cells: pd.DataFrame, ch: Choice, joiner: str = " ", shown: int = 5) -> str:
+    """The tied set's other settings in words (at most ``shown``, then how many more)."""
+    others = [i for i in np.flatnonzero(ch.tied).tolist() if i != ch.index]
+    labels = [setting_label(cells.iloc[i], context_swept, joiner) for i in others[:shown]]
+    more = f" and {len(others) - shown} more" if len(others) > shown else ""
+    return "; ".join(labels) + more
+
+
 def _text(context, t, cells, ch: Choice, metric, goal, parsed_constraints, how) -> str:
     who = f"{t}: " if len(context.targets) > 1 else ""
+    confidence = context.kw["confidence"]
+    conf = int(round(confidence * 100))
     where = " and ".join(f"{c.metric} {'at most' if c.op == '<=' else c.op} {c.value:.3g}" for c in parsed_constraints)
-    where = f" with {where}" + (f" ({how})" if how else "") if where else ""
-    conf = int(round(context.kw["confidence"] * 100))
+    where = f" with {where} at the one-sided {conf}% bound ({ch.family})" + (f"; {how}" if how else "") if where else ""
     if ch.index is None:
-        return f"{who}No cell{where.replace(' with', ' has', 1) or ' has a value'} at the {conf}% bound." + _undecided_text(context, cells, ch, conf)
+        return f"{who}No cell{where.replace(' with', ' has', 1) or ' has a value'}." + _undecided_text(context, cells, ch, conf)
     c, e = cells.iloc[ch.index], ch.estimate
     ci = f", {conf}% CI {e.low:.3g} to {e.high:.3g}" if np.isfinite(e.low) else ""
     row = [context.row[c["cell_id"]]]
     cvals = ", ".join(f"{_means(context.mats[k.metric][row])[0]:.3g} {k.metric}" for k in parsed_constraints)
-    text = (f"{who}{'Highest' if goal == 'max' else 'Lowest'} {metric} ({e.mean:.3g}{ci}){where}: "
-            f"{_label(context, c)}" + (f" ({cvals})" if cvals else "") + ".")
+    text = (f"{who}Recommended for {'highest' if goal == 'max' else 'lowest'} {metric}{where}: {_label(context, c)} "
+            f"({metric} {e.mean:.3g}{ci}" + (f"; {cvals}" if cvals else "") + ").")
+    tied = int(ch.tied.sum())
+    if ch.runner_up is not None and tied == 1:
+        text += (f" The data single it out: every other candidate is worse on {metric} (one-sided paired t at the "
+                 f"{conf}% level, {ch.family}).")  # fmt: skip
+    elif tied > 1:
+        text += (f" The data do not single out one setting: {tied - 1} other(s) are not significantly worse than the best "
+                 f"(one-sided paired t at the {conf}% level, {ch.family}), so any of them will do: "
+                 f"{tied_labels(context.swept, cells, ch)}. This one is the simplest of them (fewest samplers away from "
+                 "their neutral values), then the one with the largest constraint margin, then the best mean.")  # fmt: skip
     if ch.test is not None:
         r = cells.iloc[ch.runner_up]
         text += (f" Runner-up {_label(context, r)}: difference {ch.test.diff:.3g} "
@@ -274,7 +282,7 @@ def _undecided_text(context, cells, ch: Choice, conf: int, shown: int = 3) -> st
              for u in ch.undecided[:shown]]  # fmt: skip
     more = f" and {len(ch.undecided) - shown} more" if len(ch.undecided) > shown else ""
     return (f" Undecided, so not candidates: {len(ch.undecided)} cell(s) meet every constraint on their mean but not at "
-            f"the one-sided {conf}% bound: {'; '.join(parts)}{more}.")
+            f"the one-sided {conf}% bound ({ch.family}): {'; '.join(parts)}{more}.")
 
 
 def pareto_table(context, cm: pd.DataFrame, chosen: Sequence[str]) -> pd.DataFrame:

@@ -23,6 +23,12 @@ def dropped_cells(data: RunData) -> set[str]:
     return {cell for search in searches(data) for cell in search.get("dropped") or {}}
 
 
+def looks(data: RunData) -> int:
+    """The most looks any search of the runs took at its data (1 without a search): the
+    recommendation decides at the level the search did (:mod:`hfsweep.core.decision`)."""
+    return max([int(search.get("looks") or 1) for search in searches(data)] or [1])
+
+
 def allocation_table(data: RunData, cells: pd.DataFrame) -> pd.DataFrame:
     """One row per cell of a search run: requests per round, total, status and evidence."""
     rows = []

@@ -34,12 +34,13 @@ class Context:
     """
 
     def __init__(self, cells: pd.DataFrame, wide: pd.DataFrame, metrics: list[str], prompts: list[str], opts: ReportOptions,
-                 objective: Mapping | None = None, search_dropped: Collection[str] = ()):  # fmt: skip
+                 objective: Mapping | None = None, search_dropped: Collection[str] = (), search_looks: int = 1):  # fmt: skip
         self.cells = cells
         self.metrics = metrics
         self.opts = opts
         self.objective = objective  # the run's objective config (metric, goal, constraints), if any
         self.search_dropped = set(search_dropped)  # cells an adaptive search dropped: not candidates
+        self.search_looks = search_looks  # the looks an adaptive search took: the decision's level counts them
         self.swept = records.swept_params(cells)
         self.targets = list(dict.fromkeys(cells["target"]))
         ids = cells["cell_id"].tolist()

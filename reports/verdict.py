@@ -1,9 +1,9 @@
 """The verdict: the answer in a few plain lines, first on the page and in the terminal.
 
 Per target: the setting to use, written as the parameters to set, with its objective value and
-CI; whether the data single it out from the runner-up (paired test at the report's confidence)
-or not, and then about how many prompts would separate the two; the cells left undecided by
-their constraints. Then the warnings that change the reading (the run's warnings, truncation).
+CI; whether the data single it out (the tied set of :mod:`hfsweep.core.decision` holds it alone)
+or name other settings that are as good, and then about how many prompts would separate it from
+the runner-up; the cells left undecided by their constraints. Then the warnings that change the reading (the run's warnings, truncation).
 It is written beside the page as ``verdict.json`` (``hfsweep.core.records.VERDICT``) for scripts,
 and ``hfsweep run`` / ``hfsweep report`` print its lines.
 """
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from hfsweep.core import records
+from hfsweep.reports import recommend
 from hfsweep.reports.power import prompts_needed
 from hfsweep.reports.recommend import Choice, setting_label
 
@@ -38,16 +39,22 @@ def verdict_lines(cells: pd.DataFrame, recommendation: pd.DataFrame, choices: li
         ci = f", {conf}% CI {row.ci_low:.3g} to {row.ci_high:.3g}" if np.isfinite(row.ci_low) else ""
         lines.append(f"{who}set {setting_label(chosen, swept, '=')}: {row.metric} {row.value:.3g}{ci}"
                      + (f" ({row.constraints} at the {conf}% bound)" if row.constraints else "") + ".")  # fmt: skip
-        if choice.test is not None:
-            runner_up = setting_label(target_cells.iloc[choice.runner_up], swept, "=")
+        tied = int(choice.tied.sum())
+        family = choice.family
+        if choice.test is not None and tied == 1:
+            lines.append(f"  The data single it out: every other candidate is worse on {row.metric} at the {conf}% level "
+                         f"({family}).")  # fmt: skip
+        elif tied > 1:
+            lines.append(f"  The data do not single out one setting: it is statistically tied with {tied - 1} other(s) at "
+                         f"the {conf}% level ({family}): {recommend.tied_labels(swept, target_cells, choice, '=')}. "
+                         "Any of them will do; this one is the simplest.")  # fmt: skip
+        if choice.test is not None and tied > 1:
             test = choice.test
-            if np.isfinite(test.p) and test.p < 1 - confidence:
-                lines.append(f"  It is ahead of the runner-up ({runner_up}) by {test.diff:.3g} (paired p {test.p:.2g} over {test.n} prompts).")
-            else:
-                needed = prompts_needed(test.sd, abs(test.diff)) if np.isfinite(test.sd) else math.inf
-                separate = f"; about {needed:.0f} prompts would separate them" if np.isfinite(needed) else ""
-                lines.append(f"  The data do not single it out: the runner-up ({runner_up}) differs by {test.diff:.3g} "
-                             f"(paired p {test.p:.2g} over {test.n} prompts){separate}. Either will do.")  # fmt: skip
+            runner_up = setting_label(target_cells.iloc[choice.runner_up], swept, "=")
+            needed = prompts_needed(test.sd, abs(test.diff)) if np.isfinite(test.sd) else math.inf
+            separate = (f"about {needed:.0f} prompts would separate them" if np.isfinite(needed)
+                        else "no practical number of prompts would separate them")  # fmt: skip
+            lines.append(f"  Against {runner_up}: difference {test.diff:.3g} over {test.n} prompts; {separate}.")
         if choice.undecided:
             lines.append(f"  {len(choice.undecided)} cell(s) meet the constraints only on their mean (undecided, not candidates).")
     return lines

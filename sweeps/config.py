@@ -92,11 +92,15 @@ class Sweep:
 
 @dataclass
 class Prompts:
-    """The default set (``items``) or a user's file; ``limit`` keeps the first N."""
+    """The default set (``items``) or a user's file (a path, or ``hf://datasets/OWNER/NAME/PATH``);
+    ``limit`` keeps the first N; the ``*_column`` keys name a file's columns (null = the usual names)."""
 
     file: Optional[str] = None
     limit: Optional[int] = spec(None, accepted="an integer >= 1", low=1)
     items: List[Any] = field(default_factory=list)
+    column: Optional[str] = None  # the prompt's text; null = `prompt`, else `text`
+    id_column: Optional[str] = None  # null = `id` when there is one, else p001, p002, ...
+    checks_column: Optional[str] = None  # a list of {type, value} (or that list as JSON); null = `checks` when there is one
 
 
 @dataclass
@@ -128,7 +132,7 @@ class Search:
     """How the cells are sampled: the full grid, or an adaptive search for ``objective``."""
 
     strategy: str = spec("grid", accepted="grid, halving, sequential", choices=SEARCH_STRATEGIES)
-    eta: int = spec(3, accepted="an integer >= 2", low=2)  # halving keeps the best 1/eta of the cells each round
+    eta: int = spec(3, accepted="an integer >= 2", low=2)  # halving: log_eta(cells) doublings set its first look's prompts
     initial_prompts: Optional[int] = spec(None, accepted="an integer >= 2 (null = enough for the rounds)", low=2)
     precision: Optional[float] = spec(None, accepted="a number > 0 (null = none)", low=0, open_low=True)  # sequential: CI half-width
     confidence: float = spec(0.95, accepted="a number in (0, 1)", low=0, high=0.999, open_low=True)

@@ -1,9 +1,12 @@
-"""Prompt sets: the default set from config, or a user's JSONL, CSV or text file.
+"""Prompt sets: the default set from config, or a user's JSONL, CSV, Parquet or text file,
+local or on the Hub (``hf://datasets/OWNER/NAME/PATH``, :mod:`hfsweep.sweeps.hub_files`).
 
 A prompt may carry checks (``evaluators.checks``): in a JSONL object or a config item, a
 ``checks`` list of ``{"type": ..., "value": ...}`` and/or ``expected: X`` (= contains X); in a
-CSV, a ``checks`` column holding that list as JSON and/or an ``expected`` column. A .txt file
-has one prompt per line and no checks. A malformed check stops the run before any request,
+CSV, a ``checks`` column holding that list as JSON and/or an ``expected`` column; in Parquet,
+either. ``prompts.column``, ``prompts.id_column`` and ``prompts.checks_column`` name the fields
+of a file that hold the text, the id and the checks when they are called something else. A .txt
+file has one prompt per line and no checks. A malformed check stops the run before any request,
 naming the file, the line (or row, or item) and the check.
 """
 
@@ -18,10 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from hfsweep.core import records
 from hfsweep.core.errors import ConfigError
 from hfsweep.evaluators.checks import parse_checks, problems
 from hfsweep.sweeps.config import Prompts
+from hfsweep.sweeps.hub_files import fetch, is_hub_path
 
 if TYPE_CHECKING:
     from hfsweep.evaluators.checks import Check
@@ -39,6 +46,40 @@ class Prompt:
 
 
 @dataclass(frozen=True)
+class Columns:
+    """The fields of a file's rows that hold the text, the id and the checks (``prompts.column``,
+    ``prompts.id_column``, ``prompts.checks_column``); None = the usual names, when present."""
+
+    text: str | None = None
+    id: str | None = None
+    checks: str | None = None
+
+    def named(self) -> dict[str, str]:
+        """The config key of each field the user named, by the field's name."""
+        keys = {self.text: "prompts.column", self.id: "prompts.id_column", self.checks: "prompts.checks_column"}
+        return {name: key for name, key in keys.items() if name is not None}
+
+    def check(self, where: str, fields: Any, only_text: bool = False) -> None:
+        """Every named field (``only_text``: the text's) is among ``fields`` (a file's header, a row's keys)."""
+        for name, key in self.named().items():
+            if name not in fields and (key == "prompts.column" or not only_text):
+                raise ConfigError(f"{key} = {name!r} is not a field of {where}: found {sorted(map(str, fields))}")
+
+    def row(self, where: str, row: Mapping, checks_as_text: bool = True) -> _Row:
+        """A file's row (a JSON object, a CSV or Parquet row) as a prompt read; ``checks_as_text``:
+        a string of checks is their list as JSON (a CSV cell, a Parquet string), not a malformed list."""
+        text = self.text or next((k for k in TEXT_KEYS if k in row), None)
+        if text is None:
+            raise ConfigError(f"{where} has no 'prompt' or 'text' field: found {sorted(map(str, row))} "
+                              "(prompts.column=NAME names another)")  # fmt: skip
+        _misspelt(where, row, skip=self.named())
+        checks = row.get(self.checks or "checks")
+        checks = _json_checks(where, checks) if checks_as_text else checks
+        expected = row.get("expected")
+        return _Row(row.get(self.id or "id"), row[text], checks, None if expected in ("", None) else expected, where)
+
+
+@dataclass(frozen=True)
 class _Row:
     """One prompt as read, before validation; ``where`` names it in error messages."""
     id: Any
@@ -51,11 +92,12 @@ class _Row:
 def load_prompts(spec: Prompts) -> list[Prompt]:
     """Load, check and limit the prompts a run uses.
 
-    Ids come from the file's ``id`` field when present, else ``p001``, ``p002``, ...
+    Ids come from the file's ``id`` field (``prompts.id_column``) when present, else ``p001``, ``p002``, ...
     """
     if spec.file:
-        rows = _read_file(Path(spec.file).expanduser())
         source = f"prompts.file = {spec.file!r}"
+        path = fetch(spec.file, "prompts.file") if is_hub_path(spec.file) else Path(spec.file).expanduser()
+        rows = _read_file(path, source, Columns(spec.column, spec.id_column, spec.checks_column))
     else:
         rows = [_item(index, item) for index, item in enumerate(spec.items)]
         source = "prompts.items"
@@ -73,7 +115,7 @@ def load_prompts(spec: Prompts) -> list[Prompt]:
         prompt_id = str(row.id) if row.id not in (None, "") else f"p{index:03d}"
         prompts.append(Prompt(prompt_id, row.text, checks))
     if not prompts:
-        raise ConfigError(f"{source} holds no prompts: accepted a .jsonl, .csv or .txt file with at least one prompt")
+        raise ConfigError(f"{source} holds no prompts: accepted a .jsonl, .csv, .parquet or .txt file with at least one prompt")
     ids = [p.id for p in prompts]
     duplicate = next((i for i in ids if ids.count(i) > 1), None)
     if duplicate is not None:
@@ -96,14 +138,29 @@ def write_prompts_file(prompts: list[Prompt], run_dir: str | os.PathLike[str]) -
     return path
 
 
-def _misspelt(where: str, keys: Any) -> None:
-    """A field that is almost ``checks`` or ``expected`` is a typo, not metadata to ignore."""
+def _misspelt(where: str, keys: Any, skip: Any = ()) -> None:
+    """A field that is almost ``checks`` or ``expected`` is a typo, not metadata to ignore
+    (fields named by ``prompts.*_column``, in ``skip``, are meant)."""
     for key in keys:
-        if key in CHECK_KEYS:
+        if key in CHECK_KEYS or key in skip:
             continue
         close = difflib.get_close_matches(str(key), CHECK_KEYS, n=1, cutoff=0.75)
         if close:
             raise ConfigError(f"{where}: unknown field {key!r}. Did you mean: {close[0]}?")
+
+
+def _json_checks(where: str, checks: Any) -> Any:
+    """A row's checks: the list itself, or the list as JSON text (a CSV cell, a Parquet string); None for none."""
+    if not isinstance(checks, str):
+        return checks
+    if not checks.strip():
+        return None
+    try:
+        return json.loads(checks)
+    except json.JSONDecodeError as error:
+        raise ConfigError(
+            f"{where}: the checks cell is not valid JSON ({error.msg}): accepted a JSON "
+            'list like [{"type": "contains", "value": "Paris"}]') from None
 
 
 def _item(index: int, item: Any) -> _Row:
@@ -116,48 +173,53 @@ def _item(index: int, item: Any) -> _Row:
     return _Row(item.get("id"), item.get("text"), item.get("checks"), item.get("expected"), where)
 
 
-def _read_file(path: Path) -> list[_Row]:
-    key = f"prompts.file = {str(path)!r}"
+def _read_file(path: Path, key: str, columns: Columns) -> list[_Row]:
     if not path.is_file():
-        raise ConfigError(f"{key} does not exist: accepted a path to a .jsonl, .csv or .txt file")
+        raise ConfigError(f"{key} does not exist: accepted a path to a .jsonl, .csv, .parquet or .txt file, or hf://datasets/OWNER/NAME/PATH")
     suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return _parquet_rows(path, key, columns)
     try:
         content = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise ConfigError(f"{key} is not UTF-8 text ({error.reason} at byte {error.start})") from None
     if suffix == ".jsonl":
-        return [_jsonl_row(key, number, line) for number, line in enumerate(content.splitlines(), 1) if line.strip()]
+        lines = [(number, line) for number, line in enumerate(content.splitlines(), 1) if line.strip()]
+        rows = [_jsonl_row(key, number, line, columns) for number, line in lines]
+        seen = {field for _, line in lines for field in (json.loads(line) if line.lstrip().startswith("{") else {})}
+        columns.check(key, seen)  # an id or checks field may be absent from a line, not from every line
+        return rows
     if suffix == ".csv":
-        return _csv_rows(key, content)
+        return _csv_rows(key, content, columns)
     if suffix in (".txt", ".text", ""):
         return [_Row(None, line, None, None, key) for line in content.splitlines() if line.strip()]
-    raise ConfigError(f"{key} has an unknown type {suffix!r}: accepted .jsonl, .csv or .txt")
+    raise ConfigError(f"{key} has an unknown type {suffix!r}: accepted .jsonl, .csv, .parquet or .txt")
 
 
-def _csv_rows(key: str, content: str) -> list[_Row]:
+def _csv_rows(key: str, content: str, columns: Columns) -> list[_Row]:
     reader = csv.DictReader(content.splitlines())
     fields = reader.fieldnames or []
-    column = next((c for c in TEXT_KEYS if c in fields), None)
-    if column is None:
-        raise ConfigError(f"{key} has no 'prompt' or 'text' column: found {reader.fieldnames}")
-    _misspelt(f"{key} header", fields)
-    rows = []
-    for number, row in enumerate(reader, start=1):
-        where = f"{key} row {number} (line {reader.line_num})"
-        checks = (row.get("checks") or "").strip() or None
-        if checks is not None:
-            try:
-                checks = json.loads(checks)
-            except json.JSONDecodeError as error:
-                raise ConfigError(
-                    f"{where}: the checks cell is not valid JSON ({error.msg}): accepted a JSON "
-                    'list like [{"type": "contains", "value": "Paris"}]') from None
-        expected = row.get("expected") or None
-        rows.append(_Row(row.get("id"), row[column], checks, expected, where))
-    return rows
+    columns.check(key, fields)
+    if columns.text is None and not any(c in fields for c in TEXT_KEYS):
+        raise ConfigError(f"{key} has no 'prompt' or 'text' column: found {reader.fieldnames} (prompts.column=NAME names another)")
+    _misspelt(f"{key} header", fields, skip=columns.named())
+    return [columns.row(f"{key} row {number} (line {reader.line_num})", row) for number, row in enumerate(reader, start=1)]
 
 
-def _jsonl_row(key: str, number: int, line: str) -> _Row:
+def _parquet_rows(path: Path, key: str, columns: Columns) -> list[_Row]:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as error:
+        raise ConfigError(f"{key} is not a readable Parquet file ({str(error).splitlines()[0]})") from None
+    fields = table.column_names
+    columns.check(key, fields)
+    if columns.text is None and not any(c in fields for c in TEXT_KEYS):
+        raise ConfigError(f"{key} has no 'prompt' or 'text' column: found {fields} (prompts.column=NAME names another)")
+    _misspelt(f"{key} columns", fields, skip=columns.named())
+    return [columns.row(f"{key} row {number}", row) for number, row in enumerate(table.to_pylist(), start=1)]
+
+
+def _jsonl_row(key: str, number: int, line: str, columns: Columns) -> _Row:
     where = f"{key} line {number}"
     try:
         row = json.loads(line)
@@ -167,8 +229,5 @@ def _jsonl_row(key: str, number: int, line: str) -> _Row:
         return _Row(None, row, None, None, where)
     if not isinstance(row, dict):
         raise ConfigError(f"{where} is not accepted: an object with a 'prompt' or 'text' field")
-    text = next((row[k] for k in TEXT_KEYS if k in row), None)
-    if text is None:
-        raise ConfigError(f"{where} has no 'prompt' or 'text' field: found {sorted(row)}")
-    _misspelt(where, row)
-    return _Row(row.get("id"), text, row.get("checks"), row.get("expected"), where)
+    columns.check(where, row, only_text=True)
+    return columns.row(where, row, checks_as_text=False)

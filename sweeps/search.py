@@ -5,14 +5,22 @@ re-run or a wider grid sends only what is new; retries; concurrency; and resume,
 killed search re-run from the start replays its rounds from the cache and takes the same
 decisions (the prompt order is fixed by the seed). Each round is logged in ``search.jsonl``.
 
-* ``halving``: round 1 runs every cell on ``initial_prompts`` prompts; each round keeps the best
-  1/eta of the cells that can still meet the constraints and doubles the prompts. A cell
-  outside the best 1/eta is dropped only when the data say so: the upper confidence bound of
-  its paired difference from the leader (per prompt, spread pooled over the comparisons) is
-  below 0, or a constraint's confidence bound is on the wrong side. Ties carry on.
-* ``sequential``: each round adds ``initial_prompts`` prompts (default 5) to every cell whose
-  paired comparison with the leader (one-sided t on the pooled SD, BH-adjusted) is not decided,
-  and to the leader while its CI half-width is above ``precision``.
+Each look at the data decides by the report's own rule (:func:`hfsweep.core.decision.decide`):
+a cell is dropped when one of its constraints cannot hold at its one-sided bound, or when it is
+significantly worse (one-sided paired t) than the best cell whose constraints hold; cells whose
+constraints are undecided are kept and sampled, never crowned. Every bound and test is at the
+level ``(1 - search.confidence) / (cells x looks)``, so over the whole search a cell that could
+still be feasible and best is dropped at most at the stated error rate, allowing for the best
+being the luckiest of many noisy cells. The strategies differ only in how many prompts each
+look takes (:func:`schedule`):
+
+* ``halving``: the first look takes ``initial_prompts`` prompts (default: enough for
+  log_eta(cells) doublings of the prompt set), and each look doubles them.
+* ``sequential``: each look adds ``initial_prompts`` prompts (default 5); with ``precision``
+  the last cell is sampled on until its CI half-width is at most that.
+
+The search's leader is the rule's choice at the last look; the report recommends by the same
+rule on the same data (the dropped cells are not candidates), at the same level (``looks``).
 
 The budget counts the search's requests (cached or not, so it is the same on a re-run) and the
 completion tokens the server reported; a round is cut to what the budget still allows (tokens
@@ -25,56 +33,17 @@ import dataclasses
 import json
 import math
 import random
-import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from scipy.stats import false_discovery_control
-from scipy.stats import t as student_t
 
-from hfsweep.core import records
-from hfsweep.core.estimates import Estimate
-from hfsweep.core.objective import Constraint, constraints
+from hfsweep.core import decision, records
+from hfsweep.core.objective import GOALS, Constraint, constraints
 from hfsweep.evaluators.scoring import score_completions
 from hfsweep.sweeps.plan import Job, Plan, objective_metric
-
-
-def estimate(values: list[float], confidence: float, sd: float | None = None, df: int = 0) -> Estimate:
-    """Mean over prompts with a Student-t CI; ``sd`` (with ``df``): a spread pooled over cells,
-    steadier than one cell's own on a few prompts (two prompts that happen to agree give an SD
-    of 0). Infinite with fewer than 2 values.
-
-    >>> e = estimate([0.5, 0.7, 0.6], 0.95)
-    >>> round(e.mean, 3), round(e.high - e.mean, 3)
-    (0.6, 0.248)
-    """
-    finite = [v for v in values if not math.isnan(v)]
-    if not finite:
-        return Estimate(math.nan, -math.inf, math.inf, 0, se=math.inf)
-    mean = statistics.fmean(finite)
-    if len(finite) < 2:
-        return Estimate(mean, -math.inf, math.inf, len(finite), se=math.inf)
-    spread, df = (statistics.stdev(finite), len(finite) - 1) if sd is None else (sd, max(df, 1))
-    se = spread / math.sqrt(len(finite))
-    half = float(student_t.ppf(0.5 + confidence / 2, df)) * se
-    return Estimate(mean, mean - half, mean + half, len(finite), se=se, df=df)
-
-
-def pooled_sd(rows: list[list[float]]) -> tuple[float | None, int]:
-    """The per-prompt SD pooled over cells, and its degrees of freedom (None, 0 when no cell
-    has two values).
-
-    >>> sd, df = pooled_sd([[0, 1], [1, 1], [0.5]])
-    >>> round(sd, 3), df
-    (0.5, 2)
-    """
-    finite = [f for f in ([v for v in r if not math.isnan(v)] for r in rows) if len(f) >= 2]
-    if not finite:
-        return None, 0
-    df = sum(len(f) - 1 for f in finite)
-    return math.sqrt(sum(statistics.variance(f) * (len(f) - 1) for f in finite) / df), df
 
 
 @dataclass
@@ -93,8 +62,6 @@ class SearchState:
 
 def _values(rows: list[dict], plan: Plan, names: list[str]) -> dict[str, dict[str, dict[str, float]]]:
     """metric -> cell id -> prompt id -> the prompt's value (mean over samples, or the group metric)."""
-
-
     checks = {p.id: getattr(p, "checks", ()) for p in plan.prompts}
     scores, groups = score_completions(pd.DataFrame(rows), names, checks)
     out: dict[str, dict[str, dict[str, float]]] = {}
@@ -110,87 +77,50 @@ def _values(rows: list[dict], plan: Plan, names: list[str]) -> dict[str, dict[st
     return out
 
 
-def _row(values: dict, cell: str, prompts: list[str]) -> list[float]:
-    return [values.get(cell, {}).get(p, math.nan) for p in prompts]
+def _rows(values: dict, cells: list[str], prompts: list[str]) -> np.ndarray:
+    return np.array([[values.get(cell, {}).get(p, math.nan) for p in prompts] for cell in cells], dtype=float).reshape(len(cells), len(prompts))
 
 
-def _violates(est: Estimate, op: str, value: float) -> bool:
-    """The constraint's bound is on the wrong side: the cell cannot meet it."""
-    if op in (">=", ">"):
-        return est.high < value if op == ">=" else est.high <= value
-    return est.low > value if op == "<=" else est.low >= value
-
-
-def _estimates(values: dict, cells: list[str], prompts: list[str], confidence: float) -> dict[str, Estimate]:
-    rows = {c: _row(values, c, prompts) for c in cells}
-    sd, df = pooled_sd(list(rows.values()))
-    return {c: estimate(row, confidence, sd, df) for c, row in rows.items()}
-
-
-def _differences(values: dict, leader: str, cells: list[str], prompts: list[str], goal: str, confidence: float) -> dict[str, Estimate]:
-    """Per cell: the paired per-prompt difference cell - leader (sign so that < 0 is worse),
-    with its spread pooled over the comparisons."""
-    lead = _row(values, leader, prompts)
-    sign = 1 if goal == "max" else -1
-    diffs = {c: [sign * (a - b) for a, b in zip(_row(values, c, prompts), lead)] for c in cells if c != leader}
-    sd, df = pooled_sd(list(diffs.values()))
-    return {c: estimate(d, confidence, sd, df) for c, d in diffs.items()}
-
-
-def decide(state: SearchState, values: dict, prompts: list[str], confidence: float, eta: int, sequential: bool) -> dict:
-    """One round's decisions: who is dropped (and why), who leads. Mutates ``state``."""
-    metric, goal, alpha = state.metric, state.goal, 1 - confidence
-    est = _estimates(values[metric], state.alive, prompts, confidence)
-    bounds = {name: _estimates(values[name], state.alive, prompts, confidence) for name, _, _ in state.constraints}
-    feasible = []
-    for cell in state.alive:
-        for name, op, value in state.constraints:
-            bound = bounds[name][cell]
-            if _violates(bound, op, value):
-                state.dropped[cell] = f"{name} {op} {value} cannot hold: CI {bound.low:.3g} to {bound.high:.3g} over {bound.n} prompts"
-                break
-        else:
-            feasible.append(cell)
-    if not feasible:
-        state.alive = []
-        return {"leader": None}
-    meeting = [c for c in feasible
-               if all(constraint.met(bounds[constraint.metric][c].mean) for constraint in state.constraints)] or feasible
-    ranked = sorted(feasible, key=lambda c: (-est[c].mean if goal == "max" else est[c].mean) if not math.isnan(est[c].mean) else math.inf)
-    leader = next(c for c in ranked if c in meeting)
-    keep = set(ranked[: max(1, math.ceil(len(feasible) / eta))]) if not sequential else set(feasible)
-    worse = _paired_worse(values[metric], leader, feasible, prompts, goal, alpha) if sequential else {}
-    diffs = {} if sequential else _differences(values[metric], leader, feasible, prompts, goal, confidence)
-    for cell in feasible:
-        if cell == leader or (cell in keep and not sequential):
-            continue
-        d = diffs.get(cell)
-        if d is not None and d.high < 0:
-            state.dropped[cell] = (f"{metric} worse than the leader: paired difference {d.mean:+.3g}, "
-                                   f"{confidence:.0%} CI up to {d.high:+.3g}, over {d.n} prompts")  # fmt: skip
-        elif cell in worse:
-            state.dropped[cell] = worse[cell]
+def decide(state: SearchState, values: dict, prompts: list[str], confidence: float, *, looks: int, cells: int,
+           complexity: dict[str, int]) -> dict:  # fmt: skip
+    """One look's decisions by the report's rule (:func:`hfsweep.core.decision.decide`, at the
+    level of ``cells`` cells and ``looks`` looks): a cell is dropped when one of its constraints
+    cannot hold at its bound, or when it is significantly worse than the best cell whose
+    constraints hold. The leader is the rule's choice (None while no cell's constraints hold).
+    Mutates ``state``."""
+    alive = list(state.alive)
+    objective = _rows(values[state.metric], alive, prompts)
+    constrained = [(c, _rows(values[c.metric], alive, prompts)) for c in state.constraints]
+    d = decision.decide(objective, state.goal, constrained, confidence, looks=looks, cells=cells,
+                        complexity=np.array([complexity[c] for c in alive]))  # fmt: skip
+    n = np.isfinite(objective).sum(axis=1)
+    for i, cell in enumerate(alive):
+        if d.cannot[i]:
+            c = next(c for c, missed in d.misses.items() if missed[i])
+            state.dropped[cell] = (f"{c} cannot hold: its one-sided bound misses it at level {d.level:.2g} "
+                                   f"over {int(n[i])} prompts ({d.family})")  # fmt: skip
+        elif d.worse[i]:
+            diff = GOALS[state.goal] * (d.means[i] - d.means[d.best])
+            state.dropped[cell] = (f"{state.metric} worse than the best cell meeting the constraints: paired difference "
+                                   f"{diff:+.3g} over {int(n[i])} prompts, one-sided paired t p {d.p[i]:.2g} < "
+                                   f"{d.level:.2g} ({d.family})")  # fmt: skip
     state.alive = [c for c in state.alive if c not in state.dropped]
-    return {"leader": leader, "estimates": {c: [est[c].mean, est[c].low, est[c].high, est[c].n] for c in est}}
+    means, low, high = decision.intervals(objective, confidence)
+    leader = None if d.chosen is None else alive[d.chosen]
+    return {"leader": leader, "tied": [alive[i] for i in np.flatnonzero(d.tied)], "level": d.level,
+            "estimates": {c: [means[i], low[i], high[i], int(n[i])] for i, c in enumerate(alive)}}  # fmt: skip
 
 
-def _paired_worse(values: dict, leader: str, cells: list[str], prompts: list[str], goal: str, alpha: float) -> dict[str, str]:
-    """Cells the paired test says are worse than the leader: the per-prompt difference's mean
-    over its SD pooled over the comparisons (Student t; a pooled SD keeps its power on a few
-    prompts, where a signed-rank test cannot reach p < 0.05 below 5 prompts), one-sided,
-    Benjamini-Hochberg over the comparisons."""
-    diffs = _differences(values, leader, cells, prompts, goal, 1 - alpha)
-    tests = []
-    for cell, d in diffs.items():
-        if d.n < 2 or not math.isfinite(d.se):
-            continue
-        p = float(student_t.cdf(d.mean / d.se, d.df)) if d.se > 0 else (0.0 if d.mean < 0 else 1.0)
-        tests.append((cell, p, d))
-    if not tests:
-        return {}
-    adjusted = false_discovery_control([p for _, p, _ in tests])
-    return {cell: f"paired difference {d.mean:+.3g} over {d.n} prompts, one-sided t on the pooled SD: p_BH {q:.3g}"
-            for (cell, _, d), q in zip(tests, adjusted) if q < alpha}  # fmt: skip
+def schedule(strategy: str, prompts: int, first: int) -> list[int]:
+    """The prompts each look takes: halving doubles them, sequential adds ``first`` at a time.
+
+    >>> schedule("halving", 24, 3), schedule("sequential", 16, 5)
+    ([3, 6, 12, 24], [5, 10, 15, 16])
+    """
+    steps = [min(first, prompts)]
+    while steps[-1] < prompts:
+        steps.append(min(2 * steps[-1] if strategy == "halving" else steps[-1] + first, prompts))
+    return steps
 
 
 def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[dict], object, bool, float, dict]:
@@ -204,15 +134,17 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
     random.Random(config.sampling.seed).shuffle(order)
     cells = [cell.id for cell in plan.cells]
     rounds = max(1, math.ceil(math.log(max(len(cells), 2), search.eta)))
-    # halving: enough prompts for its rounds; sequential: steps of 5 (its BH-adjusted test, run after
-    # every step, dropped the best cell in 2% of simulated searches with steps of 3, 0.5% with 5)
+    # halving: enough prompts for its rounds; sequential: steps of 5
     least = 5 if search.strategy == "sequential" else 3
     first = min(len(order), search.initial_prompts or max(least, math.ceil(len(order) / 2 ** rounds)))
+    looks = schedule(search.strategy, len(order), first)
+    params = {job.cell.id: job.request.params for job in plan.jobs}
+    complexity = dict(zip(cells, decision.simplicity([params.get(c, {}) for c in cells]).tolist()))
     state = SearchState(metric, config.objective.goal, constraints(config.objective), order, cells)
     names = sorted({metric, *(constraint.metric for constraint in state.constraints)})
     rows: dict[tuple, dict] = {}
-    stats, interrupted, wall, n = None, False, 0.0, first
-    while True:
+    stats, interrupted, wall = None, False, 0.0
+    for n in looks:
         taken = set(order[:n])
         wanted = [j for j in plan.jobs if j.cell.id in state.alive and j.prompt.id in taken
                   and (j.cell.id, j.prompt.id, j.sample_index) not in rows]  # fmt: skip
@@ -230,33 +162,30 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
             break
         values = _values(list(rows.values()), plan, names)
         alive_before = list(state.alive)
-        result = decide(state, values, order[:n], search.confidence, search.eta, search.strategy == "sequential")
+        result = decide(state, values, order[:n], search.confidence, looks=len(looks), cells=len(cells), complexity=complexity)
         sent = Counter(j.cell.id for j in wanted)
         state.log.append({"round": len(state.log) + 1, "prompts": n, "requests": len(wanted),
                           "cell_requests": {c: sent[c] for c in alive_before}, "total_requests": state.requests,
                           "total_tokens": state.tokens, "alive": alive_before, "dropped": {c: state.dropped[c] for c in alive_before
                           if c in state.dropped}, **result})  # fmt: skip
-        leader = result.get("leader")
+        leader = result["leader"]
         if cut:
             state.stopped = "budget"
-        elif leader is None:
+        elif not state.alive:
             state.stopped = "no cell can meet the constraints"
-        elif len(state.alive) == 1:
+        elif len(state.alive) == 1 and leader is not None and _precise(result["estimates"][leader], search.precision):
             state.stopped = "one cell left"
-        elif n >= len(order) and search.strategy == "halving":
-            state.stopped = "every prompt used; the remaining cells are not distinguishable"
-        elif search.strategy == "sequential" and _sequential_done(state, leader, search.precision):
-            state.stopped = "every comparison decided"
         elif n >= len(order):
-            state.stopped = "every prompt used"
+            state.stopped = ("every prompt used" + (f"; {len(result['tied'])} cells statistically tied" if len(result["tied"]) > 1 else "")
+                             + ("; no cell's constraints hold at their bound" if leader is None else ""))  # fmt: skip
         if state.stopped:
             break
-        n = min(2 * n if search.strategy == "halving" else n + first, len(order))
     full = len(plan.jobs)
     summary = {"strategy": search.strategy, "metric": metric, "goal": state.goal, "rounds": len(state.log),
                "requests": state.requests, "tokens": state.tokens, "full_grid_requests": full,
                "share_of_grid": round(state.requests / full, 4) if full else None, "stopped": state.stopped,
-               "leader": state.log[-1].get("leader") if state.log else None, "alive": state.alive, "dropped": state.dropped}  # fmt: skip
+               "leader": state.log[-1].get("leader") if state.log else None, "alive": state.alive, "dropped": state.dropped,
+               "looks": len(looks), "confidence": search.confidence}  # fmt: skip
     with (run_dir / records.SEARCH_LOG).open("w", encoding="utf-8") as handle:
         for entry in state.log:
             handle.write(json.dumps(entry) + "\n")
@@ -269,13 +198,10 @@ def _add(total, more):
     return dataclasses.replace(total, **summed, min_limit=min(total.min_limit or more.min_limit, more.min_limit or total.min_limit))
 
 
-def _sequential_done(state: SearchState, leader: str, precision: float | None) -> bool:
-    if len(state.alive) > 1:
-        return False
-    if precision is None:
-        return True
-    mean, low, high, _ = state.log[-1]["estimates"][leader]
-    return (high - low) / 2 <= precision
+def _precise(estimate: list, precision: float | None) -> bool:
+    """Whether the leader's CI half-width is at most ``precision`` (always, without one)."""
+    _, low, high, _ = estimate
+    return precision is None or (math.isfinite(low) and (high - low) / 2 <= precision)
 
 
 def _within_budget(jobs: list[Job], state: SearchState, budget) -> tuple[list[Job], bool]:

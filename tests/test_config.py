@@ -84,7 +84,7 @@ BAD = [
     (["+report.colour=red"], "report.colour is not a known config key: accepted enabled, baseline, pareto"),
     (["report.pareto.upp=x"], "report.pareto.upp is not a known config key: accepted up, down. Did you mean report.pareto.up?"),
     (["report=fancy"], "report = 'fancy' is not known: choose one of default"),
-    (["compat=langchian_hf"], "compat = 'langchian_hf' is not known: choose one of langchain_hf, none. Did you mean compat=langchain_hf?"),
+    (["compat=langchian_hf"], "compat = 'langchian_hf' is not known: choose one of langchain_hf, langchain_hf_4_13, none. Did you mean compat=langchain_hf?"),
     (["sweep.grid.temperature=0.5"], "sweep.grid.temperature is not accepted: a list, e.g. 'sweep.grid.temperature=[0.5,1.0]'"),
     (["runner.timeout_s=0"], "runner.timeout_s = 0.0 is out of range: accepted a number > 0"),
     (["runner.concurrency=many"], "runner.concurrency = 'many' is not an integer"),

@@ -14,9 +14,7 @@ import importlib.util
 import json
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -24,6 +22,7 @@ import pytest
 from hfsweep.sweeps.detect import detect
 from hfsweep.sweeps.embedded import free_port, gguf_path
 from tests.cli_helpers import start_cli
+from tests.servers.processes import wait_until_serving
 
 pytestmark = [
     pytest.mark.slow,
@@ -42,18 +41,7 @@ def llama_cpp_python_server(tmp_path_factory):
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/v1/models", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                raise RuntimeError(f"llama_cpp.server did not start (exit {proc.poll()}): {open(log.name).read()[-2000:]}")
-            time.sleep(0.5)
+        wait_until_serving(f"{url}/v1/models", proc, Path(log.name))
         yield url
     finally:
         proc.terminate()

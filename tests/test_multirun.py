@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ import pytest
 
 from hfsweep.cli import main
 from hfsweep.sweeps.compose import CONF_DIR
+from hfsweep.sweeps.embedded import free_port
 from tests.cli_helpers import ROOT, run_cli
 from tests.servers.fault_server import FaultServer
 
@@ -134,12 +134,6 @@ def test_report_overrides_reach_the_merged_report(tmp_path):
     assert "report:" not in done.stdout and not (sweep_dir / "report").exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def ray_cluster(tmp_path):
     """A one-node Ray cluster on 127.0.0.1 started with `ray start --head --block`; yields (address, env).
@@ -148,7 +142,7 @@ def ray_cluster(tmp_path):
     can tell that the jobs ran inside Ray. Stopped by killing its process group (ray stop would
     stop every Ray instance on the machine).
     """
-    port = _free_port()
+    port = free_port()
     # A private temp dir: Ray records its "current cluster" there (a killed cluster left in /tmp/ray
     # would be what a later plain ray.init() tries to join). Short: Ray's socket paths must fit 107 bytes.
     temp_dir = Path(tempfile.mkdtemp(prefix="hfsweep-ray-"))

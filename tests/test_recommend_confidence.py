@@ -46,5 +46,27 @@ def test_no_candidate_names_the_undecided_cells():
     table, choices, text = recommend.recommendations(context, "distinct_2", "max", [recommend.Constraint.parse("pass_rate >= 0.995")])
     assert "Undecided" not in text
     assert choices[0].index is None and table["constraints_met"].tolist() == [False]
-    assert "No cell has pass_rate >= 0.995 at the 95% bound." in text
+    assert "No cell has pass_rate >= 0.995 at the one-sided 95% bound (Bonferroni over 2 cells)." in text
     assert choices[0].undecided == ()  # both means are below 0.995: they fail, they are not undecided
+
+
+def test_settings_the_data_cannot_tell_apart_are_one_tied_set_and_the_simplest_is_chosen():
+    # A (top_p 0.9) leads B (top_p 1) by noise only: both are in the tied set, B is simpler and chosen
+    cells = rs.cells_frame([dict(rs.BASE, name="A", top_p=0.9), dict(rs.BASE, name="B", top_p=1.0),
+                            dict(rs.BASE, name="C", top_p=0.8)], ["a"])  # fmt: skip
+    rng = np.random.default_rng(3)
+    distinct = np.array([[0.602], [0.600], [0.40]]) + rng.normal(0, 0.02, size=(3, PROMPTS))
+    context = rs.context(cells, {"distinct_2": distinct}, PROMPTS, objective={"metric": "distinct_2"})
+    table, choices, text = recommend.recommendations(context, "distinct_2", "max")
+    assert choices[0].tied.tolist() == [True, True, False]
+    assert table["setting"].iloc[0].startswith("B:") and table["tied"].iloc[0] == 2
+    assert "The data do not single out one setting: 1 other(s) are not significantly worse" in text
+
+
+def test_a_clear_winner_is_singled_out():
+    cells = rs.cells_frame([dict(rs.BASE, name="A", top_p=0.9), dict(rs.BASE, name="B", top_p=1.0)], ["a"])
+    distinct = np.array([[0.70], [0.50]]) + np.random.default_rng(4).normal(0, 0.02, size=(2, PROMPTS))
+    context = rs.context(cells, {"distinct_2": distinct}, PROMPTS, objective={"metric": "distinct_2"})
+    table, choices, text = recommend.recommendations(context, "distinct_2", "max")
+    assert choices[0].tied.tolist() == [True, False] and table["setting"].iloc[0].startswith("A:")
+    assert "The data single it out" in text

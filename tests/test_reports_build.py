@@ -76,7 +76,7 @@ def test_sweep_report_content(sweep_report):
     assert set(pairs["target_a"]) == {"tiny-a"} and set(pairs["target_b"]) == {"tiny-bb"}
     page = sweep_report.read_text()
     assert "Failed jobs" in page and "refused the connection" in page
-    assert "Highest distinct_2" in page
+    assert "Recommended for highest distinct_2" in page
     # model output is escaped, never live markup
     assert "<script>alert(1)</script>" not in page and "<img src=x" not in page.lower()
     # the page script is the only executable one; the others are data (the viewer's, long tables')

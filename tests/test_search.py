@@ -24,7 +24,7 @@ BEST = (0.7, 0.9)
 def pass_prob(params: dict) -> float:
     if params["temperature"] == 0.3:
         return 0.95  # passes most, but loops: infeasible under loop_rate <= 0.1
-    return 0.9 if (params["temperature"], params["top_p"]) == BEST else 0.5
+    return 0.95 if (params["temperature"], params["top_p"]) == BEST else 0.4
 
 
 PLANTED = Planted(pass_prob=pass_prob, loops=lambda p: p["temperature"] == 0.3)

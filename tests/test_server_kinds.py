@@ -53,7 +53,7 @@ def test_every_kind_names_backends_that_exist():
 
 def test_the_config_accepts_the_registered_kinds(capsys):
     assert SERVER_KINDS == ("auto", *SERVER_OPTIONS) == ("auto", "llama.cpp", "tgi", "vllm", "ollama", "llama-cpp-python", "openai")
-    assert COMPATS == ("none", "langchain_hf")
+    assert COMPATS == ("none", "langchain_hf", "langchain_hf_4_13")
     assert main(["validate", "model=endpoint", "model.endpoint=http://127.0.0.1:9", "model.server=sglang"]) == 2
     assert ("model.server = 'sglang' is not accepted: choose one of auto, llama.cpp, tgi, vllm, ollama, llama-cpp-python, openai"
             in capsys.readouterr().err)  # fmt: skip

@@ -23,7 +23,8 @@ def test_report_prints_the_verdict_and_the_page_opens_with_it(tmp_path, capsys):
     chosen = [line for line in verdict["lines"] if ": set " in line]
     assert len(chosen) == 2 and all(re.search(r"set temperature=[\d.]+, top_p=[\d.]+: distinct_2 ", line) for line in chosen)
     # the fixture's top cells are tied on 4 prompts: the verdict says so, with the prompts that would separate them
-    assert sum("The data do not single it out" in line and "prompts would separate them" in line for line in verdict["lines"]) == 2
+    assert sum("The data do not single out one setting: it is statistically tied with" in line for line in verdict["lines"]) == 2
+    assert sum(line.startswith("  Against ") and "would separate them" in line for line in verdict["lines"]) == 2
     assert any(line.startswith("warning: ") and "max_tokens" in line for line in verdict["lines"])
     assert [row["target"] for row in verdict["recommendation"]] == ["tiny-a", "tiny-bb"]
     html = page.read_text(encoding="utf-8")

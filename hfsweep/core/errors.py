@@ -25,6 +25,14 @@ class TargetError(HfsweepError):
     """A model target cannot be used: unreachable endpoint, missing server binary, bad token."""
 
 
+class RunFailedError(HfsweepError):
+    """Every request of a run failed (raised by ``hfsweep.run``; the CLI prints it and exits 1)."""
+
+    def __init__(self, message: str, run_dir=None):
+        super().__init__(message)
+        self.run_dir = run_dir  # the run directory, whose error rows say why
+
+
 class RunSchemaError(HfsweepError, ValueError):
     """A run directory that cannot be read as a run of this schema (missing file, other version)."""
 

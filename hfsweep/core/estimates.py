@@ -1,8 +1,8 @@
 """The estimate types the search and the reports share (a leaf: it imports nothing of hfsweep).
 
-* :class:`Estimate`: a mean over prompts with its confidence interval. The report's are BCa
-  bootstrap CIs (``hfsweep.reports.bootstrap``); the search's are Student-t intervals, which
-  also carry their standard error and degrees of freedom (``hfsweep.sweeps.search.estimate``).
+* :class:`Estimate`: a mean over prompts with its confidence interval: the report's BCa
+  bootstrap CIs (``hfsweep.reports.bootstrap``). The decisions (recommendation and search)
+  use the Student-t bounds of ``hfsweep.core.decision``.
 * :class:`Paired`: a paired difference over prompts with its CI and the signed-rank p-value
   (``hfsweep.reports.stats.paired_differences``).
 """

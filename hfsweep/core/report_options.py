@@ -39,6 +39,15 @@ class Browser:
 
 
 @dataclass
+class Mlflow:
+    """``report.mlflow.*``: log the run to MLflow after its report (``reports/tracking.py``; the ``mlflow`` extra)."""
+
+    enabled: bool = False
+    tracking_uri: Optional[str] = None  # null = MLflow's default (MLFLOW_TRACKING_URI, else its local store)
+    experiment: str = "hfsweep"
+
+
+@dataclass
 class ReportOptions:
     """The report's options (``report.*`` in config): the schema, its defaults and types."""
 
@@ -54,6 +63,7 @@ class ReportOptions:
     max_heatmaps: int = spec(12, **AT_LEAST_ONE)
     browser: Browser = field(default_factory=Browser)
     page_rows: int = spec(50, **AT_LEAST_ONE)  # rows per page in long HTML tables
+    mlflow: Mlflow = field(default_factory=Mlflow)
 
 
 def check_report_options(options: ReportOptions) -> ReportOptions:

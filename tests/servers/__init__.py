@@ -7,4 +7,5 @@
 - `textgen`: the deterministic fake text.
 - `tgi_server.start_tgi_server`: the same server with TGI's error bodies everywhere.
 - `fixtures`: pytest fixtures `fault_server`, `tgi_server`.
+- `hub.FakeHub`: file downloads answered like the Hub (`HF_ENDPOINT`), for `hf://` prompt files.
 """
