@@ -96,9 +96,10 @@ def compute(paths, options: ReportOptions | Mapping | None = None) -> Report:
     t["server_defaults"] = server.defaults_table(data, cells, server.sent_params(data.run_dirs))
     t2 = time.perf_counter()
     t["decoding"], report.notes["decoding"] = holtzman_table.decoding_table(data.completions, cells)
-    claims, report.notes["node_claims"] = node_claims.claims_table(data, cells, opts)
-    if claims is not None:  # a sweep=node_claims run: node_claims.csv
-        t["node_claims"] = claims
+    claims = node_claims.claims_table(data, cells, opts)
+    report.notes["node_claims"], report.notes["node_claims_compat"] = claims.note, claims.compat
+    if claims.table is not None:  # a sweep=node_claims run: node_claims.csv
+        t["node_claims"] = claims.table
     t["cells"] = cells.drop(columns=["target_key"])
     report.summary = run_facts.run_summary(data, cells)
     report.summary["searches"] = search_allocation.search_facts(data, cells)

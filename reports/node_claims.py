@@ -14,11 +14,12 @@ completion length = characters per Maximum Number of Tokens where a completion s
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from hfsweep.core.node import NODE_RELEASE, OPTIONS, NodeOption
+from hfsweep.core.node import OPTIONS, PROFILES, NodeOption
 from hfsweep.core.report_options import ReportOptions
 from hfsweep.reports.formatting import fnum
 from hfsweep.reports.load import RunData
@@ -40,35 +41,48 @@ PREDICTED = {
     "Top P": ("holds", "below 1 it is nucleus sampling; 1, its default, is refused by TGI"),
 }
 
-#: Where the newer client (TGI's /v1/completions) changes the prediction.
+#: Where the newer client (compat=langchain_hf_4_13: TGI's /v1/completions) changes the prediction.
 PREDICTED_COMPLETIONS = {
+    "Custom Inference Endpoint": ("not testable here", "holds on a TGI endpoint: the client posts to the URL's /v1/completions"),
     "Sampling Temperature": ("holds", "TGI's completions route samples unless temperature is 0, which is greedy"),
-    "Top K": ("not sent", "TGI's completions route drops top_k"),
+    "Top K": ("not sent", "the client sends top_k and TGI's completions route drops it"),
+    "Top P": ("holds", "below 1 it is nucleus sampling; 1, its default, is refused by TGI"),
 }
 
 
-def predicted(option: str, route: str) -> tuple[str, str]:
-    """What the node's mapping predicts for an option, on the TGI route its client posts to."""
+def predicted(option: str, compat: str) -> tuple[str, str]:
+    """What the node's mapping predicts for an option, on the TGI route the profile's client posts to."""
+    route = PROFILES[compat].route if compat in PROFILES else "generate"
     return (PREDICTED_COMPLETIONS if route == "completions" else {}).get(option, PREDICTED[option])
+
+
+class Claims(NamedTuple):
+    """The section's rows (None: the run is not a node-claims design), its note, and the node profile that sent the run."""
+
+    table: pd.DataFrame | None
+    note: str
+    compat: str
 
 
 Finish = Callable[[], tuple[str, str, str]]  # -> (verdict, evidence, advice), after the tests ran
 
 
-def claims_table(data: RunData, cells: pd.DataFrame, opts: ReportOptions) -> tuple[pd.DataFrame | None, str]:
-    """The section's rows, one per option (None for a run that is not a node-claims design), and its note."""
+def claims_table(data: RunData, cells: pd.DataFrame, opts: ReportOptions) -> Claims:
+    """The section's rows, one per option (None for a run that is not a node-claims design), its note and profile."""
     design = read_design(data, cells)
     if design is None:
-        return None, ""
+        return Claims(None, "", "")
     checker = Checker(data, design, opts)
     finishes = [(option, CHECKS.get(option.label, _model)(checker, option)) for option in OPTIONS]
     checker.run()
     rows = [(option.label, option.sentence, *finish()) for option, finish in finishes]
-    known = design.known_answer
-    release = "" if NODE_RELEASE in design.capability else f" ({NODE_RELEASE})"
-    note = (f"Target {design.target}: {design.capability or 'the node'}{release}. "
+    known, profile = design.known_answer, design.profile
+    posts = "TGI's /generate body to the endpoint URL itself" if profile.route == "generate" else \
+        "an OpenAI-style body to the endpoint's /v1/completions"  # fmt: skip
+    note = (f"Target {design.target}: {design.capability or 'the node'}. The node release: compat={profile.compat}, "
+            f"{profile.release}, whose client posts {posts}. "
             f"Prompts with a known answer ({len(known)} of {len(design.prompts)}): {', '.join(known) or 'none'}.")  # fmt: skip
-    return pd.DataFrame(rows, columns=COLUMNS), note
+    return Claims(pd.DataFrame(rows, columns=COLUMNS), note, profile.compat)
 
 
 def _model(checker: Checker, option: NodeOption) -> Finish:
@@ -89,6 +103,9 @@ def _endpoint(checker: Checker, option: NodeOption) -> Finish:
                     "with an endpoint: model=endpoint model.endpoint=URL model.server=tgi")
         rows = data.completions
         answered = int(rows["error"].isna().sum())
+        if design.route == "completions":
+            return ("holds" if answered else "fails", f"{answered} of {len(rows)} requests posted to the URL's /v1/completions were answered",
+                    "give the TGI server's base URL (or one ending in /v1): this client appends /v1/completions to it")
         return ("holds" if answered else "fails", f"{answered} of {len(rows)} requests posted to the URL itself (TGI's root route) were answered",
                 "give the TGI server's base URL: the node posts TGI's /generate body to it as is, which an OpenAI-style route refuses")
     return finish
@@ -216,6 +233,8 @@ def _temperature(checker: Checker, option: NodeOption) -> Finish:
             advice.append(f"pass_rate on known answers fell by {abs(worst.result.diff):.3g} between {worst.b} and {worst.a}")
         if any(level.refused and level.value == 0 for level in design.node.get(param, [])):
             advice.append("0 is refused: for one deterministic answer leave Temperature out, with no other sampler")
+        elif design.route == "completions" and any(level.value == 0 for level in levels):
+            advice.append("0 decodes greedily with this client (TGI's completions route): one deterministic answer")
         return READING[verdict], evidence, "; ".join(advice)
     return finish
 
@@ -223,16 +242,13 @@ def _temperature(checker: Checker, option: NodeOption) -> Finish:
 def _top_k(checker: Checker, option: NodeOption) -> Finish:
     design, param = checker.design, "top_k"
     levels = design.accepted(param)
+    if design.route == "completions":
+        return _top_k_dropped(checker, levels)
     tests = checker.direction_tests("choices", param, levels, levels[-1], levels[-1].value, "distinct_2", +1, fill=0.0) \
-        if len(levels) > 1 and design.route == "generate" else []  # fmt: skip
+        if len(levels) > 1 else []  # fmt: skip
 
     def finish():
         refused = refused_text(design, param)
-        if design.route == "completions":
-            same, total = _same_as_base(checker.data, design.node_base, [level.cell_id for level in levels])
-            return ("not sent", f"the client sends top_k, and TGI's /v1/completions drops it (router/src/server.rs completions: "
-                    f"top_k None); {same} of {total} completions equal the no-option cell's",
-                    "with this client Top K does nothing: leave it out")  # fmt: skip
         advice = ("Top K can only be 1 in the node's UI on a TGI endpoint (0 and fractions are refused), and 1 means greedy: "
                   "leave Top K out unless you want greedy decoding")  # fmt: skip
         if len(levels) <= 1:
@@ -243,6 +259,30 @@ def _top_k(checker: Checker, option: NodeOption) -> Finish:
             return "refused by the server", refused + greedy, advice
         reading, evidence = checker.reading(tests)
         return READING[reading], f"{refused}; token choices = distinct_2: {evidence}", advice
+    return finish
+
+
+def _top_k_dropped(checker: Checker, levels: list) -> Finish:
+    """Top K with the newer client: sent, and dropped by TGI's completions route. Measured as Top K 1
+    (one token choice: greedy, if it were applied) against Top K not added, on distinct_2."""
+    design = checker.design
+    one = next((level for level in levels if level.value == 1), None)
+    test = checker.add(Test("choices", "distinct_2", checker.label("top_k", one), checker.label("top_k", None), -1,
+                            checker.values.of(one.cell_id, "distinct_2", 0.0), checker.values.of(design.node_base, "distinct_2", 0.0),
+                            1.0)) if one else None  # fmt: skip
+
+    def finish():
+        cells = [level.cell_id for level in levels]
+        sent = sum("top_k" in design.bodies.get(cell, {}) for cell in cells)
+        same, total = _same_as_base(checker.data, design.node_base, cells)
+        evidence = (f"the client sent top_k in {sent} of {len(cells)} Top K cells; TGI's /v1/completions has no top_k "
+                    f"(router/src/server.rs completions: top_k None); {same} of {total} completions equal the no-option cell's")  # fmt: skip
+        if test is not None and test.result is not None:
+            evidence += f"; one token choice = lower distinct_2: {test.text()}"
+            if test.shown(checker.alpha) == test.expected:
+                return ("holds", evidence + ": the measurement shows Top K applied, against the route's source",
+                        "Top K 1 narrowed the choices here: this endpoint applies it")  # fmt: skip
+        return "not sent", evidence, "with this client Top K does nothing (TGI's completions route drops it): leave it out"
     return finish
 
 
@@ -257,7 +297,8 @@ def _top_p(checker: Checker, option: NodeOption) -> Finish:
 
     def finish():
         refused = refused_text(design, param)
-        advice = "Top P 1, its default, is refused by a TGI endpoint: set it below 1, or leave it out (with no sampler set TGI decodes greedily)"
+        advice = "Top P 1, its default, is refused by a TGI endpoint: set it below 1, or leave it out " + (
+            "(with no sampler set TGI decodes greedily)" if design.route == "generate" else "(this client's route then samples at temperature 1)")
         if not levels:
             return "refused by the server", refused, advice
         reading, evidence = checker.reading(tests)

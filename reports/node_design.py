@@ -1,9 +1,9 @@
 """What a ``sweep=node_claims`` run holds, read back for the verdicts (reports/node_claims.py).
 
 A node-claims design is a run whose presets set one option each (or none): the node's way
-(``compat=langchain_hf``) with one node option added, and the plain way (a preset's
-``compat: none``) with one parameter sent as its name says; one preset of each way adds none
-(the base). :func:`read_design` finds them from the run's ``config.yaml``; :class:`Values` gives
+(one node profile: ``compat=langchain_hf`` or ``langchain_hf_4_13``) with one node option added,
+and the plain way (a preset's ``compat: none``) with one parameter sent as its name says; one
+preset of each way adds none (the base). :func:`read_design` finds them from the run's ``config.yaml``; :class:`Values` gives
 each cell's per-prompt values of a metric (the prompt is the unit, as everywhere in the report).
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from hfsweep.core import records
-from hfsweep.core.node import PROFILE_ROUTES
+from hfsweep.core.node import PROFILES, ClientProfile
 from hfsweep.evaluators.scoring import read_prompt_checks
 from hfsweep.reports.load import RunData
 from hfsweep.reports.server import first_bodies
@@ -49,7 +49,12 @@ class Design:
     capability: str = ""
     target_kind: str = ""
     server: str = ""
-    route: str = "generate"  # the TGI route the node's client posts to (hfsweep.core.node PROFILE_ROUTES)
+    profile: ClientProfile = PROFILES["langchain_hf"]  # the node's profile that sent it (the run's compat)
+
+    @property
+    def route(self) -> str:
+        """The TGI route the profile's client posts to: ``generate`` or ``completions``."""
+        return self.profile.route
 
     def accepted(self, param: str) -> list[Level]:
         return [level for level in self.node.get(param, []) if not level.refused]
@@ -72,7 +77,7 @@ def read_design(data: RunData, cells: pd.DataFrame) -> Design | None:
             continue
         compat = preset.get("compat", run_compat)
         options = {key: value for key, value in preset.items() if key != "compat"}
-        if len(options) > 1 or compat not in (*PROFILE_ROUTES, "none"):
+        if len(options) > 1 or compat not in (*PROFILES, "none"):
             return None  # not one option at a time: not this design
         way = "none" if compat == "none" else "node"
         if way == "node":
@@ -91,7 +96,7 @@ def read_design(data: RunData, cells: pd.DataFrame) -> Design | None:
             level.refused = refused.get(level.cell_id, "")
     run = data.run_dirs[0]
     summary = data.summaries.get(run)
-    design = Design(target, bases["node"], bases.get("none"), node, plain, route=PROFILE_ROUTES[profiles.pop()],
+    design = Design(target, bases["node"], bases.get("none"), node, plain, profile=PROFILES[profiles.pop()],
                     prompts=data.completions["prompt_id"].astype(str).unique().tolist(),
                     capability=summary.capability if summary else "",
                     target_kind=str(mine["target_kind"].iloc[0]) if len(mine) else "",

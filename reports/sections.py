@@ -217,8 +217,7 @@ def node_claims(report, figs) -> dict | None:
     claims = report.tables.get("node_claims")
     if claims is None:
         return None
-    route = report.notes.get("node_claims_route", "generate")
-    predictions = {option: predicted(option, route) for option in claims["option"]}
+    predictions = {option: predicted(option, report.notes.get("node_claims_compat", "")) for option in claims["option"]}
     shown = claims.assign(predicted=[f"{verdict} ({why})" for verdict, why in predictions.values()])
     differ = [o for o, v in zip(claims["option"], claims["verdict"]) if predictions[o][0] != v]
     return {"note": report.notes.get("node_claims", ""), "differ": differ, "alpha": fnum(1 - report.opts.confidence),

@@ -10,7 +10,7 @@ from typing import Any
 import httpx2
 from huggingface_hub.utils import hf_raise_for_status
 
-from hfsweep.core.node import PROFILE_ROUTES
+from hfsweep.core.node import PROFILES
 from hfsweep.sweeps.backends import (
     Completion,
     OpenAITextBackend,
@@ -27,21 +27,30 @@ from hfsweep.sweeps.node_mapping import client_request, completions_body, llama_
 from hfsweep.sweeps.servers import Capability
 
 
+#: What hfsweep adds to the node's ``/generate`` parameters: TGI's details (the finish reason and
+#: the token count; presentation only, no token changes). tests/test_node_clients.py allows exactly this.
+MEASURING = {"details": True}
+
+
 class LangChainHFBackend(TGITextBackend):
     """What the workflow tool's Hugging Face node sends through LangChain's ``HuggingFaceInference``
-    to a TGI endpoint, exactly (sweeps/node_mapping.py ``node_parameters``): the options the
-    setting names, the frequency penalty as ``repetition_penalty``, no presence penalty, no
-    seed, no neutral sampler. Values TGI refuses become error rows of their cell with TGI's message.
+    to a TGI endpoint, exactly (sweeps/node_mapping.py ``node_parameters``), posted to the URL
+    itself: the options the setting names, the frequency penalty as ``repetition_penalty``, no
+    presence penalty, no seed, no neutral sampler; and :data:`MEASURING`. Values TGI refuses
+    become error rows of their cell with TGI's message.
     """
 
     def body(self, request: Request) -> dict[str, Any]:
-        return {**node_parameters(request.params, request.options), "details": True}  # details: finish reason and token count
+        return {**node_parameters(request.params, request.options), **MEASURING}
 
 
 class LangChainHFCompletionsBackend(OpenAITextBackend):
-    """The node's LangChain with the newer client (hfsweep.core.node ``NEW_CLIENT``) to a TGI
-    endpoint, exactly: an OpenAI-style body (sweeps/node_mapping.py ``completions_body``) posted
-    to ``{endpoint}/v1/completions`` (``{endpoint}/completions`` when it ends in /v1), no log-probabilities asked."""
+    """The node's LangChain with the newer client (compat=langchain_hf_4_13, hfsweep.core.node
+    ``PROFILES``) to a TGI endpoint, exactly: ``model`` (the target's id: the node's Model), the
+    OpenAI-style body of sweeps/node_mapping.py ``completions_body`` and ``prompt``, posted to
+    ``{endpoint}/v1/completions`` (``{endpoint}/completions`` when it ends in /v1; the URL as
+    given when it ends in /completions), as the client's ``HFInferenceTextGenerationTask`` does.
+    Nothing is added: TGI's completions answer carries the finish reason and the token counts."""
 
     def __init__(self, target: ModelTarget, capability: Capability, base_url: str, token: str | None, timeout_s: float):
         super().__init__(target, capability, base_url, token, timeout_s)
@@ -59,7 +68,7 @@ class LangChainHFOnLlamaCppBackend(OpenAITextBackend):
     client's body (``node``) beside what llama-server was sent (``sent``). ``route``: the TGI
     route the client posts to (``generate``: the node's client; ``completions``: the newer one)."""
 
-    route = PROFILE_ROUTES["langchain_hf"]
+    route = PROFILES["langchain_hf"].route
 
     def __init__(self, target: ModelTarget, capability: Capability, base_url: str, token: str | None, timeout_s: float):
         super().__init__(target, capability, base_url, token, timeout_s)
@@ -93,7 +102,7 @@ class LangChainHFCompletionsOnLlamaCppBackend(LangChainHFOnLlamaCppBackend):
     """The newer client's requests emulated on llama-server: TGI's completions route (greedy only at
     temperature 0, top_k dropped), then the same validation and decoding."""
 
-    route = PROFILE_ROUTES["langchain_hf_4_13"]
+    route = PROFILES["langchain_hf_4_13"].route
 
 
 def _slot_context(base_url: str, fallback: int) -> int:

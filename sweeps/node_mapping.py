@@ -8,6 +8,11 @@ as ``repetition_penalty``. The Presence Penalty and the seed are never sent. An 
 setting does not name is not sent, so TGI's defaults apply to it (temperature 1, no top_k, no
 top_p, no repetition penalty, and greedy decoding unless some sampler is set).
 
+:func:`completions_body` is what the newer client (compat=langchain_hf_4_13) posts instead, to
+TGI's ``/v1/completions``; :func:`tgi_view` is what TGI acts on for either route (on the
+completions route: greedy only at temperature 0, top_k dropped), and :func:`client_request`
+gives both with TGI's refusal.
+
 :func:`llama_cpp_body` is that request on llama-server's ``/v1/completions`` with the same
 meaning (hfsweep.core.node cites TGI's source for each rule): TGI's validation first (a value it
 refuses is not sent), greedy decoding (temperature 0) where TGI would not sample,
@@ -53,9 +58,9 @@ def node_parameters(params: dict[str, Any], options: tuple[str, ...] | None) -> 
 
 
 def completions_body(params: dict[str, Any], options: tuple[str, ...] | None) -> dict[str, Any]:
-    """What the newer client (hfsweep.core.node ``NEW_CLIENT``) posts to ``{endpoint}/v1/completions``
-    for the same LangChain parameters, but ``model`` and ``prompt``: ``max_new_tokens`` as
-    ``max_tokens``, the rest as is (its ``HFInferenceTextGenerationTask.preparePayload``).
+    """What the newer client (compat=langchain_hf_4_13) posts to ``{endpoint}/v1/completions`` for
+    the same LangChain parameters, but ``model`` and ``prompt``: ``max_new_tokens`` as
+    ``max_tokens``, the rest as is (@huggingface/inference 4.13's ``HFInferenceTextGenerationTask.preparePayload``).
 
     >>> completions_body({"temperature": 0.5, "top_k": 1, "top_p": 1.0, "frequency_penalty": 0.0, "max_tokens": 16}, ("top_k",))
     {'max_tokens': 16, 'return_full_text': False, 'top_k': 1}

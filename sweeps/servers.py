@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hfsweep.core.errors import ConfigError
-from hfsweep.core.node import NEW_CLIENT, NODE_RELEASE
+from hfsweep.core.node import PROFILES
 
 GENERIC = "openai"  # the kind of a server detection did not identify
 
@@ -158,9 +158,10 @@ def server_kind(target_kind: str, server: str, compat: str = "none") -> ServerKi
     if chosen is None:
         accepted = sorted({name for kind in profiles for name in (*kind.serves, kind.emulated_on) if name in KINDS
                            and KINDS[name].server_option})  # fmt: skip
+        hub = ", or model=hf" if any("hf_router" in kind.serves for kind in profiles) else ""
         raise ConfigError(f"compat = {compat!r} cannot be sent to model.server = {plain.name!r} as the workflow node does, "
                           f"nor emulated on it exactly: accepted model.server={' or '.join(accepted)}, the embedded model "
-                          "(llama.cpp), or model=hf")  # fmt: skip
+                          f"(llama.cpp){hub}")  # fmt: skip
     return chosen
 
 
@@ -296,14 +297,17 @@ register(ServerKind(
     target_kind="hf",
 ))  # fmt: skip
 
-# The workflow tool's node through LangChain (compat=langchain_hf, the release hfsweep.core.node
-# names): TGI's text route, in either mode, to a TGI endpoint or the HF router as the node sends it ...
+# The workflow tool's node through LangChain (compat=langchain_hf, the release and client
+# hfsweep.core.node PROFILES names): TGI's text route, in either mode, to a TGI endpoint or the HF
+# router as the node sends it ...
+NODE = PROFILES["langchain_hf"].release
+NODE_4_13 = PROFILES["langchain_hf_4_13"].release
 NODE_HONOURS = frozenset({"temperature", "top_k", "top_p", "max_tokens"})
 NODE_TRANSLATES = {"frequency_penalty": "sent as repetition_penalty (1 = off, below 1 favours repetition; TGI refuses <= 0)"}
 register(ServerKind(
     "langchain_hf",
     Capability(
-        f"the workflow node ({NODE_RELEASE}) through LangChain (TGI text route)",
+        f"the workflow node ({NODE}) through LangChain (TGI text route)",
         NODE_HONOURS,
         translated=NODE_TRANSLATES,
         logprobs="server",  # from details=true, which the profile sends for the finish reason
@@ -320,7 +324,7 @@ register(ServerKind(
 register(ServerKind(
     "langchain_hf_llama.cpp",
     Capability(
-        f"the workflow node ({NODE_RELEASE}) through LangChain, emulated on llama.cpp (TGI's validation, "
+        f"the workflow node ({NODE}) through LangChain, emulated on llama.cpp (TGI's validation, "
         "greedy unless a sampler is set, repetition_penalty as repeat_penalty over the whole context)",
         NODE_HONOURS,
         translated=NODE_TRANSLATES,
@@ -335,10 +339,11 @@ register(ServerKind(
 
 # The node's LangChain with the newer client (compat=langchain_hf_4_13): an OpenAI-style body to
 # TGI's /v1/completions, which samples unless temperature is 0 and drops top_k; and emulated on llama.cpp.
-NEW_HONOURS = frozenset({"temperature", "top_p", "max_tokens"})
+NODE_4_13_HONOURS = frozenset({"temperature", "top_p", "max_tokens"})
 register(ServerKind(
     "langchain_hf_4_13",
-    Capability(f"the workflow node's LangChain with {NEW_CLIENT} (TGI's /v1/completions)", NEW_HONOURS, translated=NODE_TRANSLATES),
+    Capability(f"the workflow node ({NODE_4_13}) through LangChain (TGI's /v1/completions)", NODE_4_13_HONOURS,
+               translated=NODE_TRANSLATES),
     chat_backend="langchain_hf_completions",
     text_backend="langchain_hf_completions",
     server_option=False,
@@ -347,9 +352,9 @@ register(ServerKind(
 ))  # fmt: skip
 register(ServerKind(
     "langchain_hf_4_13_llama.cpp",
-    Capability(f"the workflow node's LangChain with {NEW_CLIENT}, emulated on llama.cpp (TGI's /v1/completions: "
+    Capability(f"the workflow node ({NODE_4_13}) through LangChain, emulated on llama.cpp (TGI's /v1/completions: "
                "greedy only at temperature 0, top_k dropped; repetition_penalty as repeat_penalty over the whole context)",
-               NEW_HONOURS, translated=NODE_TRANSLATES, logprobs="raw"),
+               NODE_4_13_HONOURS, translated=NODE_TRANSLATES, logprobs="raw"),
     chat_backend="langchain_hf_completions_llama_cpp",
     text_backend="langchain_hf_completions_llama_cpp",
     server_option=False,

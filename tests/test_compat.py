@@ -61,7 +61,7 @@ def test_node_defaults_are_the_nodes():
 def test_presence_penalty_is_dropped_so_sweeping_it_is_refused(capsys):
     overrides = ["compat=langchain_hf", "model=endpoint", "model.endpoint=http://127.0.0.1:1", "model.server=tgi"]
     assert main(["validate", *overrides, "+sweep.grid.presence_penalty=[0,1]", "~sweep.grid.temperature", "~sweep.grid.top_p"]) == 2
-    assert "sweeps presence_penalty, which the workflow node (@n8n/n8n-nodes-langchain 2.41.1) through LangChain" in capsys.readouterr().err
+    assert "sweeps presence_penalty, which the workflow node (@n8n/n8n-nodes-langchain 2.41.1 with its pinned @huggingface/inference 4.0.5) through LangChain" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("server", ["vllm", "ollama", "openai", "llama-cpp-python"])

@@ -14,7 +14,12 @@ from hfsweep.sweeps.capabilities import capability_for
 from hfsweep.sweeps.config import COMPATS, SERVER_KINDS, ModelTarget
 from hfsweep.sweeps.detect import detect
 from hfsweep.sweeps.dispatch import BACKENDS, make_backend
-from hfsweep.sweeps.node_backends import LangChainHFBackend, LangChainHFOnLlamaCppBackend
+from hfsweep.sweeps.node_backends import (
+    LangChainHFBackend,
+    LangChainHFCompletionsBackend,
+    LangChainHFCompletionsOnLlamaCppBackend,
+    LangChainHFOnLlamaCppBackend,
+)
 from hfsweep.sweeps.servers import DETECTION_ORDER, KINDS, SERVER_OPTIONS, ServerKind, register
 from tests.servers.kinds import KINDS as ANSWERS
 from tests.servers.planted import PlantedServer
@@ -66,6 +71,8 @@ def test_a_kind_is_registered_once():
 
 
 # (model kind, model.server, mode, compat) -> the capability's name, as the capability table had it
+NODE = "@n8n/n8n-nodes-langchain 2.41.1 with its pinned @huggingface/inference 4.0.5"
+NODE_4_13 = "@n8n/n8n-nodes-langchain 2.41.1 with @huggingface/inference 4.13.30 in place of its pinned 4.0.5"
 CAPABILITIES = [
     ("embedded", "llama.cpp", "chat", "none", "embedded llama.cpp (llama-server)"),
     ("embedded", "auto", "text", "none", "embedded llama.cpp (llama-server)"),
@@ -78,11 +85,14 @@ CAPABILITIES = [
     ("endpoint", "openai", "chat", "none", "generic OpenAI-compatible server"),
     ("endpoint", "auto", "chat", "none", "generic OpenAI-compatible server"),
     ("hf", "auto", "chat", "none", "HF Inference Providers router"),
-    ("hf", "auto", "text", "langchain_hf", "the workflow node (@n8n/n8n-nodes-langchain 2.41.1) through LangChain (TGI text route)"),
-    ("endpoint", "tgi", "chat", "langchain_hf", "the workflow node (@n8n/n8n-nodes-langchain 2.41.1) through LangChain (TGI text route)"),
-    ("endpoint", "auto", "text", "langchain_hf", "the workflow node (@n8n/n8n-nodes-langchain 2.41.1) through LangChain (TGI text route)"),
-    ("embedded", "auto", "text", "langchain_hf", ("the workflow node (@n8n/n8n-nodes-langchain 2.41.1) through LangChain, emulated on "
+    ("hf", "auto", "text", "langchain_hf", f"the workflow node ({NODE}) through LangChain (TGI text route)"),
+    ("endpoint", "tgi", "chat", "langchain_hf", f"the workflow node ({NODE}) through LangChain (TGI text route)"),
+    ("endpoint", "auto", "text", "langchain_hf", f"the workflow node ({NODE}) through LangChain (TGI text route)"),
+    ("embedded", "auto", "text", "langchain_hf", (f"the workflow node ({NODE}) through LangChain, emulated on "
      "llama.cpp (TGI's validation, greedy unless a sampler is set, repetition_penalty as repeat_penalty over the whole context)")),
+    ("endpoint", "tgi", "text", "langchain_hf_4_13", f"the workflow node ({NODE_4_13}) through LangChain (TGI's /v1/completions)"),
+    ("embedded", "auto", "text", "langchain_hf_4_13", (f"the workflow node ({NODE_4_13}) through LangChain, emulated on llama.cpp "
+     "(TGI's /v1/completions: greedy only at temperature 0, top_k dropped; repetition_penalty as repeat_penalty over the whole context)")),
 ]
 
 
@@ -100,7 +110,8 @@ def test_text_mode_is_refused_for_the_router():
 @pytest.mark.parametrize("server,mode,compat,backend", [
     ("tgi", "text", "none", TGITextBackend), ("vllm", "text", "none", OpenAITextBackend), ("openai", "text", "none", OpenAITextBackend),
     ("tgi", "chat", "none", ChatBackend), ("llama.cpp", "chat", "none", ChatBackend), ("tgi", "chat", "langchain_hf", LangChainHFBackend),
-    ("llama.cpp", "text", "langchain_hf", LangChainHFOnLlamaCppBackend),
+    ("llama.cpp", "text", "langchain_hf", LangChainHFOnLlamaCppBackend), ("tgi", "text", "langchain_hf_4_13", LangChainHFCompletionsBackend),
+    ("llama.cpp", "text", "langchain_hf_4_13", LangChainHFCompletionsOnLlamaCppBackend),
 ])  # fmt: skip
 def test_each_kind_gets_its_backend(server, mode, compat, backend):
     target = ModelTarget(kind="endpoint", id="m", server=server, mode=mode, endpoint="http://127.0.0.1:9")

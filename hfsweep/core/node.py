@@ -2,9 +2,11 @@
 
 The node (``LmOpenHuggingFaceInference.node.ts`` in ``@n8n/n8n-nodes-langchain``) documents each
 option in one sentence (:data:`OPTIONS`, verbatim), offers it in a UI range (the node's
-``typeOptions``: min, max, ``numberPrecision`` 1 = steps of 0.1) and sends it through LangChain's
-``HuggingFaceInference`` to TGI's ``/generate`` body. An option the user has not added to the
-node's collection is not sent at all; an added option is sent with its value, whatever it is.
+``typeOptions``: min, max, ``numberPrecision`` 1 = steps of 0.1) and passes its options as they
+are to LangChain's ``HuggingFaceInference`` (``new HuggingFaceInference({model, apiKey, ...options})``),
+whose Hugging Face JS client sends them (:data:`PROFILES`: which client, which TGI route). An
+option the user has not added to the node's collection is not sent at all; an added option is
+sent with its value, whatever it is.
 
 TGI's rules (:func:`tgi_refusal`, :func:`tgi_samples`) are read from its source,
 ``huggingface/text-generation-inference`` at commit db931fcf (January 2026):
@@ -20,8 +22,12 @@ TGI's rules (:func:`tgi_refusal`, :func:`tgi_samples`) are read from its source,
   false when ``parameters`` is given, and the node never sends it.
 - ``router/src/server.rs``, ``completions`` (the route the newer client posts to): temperature 0
   is greedy (``do_sample`` false, no temperature), any other temperature or none samples
-  (``do_sample`` true); ``top_k`` is not read (``CompletionRequest`` has none: it is dropped);
-  ``max_tokens`` is ``max_new_tokens``; then the same ``validate``.
+  (``do_sample`` true); ``max_tokens`` is ``max_new_tokens``; ``top_p`` and
+  ``repetition_penalty`` pass as given; then the same ``validate``. ``CompletionRequest``
+  (``router/src/lib.rs``) has no ``top_k`` and no ``return_full_text``, and serde ignores
+  unknown fields, so both are dropped (a fractional top_k is no error there); its ``model`` becomes
+  the request's ``adapter_id``, and an adapter the server has not loaded is the base model
+  (``server/text_generation_server/models/flash_causal_lm.py``: ``ADAPTER_TO_INDEX.get(adapter_id, 0)``).
 - ``server/text_generation_server/utils/tokens.py``, ``NextTokenChooser`` and
   ``HeterogeneousNextTokenChooser``: ``sampling = do_sample or has_warpers`` with warpers
   temperature != 1, top_k != 0, top_p < 1, typical_p < 1; otherwise the next token is the
@@ -35,22 +41,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: The node release whose sending was measured against the real JS client (tests/package.json pins it).
+#: The node release measured before, whose requests compat=langchain_hf reproduces.
 NODE_RELEASE = "@n8n/n8n-nodes-langchain 2.41.1"
-#: The Hugging Face JS client that release pins: it posts TGI's /generate body to a Custom Inference Endpoint.
-NODE_CLIENT = "@huggingface/inference 4.0.5"
-#: A newer client (4.13.17 on, in its dist; tested against this one, tests/js/package.json): it posts an
-#: OpenAI-style body to ``{endpoint}/v1/completions``, TGI's completions route.
-NEW_CLIENT = "@huggingface/inference 4.13.30"
+#: The LangChain that release pins: its ``HuggingFaceInference`` builds the request the client sends.
+NODE_LANGCHAIN = "@langchain/community 1.1.27"
+
+
+@dataclass(frozen=True)
+class ClientProfile:
+    """A ``compat`` profile of the node: the Hugging Face JS client under the node's LangChain,
+    the TGI route that client posts to (``generate``: TGI's ``{inputs, parameters}`` body to the
+    Custom Inference Endpoint URL itself; ``completions``: an OpenAI-style body to
+    ``{endpoint}/v1/completions``), and the words the report names it by. tests/js/package.json
+    pins each client; tests/test_node_clients.py sends through the real ones and compares."""
+
+    compat: str
+    client: str
+    route: str
+    release: str
+
+
+#: The node's profiles by ``compat`` value. 4.13.17 is the first client release that posts
+#: textGeneration to ``/v1/completions`` (read in the packages' dist: 4.13.16 and earlier post to the URL itself).
+PROFILES = {profile.compat: profile for profile in (
+    ClientProfile("langchain_hf", "@huggingface/inference 4.0.5", "generate",
+                  f"{NODE_RELEASE} with its pinned @huggingface/inference 4.0.5"),
+    ClientProfile("langchain_hf_4_13", "@huggingface/inference 4.13.30", "completions",
+                  f"{NODE_RELEASE} with @huggingface/inference 4.13.30 in place of its pinned 4.0.5"),
+)}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class NodeOption:
-    """One option of the node: its UI label, the sentence its documentation gives, the hfsweep
+    """One option of the node: its UI label, its key, the sentence its documentation gives, the hfsweep
     parameter it maps to (None: not a sampling parameter), its UI range and step, and the value
     the UI puts in when the option is added."""
 
     label: str
+    key: str  # the option's ``name`` in the node's source, the field LangChain's HuggingFaceInference reads
     sentence: str
     param: str | None = None
     low: float | None = None
@@ -79,17 +107,17 @@ class NodeOption:
 
 #: The node's eight options, in its UI's order, with the documentation's sentences verbatim.
 OPTIONS = (
-    NodeOption("Model", "the model to use to generate the completion."),
-    NodeOption("Custom Inference Endpoint", "endpoint URL."),
-    NodeOption("Frequency Penalty", "increase this to reduce the chance of the model repeating itself.",
+    NodeOption("Model", "model", "the model to use to generate the completion."),
+    NodeOption("Custom Inference Endpoint", "endpointUrl", "endpoint URL."),
+    NodeOption("Frequency Penalty", "frequencyPenalty", "increase this to reduce the chance of the model repeating itself.",
                "frequency_penalty", -2.0, 2.0, 0.1, 0.0),
-    NodeOption("Maximum Number of Tokens", "the completion length, in characters.", "max_tokens", 1, 32768, None, 128),
-    NodeOption("Presence Penalty", "increase this to increase the chance of the model talking about new topics.",
+    NodeOption("Maximum Number of Tokens", "maxTokens", "the completion length, in characters.", "max_tokens", 1, 32768, None, 128),
+    NodeOption("Presence Penalty", "presencePenalty", "increase this to increase the chance of the model talking about new topics.",
                "presence_penalty", -2.0, 2.0, 0.1, 0.0),
-    NodeOption("Sampling Temperature", "controls the randomness of the sampling process. A higher temperature creates "
+    NodeOption("Sampling Temperature", "temperature", "controls the randomness of the sampling process. A higher temperature creates "
                "more diverse sampling, but increases the risk of hallucinations.", "temperature", 0.0, 1.0, 0.1, 1.0),
-    NodeOption("Top K", "the number of token choices the model uses to generate the next token.", "top_k", 0.0, 1.0, 0.1, 1.0),
-    NodeOption("Top P", "use a lower value to ignore less probable options.", "top_p", 0.0, 1.0, 0.1, 1.0),
+    NodeOption("Top K", "topK", "the number of token choices the model uses to generate the next token.", "top_k", 0.0, 1.0, 0.1, 1.0),
+    NodeOption("Top P", "topP", "use a lower value to ignore less probable options.", "top_p", 0.0, 1.0, 0.1, 1.0),
 )  # fmt: skip
 BY_PARAM = {option.param: option for option in OPTIONS if option.param}
 
@@ -158,8 +186,6 @@ def tgi_samples(parameters: dict) -> bool:
         or bool(top_k) or (top_p is not None and top_p < 1.0)
 
 
-#: Each client profile (a ``compat`` value) -> the TGI route its client posts to.
-PROFILE_ROUTES = {"langchain_hf": "generate", "langchain_hf_4_13": "completions"}
 #: The options TGI's completions route does not read (the newer client sends top_k; router/src/server.rs drops it).
 COMPLETIONS_DROPS = ("top_k",)
 
