@@ -1,5 +1,7 @@
 """compat=langchain_hf sends exactly what the workflow node sends through LangChain to a TGI
-endpoint, and emulates it on llama.cpp; a value TGI refuses becomes an error row of its cell."""
+endpoint, and emulates it on llama.cpp; a value TGI refuses becomes an error row of its cell.
+compat=langchain_hf_4_13 does the same with the newer client, through TGI's /v1/completions.
+(tests/test_node_clients.py compares both with the real JS clients.)"""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from hfsweep.core.errors import ConfigError
 from hfsweep.core.node import BY_PARAM, node_value_refusal, tgi_refusal, tgi_samples
 from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.plan import make_plan
-from tests.servers.tgi_server import tgi_validation_error
+from tests.servers.tgi_server import tgi_completions_parameters, tgi_validation_error
 from tests.sweep_helpers import endpoint, sweep
 
 NODE = ["compat=langchain_hf", "+sweep.grid.top_p=[0.9,1.0]", "+sweep.grid.frequency_penalty=[0.0,1.2]", "prompts.limit=2", "samples=2"]
@@ -166,3 +168,66 @@ def test_plain_presets_go_the_plain_way_beside_the_nodes(tmp_path, smollm2_endpo
 def test_a_preset_compat_is_checked():
     with pytest.raises(ConfigError, match="sweep.presets.x.compat = 'langchian' is not accepted: choose one of none, langchain_hf"):
         make_plan(compose_config(["+sweep.presets.x={compat:langchian}"])[0])
+
+
+# --- compat=langchain_hf_4_13: the newer client, through TGI's /v1/completions -------------------
+
+NEWER = "compat=langchain_hf_4_13"
+
+
+def test_the_completions_rules_are_tgis():
+    """Every value of the node's UI, through hfsweep's rules for the completions route and through
+    the test TGI server's reading of router/src/server.rs: refused by both or by neither."""
+    for param in ("temperature", "top_p", "frequency_penalty", "top_k"):
+        field = {"frequency_penalty": "repetition_penalty"}.get(param, param)
+        for value in BY_PARAM[param].ui_values():
+            expected = tgi_validation_error(tgi_completions_parameters({field: value})) is None
+            assert (node_value_refusal(param, value, "completions") is None) == expected, (param, value)
+    assert node_value_refusal("temperature", 0.0, "completions") is None and node_value_refusal("top_k", 0.5, "completions") is None
+    assert node_value_refusal("top_p", 1.0, "completions").startswith("a TGI endpoint refuses top_p = 1.0")
+
+
+def test_the_newer_client_reaches_tgis_completions_route(tmp_path, tgi_server):
+    presets = ["+sweep.presets.base={}", "+sweep.presets.t0={temperature:0.0}", "+sweep.presets.p1={top_p:1.0}",
+               "+sweep.presets.k={top_k:1}", "+sweep.presets.fp={frequency_penalty:1.2}"]  # fmt: skip
+    _, frame, _ = sweep(tmp_path / "run", [*endpoint(tgi_server.url, server="tgi", mode="text"), NEWER, "prompts.limit=2", "samples=1",
+                                           "runner.allow_ignored=true", *presets])  # fmt: skip
+    by = {name: group for name, group in frame.groupby("setting_name")}
+    assert (by["p1"]["error"] == "http_422").all() and by["p1"]["error_message"].str.contains("top_p").all()
+    assert frame[frame["setting_name"] != "p1"]["error"].isna().all()  # temperature 0 is greedy there, top_k is dropped
+    assert {r["path"] for r in tgi_server.requests} == {"/v1/completions"} and len(tgi_server.requests) == 10
+    bodies = [r["body"] for r in tgi_server.requests]
+    assert all(b["model"] == "fault-server-model" and b["max_tokens"] == 8 and b["return_full_text"] is False for b in bodies)
+    assert sorted(b.get("top_k", 0) for b in bodies) == [0] * 8 + [1, 1]  # sent, though TGI's route drops it
+    assert sorted(b["repetition_penalty"] for b in bodies if "repetition_penalty" in b) == [1.2, 1.2]
+
+
+def test_the_newer_client_is_emulated_as_tgis_completions_route(tmp_path, smollm2_endpoint):
+    """On /v1/completions TGI samples unless temperature is 0 and drops top_k: with no option the
+    samples differ, at Temperature 0 they are one text, and Top K 1 changes nothing."""
+    presets = ["+sweep.presets.base={}", "+sweep.presets.t0={temperature:0.0}", "+sweep.presets.k1={top_k:1}",
+               "+sweep.presets.p1={top_p:1.0}"]  # fmt: skip
+    overrides = [*smollm2_endpoint, "model.mode=text", NEWER, "prompts.limit=4", "sampling.max_tokens=24", "runner.timeout_s=120",
+                 "runner.allow_ignored=true", "samples=2", *presets]  # fmt: skip
+    _, frame, _ = sweep(tmp_path / "run", overrides)
+    texts = {name: group.sort_values(["prompt_id", "sample_index"])["text"].tolist() for name, group in frame.groupby("setting_name")}
+    assert texts["base"][0::2] != texts["base"][1::2]  # sampling at temperature 1
+    assert texts["t0"][0::2] == texts["t0"][1::2]  # greedy
+    assert texts["k1"] == texts["base"]  # top_k dropped: the same request to llama.cpp
+    refused = frame[frame["setting_name"] == "p1"]
+    assert (refused["error"] == "tgi_refused").all() and refused["error_message"].iloc[0].startswith("a TGI endpoint refuses top_p = 1.0")
+    k1 = _sent(frame[frame["setting_name"] == "k1"])[0]
+    assert k1["node"] == {"max_tokens": 24, "return_full_text": False, "top_k": 1} and k1["sent"]["top_k"] == 0
+    assert k1["sent"]["temperature"] == 1.0
+
+
+def test_validate_counts_the_newer_clients_refusals(capsys):
+    assert main(["validate", "sweep=node_claims", NEWER]) == 0
+    out = capsys.readouterr().out
+    assert "816 requests (96 refused by TGI rules: answered without sending)" in out  # Frequency Penalty <= 0 and Top P 1
+    assert "compat=langchain_hf_4_13 is emulated on llama.cpp" in out
+
+
+def test_the_newer_client_does_not_reach_the_hub_router(capsys):
+    assert main(["validate", NEWER, "model=hf", "model.id=a/b"]) == 2
+    assert "compat = 'langchain_hf_4_13' cannot be sent to model.server = 'hf_router'" in capsys.readouterr().err
