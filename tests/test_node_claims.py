@@ -40,10 +40,11 @@ def _claims(run_dir: Path) -> pd.DataFrame:
     return table.set_index("option")
 
 
-def _planted_run(tmp_path: Path, planted: Planted, server: str = "llama.cpp", routes: dict | None = None) -> pd.DataFrame:
+def _planted_run(tmp_path: Path, planted: Planted, server: str = "llama.cpp", routes: dict | None = None, *extra: str) -> pd.DataFrame:
     with PlantedServer(planted, routes=PROPS if routes is None else routes) as srv:
         sweep(tmp_path / "run", [*endpoint(srv.url, server=server, mode="text", model_id="planted"), "sweep=node_claims",
-                                 f"prompts.file={_prompts(tmp_path)}", "prompts.limit=null", "runner.timeout_s=30", "sampling.max_tokens=32"])  # fmt: skip
+                                 f"prompts.file={_prompts(tmp_path)}", "prompts.limit=null", "runner.timeout_s=30", "sampling.max_tokens=32",
+                                 *extra])  # fmt: skip
     return _claims(tmp_path / "run")
 
 
@@ -130,6 +131,40 @@ def test_the_sweep_end_to_end_on_the_embedded_server(tmp_path, smollm2_endpoint)
     claims = _claims(tmp_path / "run")
     assert claims.loc["Presence Penalty", "verdict"] == "not sent" and claims.loc["Top K", "verdict"] == "refused by the server"
     assert claims.loc["Maximum Number of Tokens", "verdict"] == "fails" and claims.loc["Model", "verdict"] == "not testable here"
+
+
+def _page(tmp_path: Path) -> str:
+    return (tmp_path / "run" / "report" / "index.html").read_text()
+
+
+def test_the_newer_clients_verdicts_on_a_planted_server(tmp_path):
+    """compat=langchain_hf_4_13 emulated: TGI's /v1/completions samples at Temperature 1 (so the
+    sentence holds over the whole range, 0 being greedy) and drops Top K; the page names the release."""
+    planted = Planted(spread=lambda p: 2 + int(40 * p["temperature"]), pass_prob=lambda p: 1.0 - p["temperature"],
+                      logprob=lambda p: -3.0 * p["top_p"])  # fmt: skip
+    claims = _planted_run(tmp_path, planted, "llama.cpp", None, "compat=langchain_hf_4_13")
+    assert claims.loc["Sampling Temperature", "verdict"] == "holds"
+    assert "0 decodes greedily with this client" in claims.loc["Sampling Temperature", "advice"]
+    assert claims.loc["Top K", "verdict"] == "not sent"
+    assert "the client sent top_k in 2 of 2 Top K cells" in claims.loc["Top K", "evidence"]
+    assert "48 of 48 completions equal the no-option cell's" in claims.loc["Top K", "evidence"]
+    assert claims.loc["Top P", "verdict"] == "holds" and "refuses top_p = 1.0" in claims.loc["Top P", "evidence"]
+    assert "this client's route then samples at temperature 1" in claims.loc["Top P", "advice"]
+    page = _page(tmp_path)
+    assert "compat=langchain_hf_4_13, @n8n/n8n-nodes-langchain 2.41.1 with @huggingface/inference 4.13.30 in place of its pinned 4.0.5" in page
+    assert "the client sends top_k and TGI&#39;s completions route drops it" in page  # the prediction for this client
+
+
+def test_a_measurement_against_the_prediction_stands(tmp_path):
+    """An endpoint that applies top_k on /v1/completions (planted: Top K 1 narrows the words): the
+    measurement says Top K holds, against the prediction from TGI's source, and the page says they differ."""
+    claims = _planted_run(tmp_path, Planted(spread=lambda p: 2 if p["top_k"] == 1 else 40), "tgi", {}, "compat=langchain_hf_4_13")
+    assert claims.loc["Top K", "verdict"] == "holds"
+    assert "the measurement shows Top K applied, against the route's source" in claims.loc["Top K", "evidence"]
+    assert "Top K 1 vs Top K not added: distinct_2 -" in claims.loc["Top K", "evidence"]
+    page = _page(tmp_path)
+    differ = page.split("The measurement differs from what the node's mapping predicts for ")[1].split(":")[0]
+    assert "Top K" in differ.split(", ")
 
 
 def test_every_option_has_a_prediction():
