@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from hfsweep.reports.formatting import fnum
-from hfsweep.reports.pagetable import TO_CELL, TO_CELL_BY_NAME, baseline_links, model_links, table
 from hfsweep.reports.holtzman_table import PAPER
 from hfsweep.reports.node_claims import predicted
+from hfsweep.reports.pagetable import TO_CELL, TO_CELL_BY_NAME, baseline_links, model_links, table
 from hfsweep.reports.viewer import viewer_data
 
 

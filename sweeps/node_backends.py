@@ -26,7 +26,6 @@ from hfsweep.sweeps.config import ModelTarget
 from hfsweep.sweeps.node_mapping import client_request, completions_body, llama_cpp_body, node_parameters
 from hfsweep.sweeps.servers import Capability
 
-
 #: What hfsweep adds to the node's ``/generate`` parameters: TGI's details (the finish reason and
 #: the token count; presentation only, no token changes). tests/test_node_clients.py allows exactly this.
 MEASURING = {"details": True}
