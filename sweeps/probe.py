@@ -14,7 +14,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from hfsweep.sweeps.backends import Request, RequestFailure, make_backend
+from hfsweep.sweeps.backends import Request, RequestFailure
+from hfsweep.sweeps.dispatch import make_backend
 from hfsweep.sweeps.config import Config
 from hfsweep.sweeps.embedded import LlamaServer
 from hfsweep.sweeps.grid import stable_hash

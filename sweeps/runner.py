@@ -19,7 +19,8 @@ from tqdm import tqdm
 from hfsweep.core import records, summary
 from hfsweep.core.errors import TargetError
 from hfsweep.core.records import CompletionRecord
-from hfsweep.sweeps.backends import LOCAL_TOKEN, Backend, Completion, RequestFailure, make_backend
+from hfsweep.sweeps.backends import LOCAL_TOKEN, Backend, Completion, RequestFailure
+from hfsweep.sweeps.dispatch import make_backend
 from hfsweep.sweeps.config import Config
 from hfsweep.sweeps.detect import detect
 from hfsweep.sweeps.embedded import LlamaServer
@@ -339,7 +340,7 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
     base_url, default_concurrency = target_server.open()
     concurrency = plan.config.runner.concurrency or default_concurrency
     token = resolve_token(target)
-    backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat)
+    backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat, plan.profiles)
     pool = Pool(plan, backend, run_id, writer, cache, concurrency, secret=token)
     pool.stats.cache_hits = stats.cache_hits
     try:
