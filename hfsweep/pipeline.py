@@ -62,7 +62,9 @@ def validate(overrides: list[str]) -> list[str]:
         bound = " and ".join(c for c in caps if c) or "no budget: at most the full grid"
         out.append(f"search: {search.strategy} for {config.objective.goal} {objective_metric(plan)}; budget: {bound}")
     out += [f"warning: {warning}" for warning in plan.warnings]
-    out.append(f"{len(plan.cells)} cells x {len(plan.prompts)} prompts x {config.samples} samples = {len(plan.jobs)} requests; "
+    refused = plan.refused_before_sending()
+    out.append(f"{len(plan.cells)} cells x {len(plan.prompts)} prompts x {config.samples} samples = {len(plan.jobs)} requests"
+               f"{f' ({refused} refused by TGI rules: answered without sending)' if refused else ''}; "
                f"at most {plan.token_budget} completion tokens. {_what_was_sent(config, server)}")
     return out
 

@@ -1,7 +1,8 @@
 """Backends: turn one request into one completion through huggingface_hub's AsyncInferenceClient.
 
-One small protocol (``complete(request) -> Completion``), implemented by the chat backend, the
-OpenAI and TGI text backends, and the workflow node's profile (a TGI text backend). Every failure is raised as :class:`RequestFailure`, which says whether
+One small protocol (``complete(request) -> Completion``), implemented by the chat backend and
+the OpenAI and TGI text backends here, and the workflow node's profiles (sweeps/node_backends.py);
+sweeps/dispatch.py picks the one a target's kind names. Every failure is raised as :class:`RequestFailure`, which says whether
 a retry can help; the runner decides what to do with it.
 """
 
@@ -18,7 +19,6 @@ from huggingface_hub.utils import hf_raise_for_status
 
 from hfsweep.core import secrets
 from hfsweep.core.errors import TargetError
-from hfsweep.sweeps.capabilities import target_server_kind
 from hfsweep.sweeps.config import ModelTarget
 from hfsweep.sweeps.credentials import http_client
 from hfsweep.sweeps.servers import Capability
@@ -33,6 +33,8 @@ class Request:
     prompt: str
     params: dict[str, Any]
     system_prompt: str | None = None
+    options: tuple[str, ...] | None = None  # a client profile (compat): the options the setting names, which it sends
+    compat: str = ""  # the profile that sends it, when not the run's (sweep.presets.NAME.compat)
 
     def messages(self) -> list[dict[str, str]]:
         system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
@@ -303,39 +305,3 @@ class TGITextBackend:
 
     async def close(self) -> None:
         await self.client.close()
-
-
-class LangChainHFBackend(TGITextBackend):
-    """What the workflow tool's Hugging Face node sends through LangChain's ``HuggingFaceInference``.
-
-    TGI's ``/generate`` with ``{return_full_text: false, temperature, max_new_tokens, top_p,
-    top_k, repetition_penalty: <frequency penalty>}``: the frequency penalty goes out as
-    ``repetition_penalty`` (another scale: 1 = off, 0 refused by TGI), the presence penalty is
-    dropped, and no seed or neutral sampler is sent. An option the node leaves unset is not
-    sent; here a top_k or frequency_penalty of 0 means unset. Values TGI refuses (top_p 1,
-    repetition_penalty 0) become error rows of their cell with TGI's message.
-    """
-
-    def body(self, request: Request) -> dict[str, Any]:
-        p = request.params
-        sent = {
-            "return_full_text": False,
-            "temperature": p["temperature"],
-            "max_new_tokens": p["max_tokens"],
-            "top_p": p["top_p"],
-            "top_k": p["top_k"] or None,
-            "repetition_penalty": p["frequency_penalty"] or None,
-            "details": True,  # asks for finish reason and token count; does not change the text
-        }
-        return {name: value for name, value in sent.items() if value is not None}
-
-
-# backend name (a server kind's chat_backend / text_backend, sweeps/servers.py) -> its class
-BACKENDS = {"chat": ChatBackend, "openai_text": OpenAITextBackend, "tgi_text": TGITextBackend, "langchain_hf": LangChainHFBackend}
-
-
-def make_backend(target: ModelTarget, capability: Capability, base_url: str | None, token: str | None,
-                 timeout_s: float, compat: str = "none") -> Backend:  # fmt: skip
-    """The backend the target's server kind names for its mode and compatibility profile."""
-    backend_class = BACKENDS[target_server_kind(target, compat).backend_for(target.mode)]
-    return backend_class(target, capability, base_url, token, timeout_s)

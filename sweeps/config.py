@@ -292,7 +292,8 @@ def _sweep(sweep: Sweep) -> Sweep:
     for preset_name, params in sweep.presets.items():
         if not isinstance(params, dict):
             raise ConfigError(f"sweep.presets.{preset_name} = {params!r} is not accepted: a mapping of parameters")
-        presets[str(preset_name)] = {name: check_param(f"sweep.presets.{preset_name}.{name}", v) for name, v in params.items()}
+        presets[str(preset_name)] = {name: _preset_compat(preset_name, v) if name == "compat" else
+                                     check_param(f"sweep.presets.{preset_name}.{name}", v) for name, v in params.items()}  # fmt: skip
     exclude = []
     for index, rule in enumerate(sweep.exclude):
         if not isinstance(rule, dict) or not rule:
@@ -301,15 +302,18 @@ def _sweep(sweep: Sweep) -> Sweep:
     return Sweep(name=sweep.name, grid=grid, presets=presets, exclude=tuple(exclude))
 
 
+def _preset_compat(preset: str, value: Any) -> str:
+    """A preset's ``compat``: the profile that sends it instead of the run's (e.g. the plain way beside the node's)."""
+    if value not in COMPATS:
+        raise ConfigError(f"sweep.presets.{preset}.compat = {value!r} is not accepted: choose one of {', '.join(COMPATS)}")
+    return value
+
+
 def validate(config: Config) -> Config:
     """Check ranges and cross-field rules; return the config with values in normal form."""
     config = check_section("", config)
     model = _model(config.model)
-    if config.compat == "langchain_hf" and not (model.kind == "hf" or model.server == "tgi"):
-        raise ConfigError(
-            f"compat = 'langchain_hf' sends TGI's text route, which model {model.id!r} ({model.kind}, server {model.server}) "
-            "does not serve: accepted model=hf, or model=endpoint model.server=tgi"
-        )
+    server_kind(model.kind, model.server, config.compat)  # a profile refuses a server it can neither reach nor emulate
     sampling = Sampling(**{name: check_param(f"sampling.{name}", getattr(config.sampling, name)) for name in PARAMS})
     judge = check_section("judge.", config.judge)
     if judge.model is not None:

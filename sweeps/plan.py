@@ -19,12 +19,14 @@ from hfsweep import evaluators
 from hfsweep.core.errors import ConfigError, TargetError
 from hfsweep.core.objective import Constraint, default_metric
 from hfsweep.sweeps.backends import Request
-from hfsweep.sweeps.capabilities import capability_for
+from hfsweep.sweeps.capabilities import capability_for, target_server_kind
 from hfsweep.sweeps.config import Config, ModelTarget
 from hfsweep.sweeps.credentials import credential_for, hub_token, plain_http_warning, resolve_token
 from hfsweep.sweeps.detect import detect
+from hfsweep.sweeps.dispatch import BACKENDS
 from hfsweep.sweeps.embedded import gguf_has_chat_template, gguf_path, server_binary
 from hfsweep.sweeps.grid import Cell, expand_cells, stable_hash, swept_params
+from hfsweep.sweeps.node_mapping import client_request
 from hfsweep.sweeps.prompts import Prompt, load_prompts
 from hfsweep.sweeps.servers import DETECTION_ORDER, GENERIC, Capability
 
@@ -50,6 +52,22 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     server: dict | None = None  # what detection found about the server (kind, version, defaults, template)
 
+    def refused_before_sending(self) -> int:
+        """Requests an emulated profile answers itself with TGI's refusal (sweeps/node_mapping.py): no request goes out."""
+        refused = 0
+        for job in self.jobs:
+            compat = job.request.compat or self.config.compat
+            kind = target_server_kind(self.config.model, compat) if compat != "none" else None
+            if kind is not None and kind.emulated_on:
+                route = BACKENDS[kind.backend_for(self.config.model.mode)].route
+                refused += client_request(route, job.request.params, job.request.options)[2] is not None
+        return refused
+
+    @property
+    def profiles(self) -> tuple[str, ...]:
+        """The compat profiles the cells are sent through (the run's first)."""
+        return tuple(dict.fromkeys([self.config.compat, *(cell.setting.compat for cell in self.cells if cell.setting.compat)]))
+
     @property
     def token_budget(self) -> int:
         return sum(job.request.params["max_tokens"] for job in self.jobs)
@@ -64,6 +82,37 @@ def make_plan(config: Config) -> Plan:
     _check_objective(config)
     swept = swept_params([cell.setting for cell in cells])
     warnings = []
+    for compat in dict.fromkeys(cell.setting.compat or config.compat for cell in cells):
+        warnings += _capability_warnings(config, compat, [c.setting for c in cells if (c.setting.compat or config.compat) == compat])
+    warnings += _chat_template_warnings(config.model)
+    warnings += [w for w in (plain_http_warning(config.model),) if w]
+    target = config.model
+    jobs = []
+    for cell in cells:
+        params = cell.setting.params.as_dict()
+        compat = cell.setting.compat or config.compat
+        for prompt in prompts:
+            for sample_index in range(config.samples):
+                sent = {**params, "seed": params["seed"] + sample_index}
+                request = Request(prompt.text, sent, target.system_prompt, cell.setting.options, cell.setting.compat)
+                payload = {"target": target.identity(), "compat": compat, "prompt": prompt.text, "params": sent, "sample": sample_index}
+                if cell.setting.options is not None:  # a client profile sends the options the setting names
+                    payload["options"] = list(cell.setting.options)
+                jobs.append(Job(cell, prompt, sample_index, request, stable_hash(payload, length=32)))
+    plan = Plan(config, cells, prompts, jobs, capability, swept, warnings)
+    if config.search.strategy != "grid":
+        objective_metric(plan)  # an adaptive search needs an objective the scores give
+    return plan
+
+
+def _capability_warnings(config: Config, compat: str, settings: list) -> list[str]:
+    """The checks of a sweep against what one profile's route honours, for the settings it sends:
+    a swept parameter it ignores is refused (unless runner.allow_ignored), a translated one and
+    an emulated profile are warned about."""
+    kind = target_server_kind(config.model, compat)
+    capability = kind.capability_for(config.model.mode)
+    swept = swept_params(settings)
+    warnings = []
     ignored = capability.ignored(swept)
     if ignored:
         message = f"sweep.grid sweeps {', '.join(ignored)}, which {capability.name} ignores: every value would give the same output"
@@ -73,27 +122,12 @@ def make_plan(config: Config) -> Plan:
     for name, note in capability.translated.items():
         if name in swept:
             warnings.append(f"{name} is translated by the target: {note}")
-    if capability.hidden_defaults and config.compat == "none" and config.model.server != "auto":
+    if kind.emulated_on:
+        warnings.append(f"compat={compat} is emulated on {kind.emulated_on}, not sent to a TGI endpoint: values TGI refuses are "
+                        "error rows 'tgi_refused' (nothing sent), the rest is decoded as TGI decodes it")  # fmt: skip
+    if capability.hidden_defaults and compat == "none" and config.model.server != "auto":
         warnings.append(capability.hidden_defaults)
-    warnings += _chat_template_warnings(config.model)
-    warnings += [w for w in (plain_http_warning(config.model),) if w]
-    target = config.model
-    jobs = []
-    for cell in cells:
-        params = cell.setting.params.as_dict()
-        for prompt in prompts:
-            for sample_index in range(config.samples):
-                sent = {**params, "seed": params["seed"] + sample_index}
-                request = Request(prompt.text, sent, target.system_prompt)
-                key = stable_hash(
-                    {"target": target.identity(), "compat": config.compat, "prompt": prompt.text, "params": sent, "sample": sample_index},
-                    length=32,
-                )
-                jobs.append(Job(cell, prompt, sample_index, request, key))
-    plan = Plan(config, cells, prompts, jobs, capability, swept, warnings)
-    if config.search.strategy != "grid":
-        objective_metric(plan)  # an adaptive search needs an objective the scores give
-    return plan
+    return warnings
 
 
 def objective_metric(plan: Plan) -> str:

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hfsweep.core.errors import CredentialError, TargetError
-from hfsweep.sweeps.backends import Request, RequestFailure, make_backend
+from hfsweep.sweeps.backends import Request, RequestFailure
 from hfsweep.sweeps.config import Config
 from hfsweep.sweeps.credentials import refused, resolve_token
+from hfsweep.sweeps.dispatch import make_backend
 from hfsweep.sweeps.embedded import LlamaServer
 from hfsweep.sweeps.grid import stable_hash
 from hfsweep.sweeps.plan import check_target, make_plan

@@ -18,10 +18,11 @@ from tqdm import tqdm
 
 from hfsweep.core import records, secrets, summary
 from hfsweep.core.records import CompletionRecord
-from hfsweep.sweeps.backends import Backend, Completion, RequestFailure, make_backend
+from hfsweep.sweeps.backends import Backend, Completion, RequestFailure
 from hfsweep.sweeps.config import Config
 from hfsweep.sweeps.credentials import refused, resolve_token
 from hfsweep.sweeps.detect import detect
+from hfsweep.sweeps.dispatch import make_backend
 from hfsweep.sweeps.embedded import LlamaServer
 from hfsweep.sweeps.grid import stable_hash
 from hfsweep.sweeps.plan import Job, Plan, check_target, make_plan, resolve_target
@@ -347,7 +348,7 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
     target = plan.config.model
     concurrency = plan.config.runner.concurrency or default_concurrency
     token = resolve_token(target)
-    backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat)
+    backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat, plan.profiles)
     pool = Pool(plan, backend, run_id, writer, cache, concurrency)
     pool.stats.cache_hits = stats.cache_hits
     try:
