@@ -19,10 +19,10 @@ best feasible cell's (no recommendation is a miss unless no cell is feasible). A
 strategy drops (on evidence: hfsweep's dropped cells, the race's eliminated ones, the pruned
 trials) a cell whose true objective equals the best's, at its own stop. Checks on the first
 ``--check-seeds`` seeds of each shape: the full report recommends the cell the bench computed
-for every hfsweep run, and a halving search sent for real (a fresh cache) gets the grid's texts.
+for every hfsweep run, and a halving search at the first budget, sent for real (a fresh cache), gets the grid's texts.
 
     python bench/bench_strategies.py [--seeds 10] [--shapes one-best,constrained,flat,many]
-        [--budgets 0.1,0.2,0.3,0.5,0.75] [--tolerance 0] [--check-seeds 1]
+        [--budgets 0.1,0.2,0.3,0.5] [--tolerance 0] [--check-seeds 1] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -196,44 +196,49 @@ class Unit:
 
     def hfsweep_runs(self, server, problem: Problem, cache: Path, check: bool) -> int:
         """halving and sequential at their own stop, then at each budget below what they spent; returns the runs made."""
-        shape, seed, runs = self.shape, self.seed, 0
+        seed, runs = self.seed, 0
         for strategy in HFSWEEP:
             natural = None
             for budget, label in [(None, OWN), *zip(self.budgets, self.labels)]:
                 if budget is not None and natural.requests <= budget:  # the budget would cut nothing: the same run
-                    self.record(strategy, label, natural)
-                    continue
-                run_dir = self.base / f"{strategy}-{budget or 'own'}"
-                summary = sweep(shape, server.url, self.prompts, seed, strategy, run_dir, cache, budget)
-                runs += 1
-                search = summary["search"]
-                self.levels[strategy] = 1 - float(search.get("confidence", 0.95))
-                samples, values, ids = table(run_dir, shape)
-                where = f"{shape.name} seed {seed} {strategy} {label}"
-                if summary["sent"]:
-                    self.problems.append(f"{where}: sent {summary['sent']} (expected all from the cache)")
-                whole = samples == shape.samples  # a budget may cut a prompt's samples short: those values differ
-                for metric in values:
-                    if not np.allclose(values[metric][whole], problem.values[metric][whole], equal_nan=True):
-                        self.problems.append(f"{where}: {metric} differs from the grid's")
-                dropped = {ids[c] for c in search.get("dropped") or {}}
-                own = dataclasses.replace(problem, values=values)  # the run's own values, as its report sees them
-                chosen = anchors.choose(own, samples > 0, dropped, looks=int(search.get("looks") or 1))
-                outcome = Outcome(chosen, int(search["requests"]), dropped)
-                if check and recommended(run_dir, shape) != chosen:
-                    self.problems.append(f"{where}: the report recommends another cell than the bench's rule")
+                    outcome = natural
+                else:
+                    outcome = self.hfsweep_run(server, problem, cache, check, strategy, budget, label)
+                    runs += 1
                 self.record(strategy, label, outcome)
-                if budget is None:
-                    natural = outcome
-                    if check and strategy == "halving":
-                        self.resend(server, seed, outcome)
+                natural = natural or outcome
+                if check and strategy == "halving" and label == self.labels[0]:
+                    self.resend(server, seed, outcome, budget)
         return runs
 
-    def resend(self, server, seed: int, cached: Outcome) -> None:
-        """A halving search with an empty cache: every request sent; the texts must be the grid's."""
+    def hfsweep_run(self, server, problem: Problem, cache: Path, check: bool, strategy: str, budget: int | None, label: str) -> Outcome:
+        """One hfsweep search on the grid's cache: its requests, its dropped cells, the report's rule on its data."""
+        shape, seed = self.shape, self.seed
+        run_dir = self.base / f"{strategy}-{budget or 'own'}"
+        summary = sweep(shape, server.url, self.prompts, seed, strategy, run_dir, cache, budget)
+        search = summary["search"]
+        self.levels[strategy] = 1 - float(search.get("confidence", 0.95))
+        samples, values, ids = table(run_dir, shape)
+        where = f"{shape.name} seed {seed} {strategy} {label}"
+        if summary["sent"]:
+            self.problems.append(f"{where}: sent {summary['sent']} (expected all from the cache)")
+        whole = samples == shape.samples  # a budget may cut a prompt's samples short: those values differ
+        for metric in values:
+            if not np.allclose(values[metric][whole], problem.values[metric][whole], equal_nan=True):
+                self.problems.append(f"{where}: {metric} differs from the grid's")
+        dropped = {ids[c] for c in search.get("dropped") or {}}
+        own = dataclasses.replace(problem, values=values)  # the run's own values, as its report sees them
+        chosen = anchors.choose(own, samples > 0, dropped, looks=int(search.get("looks") or 1))
+        if check and recommended(run_dir, shape) != chosen:
+            self.problems.append(f"{where}: the report recommends another cell than the bench's rule")
+        return Outcome(chosen, int(search["requests"]), dropped)
+
+    def resend(self, server, seed: int, cached: Outcome, budget: int) -> None:
+        """The halving search at the first budget again, with an empty cache: every request is sent,
+        and the texts must be the grid's (the answers the cache gave the searches are the ones sent)."""
         shape, before = self.shape, server.requests
         run_dir = self.base / "halving-sent"
-        summary = sweep(shape, server.url, self.prompts, seed, "halving", run_dir, self.work / f"cache-{shape.name}-{seed}-fresh")
+        summary = sweep(shape, server.url, self.prompts, seed, "halving", run_dir, self.work / f"cache-{shape.name}-{seed}-fresh", budget)
         sent = server.requests - before
         columns = ["cell_id", "prompt_id", "sample_index", "text"]
         fresh = pd.read_parquet(run_dir / "completions.parquet", columns=columns)
@@ -241,9 +246,9 @@ class Unit:
         both = fresh.merge(grid, on=columns[:3], suffixes=("_sent", "_grid"))
         same = int((both["text_sent"] == both["text_grid"]).sum())
         ok = same == len(fresh) == sent and summary["search"]["requests"] == cached.requests
-        self.checks.append(f"{shape.name} seed {seed}: halving with an empty cache sent {sent} requests; {same} of {len(fresh)} texts "
-                           f"equal the grid's; requests {summary['search']['requests']} vs {cached.requests} from the cache: "
-                           + ("deterministic" if ok else "NOT DETERMINISTIC"))  # fmt: skip
+        self.checks.append(f"{shape.name} seed {seed}: halving at budget {budget} with an empty cache sent {sent} requests; {same} of "
+                           f"{len(fresh)} texts equal the grid's; requests {summary['search']['requests']} vs {cached.requests} from "
+                           "the cache: " + ("deterministic" if ok else "NOT DETERMINISTIC"))  # fmt: skip
         if not ok:
             self.problems.append(self.checks[-1])
 
@@ -262,11 +267,11 @@ def run_unit(job: tuple) -> Unit:
     return Unit(SHAPES[name], seed, args, work).run()
 
 
-def print_tables(results: Results, args, labels: list[str], wall: float) -> None:
+def print_tables(results: Results, names: list[str], args, labels: list[str], wall: float) -> None:
     print(f"\n## Search strategies against the anchors ({args.seeds} seeds per shape; "
           f"hit = the chosen cell truly feasible and within {args.tolerance:g} of the best feasible pass rate)\n")  # fmt: skip
     print("Each cell: hits / seeds @ mean requests spent. hfsweep at a budget it does not reach is its own stop.\n")
-    for name in results.points:
+    for name in names:
         shape = SHAPES[name]
         _, _, best, _ = truths(shape, args.tolerance)
         print(f"### {name}: {shape.title}\n\n{len(shape.cells)} cells, {shape.prompts} prompts x {shape.samples} samples "
@@ -274,14 +279,15 @@ def print_tables(results: Results, args, labels: list[str], wall: float) -> None
               + (f", constraint {', '.join(shape.constraints)}" if shape.constraints else "") + "\n")  # fmt: skip
         print(strategy_tables.curve_table(results.points[name], labels, OWN, HFSWEEP, ANCHORS) + "\n")
     print("### hfsweep's requests for 9/10 hits against the best anchor's (ratio < 1: hfsweep needs fewer)\n")
-    print(strategy_tables.ratio_table(results.points, HFSWEEP, ANCHORS) + "\n")
+    print(strategy_tables.ratio_table({name: results.points[name] for name in names}, HFSWEEP, ANCHORS) + "\n")
     print("### False drops: true-best cells dropped on evidence at the strategy's own stop (dropped / at risk)\n")
     levels = [(s, f"{results.levels.get(s, 0.05):g} (1 - search.confidence)") for s in HFSWEEP]
     levels += [("F-race", f"{anchors.ALPHA:g} per test"), ("Wilcoxon pruner", f"{anchors.P_THRESHOLD:g} per test")]
-    print(strategy_tables.drop_table(results.drops, levels) + "\n")
+    print(strategy_tables.drop_table({name: results.drops[name] for name in names}, levels) + "\n")
     print("### Time (seconds, summed over the seeds)\n")
     print("| shape | grid runs | hfsweep search runs | anchors |\n|---|---|---|---|")
-    for name, stages in results.seconds.items():
+    for name in names:
+        stages = results.seconds[name]
         print(f"| {name} | {stages['grid']:.0f} | {stages['hfsweep']:.0f} | {stages['anchors']:.0f} |")
     print(f"\nWhole run: {wall / 60:.1f} min on {args.jobs} process(es).\n")
     for line in results.checks:
@@ -296,10 +302,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--shapes", default=",".join(SHAPES), help=f"comma-separated, of: {', '.join(SHAPES)}")
-    parser.add_argument("--budgets", default="0.1,0.2,0.3,0.5,0.75", help="shares of the grid's requests")
+    parser.add_argument("--budgets", default="0.1,0.2,0.3,0.5", help="shares of the grid's requests")
     parser.add_argument("--tolerance", type=float, default=0.0, help="a hit is within this of the best true pass rate")
     parser.add_argument("--check-seeds", type=int, default=1, help="seeds per shape whose reports and sent requests are checked")
-    parser.add_argument("--jobs", type=int, default=1, help="(shape, seed) units run in parallel processes")
+    parser.add_argument("--jobs", type=int, default=2, help="(shape, seed) units run in parallel processes")
     parser.add_argument("--work", default=None, help="a folder for the runs (default: a new temporary one)")
     args = parser.parse_args()
     args.budgets = [float(b) for b in args.budgets.split(",")]
@@ -309,13 +315,14 @@ def main() -> None:
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench-strategies-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"runs in {work}", flush=True)
-    jobs = [(name, seed, args, work) for name in args.shapes.split(",") for seed in range(args.seeds)]
+    names = args.shapes.split(",")
+    jobs = sorted(((name, seed, args, work) for name in names for seed in range(args.seeds)), key=lambda job: -SHAPES[job[0]].requests)
     results, start = Results(), time.perf_counter()
     with multiprocessing.get_context("fork").Pool(args.jobs) if args.jobs > 1 else contextlib.nullcontext() as pool:
-        for unit in (pool.imap(run_unit, jobs) if pool else map(run_unit, jobs)):
+        for unit in (pool.imap_unordered(run_unit, jobs) if pool else map(run_unit, jobs)):
             results.merge(unit)
             print(unit.line, flush=True)
-    print_tables(results, args, [f"{share:.0%}" for share in args.budgets], time.perf_counter() - start)
+    print_tables(results, names, args, [f"{share:.0%}" for share in args.budgets], time.perf_counter() - start)
 
 
 if __name__ == "__main__":
