@@ -12,8 +12,8 @@ count the same way for every strategy. A helper module; run on its own it does n
   returning its mean so far (as the pruner's docs advise); pruned cells are not candidates.
   The pruner's signed-rank p-values come from :func:`racing.signed_rank`, equal to scipy's
   (``tests/test_bench_racing.py``) and a thousand times faster on this data.
-* ``tpe`` / ``optuna-random``: Optuna's TPE (no pruning; the constraints through
-  ``constraints_func``) and random sampler, each trial a cell (one categorical per parameter)
+* ``tpe`` / ``optuna-random``: Optuna's TPE (no pruning; each trial's constraints set with
+  ``Trial.set_constraint``: their mean's distance past the bound) and random sampler, each trial a cell (one categorical per parameter)
   evaluated on every prompt, up to the budget's number of distinct cells.
 * ``random``: distinct cells drawn at random without Optuna, each on every prompt.
 
@@ -220,8 +220,7 @@ def _optuna_order(problem: Problem, sampler: str, most: int) -> list[int]:
     violation = np.array([[-c.sign * (np.nanmean(problem.values[c.metric][i]) - c.value) for c in problem.constraints]
                           for i in range(cells)]).reshape(cells, len(problem.constraints))  # fmt: skip
     if sampler == "tpe":
-        chosen = optuna.samplers.TPESampler(seed=problem.seed, constraints_func=(lambda t: t.user_attrs["violation"])
-                                            if problem.constraints else None)  # fmt: skip
+        chosen = optuna.samplers.TPESampler(seed=problem.seed)  # reads the trials' constraints (Trial.set_constraint)
     else:
         chosen = optuna.samplers.RandomSampler(seed=problem.seed)
     study = optuna.create_study(direction="maximize" if problem.goal == "max" else "minimize", sampler=chosen)
@@ -232,7 +231,8 @@ def _optuna_order(problem: Problem, sampler: str, most: int) -> list[int]:
             break
         trial = study.ask(distributions)
         cell = index[key(trial.params)]
-        trial.set_user_attr("violation", violation[cell].tolist())
+        for c, value in zip(problem.constraints, violation[cell]):
+            trial.set_constraint(str(c), float(value))
         study.tell(trial, float(objective[cell]))
         if cell not in order:
             order.append(cell)

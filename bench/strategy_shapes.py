@@ -3,6 +3,9 @@ per cell a true pass probability (the planted server's ``pass_prob``; a cell's t
 and whether it loops (infeasible under ``loop_rate <= 0.1``). A helper module; run on its own
 it prints the shapes.
 
+Each shape is tuned so that the full grid finds a true best cell in at least 96% of simulated
+seeds (the report's rule on binomial draws): 9/10 hits are within reach of the whole data.
+
 Distances are in grid steps: ``d`` is the sum over the parameters of how many values apart a
 cell is from the shape's best cell.
 """
@@ -65,25 +68,25 @@ def _index(values: list, value) -> int:
 
 
 def one_best(params: dict) -> tuple[float, bool]:
-    """(0.7, 0.9, 40) at 0.95; (1.0, 0.9, 40) just behind at 0.87 (margin 0.08); the other
-    cells 0.87 - 0.1 d (d >= 1), at least 0.3."""
+    """(0.7, 0.9, 40) at 0.97; (1.0, 0.9, 40) just behind at 0.89 (margin 0.08); the other
+    cells 0.89 - 0.1 d (d >= 1), at least 0.3."""
     here, best = key(params), (0.7, 0.9, 40)
     if here == best:
-        return 0.95, False
+        return 0.97, False
     if here == (1.0, 0.9, 40):
-        return 0.87, False
-    return max(0.3, 0.87 - 0.1 * distance(GRID_48, params, best)), False
+        return 0.89, False
+    return max(0.3, 0.89 - 0.1 * distance(GRID_48, params, best)), False
 
 
 def constrained(params: dict) -> tuple[float, bool]:
-    """The 4 cells at temperature 0.3, top_k 0 pass at 0.95 but loop (infeasible); the feasible
-    best (0.7, 0.9, 40) at 0.90 is just behind; the other cells 0.78 - 0.08 (d - 1), at least 0.3."""
+    """The 4 cells at temperature 0.3, top_k 0 pass at 0.97 but loop (infeasible); the feasible
+    best (0.7, 0.9, 40) at 0.92 is just behind; the other cells 0.75 - 0.08 (d - 1), at least 0.3."""
     here, best = key(params), (0.7, 0.9, 40)
     if here[0] == 0.3 and here[2] == 0:
-        return 0.95, True
+        return 0.97, True
     if here == best:
-        return 0.90, False
-    return max(0.3, 0.78 - 0.08 * (distance(GRID_48, params, best) - 1)), False
+        return 0.92, False
+    return max(0.3, 0.75 - 0.08 * (distance(GRID_48, params, best) - 1)), False
 
 
 def flat(params: dict) -> tuple[float, bool]:
@@ -94,21 +97,21 @@ def flat(params: dict) -> tuple[float, bool]:
 
 
 def many(params: dict) -> tuple[float, bool]:
-    """(0.8, 0.9, 40) at 0.95; the other 199 cells 0.70 - 0.08 (d - 1), at least 0.3."""
+    """(0.8, 0.9, 40) at 0.95; the other 199 cells 0.65 - 0.08 (d - 1), at least 0.3."""
     here, best = key(params), (0.8, 0.9, 40)
     if here == best:
         return 0.95, False
-    return max(0.3, 0.70 - 0.08 * (distance(GRID_200, params, best) - 1)), False
+    return max(0.3, 0.65 - 0.08 * (distance(GRID_200, params, best) - 1)), False
 
 
 SHAPES = {
     shape.name: shape
     for shape in [
         Shape("one-best", "one best cell, 0.08 ahead", GRID_48, 24, 3, one_best),
-        Shape("constrained", "best cell infeasible, feasible best 0.05 behind", GRID_48, 24, 3, constrained,
+        Shape("constrained", "4 best cells infeasible (loop), the feasible best 0.05 behind", GRID_48, 24, 3, constrained,
               ("loop_rate <= 0.1",)),
         Shape("flat", "12 tied best cells, 0.10 ahead of 36", GRID_48, 24, 3, flat),
-        Shape("many", "200 cells, one best 0.25 ahead", GRID_200, 12, 2, many),
+        Shape("many", "200 cells, one best 0.30 ahead", GRID_200, 12, 2, many),
     ]
 }
 
