@@ -31,14 +31,17 @@ import sys
 import types
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `make bench` runs every bench/*.py as a script
 
-from bench.racing import race_step, signed_rank
-from bench.strategy_shapes import key
-from hfsweep.core import decision
-from hfsweep.core.extras import require
-from hfsweep.core.objective import GOALS, Constraint
+import numpy as np  # noqa: E402
+
+from bench.racing import race_step, signed_rank  # noqa: E402
+from bench.strategy_shapes import key  # noqa: E402
+from hfsweep.core import decision  # noqa: E402
+from hfsweep.core.extras import require  # noqa: E402
+from hfsweep.core.objective import GOALS, Constraint  # noqa: E402
 
 FIRST_TEST = 5  # irace's firstTest
 ALPHA = 0.05  # irace's 1 - confidence
