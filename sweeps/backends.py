@@ -153,6 +153,18 @@ def _completion_logprobs(logprobs: dict | None) -> list | None:
     return logprobs.get("token_logprobs")
 
 
+def completions_answer(data: Any) -> Completion:
+    """The :class:`Completion` of a ``/v1/completions`` answer's JSON (a malformed failure if it
+    has no first choice with a text)."""
+    try:
+        choice = data["choices"][0]
+        usage = data.get("usage") or {}
+        return Completion(choice["text"], choice.get("finish_reason"), usage.get("prompt_tokens"), usage.get("completion_tokens"),
+                          *logprob_totals(_completion_logprobs(choice.get("logprobs"))))  # fmt: skip
+    except (AttributeError, IndexError, KeyError, TypeError) as error:
+        raise malformed(error) from error
+
+
 class Backend(Protocol):
     async def complete(self, request: Request) -> Completion: ...
 
@@ -249,13 +261,7 @@ class OpenAITextBackend:
             data = response.json()
         except Exception as error:  # noqa: BLE001
             raise classify(error) from error
-        try:
-            choice = data["choices"][0]
-            usage = data.get("usage") or {}
-            return Completion(choice["text"], choice.get("finish_reason"), usage.get("prompt_tokens"), usage.get("completion_tokens"),
-                              *logprob_totals(_completion_logprobs(choice.get("logprobs"))))  # fmt: skip
-        except (AttributeError, IndexError, KeyError, TypeError) as error:
-            raise malformed(error) from error
+        return completions_answer(data)
 
     async def close(self) -> None:
         await self.http.aclose()

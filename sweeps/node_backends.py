@@ -17,10 +17,8 @@ from hfsweep.sweeps.backends import (
     Request,
     RequestFailure,
     TGITextBackend,
-    _completion_logprobs,
     classify,
-    logprob_totals,
-    malformed,
+    completions_answer,
 )
 from hfsweep.sweeps.config import ModelTarget
 from hfsweep.sweeps.node_mapping import client_request, completions_body, llama_cpp_body, node_parameters
@@ -88,13 +86,7 @@ class LangChainHFOnLlamaCppBackend(OpenAITextBackend):
             data = response.json()
         except Exception as error:
             raise classify(error) from error
-        try:
-            choice = data["choices"][0]
-            usage = data.get("usage") or {}
-            return Completion(choice["text"], choice.get("finish_reason"), usage.get("prompt_tokens"), usage.get("completion_tokens"),
-                              *logprob_totals(_completion_logprobs(choice.get("logprobs"))))  # fmt: skip
-        except (AttributeError, IndexError, KeyError, TypeError) as error:
-            raise malformed(error) from error
+        return completions_answer(data)
 
 
 class LangChainHFCompletionsOnLlamaCppBackend(LangChainHFOnLlamaCppBackend):
