@@ -43,6 +43,7 @@ test: $(VENV)/.installed-test browser
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed-test
+	$(PY) -m pip install --quiet -e '.[bench]'
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
 
 clean:

@@ -84,7 +84,9 @@ def compute(paths, options: ReportOptions | Mapping | None = None) -> Report:
     context = tables.Context(cells, wide, metrics, prompts, opts, objective,  # dropped cells are not candidates
                              search_allocation.dropped_cells(data), search_allocation.looks(data))  # fmt: skip
     report = Report(data, opts, cells, metrics, context.swept, context.targets)
-    report.key_metrics = [m for m in opts.key_metrics if m in metrics] or metrics[:6]
+    metric, _, constraints, _ = recommend.from_objective(context, context.objective)
+    decisive = [m for m in (metric, *(c.metric for c in constraints)) if m]  # the objective's metrics come first
+    report.key_metrics = list(dict.fromkeys([*decisive, *([m for m in opts.key_metrics if m in metrics] or metrics[:6])]))
     report.tables, report.notes = statistics(context, report.key_metrics)
     t = report.tables
     t["errors"] = run_facts.errors_table(data.completions, cells)

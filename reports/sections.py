@@ -238,11 +238,12 @@ def verdict(report, figs) -> dict:
 
 
 SECTIONS = [
-    ("verdict", "Verdict", verdict), ("node_claims", "The node's options, checked", node_claims), ("server", "Server", server), ("leaderboard", "Leaderboard", leaderboard),
+    ("verdict", "Verdict", verdict), ("node_claims", "The node's options, checked", node_claims),
+    ("leaderboard", "Leaderboard", leaderboard),
     ("effects", "Effects of parameters", effects), ("heatmaps", "Heatmaps", heatmaps),
     ("baseline", "Cells vs baseline", baseline), ("settings", "Settings compared pairwise", settings),
     ("models", "Model comparison", models), ("search", "Adaptive search", search),
     ("pareto", "Pareto front and recommendation", pareto), ("quality", "Errors, truncation, tokens, latency", quality),
     ("decoding", "Decoding strategies vs the paper", decoding), ("identical", "Identical cells", identical),
-    ("compare", "Compare outputs", compare), ("summary", "Run summary", summary),
+    ("compare", "Compare outputs", compare), ("server", "Server", server), ("summary", "Run summary", summary),
 ]

@@ -17,11 +17,12 @@ from huggingface_hub import AsyncInferenceClient
 from huggingface_hub.errors import InferenceTimeoutError
 from huggingface_hub.utils import hf_raise_for_status
 
+from hfsweep.core import secrets
 from hfsweep.core.errors import TargetError
 from hfsweep.sweeps.config import ModelTarget
+from hfsweep.sweeps.credentials import http_client
 from hfsweep.sweeps.servers import Capability
 
-LOCAL_TOKEN = "hfsweep-local"  # sent to the embedded server, so HF_TOKEN never goes there
 RETRYABLE_STATUS = {408, 409, 425, 429}  # and every 5xx
 
 
@@ -54,13 +55,15 @@ class RequestFailure(Exception):
     """A request that did not produce a completion.
 
     Attributes: ``kind`` (e.g. ``http_429``, ``timeout``, ``connection``, ``malformed``),
-    ``retryable``, ``retry_after`` (seconds the server asked for), ``status``.
+    ``retryable``, ``retry_after`` (seconds the server asked for), ``status``. The message is
+    scrubbed of every known secret here (a server may echo the Authorization header), so the
+    error row, the probe's line and the run's failure summary never hold one.
     """
 
     def __init__(self, kind: str, message: str, retryable: bool, retry_after: float | None = None, status: int | None = None):
-        super().__init__(message)
+        self.message = secrets.redact(message)
+        super().__init__(self.message)
         self.kind = kind
-        self.message = message
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
@@ -156,10 +159,19 @@ class Backend(Protocol):
     async def close(self) -> None: ...
 
 
+# huggingface_hub 2.x sends the saved token (HF_TOKEN, the login) to any base_url when ``token`` is
+# None or "" (and refuses False); headers given to the client win over its own, and a None value
+# drops the header: so a request that must carry no credential names authorization=None.
+NO_CREDENTIAL = {"authorization": None}
+
+
 def _client(target: ModelTarget, base_url: str | None, token: str | None, timeout_s: float) -> AsyncInferenceClient:
+    """huggingface_hub's client with ``token`` as the credential, or none at all when it is None
+    (sweeps/credentials.py decides; on a redirect to another origin httpx drops the header)."""
+    headers = None if token else NO_CREDENTIAL
     if target.kind == "hf":
-        return AsyncInferenceClient(provider=target.provider or "auto", token=token, timeout=timeout_s)
-    return AsyncInferenceClient(base_url=base_url, token=token, timeout=timeout_s)
+        return AsyncInferenceClient(provider=target.provider or "auto", token=token, timeout=timeout_s, headers=headers)
+    return AsyncInferenceClient(base_url=base_url, token=token, timeout=timeout_s, headers=headers)
 
 
 class ChatBackend:
@@ -218,8 +230,7 @@ class OpenAITextBackend:
         self.target = target
         self.capability = capability
         self.url = f"{base_url.rstrip('/')}/v1/completions"
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx2.AsyncClient(timeout=timeout_s, headers=headers)
+        self.http = http_client(self.url, token, timeout_s)
 
     def body(self, request: Request) -> dict[str, Any]:
         p = request.params

@@ -8,20 +8,20 @@ its content-addressed cache key. :func:`check_target` makes sure the target can 
 from __future__ import annotations
 
 import dataclasses
-import os
 import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from huggingface_hub import HfApi, get_token
+from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 
 from hfsweep import evaluators
 from hfsweep.core.errors import ConfigError, TargetError
 from hfsweep.core.objective import Constraint, default_metric
-from hfsweep.sweeps.backends import LOCAL_TOKEN, Request
+from hfsweep.sweeps.backends import Request
 from hfsweep.sweeps.capabilities import capability_for, target_server_kind
 from hfsweep.sweeps.config import Config, ModelTarget
+from hfsweep.sweeps.credentials import credential_for, hub_token, plain_http_warning, resolve_token
 from hfsweep.sweeps.detect import detect
 from hfsweep.sweeps.dispatch import BACKENDS
 from hfsweep.sweeps.embedded import gguf_has_chat_template, gguf_path, server_binary
@@ -85,6 +85,7 @@ def make_plan(config: Config) -> Plan:
     for compat in dict.fromkeys(cell.setting.compat or config.compat for cell in cells):
         warnings += _capability_warnings(config, compat, [c.setting for c in cells if (c.setting.compat or config.compat) == compat])
     warnings += _chat_template_warnings(config.model)
+    warnings += [w for w in (plain_http_warning(config.model),) if w]
     target = config.model
     jobs = []
     for cell in cells:
@@ -218,7 +219,8 @@ def check_target(target: ModelTarget, timeout_s: float = 3.0) -> None:
     if target.kind == "embedded":
         gguf_path(target.gguf or target.id)
         server_binary()
-    if target.kind == "hf" and resolve_token(target) is None:
+    credential = credential_for(target)  # an api_key_env naming an unset variable stops here
+    if target.kind == "hf" and credential is None:
         raise TargetError("model=hf needs a Hugging Face token: set HF_TOKEN, or run `hf auth login` (it is never written to disk)")
     if target.kind != "endpoint":
         return
@@ -243,7 +245,7 @@ def resolve_provider(config: Config) -> Config:
     check_target(target)  # the token, before anything is asked of the Hub
     task = "conversational" if target.mode == "chat" else "text-generation"
     try:
-        info = HfApi(token=resolve_token(target)).model_info(target.id, expand=["inferenceProviderMapping"])
+        info = HfApi(token=hub_token()).model_info(target.id, expand=["inferenceProviderMapping"])
     except HfHubHTTPError as error:
         status = error.response.status_code if error.response is not None else "?"
         raise TargetError(f"model.id {target.id!r}: the Hub answered {status} when asked for its providers. "
@@ -256,11 +258,3 @@ def resolve_provider(config: Config) -> Config:
         raise TargetError(f"model.id {target.id!r} has no live Inference Provider for {task}: "
                           "choose another model, or pin a provider with model.provider=NAME")  # fmt: skip
     return dataclasses.replace(config, model=dataclasses.replace(target, provider=live[0]))
-
-
-def resolve_token(target: ModelTarget) -> str | None:
-    """The token to send: none of the user's for the embedded server; HF_TOKEN or the saved login otherwise."""
-    if target.kind == "embedded":
-        return LOCAL_TOKEN
-
-    return os.environ.get("HF_TOKEN") or get_token()
