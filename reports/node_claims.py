@@ -220,9 +220,10 @@ def _temperature(checker: Checker, option: NodeOption) -> Finish:
         verdict = "reversed" if "reversed" in (div, hal) else "holds" if div == "holds" and hal in ("holds", "skipped") else "not shown"
         same, total = identical_share(checker.data, reference.cell_id)
         greedy = total > 0 and same == total
-        evidence = (f"{refused}; more diverse = distinct_2 over a prompt's samples: {div_text}; risk of hallucinations = the fall in "
-                    f"pass_rate on the {len(known)} prompts with a known answer: {hal_text}; at {fnum(reference.value)} the samples "
-                    f"were identical on {same} of {total} prompts" + (" (greedy decoding)" if greedy else ""))  # fmt: skip
+        evidence = (f"{refused + '; ' if refused else ''}more diverse = distinct_2 over a prompt's samples: {div_text}; risk of "
+                    f"hallucinations = the fall in pass_rate on the {len(known)} prompts with a known answer: {hal_text}; at "
+                    f"{fnum(reference.value)} the samples were identical on {same} of {total} prompts"
+                    + (" (greedy decoding)" if greedy else ""))  # fmt: skip
         advice = []
         if greedy and reference.value == 1:
             advice.append("Sampling Temperature 1, its default, decodes greedily on a TGI endpoint unless Top K or Top P is set "

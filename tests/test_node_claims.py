@@ -145,6 +145,7 @@ def test_the_newer_clients_verdicts_on_a_planted_server(tmp_path):
     claims = _planted_run(tmp_path, planted, "llama.cpp", None, "compat=langchain_hf_4_13")
     assert claims.loc["Sampling Temperature", "verdict"] == "holds"
     assert "0 decodes greedily with this client" in claims.loc["Sampling Temperature", "advice"]
+    assert claims.loc["Sampling Temperature", "evidence"].startswith("more diverse = distinct_2")  # no value refused on this route
     assert claims.loc["Top K", "verdict"] == "not sent"
     assert "the client sent top_k in 2 of 2 Top K cells" in claims.loc["Top K", "evidence"]
     assert "48 of 48 completions equal the no-option cell's" in claims.loc["Top K", "evidence"]
