@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pandas as pd  # noqa: E402
 
-from hfsweep.pipeline import score
+import hfsweep  # noqa: E402
 from hfsweep.sweeps.compose import compose_config  # noqa: E402
 from hfsweep.sweeps.runner import run_sweep  # noqa: E402
 from tests.servers.planted import Planted, PlantedServer  # noqa: E402
@@ -39,18 +39,17 @@ def pass_prob(p: dict) -> float:
     return 0.85 if (p["temperature"], p["top_p"], p["top_k"]) == BEST else 0.55
 
 
-def choice(run_dir: Path, strategy: str) -> tuple[tuple, int]:
-    """The chosen cell's (temperature, top_p, top_k) and the requests the run made."""
-    frame = pd.read_parquet(run_dir / "completions.parquet")
+def choice(run_dir: Path, strategy: str) -> tuple[tuple | None, int]:
+    """The report's recommended cell as (temperature, top_p, top_k), None without one, and the
+    requests the run made. Every strategy is judged by the same rule: the report's."""
+    run = hfsweep.load(run_dir)
+    run.report(plots=False)
     summary = json.loads((run_dir / "summary.json").read_text())
-    if strategy == "grid":
-        groups = pd.read_parquet(run_dir / "group_scores.parquet")
-        per_cell = groups.groupby("cell_id")[["pass_rate", "loop_rate"]].mean()
-        cell = per_cell[per_cell["loop_rate"] <= 0.1]["pass_rate"].idxmax()
-        requests = len(frame)
-    else:
-        cell, requests = summary["search"]["leader"], summary["search"]["requests"]
-    row = frame[frame["cell_id"] == cell].iloc[0]
+    requests = summary["search"]["requests"] if strategy != "grid" else len(run.completions)
+    rec = run.recommendation
+    if rec.empty or not bool(rec["constraints_met"].iloc[0]):
+        return None, requests
+    row = rec.iloc[0]
     return (float(row["temperature"]), float(row["top_p"]), int(row["top_k"])), requests
 
 
@@ -91,14 +90,11 @@ def main() -> None:
                 run_dir = work / f"{strategy}-{seed}"
                 start = time.perf_counter()
                 run_sweep(config, run_dir, mapping)
-                if strategy == "grid":
-
-                    score(run_dir, list(config.evaluators))
                 cell, requests = choice(run_dir, strategy)
                 results[strategy].append((cell == BEST, requests, time.perf_counter() - start))
                 print(f"seed {seed} {strategy:<10} chose {cell} {'(planted best)' if cell == BEST else '(MISS)'} "
                       f"with {requests} requests in {results[strategy][-1][2]:.1f} s", flush=True)
-                if cell != BEST and strategy != "grid":
+                if cell is not None and cell != BEST and strategy != "grid":
                     print("  why:", why_missed(run_dir), flush=True)
     full = 48 * 24 * 3
     print(f"\n{'strategy':<11} {'hits':>6} {'mean requests':>14} {'share of grid':>14}   target: >= 9/10 hits, <= 40%")

@@ -3,7 +3,9 @@
 A user error (``hfsweep.core.errors.HfsweepError`` and its subclasses) prints one line and
 exits 2, and so does a filesystem error (an ``OSError`` on a path: read-only, full, a file
 where a directory belongs), with the command's fix. Anything else is a bug and keeps its
-traceback. A run whose every request failed exits 1. SIGTERM ends a run as Ctrl-C does.
+traceback (exit 1). A run whose every request failed exits 1. SIGTERM ends a run as Ctrl-C
+does. Everything printed, tracebacks included, passes through
+:class:`hfsweep.core.secrets.RedactingStream`: no known secret reaches the terminal.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import argparse
 import signal
 import sys
 import threading
+import traceback
 from pathlib import Path
 
+from hfsweep.core import secrets
 from hfsweep.core.errors import CostError, HfsweepError
 from hfsweep.multirun import failed_jobs, multirun, report_options
 from hfsweep.pipeline import report, restore_runs, run_overrides, score, validate
@@ -25,7 +29,7 @@ from hfsweep.reports.tracking import export_mlflow
 from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.install import install_test_server, setup
 from hfsweep.sweeps.plan import resolve_target
-from hfsweep.sweeps.probe import hidden_defaults, probe
+from hfsweep.sweeps.probe import HIDDEN, UNTESTABLE, hidden_defaults, probe
 from hfsweep.sweeps.runner import repair_warning
 from hfsweep.sweeps.servers import GENERIC
 from hfsweep.sweeps.store import check_writable_dir
@@ -97,6 +101,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{done} completions ({stats.cache_hits} from cache, {stats.sent} requests sent, "
         f"{stats.retries} retries, {stats.errors} errors) in {result.wall_s:.1f} s"
     )
+    if result.check_requests:
+        print(f"the hidden-defaults check of the unidentified server sent {result.check_requests} requests before the run")
     if result.failed:
         print(f"hfsweep: every request failed: {result.failure_summary()}", file=sys.stderr)
         print(f"run directory: {run_dir}")
@@ -120,17 +126,20 @@ def cmd_probe(args: argparse.Namespace) -> int:
     config, server = resolve_target(compose_config(["sweep=single", *args.overrides])[0])
     if server is not None:
         print(f"server: {server.kind} {server.version or ''} (detected)".replace("  ", " "))
-    deterministic, results = probe(config, args.prompts)
-    print(f"probe of {config.model.kind} {config.model.id} (mode {config.model.mode}), {results[0].prompts} prompts, fixed seed")
-    if not deterministic:
-        print("the same request gave different outputs twice: the target ignores the seed, so the probe cannot conclude")
-    for result in results:
+    probed = probe(config, args.prompts)
+    sent = probed.requests
+    print(f"probe of {config.model.kind} {config.model.id} (mode {config.model.mode}), {probed.results[0].prompts} prompts, fixed seed")
+    if not probed.deterministic:
+        print("the same seeded request gave two different outputs: the target is not deterministic, so no parameter can be tested")
+    for result in probed.results:
         print(f"  {result.parameter:<18} -> {result.value:<5}  {result.verdict}")
     if config.model.kind == "endpoint" and config.model.server == GENERIC:
         print("hidden defaults (same seeded request with the sampler omitted, then with its neutral value):")
-        for name, changed in hidden_defaults(config, args.prompts).items():
-            verdict = f"the server applies a default of its own ({changed}/{args.prompts} outputs changed)" if changed else "no default applied"
-            print(f"  {name:<18} {verdict}")
+        found = hidden_defaults(config, args.prompts) if probed.deterministic else None
+        sent += found.requests if found else 0
+        for name in HIDDEN:
+            print(f"  {name:<18} {found.verdict(name) if found else UNTESTABLE}")
+    print(f"sent {sent} requests")
     return 0
 
 
@@ -250,26 +259,35 @@ def terminated(signum, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = secrets.RedactingStream(sys.stdout), secrets.RedactingStream(sys.stderr)
     main_thread = threading.current_thread() is threading.main_thread()  # only it can take a signal
     previous = signal.signal(signal.SIGTERM, terminated) if main_thread else None
     try:
+        args = parser().parse_args(argv)
         return args.func(args)
     except HfsweepError as error:
         print(f"hfsweep: {error.prefix}{error}", file=sys.stderr)
         return 2
     except OSError as error:
-        if error.filename is None:  # not about a path: a bug, with its traceback
-            raise
+        if error.filename is None:  # not about a path: a bug, with its traceback (scrubbed)
+            sys.stderr.write(traceback.format_exc())
+            return 1
         fix = STORAGE_FIX.get(args.command, "check the path and its permissions")
         print(f"hfsweep: {error.filename}: {error.strerror or error}: {fix}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("hfsweep: interrupted", file=sys.stderr)
         return 130
+    except Exception:  # noqa: BLE001 - a bug: its traceback, scrubbed like everything else printed
+        sys.stderr.write(traceback.format_exc())
+        return 1
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = streams
 
 
 if __name__ == "__main__":

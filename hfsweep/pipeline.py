@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from hfsweep.core import records
+from hfsweep.core import records, secrets
 from hfsweep.core.errors import StorageError
 from hfsweep.core.report_options import ReportOptions
 from hfsweep.evaluators.scoring import score_run
@@ -16,15 +16,18 @@ from hfsweep.reports import build_report
 from hfsweep.reports.tracking import export_mlflow
 from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.config import Config
+from hfsweep.sweeps.credentials import credential_line, hf_token
 from hfsweep.sweeps.judge import judge_run, merge_scores
-from hfsweep.sweeps.plan import check_target, make_plan, objective_metric, resolve_target
+from hfsweep.sweeps.plan import Plan, check_target, make_plan, objective_metric, resolve_target
+from hfsweep.sweeps.probe import PROMPTS, known_hidden_defaults, requests_of_hidden_defaults
 from hfsweep.sweeps.runner import RunResult, run_sweep
 from hfsweep.sweeps.store import RUN_DIR_FIX, check_cache, check_writable_dir, default_cache_path, parquet_problem, rebuild_parquet
 
 
 def validate(overrides: list[str]) -> list[str]:
     """What ``hfsweep validate`` prints: the target, the server detected, the cells, the judge, the
-    search and the request count and token bound, after every check a run makes; sends no completion."""
+    search and the request count and token bound, after every check a run makes; which credential goes where,
+    and what validate itself sent (never a completion)."""
     out: list[str] = []
     config, _ = compose_config(overrides)
     make_plan(config)  # every check that needs no network first
@@ -35,11 +38,14 @@ def validate(overrides: list[str]) -> list[str]:
     provider = f", provider {target.provider}" + (" (resolved from auto)" if config.model.provider in (None, "auto") else "")
     out.append(f"target: {target.kind} {target.id} ({plan.capability.name}, mode {target.mode}"
                f"{provider if target.kind == 'hf' else ''})")  # fmt: skip
+    out.append(credential_line(target))
     if server is not None:
         found = f"{server.kind} {server.version or ''}".strip() if server.kind != "unknown" else "not identified"
         out.append(f"server: {found} (detected; model.server=KIND overrides)")
         if server.defaults:
             out.append(f"server defaults: {', '.join(f'{k}={v}' for k, v in server.defaults.items())} (hfsweep sends its own values)")
+        if server.kind == "unknown":
+            out.append(_hidden_defaults_line(plan))
     out.append(f"sweep: {config.sweep.name}; swept: {', '.join(plan.swept) or 'nothing'}")
     for cell in plan.cells:
         params = ", ".join(f"{k}={v}" for k, v in cell.setting.params.as_dict().items())
@@ -49,6 +55,7 @@ def validate(overrides: list[str]) -> list[str]:
         judge = config.judge.model
         out.append(f"judge: {judge.kind} {judge.id} ({config.judge.parse}): up to {len(plan.jobs)} more requests, "
                    f"at most {config.judge.max_tokens} tokens each")  # fmt: skip
+        out.append(f"judge {credential_line(judge, 'judge.model')}")
     search = config.search
     if search.strategy != "grid":
         caps = [f"{search.budget.requests} requests" if search.budget.requests else "",
@@ -57,8 +64,10 @@ def validate(overrides: list[str]) -> list[str]:
         out.append(f"search: {search.strategy} for {config.objective.goal} {objective_metric(plan)}; budget: {bound}")
     out += [f"warning: {warning}" for warning in plan.warnings]
     out.append(storage(config))
-    out.append(f"{len(plan.cells)} cells x {len(plan.prompts)} prompts x {config.samples} samples = {len(plan.jobs)} requests; "
-               f"at most {plan.token_budget} completion tokens. Nothing was sent.")
+    refused = plan.refused_before_sending()
+    out.append(f"{len(plan.cells)} cells x {len(plan.prompts)} prompts x {config.samples} samples = {len(plan.jobs)} requests"
+               f"{f' ({refused} refused by TGI rules: answered without sending)' if refused else ''}; "
+               f"at most {plan.token_budget} completion tokens. {_what_was_sent(config, server)}")
     return out
 
 
@@ -77,15 +86,44 @@ def storage(config: Config, run_dir: Path | None = None) -> str:
     return f"writes: {where}, the cache {cache} (both writable)"
 
 
+def _hidden_defaults_line(plan: Plan) -> str:
+    """What the hidden-defaults check will cost a run against this unidentified server."""
+    if known_hidden_defaults(plan.config) is not None:
+        return "hidden-defaults check: measured already for this target (hidden-defaults.json); a run sends none"
+    most = requests_of_hidden_defaults(min(PROMPTS, len(plan.prompts)))
+    return f"hidden-defaults check: a run first sends up to {most} requests to test the server's own sampler defaults"
+
+
+def _what_was_sent(config: Config, server) -> str:
+    """What validate itself sent: never a completion; the detection GETs, the Hub's provider list."""
+    sent = []
+    if server is not None and server.sent:
+        routes = ", ".join(url.rsplit("/", 1)[-1] for url in server.sent)
+        sent.append(f"{len(server.sent)} detection GETs ({routes}) to {config.model.endpoint}")
+    if config.model.kind == "hf" and config.model.provider in (None, "auto") and config.compat == "none":
+        token = hf_token()
+        sent.append(f"one request to the Hub for the model's providers (with {token.source if token else 'no credential'})")
+    return f"Sent no completion; sent {' and '.join(sent)}." if sent else "Nothing was sent."
+
+
 def new_run_dir(config: Config) -> Path:
-    """A fresh directory under ``out_dir`` named by time, sweep and model."""
-    stem = f"{datetime.now():%Y%m%d-%H%M%S}-{config.sweep.name}-{config.model.id}".replace("/", "_")
+    """A new directory under ``out_dir`` named by time, sweep and model (no secret in the name),
+    created here: the first free of ``STEM``, ``STEM-2``, ... (mkdir is atomic, so two runs
+    started in the same second get two directories)."""
+    stem = secrets.redact(f"{datetime.now():%Y%m%d-%H%M%S}-{config.sweep.name}-{config.model.id}")
+    stem = stem.replace(secrets.MARK, "redacted").replace("/", "_")
     base = Path(config.out_dir)
-    run_dir, n = base / stem, 1
-    while run_dir.exists():
-        n += 1
-        run_dir = base / f"{stem}-{n}"
-    return run_dir
+    for n in range(1, 10_000):
+        run_dir = base / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            run_dir.mkdir(parents=True)
+            return run_dir
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise StorageError(f"out_dir = {str(base)!r} cannot hold a run directory ({error.strerror or error}): "
+                               "choose a writable directory, e.g. out_dir=runs") from None
+    raise StorageError(f"out_dir {str(base)!r} holds 10000 runs named {stem!r}: choose another out_dir")
 
 
 def restore_runs(paths: list[Path]) -> list[str]:

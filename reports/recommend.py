@@ -3,8 +3,8 @@
 :func:`recommend` runs the rule the adaptive search also runs (:func:`hfsweep.core.decision.decide`)
 on one target's cells: constraints at the one-sided bound of each cell's mean at the report's
 confidence, Bonferroni over the cells; the tied set of candidates not significantly worse than
-the best on the objective; the simplest setting of that set, then the largest worst-case
-constraint margin, then the better mean. A cell whose mean meets every constraint but whose
+the best on the objective; the setting of that set with the best worst case on the objective
+(its one-sided bound), then the simplest, then the largest worst-case constraint margin. A cell whose mean meets every constraint but whose
 bound does not is *undecided*: not a candidate, and the page names it with the prompts that
 would settle it (:func:`reports.power.prompts_to_settle`).
 
@@ -104,11 +104,12 @@ def recommend(cells: pd.DataFrame, values: Mapping[str, np.ndarray], metric: str
             so their means rest on fewer prompts).
         looks: the looks that search took at the data (the level counts them).
 
-    A and B tie on ``up`` (0.8); B's top_p is off, so it is the simpler pick; C fails the constraint:
+    A and B have the same values on ``up``; B's top_p is off, so it is the simpler pick; C is
+    better but fails the constraint:
 
     >>> cells = pd.DataFrame({"cell_id": ["A", "B", "C"], "top_p": [0.9, 1.0, 1.0]})
     >>> rng = np.random.default_rng(0)
-    >>> noise = rng.normal(0, 0.05, (3, 12))
+    >>> noise = rng.normal(0, 0.05, 12)
     >>> values = {"up": np.array([[0.8], [0.8], [0.9]]) + noise, "down": np.repeat([[0.2], [0.1], [0.5]], 12, axis=1)}
     >>> c = recommend(cells, values, "up", "max", [("down", "<=", 0.3)])
     >>> cells["cell_id"][c.index], cells["cell_id"][c.runner_up], c.tied.tolist()
@@ -164,7 +165,7 @@ def from_objective(context, objective: Mapping | None) -> tuple[str | None, str,
     metric = objective.get("metric")
     default = default_metric({name for name in context.metrics if scored(name)})
     if metric:
-        how = "objective.metric"
+        how = ""  # the user named it: nothing to add
     elif default is not None:
         metric, source = default
         goal, how = "max", f"{source} ({metric}, the default objective)"
@@ -263,9 +264,9 @@ def _text(context, t, cells, ch: Choice, metric, goal, parsed_constraints, how) 
                  f"{conf}% level, {ch.family}).")  # fmt: skip
     elif tied > 1:
         text += (f" The data do not single out one setting: {tied - 1} other(s) are not significantly worse than the best "
-                 f"(one-sided paired t at the {conf}% level, {ch.family}), so any of them will do: "
-                 f"{tied_labels(context.swept, cells, ch)}. This one is the simplest of them (fewest samplers away from "
-                 "their neutral values), then the one with the largest constraint margin, then the best mean.")  # fmt: skip
+                 f"(one-sided paired t at the {conf}% level, {ch.family}): {tied_labels(context.swept, cells, ch)}. "
+                 f"This one has the best worst case on {metric} (the one-sided bound of its mean at that level); "
+                 "equal bounds go to the simplest setting (fewest samplers away from their neutral values).")  # fmt: skip
     if ch.test is not None:
         r = cells.iloc[ch.runner_up]
         text += (f" Runner-up {_label(context, r)}: difference {ch.test.diff:.3g} "

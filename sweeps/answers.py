@@ -22,6 +22,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from hfsweep.core import secrets
 from hfsweep.core.ranges import INTEGER_MAX
 
 MALFORMED_ATTEMPTS = 2  # a wrong answer is tried once more (a proxy's page may pass), not max_attempts times
@@ -139,12 +140,15 @@ class RequestFailure(Exception):
     Attributes: ``kind`` (e.g. ``http_429``, ``timeout``, ``connection``, ``malformed``),
     ``retryable``, ``retry_after`` (seconds the server asked for), ``status``, ``max_attempts``
     (the most attempts worth making for this kind of failure; None = ``runner.max_attempts``).
-    The message is kept with any bad code point replaced (a server's text cannot crash the writer).
+    The message is kept with any bad code point replaced (a server's text cannot crash the writer)
+    and is scrubbed of every known secret here (a server may echo the Authorization header), so
+    the error row, the probe's line and the run's failure summary never hold one.
     """
 
     def __init__(self, kind: str, message: str, retryable: bool, retry_after: float | None = None, status: int | None = None,
                  max_attempts: int | None = None):  # fmt: skip
         message, _ = clean_text(message)
+        message = secrets.redact(message)
         super().__init__(message)
         self.kind = kind
         self.message = message

@@ -1,8 +1,10 @@
 """Backends: turn one request into one completion through huggingface_hub's AsyncInferenceClient.
 
 One small protocol (``complete(request) -> Completion``), implemented by the chat backend, the
-OpenAI and TGI text backends, and the workflow node's profile (a TGI text backend). Every failure is raised as :class:`RequestFailure`, which says whether
-a retry can help; the runner decides what to do with it. What an answer holds is checked as it
+OpenAI and TGI text backends here, and the workflow node's profiles (sweeps/node_backends.py);
+sweeps/dispatch.py picks the one a target's kind names. Every failure is raised as
+:class:`RequestFailure`, which says whether a retry can help; the runner decides what to do
+with it. What an answer holds is checked as it
 is read (:mod:`hfsweep.sweeps.answers`): bad text is repaired, impossible token counts become
 null (the completion's ``repairs`` says so), and a 2xx answer that is not what the protocol
 promises is a ``malformed`` failure, retried once.
@@ -33,11 +35,10 @@ from hfsweep.sweeps.answers import (
     text_completion,
     tgi_completion,
 )
-from hfsweep.sweeps.capabilities import target_server_kind
 from hfsweep.sweeps.config import ModelTarget
+from hfsweep.sweeps.credentials import http_client
 from hfsweep.sweeps.servers import Capability
 
-LOCAL_TOKEN = "hfsweep-local"  # sent to the embedded server, so HF_TOKEN never goes there
 RETRYABLE_STATUS = {408, 409, 425, 429}  # and every 5xx
 
 
@@ -48,6 +49,8 @@ class Request:
     prompt: str
     params: dict[str, Any]
     system_prompt: str | None = None
+    options: tuple[str, ...] | None = None  # a client profile (compat): the options the setting names, which it sends
+    compat: str = ""  # the profile that sends it, when not the run's (sweep.presets.NAME.compat)
 
     def messages(self) -> list[dict[str, str]]:
         system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
@@ -135,11 +138,20 @@ def _answer_noting_client() -> httpx2.AsyncClient:
     return client
 
 
+# huggingface_hub 2.x sends the saved token (HF_TOKEN, the login) to any base_url when ``token`` is
+# None or "" (and refuses False); headers given to the client win over its own, and a None value
+# drops the header: so a request that must carry no credential names authorization=None.
+NO_CREDENTIAL = {"authorization": None}
+
+
 def _client(target: ModelTarget, base_url: str | None, token: str | None, timeout_s: float) -> AsyncInferenceClient:
+    """huggingface_hub's client with ``token`` as the credential, or none at all when it is None
+    (sweeps/credentials.py decides; on a redirect to another origin httpx drops the header)."""
+    headers = None if token else NO_CREDENTIAL
     set_async_client_factory(_answer_noting_client)  # a wrong 2xx answer is then named by its status and content type
     if target.kind == "hf":
-        return AsyncInferenceClient(provider=target.provider or "auto", token=token, timeout=timeout_s)
-    return AsyncInferenceClient(base_url=base_url, token=token, timeout=timeout_s)
+        return AsyncInferenceClient(provider=target.provider or "auto", token=token, timeout=timeout_s, headers=headers)
+    return AsyncInferenceClient(base_url=base_url, token=token, timeout=timeout_s, headers=headers)
 
 
 class ChatBackend:
@@ -187,8 +199,8 @@ class OpenAITextBackend:
         self.target = target
         self.capability = capability
         self.url = f"{base_url.rstrip('/')}/v1/completions"
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx2.AsyncClient(timeout=timeout_s, headers=headers, event_hooks={"response": [note_answer]})
+        self.http = http_client(self.url, token, timeout_s)
+        self.http.event_hooks["response"].append(note_answer)
 
     def body(self, request: Request) -> dict[str, Any]:
         p = request.params
@@ -252,39 +264,3 @@ class TGITextBackend:
 
     async def close(self) -> None:
         await self.client.close()
-
-
-class LangChainHFBackend(TGITextBackend):
-    """What the workflow tool's Hugging Face node sends through LangChain's ``HuggingFaceInference``.
-
-    TGI's ``/generate`` with ``{return_full_text: false, temperature, max_new_tokens, top_p,
-    top_k, repetition_penalty: <frequency penalty>}``: the frequency penalty goes out as
-    ``repetition_penalty`` (another scale: 1 = off, 0 refused by TGI), the presence penalty is
-    dropped, and no seed or neutral sampler is sent. An option the node leaves unset is not
-    sent; here a top_k or frequency_penalty of 0 means unset. Values TGI refuses (top_p 1,
-    repetition_penalty 0) become error rows of their cell with TGI's message.
-    """
-
-    def body(self, request: Request) -> dict[str, Any]:
-        p = request.params
-        sent = {
-            "return_full_text": False,
-            "temperature": p["temperature"],
-            "max_new_tokens": p["max_tokens"],
-            "top_p": p["top_p"],
-            "top_k": p["top_k"] or None,
-            "repetition_penalty": p["frequency_penalty"] or None,
-            "details": True,  # asks for finish reason and token count; does not change the text
-        }
-        return {name: value for name, value in sent.items() if value is not None}
-
-
-# backend name (a server kind's chat_backend / text_backend, sweeps/servers.py) -> its class
-BACKENDS = {"chat": ChatBackend, "openai_text": OpenAITextBackend, "tgi_text": TGITextBackend, "langchain_hf": LangChainHFBackend}
-
-
-def make_backend(target: ModelTarget, capability: Capability, base_url: str | None, token: str | None,
-                 timeout_s: float, compat: str = "none") -> Backend:  # fmt: skip
-    """The backend the target's server kind names for its mode and compatibility profile."""
-    backend_class = BACKENDS[target_server_kind(target, compat).backend_for(target.mode)]
-    return backend_class(target, capability, base_url, token, timeout_s)

@@ -11,6 +11,7 @@ the value and what is accepted. The range checker and the objective live in ``hf
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from urllib.parse import urlparse
 
 from hydra.core.config_store import ConfigStore
 
+from hfsweep.core import secrets
 from hfsweep.core.errors import ConfigError
 from hfsweep.core.objective import Objective, check_objective
 from hfsweep.core.ranges import INTEGER_MAX, check_section, check_value, is_integer_field, spec
@@ -65,6 +67,10 @@ class ModelTarget:
     ctx_per_slot: int = spec(1024, accepted="an integer >= 1", low=1)
     threads: int = spec(2, accepted="an integer >= 1", low=1)
     system_prompt: Optional[str] = None
+    # the environment variable whose value is sent as the bearer credential (a vLLM or TGI key;
+    # HF_TOKEN to send the Hugging Face token to a host that is not Hugging Face's); null = the rules
+    # of sweeps/credentials.py (the HF token to Hugging Face's hosts only, nothing elsewhere)
+    api_key_env: Optional[str] = None
 
     def identity(self) -> dict[str, Any]:
         """What makes two targets the same for ids and the cache (no ports, no secrets)."""
@@ -106,7 +112,7 @@ class Prompts:
 @dataclass
 class Runner:
     concurrency: Optional[int] = spec(None, accepted="an integer >= 1 (null = the server's slots, or 8)", low=1)
-    timeout_s: float = spec(120.0, accepted="a number > 0", low=0, open_low=True)  # per attempt
+    timeout_s: float = spec(120.0, accepted="a number > 0", low=0, open_low=True)  # per attempt, the whole answer (body included)
     max_attempts: int = spec(6, accepted="an integer >= 1", low=1)  # 429, 5xx, timeouts, dropped connections are retried
     deadline_s: float = spec(900.0, accepted="a number > 0", low=0, open_low=True)  # per request, retries included
     backoff_base_s: float = spec(0.5, accepted="a number > 0", low=0, open_low=True)  # exponential, with jitter
@@ -253,7 +259,25 @@ def _model(model: ModelTarget, key: str = "model") -> ModelTarget:
         model_id = model_id or model.gguf
     if not isinstance(model_id, str) or not model_id:
         raise ConfigError(f"{key}.id = {model_id!r} is not accepted: a non-empty model name")
+    _check_api_key_env(model, key)
     return dataclasses.replace(model, id=model_id, endpoint=endpoint, server=server)
+
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_api_key_env(model: ModelTarget, key: str) -> None:
+    """``api_key_env``: the name of an environment variable (its value becomes a known secret)."""
+    name = model.api_key_env
+    if name is None:
+        return
+    if not isinstance(name, str) or not ENV_NAME.match(name):
+        raise ConfigError(f"{key}.api_key_env = {name!r} is not accepted: the name of an environment variable, "
+                          f"e.g. {key}.api_key_env=VLLM_API_KEY")  # fmt: skip
+    if model.kind == "embedded":
+        raise ConfigError(f"{key}.api_key_env = {name!r} is not accepted with the embedded server, which needs no key: "
+                          "accepted with model=endpoint or model=hf")  # fmt: skip
+    secrets.register_env(name)
 
 
 def _sweep(sweep: Sweep) -> Sweep:
@@ -272,7 +296,8 @@ def _sweep(sweep: Sweep) -> Sweep:
     for preset_name, params in sweep.presets.items():
         if not isinstance(params, dict):
             raise ConfigError(f"sweep.presets.{preset_name} = {params!r} is not accepted: a mapping of parameters")
-        presets[str(preset_name)] = {name: check_param(f"sweep.presets.{preset_name}.{name}", v) for name, v in params.items()}
+        presets[str(preset_name)] = {name: _preset_compat(preset_name, v) if name == "compat" else
+                                     check_param(f"sweep.presets.{preset_name}.{name}", v) for name, v in params.items()}  # fmt: skip
     exclude = []
     for index, rule in enumerate(sweep.exclude):
         if not isinstance(rule, dict) or not rule:
@@ -288,17 +313,18 @@ def _check_last_seed(sampling: Sampling, sweep: Sweep, samples: int) -> None:
     if last > INTEGER_MAX:
         raise ConfigError(f"sampling.seed = {max(seeds)} with samples = {samples} sends seeds up to {last}: "
                           f"accepted seed + samples - 1 <= {INTEGER_MAX} (2**31 - 1, the largest integer every server reads)")  # fmt: skip
+def _preset_compat(preset: str, value: Any) -> str:
+    """A preset's ``compat``: the profile that sends it instead of the run's (e.g. the plain way beside the node's)."""
+    if value not in COMPATS:
+        raise ConfigError(f"sweep.presets.{preset}.compat = {value!r} is not accepted: choose one of {', '.join(COMPATS)}")
+    return value
 
 
 def validate(config: Config) -> Config:
     """Check ranges and cross-field rules; return the config with values in normal form."""
     config = check_section("", config)
     model = _model(config.model)
-    if config.compat == "langchain_hf" and not (model.kind == "hf" or model.server == "tgi"):
-        raise ConfigError(
-            f"compat = 'langchain_hf' sends TGI's text route, which model {model.id!r} ({model.kind}, server {model.server}) "
-            "does not serve: accepted model=hf, or model=endpoint model.server=tgi"
-        )
+    server_kind(model.kind, model.server, config.compat)  # a profile refuses a server it can neither reach nor emulate
     sampling = Sampling(**{name: check_param(f"sampling.{name}", getattr(config.sampling, name)) for name in PARAMS})
     sweep = _sweep(config.sweep)
     _check_last_seed(sampling, sweep, config.samples)

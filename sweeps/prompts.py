@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hfsweep.core import records
+from hfsweep.core import records, secrets
 from hfsweep.core.errors import ConfigError
 from hfsweep.evaluators.checks import parse_checks, problems
 from hfsweep.sweeps.config import Prompts
@@ -137,8 +137,8 @@ def write_prompts_file(prompts: list[Prompt], run_dir: str | os.PathLike[str]) -
     """
     path = Path(run_dir) / records.PROMPTS
     tmp = path.with_name(path.name + ".tmp")
-    lines = (json.dumps({"id": p.id, "text": p.text, "checks": [c.as_dict() for c in p.checks]},
-                        ensure_ascii=False) for p in prompts)
+    lines = (json.dumps(secrets.redact({"id": p.id, "text": p.text, "checks": [c.as_dict() for c in p.checks]}),
+                        ensure_ascii=False) for p in prompts)  # a secret interpolated into prompts.items too
     tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     os.replace(tmp, path)
     return path

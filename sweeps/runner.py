@@ -16,16 +16,17 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from hfsweep.core import records, summary
-from hfsweep.core.errors import TargetError
+from hfsweep.core import records, secrets, summary
 from hfsweep.core.records import CompletionRecord
 from hfsweep.sweeps.answers import Completion, RequestFailure, checked
-from hfsweep.sweeps.backends import LOCAL_TOKEN, Backend, make_backend
+from hfsweep.sweeps.backends import Backend
 from hfsweep.sweeps.config import Config
+from hfsweep.sweeps.credentials import refused, resolve_token
 from hfsweep.sweeps.detect import detect
+from hfsweep.sweeps.dispatch import make_backend
 from hfsweep.sweeps.embedded import LlamaServer
 from hfsweep.sweeps.grid import stable_hash
-from hfsweep.sweeps.plan import Job, Plan, check_target, make_plan, resolve_target, resolve_token
+from hfsweep.sweeps.plan import Job, Plan, check_target, make_plan, resolve_target
 from hfsweep.sweeps.probe import recorded_hidden_defaults
 from hfsweep.sweeps.prompts import write_prompts_file
 from hfsweep.sweeps.search import run_search
@@ -74,13 +75,6 @@ class Stats:
     min_limit: int = 0
 
 
-def _redact(text: str, secret: str | None) -> str:
-    """``text`` with the token cut out (a server may echo the Authorization header in an error)."""
-    if not secret or secret == LOCAL_TOKEN or not text:
-        return text
-    return text.replace(secret, "<token>")
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -110,9 +104,8 @@ def _record(run_id: str, job: Job, completion: Completion | None, failure: Reque
 class Pool:
     """Sends the jobs of one target with bounded, adaptive concurrency and retries."""
     def __init__(self, plan: Plan, backend: Backend, run_id: str, writer: RunWriter, cache: Cache | None, concurrency: int,
-                 secret: str | None = None, stats: Stats | None = None):  # fmt: skip
+                 stats: Stats | None = None):  # fmt: skip
         self.plan = plan
-        self.secret = secret
         self.settings = plan.config.runner
         self.backend = backend
         self.run_id = run_id
@@ -128,7 +121,8 @@ class Pool:
         for job in jobs:
             queue.put_nowait(job)
 
-        with tqdm(total=len(jobs), unit="req", desc=self.plan.config.model.id, disable=not self.settings.progress, dynamic_ncols=True) as bar:
+        label = secrets.redact(self.plan.config.model.id)  # the bar also shows outside the CLI (hfsweep.run in a notebook)
+        with tqdm(total=len(jobs), unit="req", desc=label, disable=not self.settings.progress, dynamic_ncols=True) as bar:
             self.progress = bar
             workers = [asyncio.create_task(self._worker(queue)) for _ in range(min(self.limit.maximum, len(jobs)))]
             try:
@@ -150,6 +144,22 @@ class Pool:
             self.stats.completed += 1
             self.progress.update(1)
 
+    async def _attempt(self, job: Job, deadline_left: float) -> Completion:
+        """One attempt, bounded as a whole (headers and body): ``runner.timeout_s``, or what is
+        left of ``runner.deadline_s`` if less. The client's own timeout is per read, so a server
+        that trickles its answer a byte at a time would otherwise hold the request for ever."""
+        bound = min(self.settings.timeout_s, deadline_left)
+        if bound <= 0:
+            raise RequestFailure("timeout", f"runner.deadline_s = {self.settings.deadline_s:g} s reached", retryable=False)
+        try:
+            return await asyncio.wait_for(self.backend.complete(job.request), bound)
+        except TimeoutError:
+            if bound < self.settings.timeout_s:
+                raise RequestFailure("timeout", f"no complete answer within runner.deadline_s = {self.settings.deadline_s:g} s "
+                                     "(retries included)", retryable=False) from None  # fmt: skip
+            raise RequestFailure("timeout", f"no complete answer within runner.timeout_s = {self.settings.timeout_s:g} s",
+                                 retryable=True) from None  # fmt: skip
+
     async def _send(self, job: Job) -> CompletionRecord:
         started_at, start = _now(), time.monotonic()
         retries, attempts = 0, 0
@@ -161,33 +171,29 @@ class Pool:
                 self.stats.sent += 1
                 attempt_start = time.monotonic()
                 try:
-                    completion = await self.backend.complete(job.request)
+                    completion = await self._attempt(job, deadline_left=self.settings.deadline_s - (attempt_start - start))
                 except RequestFailure as error:
                     failure = error
-                    failure.message = _redact(failure.message, self.secret)
             if failure is None:
                 await self.limit.succeeded()
                 now = time.monotonic()
                 return _record(self.run_id, job, completion, None, latency_s=now - attempt_start, total_s=now - start, retries=retries,
                                request_params=sent, cached=False, started_at=started_at, finished_at=_now())  # fmt: skip
             if failure.status in (401, 403) and self.stats.completed == 0:
-                raise TargetError(
-                    f"{self.plan.config.model.id} answered {failure.status} ({failure.message[:200]}): the token was refused. "
-                    "Set HF_TOKEN or run `hf auth login` with a token that can call this model."
-                )
+                raise refused(self.plan.config.model, failure.status, failure.message)
             if failure.status == 429:
                 self.limit.throttled()
                 self.stats.min_limit = min(self.stats.min_limit, self.limit.limit)
             now = time.monotonic()
             elapsed = now - start
             most = min(self.settings.max_attempts, failure.max_attempts or self.settings.max_attempts)
-            if not failure.retryable or attempts >= most or elapsed >= self.settings.deadline_s:
+            backoff = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (attempts - 1))
+            delay = failure.retry_after if failure.retry_after is not None else backoff * random.uniform(0.5, 1.5)
+            # no retry that would start at or past the deadline: the row keeps this attempt's failure
+            if not failure.retryable or attempts >= most or elapsed + delay >= self.settings.deadline_s:
                 self.stats.errors += 1
                 return _record(self.run_id, job, None, failure, latency_s=now - attempt_start, total_s=elapsed, retries=retries,
                                request_params=sent, cached=False, started_at=started_at, finished_at=_now())  # fmt: skip
-            backoff = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (attempts - 1))
-            delay = failure.retry_after if failure.retry_after is not None else backoff * random.uniform(0.5, 1.5)
-            delay = min(delay, max(0.0, self.settings.deadline_s - elapsed))
             retries += 1
             self.stats.retries += 1
             await asyncio.sleep(delay)
@@ -205,6 +211,7 @@ class RunResult:
     repaired: int = 0  # completions kept with a repair (their `repairs` says what changed)
     first_repair: str = ""
     finished: int = 0  # completions recorded (fewer than `requests` when interrupted)
+    check_requests: int = 0  # requests the hidden-defaults check sent before the run (0: known already, or no check)
 
     @property
     def errors(self) -> int:
@@ -234,20 +241,23 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
 
     Finished completions come from the cache (unless ``runner.refresh``); the rest are sent.
     Every record is committed as it finishes. ``resolved`` is the composed config written to
-    ``config.yaml`` (it never holds a token: tokens come from the environment only).
+    ``config.yaml`` (scrubbed of every known secret, an interpolated ``${oc.env:HF_TOKEN}`` too).
     """
     check_writable_dir(run_dir, "the run directory", RUN_DIR_FIX)
     resolved, server = resolve_target(config)
     plan = make_plan(resolved)
     plan.server = server.as_dict() if server is not None else None
+    check_requests = 0  # requests the hidden-defaults check sent before the run
     if server is not None and server.kind == "unknown":
-        plan.warnings.append(recorded_hidden_defaults(plan.config))
+        warning, check_requests = recorded_hidden_defaults(plan.config)
+        plan.warnings.append(warning)
     config = plan.config
     run_dir.mkdir(parents=True, exist_ok=True)
     run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{stable_hash(str(run_dir.resolve()), 6)}"
     write_prompts_file(plan.prompts, run_dir)  # the prompts and their checks, for scoring
     if resolved is not None:
-        OmegaConf.save(OmegaConf.create(resolved), run_dir / records.CONFIG_FILE)
+        snapshot = OmegaConf.to_container(OmegaConf.create(resolved))
+        OmegaConf.save(OmegaConf.create(secrets.redact(snapshot)), run_dir / records.CONFIG_FILE)  # an interpolated secret too
     started_at = _now()
     search = None
     with TargetServer(plan) as target_server:  # an embedded server lives through every round of a search
@@ -262,14 +272,15 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     repaired = [r["repairs"] for r in rows if r.get("repairs")]
     if repaired:
         plan.warnings.append(repair_warning(len(repaired), repaired[0]))
-    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search)
+    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search, check_requests)
     failures = [r for r in rows if records.is_error(r["error"])]
     kinds: dict[str, int] = {}
     for row in failures:
         kinds[row["error"]] = kinds.get(row["error"], 0) + 1
     first = failures[0]["error_message"] or "" if failures else ""
     return RunResult(run_dir, len(rows) if search else len(plan.jobs), stats, wall_s, interrupted, kinds, first,
-                     len(repaired), repaired[0] if repaired else "", len(rows))  # fmt: skip
+                     repaired=len(repaired), first_repair=repaired[0] if repaired else "", finished=len(rows),
+                     check_requests=check_requests)  # fmt: skip
 
 
 def repair_warning(count: int, first: str) -> str:
@@ -327,7 +338,8 @@ def execute(plan: Plan, jobs: list[Job], run_dir: Path, run_id: str, jsonl_name:
         todo = _replay_cache(jobs, config.runner.refresh, run_id, cache, writer, stats)
         if todo:
             check_target(config.model)
-            stats = asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats, target_server))
+            base_url, default_concurrency = target_server.open()  # before the event loop: detection runs one of its own
+            stats = asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats, base_url, default_concurrency))
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -356,13 +368,12 @@ def _replay_cache(jobs: list[Job], refresh: bool, run_id: str, cache: Cache | No
 
 
 async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter, cache: Cache | None, stats: Stats,
-                    target_server: TargetServer) -> Stats:  # fmt: skip
+                    base_url: str, default_concurrency: int) -> Stats:  # fmt: skip
     target = plan.config.model
-    base_url, default_concurrency = target_server.open()
     concurrency = plan.config.runner.concurrency or default_concurrency
     token = resolve_token(target)
-    backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat)
-    pool = Pool(plan, backend, run_id, writer, cache, concurrency, secret=token, stats=stats)
+    backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat, plan.profiles)
+    pool = Pool(plan, backend, run_id, writer, cache, concurrency, stats=stats)
     try:
         await pool.run(jobs)
     finally:
@@ -371,7 +382,7 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
 
 
 def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], stats: Stats, started_at: str, wall_s: float,
-                   interrupted: bool, search: dict | None = None) -> None:  # fmt: skip
+                   interrupted: bool, search: dict | None = None, check_requests: int = 0) -> None:  # fmt: skip
     config = plan.config
     target = config.model
     summary.write(run_dir, summary.RunSummary(
@@ -383,6 +394,7 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         requests=search["requests"] if search else len(plan.jobs),
         finished=len(rows),
         sent=stats.sent,
+        check_requests=check_requests,
         cache_hits=stats.cache_hits,
         errors=sum(1 for r in rows if records.is_error(r["error"])),
         retries=stats.retries,

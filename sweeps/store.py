@@ -4,6 +4,10 @@ The cache is one SQLite file in WAL mode, shared by every run on the machine and
 several processes writing at once. Each finished completion is committed to it at once, and
 appended to the run's ``completions.jsonl``, so a crash never loses finished work; at the end
 the run's records are written as ``completions.parquet`` in grid order.
+
+Every string a record or a cache entry holds is scrubbed of the known secrets
+(:mod:`hfsweep.core.secrets`) here, where it goes to disk: a server that echoes the token in its
+answer, or a model id interpolated from ``${oc.env:HF_TOKEN}``, leaves ``<redacted>``.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ import json
 import os
 import sqlite3
 import time
+import uuid
 from pathlib import Path
 from typing import Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hfsweep.core import secrets
 from hfsweep.core.errors import StorageError
 from hfsweep.core.records import COMPLETIONS, COMPLETIONS_JSONL, FIELDS, CompletionRecord, field_types
 
@@ -125,7 +131,7 @@ class Cache:
         return found
 
     def put(self, record: CompletionRecord) -> None:
-        value = json.dumps({name: getattr(record, name) for name in CACHED_FIELDS}, ensure_ascii=False)
+        value = json.dumps(secrets.redact({name: getattr(record, name) for name in CACHED_FIELDS}), ensure_ascii=False)
         with self._checked():
             self.db.execute("INSERT OR REPLACE INTO completions VALUES (?, ?, ?)", (record.cache_key, time.time(), value))
 
@@ -154,7 +160,7 @@ class RunWriter:
 
     def append(self, record: CompletionRecord) -> None:
         # Every field is a scalar: a flat dict, without dataclasses.asdict's recursive copy.
-        row = {name: getattr(record, name) for name in FIELDS}
+        row = secrets.redact({name: getattr(record, name) for name in FIELDS})
         self._file.write(json.dumps(row, ensure_ascii=False) + "\n")
         self._file.flush()
 
@@ -207,10 +213,13 @@ def write_parquet(rows: list[dict], order: dict[tuple[str, str, int], int], path
 
     ordered = sorted(rows, key=lambda r: order.get((r["cell_id"], r["prompt_id"], r["sample_index"]), len(order)))
     schema = pa.schema([(name, getattr(pa, _ARROW_TYPES[kind])()) for name, kind in field_types().items()])
-    table = pa.Table.from_pylist([{name: row.get(name) for name in FIELDS} for row in ordered], schema=schema)
-    tmp = path.with_suffix(".parquet.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path)
+    table = pa.Table.from_pylist([secrets.redact({name: row.get(name) for name in FIELDS}) for row in ordered], schema=schema)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")  # a name no other writer uses
+    try:
+        pq.write_table(table, tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def parquet_problem(path: Path) -> str | None:

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.sweep_helpers import QUIET, SCORE_LIGHT
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,3 +38,11 @@ def run_cli(args: list[str], env: dict | None = None, cwd: Path = ROOT, timeout:
         proc.communicate()
         raise
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def every_command(out: Path) -> dict[str, list[str]]:
+    """The commands that send requests to a target, each writing under ``out``: their first
+    arguments, before the target's overrides (tests of what reaches a server, or the disk)."""
+    quiet = [*QUIET, *SCORE_LIGHT, f"out_dir={out}"]
+    return {"validate": ["validate"], "probe": ["probe", "--prompts", "2"], "run": ["run", *quiet],
+            "run -m": ["run", "-m", *quiet, f"hydra.sweep.dir={out}/sweep"]}  # fmt: skip

@@ -50,17 +50,31 @@ def test_no_candidate_names_the_undecided_cells():
     assert choices[0].undecided == ()  # both means are below 0.995: they fail, they are not undecided
 
 
-def test_settings_the_data_cannot_tell_apart_are_one_tied_set_and_the_simplest_is_chosen():
-    # A (top_p 0.9) leads B (top_p 1) by noise only: both are in the tied set, B is simpler and chosen
+def test_settings_the_data_cannot_tell_apart_are_one_tied_set_and_equal_bounds_go_to_the_simplest():
+    # A (top_p 0.9) and B (top_p 1) have the same values: one tied set, equal bounds, B is simpler
     cells = rs.cells_frame([dict(rs.BASE, name="A", top_p=0.9), dict(rs.BASE, name="B", top_p=1.0),
                             dict(rs.BASE, name="C", top_p=0.8)], ["a"])  # fmt: skip
     rng = np.random.default_rng(3)
-    distinct = np.array([[0.602], [0.600], [0.40]]) + rng.normal(0, 0.02, size=(3, PROMPTS))
+    same = 0.6 + rng.normal(0, 0.02, size=PROMPTS)
+    distinct = np.vstack([same, same, 0.40 + rng.normal(0, 0.02, size=PROMPTS)])
     context = rs.context(cells, {"distinct_2": distinct}, PROMPTS, objective={"metric": "distinct_2"})
     table, choices, text = recommend.recommendations(context, "distinct_2", "max")
     assert choices[0].tied.tolist() == [True, True, False]
     assert table["setting"].iloc[0].startswith("B:") and table["tied"].iloc[0] == 2
     assert "The data do not single out one setting: 1 other(s) are not significantly worse" in text
+    assert "This one has the best worst case on distinct_2" in text
+
+
+def test_a_lead_the_data_cannot_confirm_still_decides_over_simplicity():
+    # 4 prompts, noisy: A's lead of 0.3 is not significant, so B (simpler) stays in the tied set, but
+    # "not significantly worse" is not "as good": A's lower bound is higher, and A is chosen
+    cells = rs.cells_frame([dict(rs.BASE, name="A", top_p=0.9), dict(rs.BASE, name="B", top_p=1.0)], ["a"])
+    distinct = np.array([[0.9, 0.5, 0.9, 0.7], [0.6, 0.2, 0.6, 0.4]])
+    distinct[1] += np.array([0.3, -0.3, 0.0, 0.1])
+    context = rs.context(cells, {"distinct_2": distinct}, 4, objective={"metric": "distinct_2"})
+    table, choices, text = recommend.recommendations(context, "distinct_2", "max")
+    assert choices[0].tied.tolist() == [True, True]
+    assert table["setting"].iloc[0].startswith("A:")
 
 
 def test_a_clear_winner_is_singled_out():

@@ -14,11 +14,14 @@ objective and on each constraint's metric, :func:`decide` says, at the report's 
    the reference and every candidate that is not significantly worse: it holds the true best
    candidate at the stated confidence (Hsu's subset selection with the best, with the
    Bonferroni bound: the true best is left out only if some other cell beats it by chance).
-3. **One choice from the set**, by a rule fixed in advance: the simplest setting (the fewest
-   samplers away from their neutral value, :data:`NEUTRAL`; temperature is set in every setting
-   and does not count), then the largest worst-case margin of its constraint bounds, then the
-   better mean, then grid order. The first key depends on the setting alone, so the choice does
-   not move with noise between settings of different simplicity.
+3. **One choice from the set**, by a rule fixed in advance: the best worst case on the
+   objective (the one-sided bound of its mean at the per-test level: the lower bound for a
+   maximum), then the simplest setting (the fewest samplers away from their neutral value,
+   :data:`NEUTRAL`; temperature is set in every setting and does not count), then the largest
+   worst-case margin of its constraint bounds, then grid order. "Not significantly worse" is
+   not "as good": a cell kept in the set for want of data may still be far behind on its mean,
+   so the choice does not take the simplest regardless; it takes the setting the data
+   guarantee most of, and simplicity settles equal guarantees (cells with identical values).
 
 **Multiplicity.** Every bound and every test is at the one per-test level ``(1 - confidence) /
 (cells x looks)``: Bonferroni over the cells with a value on the objective (any of them could
@@ -200,7 +203,7 @@ def decide(objective: np.ndarray, goal: str, constrained: Sequence[tuple[Constra
         exclude: cells that are not candidates whatever their values (dropped by a search): left
             out of everything, pooled spreads included, so the decision on the others is the one
             the search took.
-        complexity: per cell, the rule's first key (:func:`simplicity`); all equal if None.
+        complexity: per cell, the choice's second key (:func:`simplicity`); all equal if None.
 
     Three cells: B is best but fails its constraint; A holds and is the pick; C is far worse.
 
@@ -263,6 +266,8 @@ def _decide(objective: np.ndarray, goal: str, constrained, alpha: float, complex
         p = worse_than(objective, best, sign)
         tied = holds & ~(np.isfinite(p) & (p < alpha))
         tied[best] = True
+        worst = np.round(sign * bounds(objective, alpha, -sign), 12)  # rounded: equal data give equal keys
         keys = np.zeros(rows_count) if complexity is None else np.asarray(complexity, dtype=float)
-        chosen = min(np.flatnonzero(tied).tolist(), key=lambda i: (keys[i], -np.nan_to_num(margin[i], nan=-np.inf), -signed[i], i))
+        chosen = min(np.flatnonzero(tied).tolist(),
+                     key=lambda i: (-np.nan_to_num(worst[i], nan=-np.inf), keys[i], -np.nan_to_num(margin[i], nan=-np.inf), i))
     return Decision(alpha, "", means, holds, on_means, deciding, misses, sds, p, tied, best, chosen)

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from .textgen import canonical_digest, count_tokens, fake_generation
-from .tgi_server import tgi_generate_response, tgi_usage, tgi_validation_error
+from .tgi_server import tgi_completions_parameters, tgi_generate_response, tgi_usage, tgi_validation_error
 
 FAULT_KINDS: tuple[str, ...] = ("rate_limit", "unavailable", "server_error", "hang", "drop", "malformed")
 STATE: web.AppKey[_State] = web.AppKey("state")
@@ -314,6 +314,10 @@ async def _generation(request: web.Request) -> web.StreamResponse:
         if body.get("stream"):
             return reply(400, _error_body("tgi", 400, "this test server does not stream", "validation"))
         invalid = tgi_validation_error(body.get("parameters") or {}, str(body.get("inputs", "")))
+        if invalid:
+            return reply(422, {"error": invalid, "error_type": "validation"})
+    elif path == "/v1/completions" and cfg.error_style == "tgi" and not body.get("stream"):  # TGI's completions route
+        invalid = tgi_validation_error(tgi_completions_parameters(body), str(body.get("prompt", "")))
         if invalid:
             return reply(422, {"error": invalid, "error_type": "validation"})
     elif body.get("stream"):
