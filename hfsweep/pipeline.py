@@ -213,6 +213,7 @@ def run_overrides(overrides: list[str], run_dir: str | Path | None = None) -> Fi
     """Compose the config from Hydra overrides, then :func:`run_score_report` into ``run_dir``
     (default: :func:`new_run_dir`): ``hfsweep run`` and ``hfsweep.run()`` both call this."""
     config, mapping = compose_config(overrides)
+    make_plan(config)  # every check that needs no network (the brake on cost too) before a run directory is made
     storage(config, Path(run_dir) if run_dir else None)
     path = Path(run_dir) if run_dir else new_run_dir(config)
     result, report = run_score_report(config, mapping, path)
