@@ -18,7 +18,7 @@ from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.config import Config
 from hfsweep.sweeps.credentials import credential_line, hf_token
 from hfsweep.sweeps.judge import judge_run, merge_scores
-from hfsweep.sweeps.plan import Plan, check_target, make_plan, objective_metric, resolve_target
+from hfsweep.sweeps.plan import Plan, check_plan_cost, check_target, make_plan, objective_metric, resolve_target
 from hfsweep.sweeps.probe import PROMPTS, known_hidden_defaults, requests_of_hidden_defaults
 from hfsweep.sweeps.runner import RunResult, run_sweep
 from hfsweep.sweeps.store import RUN_DIR_FIX, check_cache, check_writable_dir, default_cache_path, parquet_problem, rebuild_parquet
@@ -213,7 +213,7 @@ def run_overrides(overrides: list[str], run_dir: str | Path | None = None) -> Fi
     """Compose the config from Hydra overrides, then :func:`run_score_report` into ``run_dir``
     (default: :func:`new_run_dir`): ``hfsweep run`` and ``hfsweep.run()`` both call this."""
     config, mapping = compose_config(overrides)
-    make_plan(config)  # every check that needs no network (the brake on cost too) before a run directory is made
+    check_plan_cost(config)  # before a run directory is made
     storage(config, Path(run_dir) if run_dir else None)
     path = Path(run_dir) if run_dir else new_run_dir(config)
     result, report = run_score_report(config, mapping, path)

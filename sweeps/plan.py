@@ -74,6 +74,12 @@ class Plan:
         return sum(job.request.params["max_tokens"] for job in self.jobs)
 
 
+def check_plan_cost(config: Config) -> None:
+    """The brake on cost alone (a CostError above it), before the target is resolved or a run
+    directory is made: the cells and prompts, no requests."""
+    check_cost(config, expand_cells(config), len(load_prompts(config.prompts)))
+
+
 def make_plan(config: Config) -> Plan:
     """Expand the config into every request, and check the sweep against the target's capabilities."""
     cells = expand_cells(config)
