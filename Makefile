@@ -2,6 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
+JS_CLIENTS := tests/js/node_modules/.installed
 
 .PHONY: install demo test bench browser clean
 
@@ -16,11 +17,18 @@ $(VENV)/.installed: pyproject.toml sweeps/install.py
 	$(VENV)/bin/hfsweep setup
 	touch $@
 
-# The test tools (pytest, hypothesis, NLTK, Playwright, the launchers and Ray) on top, and
-# llama-cpp-python's server for the detection tests (its wheel built once, cached in ~/.cache/hfsweep).
-$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml sweeps/install.py
+# The test tools (pytest, hypothesis, NLTK, Playwright, the launchers and Ray) on top,
+# llama-cpp-python's server for the detection tests (its wheel built once, cached in ~/.cache/hfsweep),
+# and the workflow node's JS clients.
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml sweeps/install.py $(JS_CLIENTS)
 	$(PY) -m pip install --quiet -e '.[test]'
 	$(VENV)/bin/hfsweep setup --test-server
+	touch $@
+
+# The workflow node's LangChain and Hugging Face JS clients at the versions tests/js/package-lock.json
+# pins (npm ci, from the npm registry), for tests/test_node_clients.py: node and npm must be installed.
+$(JS_CLIENTS): tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # Debian's Chromium, for the report's browser tests.
@@ -35,6 +43,7 @@ test: $(VENV)/.installed-test browser
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed-test
+	$(PY) -m pip install --quiet -e '.[bench]'
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
 
 clean:

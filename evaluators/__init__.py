@@ -1,4 +1,4 @@
-"""Metrics as pure functions behind one registry: repetition, diversity, length, perplexity,
+"""Metrics as pure functions behind one registry: repetition, diversity (+ Vendi), length, perplexity,
 prompt checks (+ semantic). Each metric registers itself beside its definition (``@metric``).
 
 >>> from hfsweep import evaluators
@@ -13,7 +13,7 @@ from hfsweep.evaluators.tokens import tokenize
 
 # The metric modules register themselves on import; this order is the column order.
 # isort: off
-from hfsweep.evaluators import diversity, repetition, length, semantic, perplexity, checks  # noqa: F401
+from hfsweep.evaluators import diversity, vendi, repetition, length, semantic, perplexity, checks  # noqa: F401
 # isort: on
 
 #: The built-in default set, as :func:`defaults` gives it once the metric modules registered.

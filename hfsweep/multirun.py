@@ -20,8 +20,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
-from hfsweep.core import records
-from hfsweep.core.errors import ConfigError, HfsweepError
+from hfsweep.core import records, secrets
+from hfsweep.core.errors import ConfigError, HfsweepError, TargetError
 from hfsweep.core.report_options import ReportOptions
 from hfsweep.pipeline import run_and_score
 from hfsweep.reports.options import resolve_options
@@ -84,14 +84,17 @@ def run_job(cfg) -> dict:
         mapping.pop("hydra", None)
         config = from_mapping(mapping)
         result = run_and_score(config, mapping, run_dir)
+        if result.failed:  # as `hfsweep run` exits 1: nothing to score
+            raise TargetError(f"every request failed: {result.failure_summary()}")
         status = {"status": "ok", "overrides": overrides, "requests": result.requests, "errors": result.stats.errors}
     except Exception as error:  # a failed job must not hide the others: record it and go on
         message = str(error) if isinstance(error, HfsweepError) else f"{type(error).__name__}: {error}"
         status = {"status": "failed", "error": message, "overrides": overrides}
         if not isinstance(error, HfsweepError):
             status["traceback"] = traceback.format_exc()
+        status = secrets.redact(status)  # a job may run in a process of its own: scrubbed here, not only at the CLI
         (run_dir / records.FAILED).write_text(json.dumps(status, indent=2))
-        print(f"hfsweep: job {hydra_config.job.num} ({' '.join(overrides)}) failed: {message}", file=sys.stderr)
+        print(f"hfsweep: job {hydra_config.job.num} ({' '.join(overrides)}) failed: {status['error']}", file=sys.stderr)
     return status
 
 

@@ -11,7 +11,19 @@ import pandas as pd
 
 from hfsweep.core import records
 from hfsweep.core.report_options import ReportOptions
-from hfsweep.reports import holtzman_table, html, plots, recommend, run_facts, search_allocation, server, tables, verdict
+from hfsweep.reports import (
+    holtzman_table,
+    html,
+    node_claims,
+    node_terms,
+    plots,
+    recommend,
+    run_facts,
+    search_allocation,
+    server,
+    tables,
+    verdict,
+)
 from hfsweep.reports.load import RunData, cell_table, find_run_dirs, load_runs, prompt_values
 from hfsweep.reports.options import resolve_options
 
@@ -72,7 +84,9 @@ def compute(paths, options: ReportOptions | Mapping | None = None) -> Report:
     context = tables.Context(cells, wide, metrics, prompts, opts, objective,  # dropped cells are not candidates
                              search_allocation.dropped_cells(data), search_allocation.looks(data))  # fmt: skip
     report = Report(data, opts, cells, metrics, context.swept, context.targets)
-    report.key_metrics = [m for m in opts.key_metrics if m in metrics] or metrics[:6]
+    metric, _, constraints, _ = recommend.from_objective(context, context.objective)
+    decisive = [m for m in (metric, *(c.metric for c in constraints)) if m]  # the objective's metrics come first
+    report.key_metrics = list(dict.fromkeys([*decisive, *([m for m in opts.key_metrics if m in metrics] or metrics[:6])]))
     report.tables, report.notes = statistics(context, report.key_metrics)
     t = report.tables
     t["errors"] = run_facts.errors_table(data.completions, cells)
@@ -84,10 +98,15 @@ def compute(paths, options: ReportOptions | Mapping | None = None) -> Report:
     t["server_defaults"] = server.defaults_table(data, cells, server.sent_params(data.run_dirs))
     t2 = time.perf_counter()
     t["decoding"], report.notes["decoding"] = holtzman_table.decoding_table(data.completions, cells)
+    claims = node_claims.claims_table(data, cells, opts)
+    report.notes["node_claims"], report.notes["node_claims_compat"] = claims.note, claims.compat
+    if claims.table is not None:  # a sweep=node_claims run: node_claims.csv
+        t["node_claims"] = claims.table
     t["cells"] = cells.drop(columns=["target_key"])
     report.summary = run_facts.run_summary(data, cells)
     report.summary["searches"] = search_allocation.search_facts(data, cells)
-    report.verdict = report.notes["verdict"].splitlines() + verdict.warning_lines(report.summary, data.completions)
+    in_node_terms = node_terms.node_lines(t["recommendation"], cells, data.configs[0] if data.configs else {}, context.swept)
+    report.verdict = report.notes["verdict"].splitlines() + in_node_terms + verdict.warning_lines(report.summary, data.completions)
     report.timings.update(load_s=t1 - t0, stats_s=t2 - t1, paper_s=time.perf_counter() - t2)
     return report
 

@@ -165,7 +165,7 @@ def from_objective(context, objective: Mapping | None) -> tuple[str | None, str,
     metric = objective.get("metric")
     default = default_metric({name for name in context.metrics if scored(name)})
     if metric:
-        how = "objective.metric"
+        how = ""  # the user named it: nothing to add
     elif default is not None:
         metric, source = default
         goal, how = "max", f"{source} ({metric}, the default objective)"

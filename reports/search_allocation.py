@@ -2,7 +2,7 @@
 
 A search run's ``summary.json`` holds the search's outcome and ``search.jsonl`` its rounds
 (:func:`reports.load.load_runs` puts them together). From them: one row per cell with the
-requests it got in each round, its status (the search's leader, alive at the end, or dropped in
+requests it got in each round, its status (the search's leader, alive or waiting at the end, or dropped in
 which round and on what evidence), and per run the requests against the full grid's.
 """
 
@@ -36,6 +36,7 @@ def allocation_table(data: RunData, cells: pd.DataFrame) -> pd.DataFrame:
     for search in searches(data):
         rounds = search.get("rounds") or []
         dropped_in = {cell: entry["round"] for entry in rounds for cell in entry.get("dropped") or {}}
+        waiting = search.get("waiting") or {}
         sent: dict[str, dict[int, int]] = {}
         for entry in rounds:
             for cell, count in (entry.get("cell_requests") or {}).items():
@@ -47,11 +48,14 @@ def allocation_table(data: RunData, cells: pd.DataFrame) -> pd.DataFrame:
                 status = "leader"
             elif cell in dropped_in:
                 status = f"dropped in round {dropped_in[cell]}"
+            elif cell in waiting:
+                status = "waiting at the end (a candidate on fewer prompts)"
             else:
                 status = "alive at the end"
             row = {"target": labels.at[cell, "target"], "setting": labels.at[cell, "setting"], "cell_id": cell}
             row.update({f"round {r}": per_round.get(r, 0) for r in range(1, len(rounds) + 1)})
-            row.update(requests=sum(per_round.values()), status=status, evidence=(search.get("dropped") or {}).get(cell, ""))
+            evidence = (search.get("dropped") or {}).get(cell) or waiting.get(cell, "")
+            row.update(requests=sum(per_round.values()), status=status, evidence=evidence)
             rows.append(row)
     if not rows:
         return pd.DataFrame()

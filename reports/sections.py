@@ -14,8 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from hfsweep.reports.formatting import fnum
-from hfsweep.reports.pagetable import TO_CELL, TO_CELL_BY_NAME, baseline_links, model_links, table
 from hfsweep.reports.holtzman_table import PAPER
+from hfsweep.reports.node_claims import predicted
+from hfsweep.reports.pagetable import TO_CELL, TO_CELL_BY_NAME, baseline_links, model_links, table
 from hfsweep.reports.viewer import viewer_data
 
 
@@ -211,6 +212,19 @@ def identical(report, figs) -> dict | None:
             "cells": table(ic, ["group", "target", "setting", "outputs"], links=TO_CELL) if len(ic) else None}
 
 
+def node_claims(report, figs) -> dict | None:
+    """The node's options, checked (reports/node_claims.py): None (no section) unless the run is sweep=node_claims."""
+    claims = report.tables.get("node_claims")
+    if claims is None:
+        return None
+    predictions = {option: predicted(option, report.notes.get("node_claims_compat", "")) for option in claims["option"]}
+    shown = claims.assign(predicted=[f"{verdict} ({why})" for verdict, why in predictions.values()])
+    differ = [o for o, v in zip(claims["option"], claims["verdict"]) if predictions[o][0] != v]
+    return {"note": report.notes.get("node_claims", ""), "differ": differ, "alpha": fnum(1 - report.opts.confidence),
+            "claims": table(shown, ["option", "claim", "verdict", "evidence", "advice", "predicted"], sortable=False,
+                            headers={"claim": "the node's documentation says", "predicted": "the node's mapping predicts"})}
+
+
 def compare(report, figs) -> dict:
     data, note = viewer_data(report)
     return {"note": note, "data": data}
@@ -224,11 +238,12 @@ def verdict(report, figs) -> dict:
 
 
 SECTIONS = [
-    ("verdict", "Verdict", verdict), ("server", "Server", server), ("leaderboard", "Leaderboard", leaderboard),
+    ("verdict", "Verdict", verdict), ("node_claims", "The node's options, checked", node_claims),
+    ("leaderboard", "Leaderboard", leaderboard),
     ("effects", "Effects of parameters", effects), ("heatmaps", "Heatmaps", heatmaps),
     ("baseline", "Cells vs baseline", baseline), ("settings", "Settings compared pairwise", settings),
     ("models", "Model comparison", models), ("search", "Adaptive search", search),
     ("pareto", "Pareto front and recommendation", pareto), ("quality", "Errors, truncation, tokens, latency", quality),
     ("decoding", "Decoding strategies vs the paper", decoding), ("identical", "Identical cells", identical),
-    ("compare", "Compare outputs", compare), ("summary", "Run summary", summary),
+    ("compare", "Compare outputs", compare), ("server", "Server", server), ("summary", "Run summary", summary),
 ]

@@ -62,23 +62,24 @@ def server_table(data: RunData, cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def _flat(params: dict) -> dict:
-    """A request body with its nested sampler fields (``extra_body``, TGI's ``parameters``) lifted.
+    """A request body with its nested sampler fields (``extra_body``, TGI's ``parameters``, what an
+    emulated profile ``sent``) lifted; the node's own parameters beside them (``node``) are not the server's.
 
     >>> _flat({"temperature": 1.0, "seed": 3, "extra_body": {"top_k": 0, "min_p": 0.0}})
     {'temperature': 1.0, 'top_k': 0, 'min_p': 0.0}
     >>> _flat({"temperature": 1.0, "extra_body": None})
     {'temperature': 1.0}
     """
-    nested = ("extra_body", "parameters")
-    flat = {k: v for k, v in params.items() if k not in nested}
+    nested = ("extra_body", "parameters", "sent")
+    flat = {k: v for k, v in params.items() if k not in (*nested, "node", "refused")}
     for key in nested:
         if isinstance(params.get(key), dict):
             flat.update(params[key])
     return {k: v for k, v in flat.items() if k not in NOT_SAMPLERS}
 
 
-def sent_params(run_dirs: list[Path]) -> dict[str, dict]:
-    """cell_id -> what its first request sent (flattened), for runs that recorded it."""
+def first_bodies(run_dirs: list[Path]) -> dict[str, dict]:
+    """cell_id -> the body its first request sent (as recorded), for runs that recorded it."""
     out: dict[str, dict] = {}
     for d in run_dirs:
         path = d / records.COMPLETIONS
@@ -93,8 +94,13 @@ def sent_params(run_dirs: list[Path]) -> dict[str, dict]:
             except ValueError:
                 params = None
             if isinstance(params, dict):
-                out.setdefault(str(cell_id), _flat(params))
+                out.setdefault(str(cell_id), params)
     return out
+
+
+def sent_params(run_dirs: list[Path]) -> dict[str, dict]:
+    """cell_id -> what its first request sent (flattened), for runs that recorded it."""
+    return {cell_id: _flat(body) for cell_id, body in first_bodies(run_dirs).items()}
 
 
 def _values(values: list) -> str:

@@ -47,7 +47,7 @@ def verdict_lines(cells: pd.DataFrame, recommendation: pd.DataFrame, choices: li
         elif tied > 1:
             lines.append(f"  The data do not single out one setting: it is statistically tied with {tied - 1} other(s) at "
                          f"the {conf}% level ({family}): {recommend.tied_labels(swept, target_cells, choice, '=')}. "
-                         f"This one has the best worst case on {row.metric} (its {conf}% bound).")  # fmt: skip
+                         f"This one has the best worst case on {row.metric} (the one-sided bound of its mean).")  # fmt: skip
         if choice.test is not None and tied > 1:
             test = choice.test
             runner_up = setting_label(target_cells.iloc[choice.runner_up], swept, "=")

@@ -11,6 +11,7 @@ the value and what is accepted. The range checker and the objective live in ``hf
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +20,10 @@ from urllib.parse import urlparse
 
 from hydra.core.config_store import ConfigStore
 
+from hfsweep.core import secrets
 from hfsweep.core.errors import ConfigError
 from hfsweep.core.objective import Objective, check_objective
-from hfsweep.core.ranges import check_section, check_value, spec
+from hfsweep.core.ranges import INTEGER_MAX, check_section, check_value, is_integer_field, spec
 from hfsweep.core.records import PARAMS
 from hfsweep.core.report_options import ReportOptions, check_report_options
 from hfsweep.sweeps.servers import COMPAT_PROFILES, SERVER_OPTIONS, server_kind
@@ -65,6 +67,10 @@ class ModelTarget:
     ctx_per_slot: int = spec(1024, accepted="an integer >= 1", low=1)
     threads: int = spec(2, accepted="an integer >= 1", low=1)
     system_prompt: Optional[str] = None
+    # the environment variable whose value is sent as the bearer credential (a vLLM or TGI key;
+    # HF_TOKEN to send the Hugging Face token to a host that is not Hugging Face's); null = the rules
+    # of sweeps/credentials.py (the HF token to Hugging Face's hosts only, nothing elsewhere)
+    api_key_env: Optional[str] = None
 
     def identity(self) -> dict[str, Any]:
         """What makes two targets the same for ids and the cache (no ports, no secrets)."""
@@ -114,7 +120,7 @@ class Price:
 @dataclass
 class Runner:
     concurrency: Optional[int] = spec(None, accepted="an integer >= 1 (null = the server's slots, or 8)", low=1)
-    timeout_s: float = spec(120.0, accepted="a number > 0", low=0, open_low=True)  # per attempt
+    timeout_s: float = spec(120.0, accepted="a number > 0", low=0, open_low=True)  # per attempt, the whole answer (body included)
     max_attempts: int = spec(6, accepted="an integer >= 1", low=1)  # 429, 5xx, timeouts, dropped connections are retried
     deadline_s: float = spec(900.0, accepted="a number > 0", low=0, open_low=True)  # per request, retries included
     backoff_base_s: float = spec(0.5, accepted="a number > 0", low=0, open_low=True)  # exponential, with jitter
@@ -125,6 +131,10 @@ class Runner:
     copy_greedy: bool = True  # greedy cells on a target shown deterministic: one request per prompt, the other samples copied
     price: Price = field(default_factory=Price)  # for the cost view and search.budget.cost
     allow_ignored: bool = False  # run a sweep over a parameter the target ignores (marked in the report)
+    # the brake on cost: a run that would send more requests, or whose bound on completion tokens is
+    # higher, stops before sending (`hfsweep run --yes` lifts both)
+    max_requests: Optional[int] = spec(20000, accepted="an integer >= 1 (null = no brake)", low=1)
+    max_tokens_total: Optional[int] = spec(10_000_000, accepted="an integer >= 1 (null = no brake)", low=1)
     progress: bool = True
 
 
@@ -231,7 +241,7 @@ def check_param(key: str, value: Any) -> Any:
     if name == "top_k" and value is None:
         return 0
     f = _SAMPLING_FIELDS[name]
-    return check_value(key, value, dict(f.metadata), integer=f.type in ("int", "Optional[int]"))
+    return check_value(key, value, dict(f.metadata), integer=is_integer_field(f))
 
 
 # --- sections -----------------------------------------------------------------------------
@@ -260,7 +270,25 @@ def _model(model: ModelTarget, key: str = "model") -> ModelTarget:
         model_id = model_id or model.gguf
     if not isinstance(model_id, str) or not model_id:
         raise ConfigError(f"{key}.id = {model_id!r} is not accepted: a non-empty model name")
+    _check_api_key_env(model, key)
     return dataclasses.replace(model, id=model_id, endpoint=endpoint, server=server)
+
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _check_api_key_env(model: ModelTarget, key: str) -> None:
+    """``api_key_env``: the name of an environment variable (its value becomes a known secret)."""
+    name = model.api_key_env
+    if name is None:
+        return
+    if not isinstance(name, str) or not ENV_NAME.match(name):
+        raise ConfigError(f"{key}.api_key_env = {name!r} is not accepted: the name of an environment variable, "
+                          f"e.g. {key}.api_key_env=VLLM_API_KEY")  # fmt: skip
+    if model.kind == "embedded":
+        raise ConfigError(f"{key}.api_key_env = {name!r} is not accepted with the embedded server, which needs no key: "
+                          "accepted with model=endpoint or model=hf")  # fmt: skip
+    secrets.register_env(name)
 
 
 def _sweep(sweep: Sweep) -> Sweep:
@@ -279,7 +307,8 @@ def _sweep(sweep: Sweep) -> Sweep:
     for preset_name, params in sweep.presets.items():
         if not isinstance(params, dict):
             raise ConfigError(f"sweep.presets.{preset_name} = {params!r} is not accepted: a mapping of parameters")
-        presets[str(preset_name)] = {name: check_param(f"sweep.presets.{preset_name}.{name}", v) for name, v in params.items()}
+        presets[str(preset_name)] = {name: _preset_compat(preset_name, v) if name == "compat" else
+                                     check_param(f"sweep.presets.{preset_name}.{name}", v) for name, v in params.items()}  # fmt: skip
     exclude = []
     for index, rule in enumerate(sweep.exclude):
         if not isinstance(rule, dict) or not rule:
@@ -301,16 +330,30 @@ def _check_price(config: Config) -> None:
                           "runner.price.output_per_mtok (dollars per million tokens)")  # fmt: skip
 
 
+def _check_last_seed(sampling: Sampling, sweep: Sweep, samples: int) -> None:
+    """Sample i of a cell is sent with seed + i: the largest seed sent must fit what servers read."""
+    seeds = [sampling.seed, *sweep.grid.get("seed", ()), *(p["seed"] for p in sweep.presets.values() if "seed" in p)]
+    last = max(seeds) + samples - 1
+    if last > INTEGER_MAX:
+        raise ConfigError(f"sampling.seed = {max(seeds)} with samples = {samples} sends seeds up to {last}: "
+                          f"accepted seed + samples - 1 <= {INTEGER_MAX} (2**31 - 1, the largest integer every server reads)")  # fmt: skip
+
+
+def _preset_compat(preset: str, value: Any) -> str:
+    """A preset's ``compat``: the profile that sends it instead of the run's (e.g. the plain way beside the node's)."""
+    if value not in COMPATS:
+        raise ConfigError(f"sweep.presets.{preset}.compat = {value!r} is not accepted: choose one of {', '.join(COMPATS)}")
+    return value
+
+
 def validate(config: Config) -> Config:
     """Check ranges and cross-field rules; return the config with values in normal form."""
     config = check_section("", config)
     model = _model(config.model)
-    if config.compat == "langchain_hf" and not (model.kind == "hf" or model.server == "tgi"):
-        raise ConfigError(
-            f"compat = 'langchain_hf' sends TGI's text route, which model {model.id!r} ({model.kind}, server {model.server}) "
-            "does not serve: accepted model=hf, or model=endpoint model.server=tgi"
-        )
+    server_kind(model.kind, model.server, config.compat)  # a profile refuses a server it can neither reach nor emulate
     sampling = Sampling(**{name: check_param(f"sampling.{name}", getattr(config.sampling, name)) for name in PARAMS})
+    sweep = _sweep(config.sweep)
+    _check_last_seed(sampling, sweep, config.samples)
     judge = check_section("judge.", config.judge)
     if judge.model is not None:
         judge = dataclasses.replace(judge, model=_model(judge.model, "judge.model"))
@@ -323,7 +366,7 @@ def validate(config: Config) -> Config:
         config,
         model=model,
         sampling=sampling,
-        sweep=_sweep(config.sweep),
+        sweep=sweep,
         prompts=prompts,
         runner=check_section("runner.", config.runner),
         report=check_report_options(config.report),

@@ -29,14 +29,24 @@ def stable_hash(payload: Any, length: int = 12) -> str:
 
 @dataclass(frozen=True)
 class Setting:
-    """One point of the parameter grid, with its preset name ("" when not a preset)."""
+    """One point of the parameter grid, with its preset name ("" when not a preset).
+
+    ``compat``: the profile that sends it when a preset names one other than the run's ("" =
+    the run's). ``options``: under a client profile (any compat but none), the parameters the
+    setting names (its grid axes and preset keys), which are what that client sends; None under
+    compat=none. Both enter the id only when set, so a compat=none setting's id is its
+    parameters' alone.
+    """
 
     params: Sampling
     name: str = ""
+    compat: str = ""
+    options: tuple[str, ...] | None = None
 
     @property
     def id(self) -> str:
-        return stable_hash(self.params.as_dict())
+        sent = {key: value for key, value in (("compat", self.compat), ("options", self.options)) if value is not None and value != ""}
+        return stable_hash({"params": self.params.as_dict(), **sent} if sent else self.params.as_dict())
 
 
 @dataclass(frozen=True)
@@ -55,10 +65,11 @@ def _excluded(params: dict[str, Any], rules: tuple[dict[str, Any], ...]) -> bool
     return any(all(params.get(key) == value for key, value in rule.items()) for rule in rules)
 
 
-def expand_settings(base: Sampling, sweep: Sweep) -> list[Setting]:
+def expand_settings(base: Sampling, sweep: Sweep, compat: str = "none") -> list[Setting]:
     """Cartesian product of the grid axes, times the presets, minus exclusions, in stable order.
 
-    Each setting starts from ``base``, then the grid point, then the preset (a preset wins).
+    Each setting starts from ``base``, then the grid point, then the preset (a preset wins). A
+    preset's ``compat`` key sends it through that profile instead of the run's ``compat``.
 
     >>> from hfsweep.sweeps.config import Sampling, Sweep
     >>> settings = expand_settings(Sampling(), Sweep(grid={"temperature": (0.5, 1.0), "top_p": (0.9, 1.0)}))
@@ -72,10 +83,13 @@ def expand_settings(base: Sampling, sweep: Sweep) -> list[Setting]:
     seen: set[str] = set()
     for point in points:
         for preset_name, preset in presets:
-            params = {**base.as_dict(), **point, **preset}
+            values = {name: value for name, value in preset.items() if name != "compat"}
+            params = {**base.as_dict(), **point, **values}
             if _excluded(params, sweep.exclude):
                 continue
-            setting = Setting(Sampling(**params), preset_name)
+            profile = preset.get("compat", compat)
+            options = tuple(name for name in records.PARAMS if name in point or name in values) if profile != "none" else None
+            setting = Setting(Sampling(**params), preset_name, profile if profile != compat else "", options)
             if setting.id in seen:
                 continue
             seen.add(setting.id)
@@ -87,7 +101,7 @@ def expand_settings(base: Sampling, sweep: Sweep) -> list[Setting]:
 
 def expand_cells(config: Config) -> list[Cell]:
     """All cells of a run, in grid order."""
-    return [Cell(config.model, setting) for setting in expand_settings(config.sampling, config.sweep)]
+    return [Cell(config.model, setting) for setting in expand_settings(config.sampling, config.sweep, config.compat)]
 
 
 def swept_params(settings: list[Setting]) -> list[str]:

@@ -8,23 +8,26 @@ its content-addressed cache key. :func:`check_target` makes sure the target can 
 from __future__ import annotations
 
 import dataclasses
-import os
 import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from huggingface_hub import HfApi, get_token
+from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 
 from hfsweep import evaluators
 from hfsweep.core.errors import ConfigError, TargetError
 from hfsweep.core.objective import Constraint, default_metric
-from hfsweep.sweeps.backends import LOCAL_TOKEN, Request
-from hfsweep.sweeps.capabilities import capability_for
+from hfsweep.sweeps.backends import Request
+from hfsweep.sweeps.brake import check_cost
+from hfsweep.sweeps.capabilities import capability_for, target_server_kind
 from hfsweep.sweeps.config import Config, ModelTarget
+from hfsweep.sweeps.credentials import credential_for, hub_token, plain_http_warning, resolve_token
 from hfsweep.sweeps.detect import detect
+from hfsweep.sweeps.dispatch import BACKENDS
 from hfsweep.sweeps.embedded import gguf_has_chat_template, gguf_path, server_binary
 from hfsweep.sweeps.grid import Cell, expand_cells, stable_hash, swept_params
+from hfsweep.sweeps.node_mapping import client_request
 from hfsweep.sweeps.prompts import Prompt, load_prompts
 from hfsweep.sweeps.servers import DETECTION_ORDER, GENERIC, Capability
 
@@ -50,19 +53,73 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     server: dict | None = None  # what detection found about the server (kind, version, defaults, template)
 
+    def refused_before_sending(self) -> int:
+        """Requests an emulated profile answers itself with TGI's refusal (sweeps/node_mapping.py): no request goes out."""
+        refused = 0
+        for job in self.jobs:
+            compat = job.request.compat or self.config.compat
+            kind = target_server_kind(self.config.model, compat) if compat != "none" else None
+            if kind is not None and kind.emulated_on:
+                route = BACKENDS[kind.backend_for(self.config.model.mode)].route
+                refused += client_request(route, job.request.params, job.request.options)[2] is not None
+        return refused
+
+    @property
+    def profiles(self) -> tuple[str, ...]:
+        """The compat profiles the cells are sent through (the run's first)."""
+        return tuple(dict.fromkeys([self.config.compat, *(cell.setting.compat for cell in self.cells if cell.setting.compat)]))
+
     @property
     def token_budget(self) -> int:
         return sum(job.request.params["max_tokens"] for job in self.jobs)
+
+
+def check_plan_cost(config: Config) -> None:
+    """The brake on cost alone (a CostError above it), before the target is resolved or a run
+    directory is made: the cells and prompts, no requests."""
+    check_cost(config, expand_cells(config), len(load_prompts(config.prompts)))
 
 
 def make_plan(config: Config) -> Plan:
     """Expand the config into every request, and check the sweep against the target's capabilities."""
     cells = expand_cells(config)
     prompts = load_prompts(config.prompts)
+    check_cost(config, cells, len(prompts))  # before the requests are made: samples=100000 stops here
     capability = capability_for(config.model, config.compat)  # refuses a mode the target's kind has no route for
     _check_evaluators(config.evaluators)
     _check_objective(config)
     swept = swept_params([cell.setting for cell in cells])
+    warnings = []
+    for compat in dict.fromkeys(cell.setting.compat or config.compat for cell in cells):
+        warnings += _capability_warnings(config, compat, [c.setting for c in cells if (c.setting.compat or config.compat) == compat])
+    warnings += _chat_template_warnings(config.model)
+    warnings += [w for w in (plain_http_warning(config.model),) if w]
+    target = config.model
+    jobs = []
+    for cell in cells:
+        params = cell.setting.params.as_dict()
+        compat = cell.setting.compat or config.compat
+        for prompt in prompts:
+            for sample_index in range(config.samples):
+                sent = {**params, "seed": params["seed"] + sample_index}
+                request = Request(prompt.text, sent, target.system_prompt, cell.setting.options, cell.setting.compat)
+                payload = {"target": target.identity(), "compat": compat, "prompt": prompt.text, "params": sent, "sample": sample_index}
+                if cell.setting.options is not None:  # a client profile sends the options the setting names
+                    payload["options"] = list(cell.setting.options)
+                jobs.append(Job(cell, prompt, sample_index, request, stable_hash(payload, length=32)))
+    plan = Plan(config, cells, prompts, jobs, capability, swept, warnings)
+    if config.search.strategy != "grid":
+        objective_metric(plan)  # an adaptive search needs an objective the scores give
+    return plan
+
+
+def _capability_warnings(config: Config, compat: str, settings: list) -> list[str]:
+    """The checks of a sweep against what one profile's route honours, for the settings it sends:
+    a swept parameter it ignores is refused (unless runner.allow_ignored), a translated one and
+    an emulated profile are warned about."""
+    kind = target_server_kind(config.model, compat)
+    capability = kind.capability_for(config.model.mode)
+    swept = swept_params(settings)
     warnings = []
     ignored = capability.ignored(swept)
     if ignored:
@@ -73,26 +130,12 @@ def make_plan(config: Config) -> Plan:
     for name, note in capability.translated.items():
         if name in swept:
             warnings.append(f"{name} is translated by the target: {note}")
-    if capability.hidden_defaults and config.compat == "none" and config.model.server != "auto":
+    if kind.emulated_on:
+        warnings.append(f"compat={compat} is emulated on {kind.emulated_on}, not sent to a TGI endpoint: values TGI refuses are "
+                        "error rows 'tgi_refused' (nothing sent), the rest is decoded as TGI decodes it")  # fmt: skip
+    if capability.hidden_defaults and compat == "none" and config.model.server != "auto":
         warnings.append(capability.hidden_defaults)
-    warnings += _chat_template_warnings(config.model)
-    target = config.model
-    jobs = []
-    for cell in cells:
-        params = cell.setting.params.as_dict()
-        for prompt in prompts:
-            for sample_index in range(config.samples):
-                sent = {**params, "seed": params["seed"] + sample_index}
-                request = Request(prompt.text, sent, target.system_prompt)
-                key = stable_hash(
-                    {"target": target.identity(), "compat": config.compat, "prompt": prompt.text, "params": sent, "sample": sample_index},
-                    length=32,
-                )
-                jobs.append(Job(cell, prompt, sample_index, request, key))
-    plan = Plan(config, cells, prompts, jobs, capability, swept, warnings)
-    if config.search.strategy != "grid":
-        objective_metric(plan)  # an adaptive search needs an objective the scores give
-    return plan
+    return warnings
 
 
 def objective_metric(plan: Plan) -> str:
@@ -184,7 +227,8 @@ def check_target(target: ModelTarget, timeout_s: float = 3.0) -> None:
     if target.kind == "embedded":
         gguf_path(target.gguf or target.id)
         server_binary()
-    if target.kind == "hf" and resolve_token(target) is None:
+    credential = credential_for(target)  # an api_key_env naming an unset variable stops here
+    if target.kind == "hf" and credential is None:
         raise TargetError("model=hf needs a Hugging Face token: set HF_TOKEN, or run `hf auth login` (it is never written to disk)")
     if target.kind != "endpoint":
         return
@@ -209,7 +253,7 @@ def resolve_provider(config: Config) -> Config:
     check_target(target)  # the token, before anything is asked of the Hub
     task = "conversational" if target.mode == "chat" else "text-generation"
     try:
-        info = HfApi(token=resolve_token(target)).model_info(target.id, expand=["inferenceProviderMapping"])
+        info = HfApi(token=hub_token()).model_info(target.id, expand=["inferenceProviderMapping"])
     except HfHubHTTPError as error:
         status = error.response.status_code if error.response is not None else "?"
         raise TargetError(f"model.id {target.id!r}: the Hub answered {status} when asked for its providers. "
@@ -222,11 +266,3 @@ def resolve_provider(config: Config) -> Config:
         raise TargetError(f"model.id {target.id!r} has no live Inference Provider for {task}: "
                           "choose another model, or pin a provider with model.provider=NAME")  # fmt: skip
     return dataclasses.replace(config, model=dataclasses.replace(target, provider=live[0]))
-
-
-def resolve_token(target: ModelTarget) -> str | None:
-    """The token to send: none of the user's for the embedded server; HF_TOKEN or the saved login otherwise."""
-    if target.kind == "embedded":
-        return LOCAL_TOKEN
-
-    return os.environ.get("HF_TOKEN") or get_token()

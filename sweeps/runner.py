@@ -4,7 +4,6 @@ adaptive concurrency, the cache, and a record committed for each completion as i
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import json
 import random
@@ -17,20 +16,22 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from hfsweep.core import records, summary, usage
-from hfsweep.core.errors import TargetError
+from hfsweep.core import records, secrets, summary, usage
 from hfsweep.core.records import CompletionRecord
-from hfsweep.sweeps.backends import LOCAL_TOKEN, Backend, Completion, RequestFailure, make_backend
+from hfsweep.sweeps.answers import Completion, RequestFailure, checked
+from hfsweep.sweeps.backends import Backend
 from hfsweep.sweeps.config import Config
+from hfsweep.sweeps.credentials import refused, resolve_token
 from hfsweep.sweeps.detect import detect
+from hfsweep.sweeps.dispatch import make_backend
 from hfsweep.sweeps.embedded import LlamaServer
 from hfsweep.sweeps.greedy import GreedyCheck, note
 from hfsweep.sweeps.grid import stable_hash
-from hfsweep.sweeps.plan import Job, Plan, check_target, make_plan, resolve_target, resolve_token
+from hfsweep.sweeps.plan import Job, Plan, check_target, make_plan, resolve_target
 from hfsweep.sweeps.probe import recorded_hidden_defaults
 from hfsweep.sweeps.prompts import write_prompts_file
 from hfsweep.sweeps.search import run_search
-from hfsweep.sweeps.store import Cache, RunWriter, default_cache_path, read_jsonl, write_parquet
+from hfsweep.sweeps.store import RUN_DIR_FIX, Cache, RunWriter, check_writable_dir, default_cache_path, read_jsonl, write_parquet
 
 
 class AdaptiveLimit:
@@ -76,13 +77,6 @@ class Stats:
     min_limit: int = 0
 
 
-def _redact(text: str, secret: str | None) -> str:
-    """``text`` with the token cut out (a server may echo the Authorization header in an error)."""
-    if not secret or secret == LOCAL_TOKEN or not text:
-        return text
-    return text.replace(secret, "<token>")
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -105,22 +99,23 @@ def _record(run_id: str, job: Job, completion: Completion | None, failure: Reque
         latency_s=latency_s, total_s=total_s, retries=retries, error=failure.kind if failure else None,
         error_message=failure.message if failure else None, request_params=request_params,
         cache_key=job.cache_key, cached=cached, started_at=started_at, finished_at=finished_at,
+        repairs=completion.repairs if completion else None,
     )  # fmt: skip
 
 
 class Pool:
     """Sends the jobs of one target with bounded, adaptive concurrency and retries."""
     def __init__(self, plan: Plan, backend: Backend, run_id: str, writer: RunWriter, cache: Cache | None, concurrency: int,
-                 secret: str | None = None):  # fmt: skip
+                 stats: Stats | None = None):  # fmt: skip
         self.plan = plan
-        self.secret = secret
         self.settings = plan.config.runner
         self.backend = backend
         self.run_id = run_id
         self.writer = writer
         self.cache = cache
         self.limit = AdaptiveLimit(concurrency)
-        self.stats = Stats(min_limit=concurrency)
+        self.stats = stats or Stats()  # counted in place: an interrupted run still knows what it sent
+        self.stats.min_limit = min(self.stats.min_limit or concurrency, concurrency)  # a second send keeps the first's low
         self.progress = None
 
     async def run(self, jobs: list[Job]) -> None:
@@ -128,7 +123,8 @@ class Pool:
         for job in jobs:
             queue.put_nowait(job)
 
-        with tqdm(total=len(jobs), unit="req", desc=self.plan.config.model.id, disable=not self.settings.progress, dynamic_ncols=True) as bar:
+        label = secrets.redact(self.plan.config.model.id)  # the bar also shows outside the CLI (hfsweep.run in a notebook)
+        with tqdm(total=len(jobs), unit="req", desc=label, disable=not self.settings.progress, dynamic_ncols=True) as bar:
             self.progress = bar
             workers = [asyncio.create_task(self._worker(queue)) for _ in range(min(self.limit.maximum, len(jobs)))]
             try:
@@ -150,6 +146,22 @@ class Pool:
             self.stats.completed += 1
             self.progress.update(1)
 
+    async def _attempt(self, job: Job, deadline_left: float) -> Completion:
+        """One attempt, bounded as a whole (headers and body): ``runner.timeout_s``, or what is
+        left of ``runner.deadline_s`` if less. The client's own timeout is per read, so a server
+        that trickles its answer a byte at a time would otherwise hold the request for ever."""
+        bound = min(self.settings.timeout_s, deadline_left)
+        if bound <= 0:
+            raise RequestFailure("timeout", f"runner.deadline_s = {self.settings.deadline_s:g} s reached", retryable=False)
+        try:
+            return await asyncio.wait_for(self.backend.complete(job.request), bound)
+        except TimeoutError:
+            if bound < self.settings.timeout_s:
+                raise RequestFailure("timeout", f"no complete answer within runner.deadline_s = {self.settings.deadline_s:g} s "
+                                     "(retries included)", retryable=False) from None  # fmt: skip
+            raise RequestFailure("timeout", f"no complete answer within runner.timeout_s = {self.settings.timeout_s:g} s",
+                                 retryable=True) from None  # fmt: skip
+
     async def _send(self, job: Job) -> CompletionRecord:
         started_at, start = _now(), time.monotonic()
         retries, attempts = 0, 0
@@ -161,32 +173,29 @@ class Pool:
                 self.stats.sent += 1
                 attempt_start = time.monotonic()
                 try:
-                    completion = await self.backend.complete(job.request)
+                    completion = await self._attempt(job, deadline_left=self.settings.deadline_s - (attempt_start - start))
                 except RequestFailure as error:
                     failure = error
-                    failure.message = _redact(failure.message, self.secret)
             if failure is None:
                 await self.limit.succeeded()
                 now = time.monotonic()
                 return _record(self.run_id, job, completion, None, latency_s=now - attempt_start, total_s=now - start, retries=retries,
                                request_params=sent, cached=False, started_at=started_at, finished_at=_now())  # fmt: skip
             if failure.status in (401, 403) and self.stats.completed == 0:
-                raise TargetError(
-                    f"{self.plan.config.model.id} answered {failure.status} ({failure.message[:200]}): the token was refused. "
-                    "Set HF_TOKEN or run `hf auth login` with a token that can call this model."
-                )
+                raise refused(self.plan.config.model, failure.status, failure.message)
             if failure.status == 429:
                 self.limit.throttled()
                 self.stats.min_limit = min(self.stats.min_limit, self.limit.limit)
             now = time.monotonic()
             elapsed = now - start
-            if not failure.retryable or attempts >= self.settings.max_attempts or elapsed >= self.settings.deadline_s:
+            most = min(self.settings.max_attempts, failure.max_attempts or self.settings.max_attempts)
+            backoff = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (attempts - 1))
+            delay = failure.retry_after if failure.retry_after is not None else backoff * random.uniform(0.5, 1.5)
+            # no retry that would start at or past the deadline: the row keeps this attempt's failure
+            if not failure.retryable or attempts >= most or elapsed + delay >= self.settings.deadline_s:
                 self.stats.errors += 1
                 return _record(self.run_id, job, None, failure, latency_s=now - attempt_start, total_s=elapsed, retries=retries,
                                request_params=sent, cached=False, started_at=started_at, finished_at=_now())  # fmt: skip
-            backoff = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (attempts - 1))
-            delay = failure.retry_after if failure.retry_after is not None else backoff * random.uniform(0.5, 1.5)
-            delay = min(delay, max(0.0, self.settings.deadline_s - elapsed))
             retries += 1
             self.stats.retries += 1
             await asyncio.sleep(delay)
@@ -202,6 +211,10 @@ class RunResult:
     error_kinds: dict[str, int] = field(default_factory=dict)  # error rows of the run by kind
     first_error: str = ""  # the first error row's server message
     greedy: dict | None = None  # what the run found of its greedy cells (sweeps.greedy.GreedyCheck.outcome)
+    repaired: int = 0  # completions kept with a repair (their `repairs` says what changed)
+    first_repair: str = ""
+    finished: int = 0  # completions recorded (fewer than `requests` when interrupted)
+    check_requests: int = 0  # requests the hidden-defaults check sent before the run (0: known already, or no check)
 
     @property
     def errors(self) -> int:
@@ -218,8 +231,9 @@ class RunResult:
 
 
 def _cached_record(run_id: str, job: Job, hit: dict) -> CompletionRecord:
-    completion = Completion(hit["text"], hit["finish_reason"], hit["prompt_tokens"], hit["completion_tokens"],
-                            hit.get("logprob_sum"), hit.get("logprob_tokens"))
+    # checked again: an entry cached by an older hfsweep may hold what a record cannot
+    completion = checked(Completion(hit["text"], hit["finish_reason"], hit["prompt_tokens"], hit["completion_tokens"],
+                                    hit.get("logprob_sum"), hit.get("logprob_tokens"), hit.get("repairs")))
     return _record(run_id, job, completion, None, latency_s=hit["latency_s"], total_s=hit.get("total_s", hit["latency_s"]), retries=hit["retries"],
                    request_params=hit["request_params"],  # what was sent when this completion was made
                    cached=True, started_at=hit["finished_at"], finished_at=hit["finished_at"])  # fmt: skip
@@ -230,19 +244,23 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
 
     Finished completions come from the cache (unless ``runner.refresh``); the rest are sent.
     Every record is committed as it finishes. ``resolved`` is the composed config written to
-    ``config.yaml`` (it never holds a token: tokens come from the environment only).
+    ``config.yaml`` (scrubbed of every known secret, an interpolated ``${oc.env:HF_TOKEN}`` too).
     """
+    check_writable_dir(run_dir, "the run directory", RUN_DIR_FIX)
     resolved, server = resolve_target(config)
     plan = make_plan(resolved)
     plan.server = server.as_dict() if server is not None else None
+    check_requests = 0  # requests the hidden-defaults check sent before the run
     if server is not None and server.kind == "unknown":
-        plan.warnings.append(recorded_hidden_defaults(plan.config))
+        warning, check_requests = recorded_hidden_defaults(plan.config)
+        plan.warnings.append(warning)
     config = plan.config
     run_dir.mkdir(parents=True, exist_ok=True)
     run_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{stable_hash(str(run_dir.resolve()), 6)}"
     write_prompts_file(plan.prompts, run_dir)  # the prompts and their checks, for scoring
     if resolved is not None:
-        OmegaConf.save(OmegaConf.create(resolved), run_dir / records.CONFIG_FILE)
+        snapshot = OmegaConf.to_container(OmegaConf.create(resolved))
+        OmegaConf.save(OmegaConf.create(secrets.redact(snapshot)), run_dir / records.CONFIG_FILE)  # an interpolated secret too
     started_at = _now()
     search, greedy = None, GreedyCheck.for_plan(plan)
     with TargetServer(plan) as target_server:  # an embedded server lives through every round of a search
@@ -256,13 +274,27 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     write_parquet(rows, order, run_dir / records.COMPLETIONS)
     if greedy.outcome() and not greedy.shown and not interrupted:
         plan.warnings.append(note(greedy.outcome()))
-    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search, greedy.outcome())
+    repaired = [r["repairs"] for r in rows if r.get("repairs")]
+    if repaired:
+        plan.warnings.append(repair_warning(len(repaired), repaired[0]))
+    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search, check_requests, greedy.outcome())
     failures = [r for r in rows if records.is_error(r["error"])]
     kinds: dict[str, int] = {}
     for row in failures:
         kinds[row["error"]] = kinds.get(row["error"], 0) + 1
     first = failures[0]["error_message"] or "" if failures else ""
-    return RunResult(run_dir, len(rows) if search else len(plan.jobs), stats, wall_s, interrupted, kinds, first, greedy.outcome())
+    return RunResult(run_dir, len(rows) if search else len(plan.jobs), stats, wall_s, interrupted, kinds, first,
+                     repaired=len(repaired), first_repair=repaired[0] if repaired else "", finished=len(rows),
+                     greedy=greedy.outcome(), check_requests=check_requests)  # fmt: skip
+
+
+def repair_warning(count: int, first: str) -> str:
+    """The run's warning about answers kept with a repair (summary.json, the report, the CLI).
+
+    >>> repair_warning(2, "text: 1 invalid code point replaced by U+FFFD")
+    "2 answers were kept with a repair (first: text: 1 invalid code point replaced by U+FFFD); their rows' `repairs` says what changed"
+    """
+    return f"{count} answer{'s were' if count > 1 else ' was'} kept with a repair (first: {first}); their rows' `repairs` says what changed"
 
 
 class TargetServer:
@@ -335,7 +367,8 @@ def _send(plan: Plan, todo: list[Job], run_id: str, writer: RunWriter, cache: Ca
     if not todo:
         return stats
     check_target(plan.config.model)
-    return asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats, target_server))
+    base_url, default_concurrency = target_server.open()  # before the event loop: detection runs one of its own
+    return asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats, base_url, default_concurrency))
 
 
 def _replay_cache(jobs: list[Job], refresh: bool, run_id: str, cache: Cache | None, writer: RunWriter, stats: Stats) -> list[Job]:
@@ -354,14 +387,12 @@ def _replay_cache(jobs: list[Job], refresh: bool, run_id: str, cache: Cache | No
 
 
 async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter, cache: Cache | None, stats: Stats,
-                    target_server: TargetServer) -> Stats:  # fmt: skip
+                    base_url: str, default_concurrency: int) -> Stats:  # fmt: skip
     target = plan.config.model
-    base_url, default_concurrency = target_server.open()
     concurrency = plan.config.runner.concurrency or default_concurrency
     token = resolve_token(target)
-    backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat)
-    pool = Pool(plan, backend, run_id, writer, cache, concurrency, secret=token)
-    pool.stats = dataclasses.replace(stats, min_limit=min(stats.min_limit or concurrency, concurrency))
+    backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat, plan.profiles)
+    pool = Pool(plan, backend, run_id, writer, cache, concurrency, stats=stats)
     try:
         await pool.run(jobs)
     finally:
@@ -370,7 +401,7 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
 
 
 def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], stats: Stats, started_at: str, wall_s: float,
-                   interrupted: bool, search: dict | None = None, greedy: dict | None = None) -> None:  # fmt: skip
+                   interrupted: bool, search: dict | None = None, check_requests: int = 0, greedy: dict | None = None) -> None:  # fmt: skip
     config = plan.config
     target = config.model
     labels = {c.id: usage.setting_label(c.setting.name, c.setting.params.as_dict(), plan.swept) for c in plan.cells}
@@ -383,6 +414,7 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         requests=search["requests"] if search else len(plan.jobs),
         finished=len(rows),
         sent=stats.sent,
+        check_requests=check_requests,
         cache_hits=stats.cache_hits,
         copies=stats.copies,
         errors=sum(1 for r in rows if records.is_error(r["error"])),

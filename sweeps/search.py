@@ -11,8 +11,14 @@ significantly worse (one-sided paired t) than the best cell whose constraints ho
 constraints are undecided are kept and sampled, never crowned. Every bound and test is at the
 level ``(1 - search.confidence) / (cells x looks)``, so over the whole search a cell that could
 still be feasible and best is dropped at most at the stated error rate, allowing for the best
-being the luckiest of many noisy cells. The strategies differ only in how many prompts each
-look takes (:func:`schedule`):
+being the luckiest of many noisy cells.
+
+A cell that is not dropped may **wait**: when its optimistic bound (the one-sided bound at
+``search.confidence``, uncorrected) is below the mean of the best cell whose constraints hold,
+the next look does not sample it. That is where the prompts go, not a claim about the cell: it
+stays a candidate with the prompts it has, and the first look at which the best's mean falls
+below its bound samples it again, on every prompt it missed. The strategies differ only in how
+many prompts each look takes (:func:`schedule`):
 
 * ``halving``: the first look takes ``initial_prompts`` prompts (default: enough for
   log_eta(cells) doublings of the prompt set), and each look doubles them.
@@ -54,7 +60,8 @@ class SearchState:
     goal: str
     constraints: list[Constraint]
     order: list[str]  # prompt ids, in the seeded order rounds take them
-    alive: list[str]  # cell ids still sampled
+    alive: list[str]  # cell ids not dropped
+    waiting: dict[str, str] = field(default_factory=dict)  # alive cells the next look skips -> why (a priority, not a claim)
     dropped: dict[str, str] = field(default_factory=dict)  # cell id -> the evidence
     log: list[dict] = field(default_factory=list)
     requests: int = 0
@@ -109,6 +116,15 @@ def decide(state: SearchState, values: dict, prompts: list[str], confidence: flo
                                    f"{diff:+.3g} over {int(n[i])} prompts, one-sided paired t p {d.p[i]:.2g} < "
                                    f"{d.level:.2g} ({d.family})")  # fmt: skip
     state.alive = [c for c in state.alive if c not in state.dropped]
+    state.waiting = {}
+    if d.best is not None:  # wait: the optimistic bound at the uncorrected confidence is below the best's mean
+        sign = GOALS[state.goal]
+        optimistic = decision.bounds(objective, 1 - confidence, sign)
+        for i, cell in enumerate(alive):
+            if cell in state.alive and i not in (d.best, d.chosen) and sign * optimistic[i] < sign * d.means[d.best]:
+                state.waiting[cell] = (f"{state.metric} {'upper' if sign > 0 else 'lower'} bound {optimistic[i]:.3g} (one-sided "
+                                       f"{confidence:.0%}, over {int(n[i])} prompts) beyond the best's mean {d.means[d.best]:.3g}: "
+                                       "not sampled further, not shown worse")  # fmt: skip
     means, low, high = decision.intervals(objective, confidence)
     leader = None if d.chosen is None else alive[d.chosen]
     return {"leader": leader, "tied": [alive[i] for i in np.flatnonzero(d.tied)], "level": d.level,
@@ -150,7 +166,8 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
     stats, interrupted, wall = None, False, 0.0
     for n in looks:
         taken = set(order[:n])
-        wanted = [j for j in plan.jobs if j.cell.id in state.alive and j.prompt.id in taken
+        sampled = set(state.alive) - set(state.waiting)
+        wanted = [j for j in plan.jobs if j.cell.id in sampled and j.prompt.id in taken
                   and (j.cell.id, j.prompt.id, j.sample_index) not in rows]  # fmt: skip
         wanted, cut = _within_budget(wanted, state, search.budget, config.runner.price)
         if wanted:
@@ -171,7 +188,7 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
         sent = Counter(j.cell.id for j in wanted)
         state.log.append({"round": len(state.log) + 1, "prompts": n, "requests": len(wanted),
                           "cell_requests": {c: sent[c] for c in alive_before}, "total_requests": state.requests,
-                          "total_tokens": state.tokens, "alive": alive_before, "dropped": {c: state.dropped[c] for c in alive_before
+                          "total_tokens": state.tokens, "alive": alive_before, "waiting": dict(state.waiting), "dropped": {c: state.dropped[c] for c in alive_before
                           if c in state.dropped}, **result})  # fmt: skip
         leader = result["leader"]
         if cut:
@@ -189,7 +206,8 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
     summary = {"strategy": search.strategy, "metric": metric, "goal": state.goal, "rounds": len(state.log),
                "requests": state.requests, "tokens": state.tokens, "cost": round(state.cost, 6), "full_grid_requests": full,
                "share_of_grid": round(state.requests / full, 4) if full else None, "stopped": state.stopped,
-               "leader": state.log[-1].get("leader") if state.log else None, "alive": state.alive, "dropped": state.dropped,
+               "leader": state.log[-1].get("leader") if state.log else None, "alive": state.alive, "waiting": state.waiting,
+               "dropped": state.dropped,
                "looks": len(looks), "confidence": search.confidence}  # fmt: skip
     with (run_dir / records.SEARCH_LOG).open("w", encoding="utf-8") as handle:
         for entry in state.log:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hfsweep.core.errors import ConfigError
+from hfsweep.core.node import PROFILES
 
 GENERIC = "openai"  # the kind of a server detection did not identify
 
@@ -90,7 +91,9 @@ class ServerKind:
     (sweeps/backends.py ``BACKENDS``) that send each mode. ``text_refused``: set for a kind
     without a text route, the reason model.mode=text is refused. ``probe``: how detection
     recognises it (None: never detected). ``target_kind``: a model kind that always uses this
-    kind (model=embedded runs llama.cpp). ``compat``: the compatibility profile that selects it.
+    kind (model=embedded runs llama.cpp). ``compat``: the compatibility profile that selects it;
+    ``serves``: the kinds of server that profile sends to as is, or ``emulated_on``: the kind it
+    is emulated on.
     """
 
     name: str
@@ -103,6 +106,8 @@ class ServerKind:
     server_option: bool = True
     target_kind: str | None = None
     compat: str | None = None
+    serves: tuple[str, ...] = ()
+    emulated_on: str = ""
 
     def capability_for(self, mode: str) -> Capability:
         """The capability of the route a mode (chat or text) goes through."""
@@ -138,11 +143,26 @@ def server_kind(target_kind: str, server: str, compat: str = "none") -> ServerKi
     ('llama.cpp', 'vllm', 'openai')
     >>> server_kind("hf", "auto").name, server_kind("hf", "auto", compat="langchain_hf").name
     ('hf_router', 'langchain_hf')
+    >>> server_kind("embedded", "auto", compat="langchain_hf").name
+    'langchain_hf_llama.cpp'
+
     """
-    if compat != "none":
-        return next(kind for kind in KINDS.values() if kind.compat == compat)
     by_target = next((kind for kind in KINDS.values() if kind.target_kind == target_kind), None)
-    return by_target or KINDS.get(server) or KINDS[GENERIC]
+    plain = by_target or KINDS.get(server) or KINDS[GENERIC]
+    if compat == "none":
+        return plain
+    profiles = [kind for kind in KINDS.values() if kind.compat == compat]
+    chosen = next((kind for kind in profiles if plain.name in kind.serves or kind.emulated_on == plain.name), None)
+    if chosen is None and target_kind == "endpoint" and server == "auto":  # detection decides before the run
+        chosen = next(kind for kind in profiles if kind.serves)
+    if chosen is None:
+        accepted = sorted({name for kind in profiles for name in (*kind.serves, kind.emulated_on) if name in KINDS
+                           and KINDS[name].server_option})  # fmt: skip
+        hub = ", or model=hf" if any("hf_router" in kind.serves for kind in profiles) else ""
+        raise ConfigError(f"compat = {compat!r} cannot be sent to model.server = {plain.name!r} as the workflow node does, "
+                          f"nor emulated on it exactly: accepted model.server={' or '.join(accepted)}, the embedded model "
+                          f"(llama.cpp){hub}")  # fmt: skip
+    return chosen
 
 
 # --- how the kinds' answers are read ------------------------------------------------------------
@@ -277,19 +297,69 @@ register(ServerKind(
     target_kind="hf",
 ))  # fmt: skip
 
-# The workflow tool's node through LangChain (compat=langchain_hf): TGI's text route, in either mode.
+# The workflow tool's node through LangChain (compat=langchain_hf, the release and client
+# hfsweep.core.node PROFILES names): TGI's text route, in either mode, to a TGI endpoint or the HF
+# router as the node sends it ...
+NODE = PROFILES["langchain_hf"].release
+NODE_4_13 = PROFILES["langchain_hf_4_13"].release
+NODE_HONOURS = frozenset({"temperature", "top_k", "top_p", "max_tokens"})
+NODE_TRANSLATES = {"frequency_penalty": "sent as repetition_penalty (1 = off, below 1 favours repetition; TGI refuses <= 0)"}
 register(ServerKind(
     "langchain_hf",
     Capability(
-        "the workflow node through LangChain (TGI text route)",
-        frozenset({"temperature", "top_k", "top_p", "max_tokens"}),
-        translated={"frequency_penalty": "sent as repetition_penalty (1 = off; TGI refuses 0)"},
+        f"the workflow node ({NODE}) through LangChain (TGI text route)",
+        NODE_HONOURS,
+        translated=NODE_TRANSLATES,
         logprobs="server",  # from details=true, which the profile sends for the finish reason
     ),
     chat_backend="langchain_hf",
     text_backend="langchain_hf",
     server_option=False,
     compat="langchain_hf",
+    serves=("tgi", "hf_router"),
+))  # fmt: skip
+
+# ... and emulated on llama.cpp (sweeps/node_mapping.py): TGI's validation, its choice between
+# sampling and greedy decoding, its sampler order, repetition_penalty over the whole context.
+register(ServerKind(
+    "langchain_hf_llama.cpp",
+    Capability(
+        f"the workflow node ({NODE}) through LangChain, emulated on llama.cpp (TGI's validation, "
+        "greedy unless a sampler is set, repetition_penalty as repeat_penalty over the whole context)",
+        NODE_HONOURS,
+        translated=NODE_TRANSLATES,
+        logprobs="raw",
+    ),
+    chat_backend="langchain_hf_llama_cpp",
+    text_backend="langchain_hf_llama_cpp",
+    server_option=False,
+    compat="langchain_hf",
+    emulated_on="llama.cpp",
+))  # fmt: skip
+
+# The node's LangChain with the newer client (compat=langchain_hf_4_13): an OpenAI-style body to
+# TGI's /v1/completions, which samples unless temperature is 0 and drops top_k; and emulated on llama.cpp.
+NODE_4_13_HONOURS = frozenset({"temperature", "top_p", "max_tokens"})
+register(ServerKind(
+    "langchain_hf_4_13",
+    Capability(f"the workflow node ({NODE_4_13}) through LangChain (TGI's /v1/completions)", NODE_4_13_HONOURS,
+               translated=NODE_TRANSLATES),
+    chat_backend="langchain_hf_completions",
+    text_backend="langchain_hf_completions",
+    server_option=False,
+    compat="langchain_hf_4_13",
+    serves=("tgi",),
+))  # fmt: skip
+register(ServerKind(
+    "langchain_hf_4_13_llama.cpp",
+    Capability(f"the workflow node ({NODE_4_13}) through LangChain, emulated on llama.cpp (TGI's /v1/completions: "
+               "greedy only at temperature 0, top_k dropped; repetition_penalty as repeat_penalty over the whole context)",
+               NODE_4_13_HONOURS, translated=NODE_TRANSLATES, logprobs="raw"),
+    chat_backend="langchain_hf_completions_llama_cpp",
+    text_backend="langchain_hf_completions_llama_cpp",
+    server_option=False,
+    compat="langchain_hf_4_13",
+    emulated_on="llama.cpp",
 ))  # fmt: skip
 
 # The order detection tries the probes in (each one GET): the most specific answer first
@@ -298,4 +368,4 @@ register(ServerKind(
 DETECTION_ORDER = ("llama.cpp", "tgi", "ollama", "vllm", "llama-cpp-python")
 
 SERVER_OPTIONS = tuple(kind.name for kind in KINDS.values() if kind.server_option)  # accepted model.server values
-COMPAT_PROFILES = tuple(kind.compat for kind in KINDS.values() if kind.compat)  # accepted compat values
+COMPAT_PROFILES = tuple(dict.fromkeys(kind.compat for kind in KINDS.values() if kind.compat))  # accepted compat values

@@ -18,7 +18,7 @@ PER_SAMPLE = ["seq_rep_2", "seq_rep_3", "seq_rep_4", "rep_w", "loop", "compressi
               "chars", "words", "tokens", "truncated", "empty", "perplexity",
               "check_pass"]
 PER_GROUP = ["distinct_1", "distinct_2", "distinct_3", "self_bleu", "ngram_entropy_1",
-             "ngram_entropy_2", "ngram_entropy_3", "ngram_entropy_4", "zipf", "loop_rate",
+             "ngram_entropy_2", "ngram_entropy_3", "ngram_entropy_4", "zipf", "vendi", "loop_rate",
              "semantic_diversity", "pass_rate"]
 #: Defined on an empty text (a count, "is empty", "was not cut"), so not NaN there.
 DEFINED_ON_EMPTY = {"chars": 0.0, "words": 0.0, "empty": 1.0, "truncated": 0.0}

@@ -144,14 +144,16 @@ def _ctx_abc():
                             dict(rs.BASE, name="C", temperature=1.0)], ["a"])
     rng = np.random.default_rng(0)
     noise = rng.normal(0, 0.01, size=(3, 12))
-    up = np.array([[0.8], [0.8], [0.5]]) + noise - noise.mean(axis=1, keepdims=True)
+    same = noise[0] - noise[0].mean()  # A and B: the same values on up, so equal bounds
+    up = np.array([[0.8], [0.8], [0.5]]) + np.vstack([same, same, noise[2] - noise[2].mean()])
     down = np.array([[0.2], [0.1], [0.5]]) + noise[::-1] - noise[::-1].mean(axis=1, keepdims=True)
     return rs.context(cells, {"up": up, "down": down}, 12, pareto={"up": "up", "down": "down"},
                       objective={"metric": "up", "goal": "max", "constraints": ["down <= 0.3"]})
 
 
 def test_recommendation_takes_the_pareto_optimal_tie():
-    """A (0.8, 0.2), B (0.8, 0.1), C (0.5, 0.5): A and B tie on up; B dominates A."""
+    """A (0.8, 0.2), B (0.8, 0.1), C (0.5, 0.5): A and B have the same values on up (equal worst
+    cases); B's constraint margin is larger, and B dominates A."""
     ctx = _ctx_abc()
     tabs = rs.statistics(ctx)
     rec = tabs["recommendation"].iloc[0]

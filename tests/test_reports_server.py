@@ -48,9 +48,9 @@ def test_detected_server_and_its_defaults_beside_what_was_sent(runs, tmp_path):
     assert (defaults.loc["min_p", "server_default"], defaults.loc["min_p", "sent"]) == ("0.05", "0")  # the neutral value
     assert (defaults.loc["repeat_penalty", "server_default"], defaults.loc["repeat_penalty", "sent"]) == ("1.1", "1")
     assert defaults.loc["typical_p", "sent"] == "1"  # the planted server's typical_p default is a payload
-    # the section sits near the top, before the leaderboard; every server string is escaped
-    assert page.index('id="server"') < page.index('id="leaderboard"')
-    section = page[page.index('id="server"'):page.index('id="leaderboard"')]
+    # the section is the run's metadata: after the evidence, before the run summary; every server string is escaped
+    assert page.index('id="leaderboard"') < page.index('id="server"') < page.index('id="summary"')
+    section = page[page.index('id="server"'):page.index('id="summary"')]
     assert "llama-cpp-python" in section and "sent by the sweep" in section
     assert PAYLOAD not in page and "&lt;script&gt;window.__xss=1&lt;/script&gt;" in section
 

@@ -43,13 +43,16 @@ def test_a_client_error_is_one_error_row_with_the_servers_message(tmp_path, faul
 def test_401_on_the_first_request_stops_the_run_with_a_message_about_the_token(tmp_path, fault_server, monkeypatch, capsys):
     monkeypatch.setenv("HF_TOKEN", "hf_wrongToken123")
     fault_server.configure(required_token="hf_rightToken456")
-    code = main(["run", "--run-dir", str(tmp_path / "run"), "sweep=single", "prompts.limit=5", "samples=2",
-                 "runner.progress=false", "++report.enabled=false", *endpoint(fault_server.url)])  # fmt: skip
+    args = ["run", "--run-dir", str(tmp_path / "run"), "sweep=single", "prompts.limit=5", "samples=2",
+            "runner.progress=false", "++report.enabled=false", *endpoint(fault_server.url)]  # fmt: skip
+    assert main([*args, "model.api_key_env=HF_TOKEN"]) == 2  # the token sent on purpose, and refused
     err = capsys.readouterr().err
-    assert code == 2
-    assert "token" in err and "HF_TOKEN" in err and "401" in err
+    assert "the key in $HF_TOKEN (api_key_env) was refused" in err and "401" in err
     assert "hf_wrongToken123" not in err
     assert fault_server.stats["generation_requests"] <= 8  # at most the first wave, none retried
+    assert main(args) == 2  # no credential sent: a local server is not Hugging Face's
+    err = capsys.readouterr().err
+    assert "it wants a credential and none was sent" in err and "model.api_key_env=NAME" in err
 
 
 def test_403_later_in_the_run_is_an_error_row(tmp_path, fault_server):

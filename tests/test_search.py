@@ -14,7 +14,9 @@ import pytest
 from hfsweep.cli import main
 from hfsweep.reports import build_report
 from hfsweep.sweeps.compose import compose_config
+from hfsweep.sweeps import search
 from hfsweep.sweeps.runner import run_sweep
+from hfsweep.sweeps.search import SearchState
 from tests.cli_helpers import run_cli, start_cli
 from tests.servers.planted import Planted, PlantedServer
 
@@ -143,6 +145,10 @@ def test_report_shows_the_allocation_and_recommends_only_what_the_search_kept(tm
     status = alloc.set_index("cell_id")["status"]
     assert status[search["leader"]] == "leader"
     assert {c for c, s in status.items() if s.startswith("dropped")} == set(search["dropped"])
+    # cells far behind the best wait: fewer prompts, still candidates, named as such
+    assert search["waiting"] and not set(search["waiting"]) & set(search["dropped"])
+    assert {c for c, s in status.items() if s.startswith("waiting")} == set(search["waiting"])
+    assert alloc.set_index("cell_id").loc[list(search["waiting"]), "requests"].max() < alloc["requests"].max()
     # the recommendation is the search's leader, never a dropped cell (fewer prompts, dropped on evidence)
     rec = pd.read_csv(page.parent / "tables" / "recommendation.csv")
     cells = pd.read_csv(page.parent / "tables" / "cells.csv")
@@ -175,3 +181,17 @@ def test_one_search_per_job_under_multirun(tmp_path):
     for job, search in zip(("0", "1"), searches):
         assert (sweep_dir / job / "search.jsonl").is_file()
         assert search["requests"] < search["full_grid_requests"] and params_of(sweep_dir, job, search["leader"]) == BEST
+
+
+def test_a_waiting_cell_is_sampled_again_when_the_best_falls_below_its_bound():
+    prompts = [f"q{i}" for i in range(8)]
+    state = SearchState("pass_rate", "max", [], prompts, ["A", "B"])
+    lead = dict(zip(prompts[:4], [1.0, 2 / 3, 1.0, 1.0]))
+    behind = dict(zip(prompts[:4], [1 / 3, 2 / 3, 1 / 3, 2 / 3]))  # behind on 4 prompts, not significantly at 0.05 / 48
+    search.decide(state, {"pass_rate": {"A": lead, "B": behind}}, prompts[:4], 0.95, looks=2, cells=48, complexity={"A": 0, "B": 0})
+    assert list(state.waiting) == ["B"] and state.alive == ["A", "B"] and not state.dropped  # behind, not shown worse
+    assert "not sampled further, not shown worse" in state.waiting["B"]
+    # A's next prompts fail: its mean falls below B's optimistic bound, so B is sampled again
+    fallen = {**lead, **{p: 0.0 for p in prompts[4:]}}
+    search.decide(state, {"pass_rate": {"A": fallen, "B": behind}}, prompts, 0.95, looks=2, cells=48, complexity={"A": 0, "B": 0})
+    assert state.waiting == {}

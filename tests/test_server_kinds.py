@@ -9,10 +9,17 @@ import pytest
 
 from hfsweep.cli import main
 from hfsweep.core.errors import ConfigError
-from hfsweep.sweeps.backends import BACKENDS, ChatBackend, LangChainHFBackend, OpenAITextBackend, TGITextBackend, make_backend
+from hfsweep.sweeps.backends import ChatBackend, OpenAITextBackend, TGITextBackend
 from hfsweep.sweeps.capabilities import capability_for
 from hfsweep.sweeps.config import COMPATS, SERVER_KINDS, ModelTarget
 from hfsweep.sweeps.detect import detect
+from hfsweep.sweeps.dispatch import BACKENDS, make_backend
+from hfsweep.sweeps.node_backends import (
+    LangChainHFBackend,
+    LangChainHFCompletionsBackend,
+    LangChainHFCompletionsOnLlamaCppBackend,
+    LangChainHFOnLlamaCppBackend,
+)
 from hfsweep.sweeps.servers import DETECTION_ORDER, KINDS, SERVER_OPTIONS, ServerKind, register
 from tests.servers.kinds import KINDS as ANSWERS
 from tests.servers.planted import PlantedServer
@@ -51,7 +58,7 @@ def test_every_kind_names_backends_that_exist():
 
 def test_the_config_accepts_the_registered_kinds(capsys):
     assert SERVER_KINDS == ("auto", *SERVER_OPTIONS) == ("auto", "llama.cpp", "tgi", "vllm", "ollama", "llama-cpp-python", "openai")
-    assert COMPATS == ("none", "langchain_hf")
+    assert COMPATS == ("none", "langchain_hf", "langchain_hf_4_13")
     assert main(["validate", "model=endpoint", "model.endpoint=http://127.0.0.1:9", "model.server=sglang"]) == 2
     assert ("model.server = 'sglang' is not accepted: choose one of auto, llama.cpp, tgi, vllm, ollama, llama-cpp-python, openai"
             in capsys.readouterr().err)  # fmt: skip
@@ -64,6 +71,8 @@ def test_a_kind_is_registered_once():
 
 
 # (model kind, model.server, mode, compat) -> the capability's name, as the capability table had it
+NODE = "@n8n/n8n-nodes-langchain 2.41.1 with its pinned @huggingface/inference 4.0.5"
+NODE_4_13 = "@n8n/n8n-nodes-langchain 2.41.1 with @huggingface/inference 4.13.30 in place of its pinned 4.0.5"
 CAPABILITIES = [
     ("embedded", "llama.cpp", "chat", "none", "embedded llama.cpp (llama-server)"),
     ("embedded", "auto", "text", "none", "embedded llama.cpp (llama-server)"),
@@ -76,8 +85,14 @@ CAPABILITIES = [
     ("endpoint", "openai", "chat", "none", "generic OpenAI-compatible server"),
     ("endpoint", "auto", "chat", "none", "generic OpenAI-compatible server"),
     ("hf", "auto", "chat", "none", "HF Inference Providers router"),
-    ("hf", "auto", "text", "langchain_hf", "the workflow node through LangChain (TGI text route)"),
-    ("endpoint", "tgi", "chat", "langchain_hf", "the workflow node through LangChain (TGI text route)"),
+    ("hf", "auto", "text", "langchain_hf", f"the workflow node ({NODE}) through LangChain (TGI text route)"),
+    ("endpoint", "tgi", "chat", "langchain_hf", f"the workflow node ({NODE}) through LangChain (TGI text route)"),
+    ("endpoint", "auto", "text", "langchain_hf", f"the workflow node ({NODE}) through LangChain (TGI text route)"),
+    ("embedded", "auto", "text", "langchain_hf", (f"the workflow node ({NODE}) through LangChain, emulated on "
+     "llama.cpp (TGI's validation, greedy unless a sampler is set, repetition_penalty as repeat_penalty over the whole context)")),
+    ("endpoint", "tgi", "text", "langchain_hf_4_13", f"the workflow node ({NODE_4_13}) through LangChain (TGI's /v1/completions)"),
+    ("embedded", "auto", "text", "langchain_hf_4_13", (f"the workflow node ({NODE_4_13}) through LangChain, emulated on llama.cpp "
+     "(TGI's /v1/completions: greedy only at temperature 0, top_k dropped; repetition_penalty as repeat_penalty over the whole context)")),
 ]
 
 
@@ -95,6 +110,8 @@ def test_text_mode_is_refused_for_the_router():
 @pytest.mark.parametrize("server,mode,compat,backend", [
     ("tgi", "text", "none", TGITextBackend), ("vllm", "text", "none", OpenAITextBackend), ("openai", "text", "none", OpenAITextBackend),
     ("tgi", "chat", "none", ChatBackend), ("llama.cpp", "chat", "none", ChatBackend), ("tgi", "chat", "langchain_hf", LangChainHFBackend),
+    ("llama.cpp", "text", "langchain_hf", LangChainHFOnLlamaCppBackend), ("tgi", "text", "langchain_hf_4_13", LangChainHFCompletionsBackend),
+    ("llama.cpp", "text", "langchain_hf_4_13", LangChainHFCompletionsOnLlamaCppBackend),
 ])  # fmt: skip
 def test_each_kind_gets_its_backend(server, mode, compat, backend):
     target = ModelTarget(kind="endpoint", id="m", server=server, mode=mode, endpoint="http://127.0.0.1:9")

@@ -7,5 +7,6 @@
 - ``ranges``: the range checker (a field's accepted values, one error line on a miss);
 - ``report_options``: the report's options schema;
 - ``estimates``: the estimate types (a mean with its CI, a paired difference);
-- ``extras``: optional extras, imported lazily in one place.
+- ``extras``: optional extras, imported lazily in one place;
+- ``node``: the workflow node's options (sentences, UI ranges) and TGI's validation rules.
 """

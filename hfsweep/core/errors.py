@@ -3,9 +3,15 @@
 Modules raise these; the CLI alone turns them into one line and exit code 2 (any other exception
 is a bug and keeps its traceback). Some also subclass the built-in error a caller would expect
 (``ValueError``, ``ImportError``), so code written against those still catches them.
+
+A message is scrubbed of every known secret (:mod:`hfsweep.core.secrets`) when the error is
+made, so no caller (the CLI, ``hfsweep.run`` in a notebook, a multirun job's ``failed.json``)
+can show a token a server echoed or a config interpolated.
 """
 
 from __future__ import annotations
+
+from hfsweep.core import secrets
 
 
 class HfsweepError(Exception):
@@ -16,6 +22,9 @@ class HfsweepError(Exception):
 
     prefix = ""  # what the CLI prints before the message
 
+    def __init__(self, message: str = "", *args: object):
+        super().__init__(secrets.redact(message), *args)
+
 
 class ConfigError(HfsweepError):
     """A config value is wrong: the message names the key, the value and what is accepted."""
@@ -23,6 +32,21 @@ class ConfigError(HfsweepError):
 
 class TargetError(HfsweepError):
     """A model target cannot be used: unreachable endpoint, missing server binary, bad token."""
+
+
+class StorageError(HfsweepError):
+    """A file or directory hfsweep must read or write cannot be used (read-only, a file where a
+    directory belongs, corrupt): the message names the path and the fix."""
+
+
+class CostError(HfsweepError):
+    """A run would send more requests than ``runner.max_requests`` allows: nothing was sent."""
+
+    def __init__(self, message: str, requests: int):
+        super().__init__(message)
+        self.requests = requests  # what the run would send
+class CredentialError(TargetError):
+    """A server answered 401 or 403: the credential sent was refused, or it wants one and none was sent."""
 
 
 class RunFailedError(HfsweepError):

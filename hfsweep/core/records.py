@@ -49,6 +49,8 @@ class CompletionRecord:
     model's raw distribution, summed, and how many there were (null where the target gives none).
     ``copy_of``: for a sample of a greedy cell on a target shown deterministic, the sample whose
     completion it repeats (nothing was sent for it; ``cached`` is true); null for a real completion.
+    ``repairs``: what hfsweep changed in the server's answer to keep it (text with invalid code
+    points replaced, a token count no record can hold set to null); null when kept as sent.
     """
 
     run_id: str
@@ -87,6 +89,7 @@ class CompletionRecord:
     started_at: str
     finished_at: str
     copy_of: int | None = None
+    repairs: str | None = None
     schema_version: int = SCHEMA_VERSION
 
 

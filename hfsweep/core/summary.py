@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hfsweep.core import records
+from hfsweep.core import records, secrets
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class RunSummary:
     requests: int = 0
     finished: int = 0
     sent: int = 0
+    check_requests: int = 0  # the hidden-defaults check's requests before the run (not in ``sent``)
     cache_hits: int = 0
     copies: int = 0
     errors: int = 0
@@ -90,7 +91,7 @@ class RunSummary:
 
 
 def write(run_dir: Path, summary: RunSummary) -> None:
-    (Path(run_dir) / records.SUMMARY).write_text(json.dumps(dataclasses.asdict(summary), indent=2))
+    (Path(run_dir) / records.SUMMARY).write_text(json.dumps(secrets.redact(dataclasses.asdict(summary)), indent=2))
 
 
 def read(run_dir: Path) -> RunSummary | None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from .fault_server import FaultServer
+from .hostile import HostileServer
 from .tgi_server import start_tgi_server
 
 
@@ -26,4 +27,18 @@ def fault_server() -> Iterator[FaultServer]:
 def tgi_server() -> Iterator[FaultServer]:
     """A started server answering with TGI's error bodies on every route."""
     with start_tgi_server() as server:
+        yield server
+
+
+@pytest.fixture
+def hostile_server() -> Iterator[HostileServer]:
+    """A started `HostileServer` answering normally; change it with `.behaviour = Behaviour(...)`."""
+    with HostileServer() as server:
+        yield server
+
+
+@pytest.fixture
+def second_server() -> Iterator[HostileServer]:
+    """Another `HostileServer` (another origin: a redirect's destination)."""
+    with HostileServer() as server:
         yield server

@@ -3,7 +3,7 @@
 The analysis is checked against it: what it plants (pass probability, per-token
 log-probability, loops, vocabulary spread) must come back out of the report, and what it does
 not plant must not. Each effect is a function of the request's sampling parameters
-(``temperature``, ``top_k``, ``top_p``, penalties, ``max_tokens``); the text is a deterministic
+(``temperature``, ``top_k``, ``top_p``, penalties, ``max_tokens``, llama.cpp's ``repeat_penalty``); the text is a deterministic
 function of (prompt, seed, parameters), so a retry or a cached replay gets the same answer.
 
 By default a greedy request (temperature 0 or top_k 1) still gets a different text for each
@@ -69,17 +69,18 @@ def answer(planted: Planted, prompt: str, body: dict, hidden: dict | None = None
     active = {name: body.get(name) for name in SAMPLERS if body.get(name) not in off[name]}
     key = json.dumps([prompt, body.get("seed"), {**params, "top_k": None}, active], sort_keys=True)
     rng = random.Random(int(hashlib.sha256(key.encode()).hexdigest()[:16], 16))
-    spread = max(2, min(len(WORDS), int(planted.spread(params))))
-    if planted.loops(params):
+    effects = {**params, "repeat_penalty": body.get("repeat_penalty", 1.0)}  # llama.cpp's penalty, for the node's emulation
+    spread = max(2, min(len(WORDS), int(planted.spread(effects))))
+    if planted.loops(effects):
         words = (["round", "and", "round", "again"] * planted.words)[: planted.words]
     else:
         words = [WORDS[rng.randrange(spread)] for _ in range(planted.words - 1)]
-    marker = "ANSWER" if rng.random() < planted.pass_prob(params) else "WRONG"
-    words.insert(0 if planted.loops(params) else len(words) // 2, marker)  # a loop stays at the end
+    marker = "ANSWER" if rng.random() < planted.pass_prob(effects) else "WRONG"
+    words.insert(0 if planted.loops(effects) else len(words) // 2, marker)  # a loop stays at the end
     limit = params["max_tokens"] or len(words)
     finish = "length" if len(words) > limit else "stop"
     words = words[:limit]
-    return " ".join(words), [float(planted.logprob(params))] * len(words), finish
+    return " ".join(words), [float(planted.logprob(effects))] * len(words), finish
 
 
 class PlantedServer:

@@ -8,7 +8,8 @@ to **that URL itself** (base URL `http://h:p` -> `POST /`, TGI's compat route; `
 {"finish_reason": "length" | "eos_token" | "stop_sequence", "generated_tokens": n, "seed": s,
 "prefill": [], "tokens": [...]}}`` (a list of such objects is accepted too).
 
-Validation follows TGI's router (`router/src/validation.rs`, same order, same messages); a
+Validation follows TGI's router (`router/src/validation.rs`, same order, same messages; on
+`/v1/completions` after `tgi_completions_parameters`, as `router/src/server.rs` does); a
 failure is HTTP 422 with ``{"error": "<message>", "error_type": "validation"}``, which the client
 turns into `huggingface_hub.errors.ValidationError`.
 
@@ -58,6 +59,22 @@ def tgi_validation_error(parameters: dict[str, Any], inputs: str = "x") -> str |
     if not inputs:
         return "`inputs` cannot be empty"
     return None
+
+
+def tgi_completions_parameters(body: dict[str, Any]) -> dict[str, Any]:
+    """The generation parameters TGI's ``/v1/completions`` builds from an OpenAI-style body
+    (``router/src/server.rs``, ``completions``), which it then validates as ``/generate``'s:
+    temperature 0 is greedy (no temperature, ``do_sample`` false), anything else samples;
+    ``max_tokens`` is ``max_new_tokens``; ``top_k`` is not a field of its ``CompletionRequest``.
+
+    >>> tgi_completions_parameters({"temperature": 0, "top_k": 0.5, "top_p": 1.0})
+    {'temperature': None, 'do_sample': False, 'top_p': 1.0, 'repetition_penalty': None, 'frequency_penalty': None, 'max_new_tokens': None, 'seed': None}
+    """
+    temperature = body.get("temperature")
+    greedy = temperature == 0
+    return {"temperature": None if greedy else temperature, "do_sample": not greedy, "top_p": body.get("top_p"),
+            "repetition_penalty": body.get("repetition_penalty"), "frequency_penalty": body.get("frequency_penalty"),
+            "max_new_tokens": body.get("max_tokens"), "seed": body.get("seed")}
 
 
 def tgi_generate_response(body: dict[str, Any], default_max_new_tokens: int = 100) -> dict[str, Any]:
