@@ -32,7 +32,8 @@ The budget counts the search's requests (cached or not, so it is the same on a r
 completion tokens the server reported, and with ``runner.price`` their cost (copies of greedy
 samples cost nothing); a round is cut to what the budget still allows (tokens are bounded by
 ``max_tokens`` per request before they are known, a cost by :func:`hfsweep.core.usage.request_bound`),
-so none is ever exceeded.
+so none is ever exceeded. A cut round does not end the search while the budget still allows a
+request: the next look asks again for what was cut, with the spend known so far.
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
                           "total_tokens": state.tokens, "alive": alive_before, "waiting": dict(state.waiting), "dropped": {c: state.dropped[c] for c in alive_before
                           if c in state.dropped}, **result})  # fmt: skip
         leader = result["leader"]
-        if cut:
+        if cut and (not wanted or n >= len(order)):  # a round cut by a loose bound may leave room for the next
             state.stopped = "budget"
         elif not state.alive:
             state.stopped = "no cell can meet the constraints"
