@@ -5,6 +5,8 @@ What each sends is sweeps/node_mapping.py's; TGI's rules are hfsweep.core.node's
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import httpx2
@@ -27,6 +29,7 @@ from hfsweep.sweeps.servers import Capability
 #: What hfsweep adds to the node's ``/generate`` parameters: TGI's details (the finish reason and
 #: the token count; presentation only, no token changes). tests/test_node_clients.py allows exactly this.
 MEASURING = {"details": True}
+PROPS_TIMEOUT_S = 3.0  # the whole /props answer, as detection bounds its GETs
 
 
 class LangChainHFBackend(TGITextBackend):
@@ -100,7 +103,20 @@ def _slot_context(base_url: str, fallback: int) -> int:
     repetition penalty's window. This server refuses ``repeat_last_n = -1`` (0 .. 2^31-1), so the
     whole context is asked for by its size; ``fallback`` (model.ctx_per_slot) if /props does not say."""
     try:
-        props = httpx2.get(f"{base_url.rstrip('/')}/props", timeout=10.0).json()
+        props = json.loads(_bounded_get(f"{base_url.rstrip('/')}/props", PROPS_TIMEOUT_S))
         return int(props["default_generation_settings"]["n_ctx"])
-    except (httpx2.HTTPError, ValueError, KeyError, TypeError):
+    except (httpx2.HTTPError, TimeoutError, ValueError, KeyError, TypeError):
         return fallback
+
+
+def _bounded_get(url: str, seconds: float) -> bytes:
+    """A GET's body within ``seconds`` in all (a server that trickles its answer a byte at a time
+    is a TimeoutError, not a hang: httpx's own timeout is per read)."""
+    deadline = time.monotonic() + seconds
+    body = b""
+    with httpx2.stream("GET", url, timeout=seconds) as response:
+        for chunk in response.iter_bytes():
+            body += chunk
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"GET {url}: no complete answer within {seconds:g} s")
+    return body

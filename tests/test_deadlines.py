@@ -55,3 +55,17 @@ def test_a_server_that_trickles_its_headers_is_given_up_on_by_detection_and_the_
                     "samples=1", "runner.timeout_s=1", "runner.deadline_s=2.5"], timeout=60)  # fmt: skip
     assert done.returncode == 1 and "every request failed: 2 timeout" in done.stderr
     assert (pd.read_parquet(run_dir / "completions.parquet")["total_s"] < 3).all()
+
+
+def test_the_nodes_emulation_on_llama_cpp_gives_up_on_a_trickling_props(tmp_path, hostile_server):
+    """compat=langchain_hf on a llama.cpp endpoint first reads /props for the context size; a
+    server that trickles every answer (the status line too) cannot hold the run there."""
+    hostile_server.behaviour = Behaviour(trickle_s=0.5, trickle_headers=True)
+    run_dir = tmp_path / "run"
+    start = time.monotonic()
+    done = run_cli(["run", "--run-dir", str(run_dir), *QUIET, *SCORE_LIGHT, *endpoint(hostile_server.url, server="llama.cpp"),
+                    "compat=langchain_hf", "prompts.limit=1", "samples=1", "runner.timeout_s=1", "runner.deadline_s=2.5"],
+                   timeout=90)  # fmt: skip
+    assert done.returncode == 1 and "timeout" in done.stderr, done.stderr
+    assert time.monotonic() - start < 60  # /props within 3 s, then each request within its deadline
+    assert any(seen.path == "/props" for seen in hostile_server.log)
