@@ -256,7 +256,9 @@ def test_an_interrupted_run_prints_and_records_true_counts(tmp_path, slow_server
     summary = json.loads((run_dir / "summary.json").read_text())
     time.sleep(0.3)  # the server finishes answering what was in flight
     assert summary["interrupted"] and summary["finished"] == kept < 120
-    assert kept <= summary["sent"] <= sent_so_far() and summary["sent"] > 0
+    # an attempt counts as sent when it starts: the (at most 2, runner.concurrency) in flight at the
+    # signal may have been cut before the server read them
+    assert kept <= summary["sent"] <= sent_so_far() + 2 and summary["sent"] > 0
     assert f"{kept} of 120 completions (0 from cache, {summary['sent']} requests sent" in out
     assert "Run the same command again to finish the rest" in err
     assert len(pd.read_parquet(run_dir / "completions.parquet")) == kept
