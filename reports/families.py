@@ -48,7 +48,7 @@ def split_prompts(prompts: list[str]) -> tuple[list[str], list[str]]:
     ceil(n/2) select. Fixed for a prompt set, whatever the run, the order or the seed.
 
     >>> split_prompts(["a", "b", "c", "d", "e"])
-    (['c', 'b', 'a'], ['d', 'e'])
+    (['d', 'c', 'b'], ['e', 'a'])
     """
     ranked = sorted(prompts, key=lambda prompt: hashlib.sha256(str(prompt).encode("utf-8")).hexdigest())
     half = (len(ranked) + 1) // 2
