@@ -96,7 +96,7 @@ def test_it_honours_the_later_samplers_its_request_schema_names(llama_cpp_python
                       "model=endpoint", f"model.endpoint={llama_cpp_python_server}/v1", "model.id=smollm2", "prompts.limit=3",
                       "samples=2", "sampling.max_tokens=16", "runner.progress=false", "++report.enabled=false",
                       "evaluators=[chars]"])  # fmt: skip
-    out, err = proc.communicate(timeout=900)
+    _, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, err[-3000:]
     frame = pd.read_parquet(run_dir / "completions.parquet").sort_values(["prompt_id", "sample_index"])
     off, on = (frame[frame["min_p"] == value]["text"].tolist() for value in (0.0, 0.3))
