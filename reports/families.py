@@ -90,7 +90,8 @@ def compare_families(context, prompts: list[str], families: list[str], metric: s
             picked[family] = best
             bests.append({"target": target, "family": family, "cells": int(rows.size), "setting": cells["setting"].iloc[best],
                           "cell_id": cells["cell_id"].iloc[best], "metric": metric,
-                          "selection_mean": float(sign * np.nanmax(scores)), "selection_prompts": len(s_cols)})  # fmt: skip
+                          "selection_mean": float(sign * np.nanmax(scores)),
+                          "selection_prompts": int(np.isfinite(mat[best, s_cols]).sum())})  # fmt: skip
         held_values = [mat[row, h_cols] for row in picked.values()]
         for record, estimate in zip(bests[len(bests) - len(picked):], bootstrap_cis(held_values, **context.kw)):
             record.update(value=estimate.mean, ci_low=estimate.low, ci_high=estimate.high, n=estimate.n)
@@ -106,13 +107,19 @@ def compare_families(context, prompts: list[str], families: list[str], metric: s
                                  "diff_ci_low": test.low, "diff_ci_high": test.high, "n": test.n, "p": test.p,
                                  "p_holm": float(p_holm), "decided": better})  # fmt: skip
         pairs += target_pairs
-        lines.append(_note(target, metric, goal, list(picked), target_pairs, len(h_cols), alpha))
+        budgets = {record["family"]: record["cells"] for record in bests[len(bests) - len(picked):]}
+        lines.append(_note(target, metric, goal, budgets, target_pairs, len(h_cols), alpha))
     return pd.DataFrame(bests, columns=BEST_COLS), pd.DataFrame(pairs, columns=PAIR_COLS), "\n".join(lines)
 
 
-def _note(target: str, metric: str, goal: str, families: list[str], pairs: list[dict], held: int, alpha: float) -> str:
-    """One line per target: the family that beats every other, the pairs that differ, or that the data cannot decide."""
-    head = f"{target}: sampler families on {metric} ({'higher' if goal == 'max' else 'lower'} is better), bests picked on one half of the prompts, compared on the other {held}"
+def _note(target: str, metric: str, goal: str, budgets: dict[str, int], pairs: list[dict], held: int, alpha: float) -> str:
+    """One line per target: the family that beats every other, the pairs that differ, or that the
+    data cannot decide; and whether the families had unequal budgets (cells)."""
+    families = list(budgets)
+    unequal = len(set(budgets.values())) > 1
+    budget = f" (unequal budgets: {', '.join(f'{f} {n} cells' for f, n in budgets.items())})" if unequal else ""
+    head = (f"{target}: sampler families on {metric} ({'higher' if goal == 'max' else 'lower'} is better){budget}, "
+            f"bests picked on one half of the prompts, compared on the other {held}")
     if len(families) < 2:
         return f"{head}: fewer than two families have values; nothing to compare."
     decided = [pair for pair in pairs if pair["decided"]]

@@ -28,13 +28,13 @@ MIN_P_BETTER = Planted(pass_prob=lambda p: 0.95 if p["min_p"] > 0 else 0.35)
 ALL_EQUAL = Planted(pass_prob=lambda p: 0.5)
 
 
-def _families_run(tmp_path, planted: Planted, name: str) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame, str]:
+def _families_run(tmp_path, planted: Planted, name: str, *extra: str) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame, str]:
     """sweep=samplers at one temperature on the planted server: (families.csv, family_pairs.csv,
     verdict.json, group_scores.parquet, the page)."""
     with PlantedServer(planted) as server:
         overrides = ["sweep=samplers", "sweep.grid.temperature=[1.0]", "model=endpoint", f"model.endpoint={server.url}",
                      "model.id=planted", "model.server=llama.cpp", "runner.progress=false", f"prompts.file={prompts_file(tmp_path, 24)}",
-                     "samples=3", "sampling.max_tokens=16", "evaluators=[check_pass,pass_rate]"]  # fmt: skip
+                     "samples=3", "sampling.max_tokens=16", "evaluators=[check_pass,pass_rate]", *extra]  # fmt: skip
         config, mapping = compose_config(overrides)
         run_sweep(config, tmp_path / name, mapping)
     page = build_report([tmp_path / name])
@@ -72,7 +72,7 @@ def test_the_planted_family_is_found_and_tied_families_are_not_separated(tmp_pat
     select, held = split_prompts(sorted(groups["prompt_id"].unique()))
     rates = groups.pivot_table(index="cell_id", columns="prompt_id", values="pass_rate")
     for row in bests.itertuples():
-        assert row.selection_prompts == len(select) and row.n == len(held) == 12
+        assert row.selection_prompts == len(select) == 12 and row.n == len(held) == 12  # every prompt has a check
         assert row.selection_mean == pytest.approx(rates.loc[row.cell_id, select].mean(), abs=1e-5)
         assert row.value == pytest.approx(rates.loc[row.cell_id, held].mean(), abs=1e-5)
         family_cells = groups.loc[groups["setting_name"] == row.family, "cell_id"].unique()
@@ -82,7 +82,14 @@ def test_the_planted_family_is_found_and_tied_families_are_not_separated(tmp_pat
 def test_equal_families_the_data_cannot_decide(tmp_path):
     _, pairs, verdict, _, _ = _families_run(tmp_path, ALL_EQUAL, "equal")
     assert (pairs["decided"] == "").all()
-    assert "the data cannot decide between top_p, min_p, top_k, top_n_sigma" in "\n".join(verdict["lines"])
+    said = "\n".join(verdict["lines"])
+    assert "the data cannot decide between top_p, min_p, top_k, top_n_sigma" in said and "unequal budgets" not in said
+
+
+def test_unequal_budgets_are_said(tmp_path):
+    bests, _, verdict, _, _ = _families_run(tmp_path, ALL_EQUAL, "unequal", "sweep.families.top_k.top_k=[10,20]")
+    assert bests.set_index("family")["cells"].to_dict() == {"top_p": 3, "min_p": 3, "top_k": 2, "top_n_sigma": 3}
+    assert "(unequal budgets: top_p 3 cells, min_p 3 cells, top_k 2 cells, top_n_sigma 3 cells)" in "\n".join(verdict["lines"])
 
 
 @pytest.mark.slow
