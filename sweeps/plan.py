@@ -114,7 +114,8 @@ def _capability_warnings(config: Config, compat: str, settings: list) -> list[st
     swept = swept_params(settings)
     warnings = []
     ignored = capability.ignored(swept)
-    if ignored:
+    undetected = config.model.kind == "endpoint" and config.model.server == "auto" and compat == "none"
+    if ignored and not undetected:  # model.server=auto: detection names the kind, and the plan of the detected kind checks
         message = f"sweep.grid sweeps {', '.join(ignored)}, which {capability.name} ignores: every value would give the same output"
         if not config.runner.allow_ignored:
             raise ConfigError(f"{message}. Remove it from the grid, or set runner.allow_ignored=true to run it anyway")

@@ -15,6 +15,7 @@ import random
 import pandas as pd
 import pytest
 
+from hfsweep.cli import main
 from hfsweep.reports import build_report
 from hfsweep.reports.families import split_prompts
 from hfsweep.sweeps.compose import compose_config
@@ -107,3 +108,19 @@ def test_sweep_samplers_through_the_cli_on_llama_server(tmp_path, smollm2_endpoi
     assert {body["extra_body"]["min_p"] for body in sent} == {0.0, 0.05, 0.1, 0.2}
     bests = pd.read_csv(run_dir / "report" / "tables" / "families.csv")
     assert bests["family"].tolist() == FAMILIES and (bests["cells"] == 6).all()
+
+
+def test_validate_refuses_a_sampler_the_detected_server_ignores(tmp_path, capsys):
+    """model.server=auto: the detected kind decides (llama.cpp's /props: accepted; an unknown
+    OpenAI server: refused, before any completion)."""
+    props = {"/props": {"default_generation_settings": {"params": {"top_k": 40, "min_p": 0.05}}, "build_info": "b1"}}
+    for routes, accepted in ((props, True), ({}, False)):
+        with PlantedServer(routes=routes) as server:
+            code = main(["validate", "sweep=samplers", "model=endpoint", f"model.endpoint={server.url}", "model.id=planted",
+                         f"prompts.file={prompts_file(tmp_path, 4)}"])  # fmt: skip
+            assert server.requests == 0  # no completion
+        err = capsys.readouterr().err
+        if accepted:
+            assert code == 0, err
+        else:
+            assert code == 2 and "sweeps top_k, min_p, top_n_sigma, which generic OpenAI-compatible server ignores" in err
