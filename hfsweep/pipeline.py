@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from hfsweep.core import records, secrets
-from hfsweep.core.errors import ConfigError
+from hfsweep.core.errors import StorageError
 from hfsweep.core.report_options import ReportOptions
 from hfsweep.evaluators.scoring import score_run
 from hfsweep.reports import build_report
@@ -18,9 +18,10 @@ from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps.config import Config
 from hfsweep.sweeps.credentials import credential_line, hf_token
 from hfsweep.sweeps.judge import judge_run, merge_scores
-from hfsweep.sweeps.plan import Plan, check_target, make_plan, objective_metric, resolve_target
+from hfsweep.sweeps.plan import Plan, check_plan_cost, check_target, make_plan, objective_metric, resolve_target
 from hfsweep.sweeps.probe import PROMPTS, known_hidden_defaults, requests_of_hidden_defaults
 from hfsweep.sweeps.runner import RunResult, run_sweep
+from hfsweep.sweeps.store import RUN_DIR_FIX, check_cache, check_writable_dir, default_cache_path, parquet_problem, rebuild_parquet
 
 
 def validate(overrides: list[str]) -> list[str]:
@@ -58,15 +59,32 @@ def validate(overrides: list[str]) -> list[str]:
     search = config.search
     if search.strategy != "grid":
         caps = [f"{search.budget.requests} requests" if search.budget.requests else "",
-                f"{search.budget.tokens} completion tokens" if search.budget.tokens else ""]  # fmt: skip
+                f"{search.budget.tokens} completion tokens" if search.budget.tokens else "",
+                f"${search.budget.cost:g} at runner.price" if search.budget.cost else ""]  # fmt: skip
         bound = " and ".join(c for c in caps if c) or "no budget: at most the full grid"
         out.append(f"search: {search.strategy} for {config.objective.goal} {objective_metric(plan)}; budget: {bound}")
     out += [f"warning: {warning}" for warning in plan.warnings]
+    out.append(storage(config))
     refused = plan.refused_before_sending()
     out.append(f"{len(plan.cells)} cells x {len(plan.prompts)} prompts x {config.samples} samples = {len(plan.jobs)} requests"
                f"{f' ({refused} refused by TGI rules: answered without sending)' if refused else ''}; "
                f"at most {plan.token_budget} completion tokens. {_what_was_sent(config, server)}")
     return out
+
+
+def storage(config: Config, run_dir: Path | None = None) -> str:
+    """Check that a run can write its directory (``run_dir``, else a new one under ``out_dir``)
+    and the cache, creating nothing (StorageError otherwise); say where they are."""
+    if run_dir is None:
+        check_writable_dir(config.out_dir, "out_dir", RUN_DIR_FIX)
+    else:
+        check_writable_dir(run_dir, "--run-dir", RUN_DIR_FIX)
+    where = f"run directories under {config.out_dir}" if run_dir is None else f"the run directory {run_dir}"
+    if not config.runner.cache:
+        return f"writes: {where} (writable); no cache (runner.cache=false)"
+    cache = config.runner.cache_path or default_cache_path()
+    check_cache(cache)
+    return f"writes: {where}, the cache {cache} (both writable)"
 
 
 def _hidden_defaults_line(plan: Plan) -> str:
@@ -104,9 +122,45 @@ def new_run_dir(config: Config) -> Path:
         except FileExistsError:
             continue
         except OSError as error:
-            raise ConfigError(f"out_dir = {str(base)!r} cannot hold a run directory ({error.strerror or error}): "
-                              "choose a writable directory, e.g. out_dir=runs") from None
-    raise ConfigError(f"out_dir {str(base)!r} holds 10000 runs named {stem!r}: choose another out_dir")
+            raise StorageError(f"out_dir = {str(base)!r} cannot hold a run directory ({error.strerror or error}): "
+                               "choose a writable directory, e.g. out_dir=runs") from None
+    raise StorageError(f"out_dir {str(base)!r} holds 10000 runs named {stem!r}: choose another out_dir")
+
+
+def restore_runs(paths: list[Path]) -> list[str]:
+    """Make every run directory at or under ``paths`` readable, and say what was done: a
+    ``completions.parquet`` that is missing (a run killed before its end) or unreadable
+    (truncated, empty) is rebuilt from the run's ``completions.jsonl``, which holds every
+    finished completion; unreadable scores are removed, to be scored again. An unreadable
+    ``completions.parquet`` with no jsonl to rebuild it from is a StorageError."""
+    notes = []
+    for path in map(Path, paths):
+        found = {f.parent for name in (records.COMPLETIONS, records.COMPLETIONS_JSONL) for f in path.rglob(name)} if path.is_dir() else set()
+        for run_dir in sorted(found):
+            notes += _restore(run_dir)
+    return notes
+
+
+def _restore(run_dir: Path) -> list[str]:
+    notes = []
+    parquet = run_dir / records.COMPLETIONS
+    problem = parquet_problem(parquet)
+    if problem is not None:
+        if not (run_dir / records.COMPLETIONS_JSONL).is_file():
+            raise StorageError(f"{parquet} cannot be read ({problem}) and {run_dir} has no {records.COMPLETIONS_JSONL} to "
+                               f"rebuild it from: run the same `hfsweep run` again with --run-dir {run_dir}: it is rebuilt "
+                               "from the cache, nothing is sent again")  # fmt: skip
+        rows = rebuild_parquet(run_dir)
+        notes.append(f"{parquet} was {'missing' if problem == 'missing' else f'unreadable ({problem})'}: "
+                     f"rebuilt from {records.COMPLETIONS_JSONL} ({rows} completions)")  # fmt: skip
+    scores = [run_dir / name for name in (records.SCORES, records.GROUP_SCORES)]
+    broken = [path for path in scores if path.exists() and parquet_problem(path) is not None]
+    if problem is not None or broken:  # scores of other rows, or unreadable: scored again
+        for path in scores:
+            path.unlink(missing_ok=True)
+        if broken:
+            notes.append(f"{broken[0]} was unreadable: the run is scored again")
+    return notes
 
 
 def score(run_dir: Path, names: list[str] | None = None) -> dict:
@@ -160,6 +214,8 @@ def run_overrides(overrides: list[str], run_dir: str | Path | None = None) -> Fi
     """Compose the config from Hydra overrides, then :func:`run_score_report` into ``run_dir``
     (default: :func:`new_run_dir`): ``hfsweep run`` and ``hfsweep.run()`` both call this."""
     config, mapping = compose_config(overrides)
+    check_plan_cost(config)  # before a run directory is made
+    storage(config, Path(run_dir) if run_dir else None)
     path = Path(run_dir) if run_dir else new_run_dir(config)
     result, report = run_score_report(config, mapping, path)
     return Finished(path, result, report)

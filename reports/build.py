@@ -91,7 +91,7 @@ def compute(paths, options: ReportOptions | Mapping | None = None) -> Report:
     report.tables, report.notes = statistics(context, report.key_metrics)
     t = report.tables
     t["errors"] = run_facts.errors_table(data.completions, cells)
-    t["usage"] = run_facts.usage_table(data.completions, cells)
+    t["usage"] = run_facts.usage_table(data.completions, cells, run_facts.spend_table(data))
     t["identical_cells"] = run_facts.identical_cells(data.completions, cells)
     if context.search_dropped or search_allocation.searches(data):
         t["search"] = search_allocation.allocation_table(data, cells)  # an adaptive search's requests per cell and round

@@ -77,8 +77,39 @@ def errors_table(completions: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame
     return cells[["cell_id", "target", "setting"]].merge(out, on="cell_id", how="left")
 
 
-def usage_table(completions: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
-    """Per cell: token counts and latency (error rows included in latency and retries)."""
+def spend_table(data: RunData) -> pd.DataFrame:
+    """Per cell, from the runs' ``summary.json`` ``usage`` (``hfsweep.core.usage``): the requests
+    the target made, the copies of greedy samples, their tokens and, with prices, the cost and
+    what the copies saved. Empty for runs written before it was recorded."""
+    rows = [cell for s in data.summaries.values() if s.usage for cell in s.usage.get("cells") or ()]
+    if not rows:
+        return pd.DataFrame()
+    priced = any(s.usage.get("price") for s in data.summaries.values() if s.usage)
+    columns = ["requests", "copies", "prompt_tokens", "completion_tokens", *(["cost", "saved_by_copies"] if priced else [])]
+    frame = pd.DataFrame(rows)[["cell_id", *columns]]
+    frame = frame.groupby("cell_id", sort=False).sum(min_count=1).reset_index()
+    return frame.rename(columns={"prompt_tokens": "prompt_tokens_paid", "completion_tokens": "completion_tokens_paid",
+                                 "cost": "cost_usd", "saved_by_copies": "saved_by_copies_usd"})  # fmt: skip
+
+
+def spend_totals(data: RunData) -> dict | None:
+    """The runs' ``usage`` totals summed (None when no run recorded them); a cost is None unless
+    every run that recorded usage gave it (the search's saving: every run was a priced search)."""
+    views = [s.usage for s in data.summaries.values() if s.usage]
+    if not views:
+        return None
+    out = {}
+    for name in ("requests", "sent", "copies", "prompt_tokens", "completion_tokens", "cost", "saved_by_copies",
+                 "saved_by_search", "full_grid_cost"):  # fmt: skip
+        values = [v["total"].get(name) for v in views]
+        out[name] = None if any(value is None for value in values) else sum(values)
+    out["prices"] = [v["price"] for v in views if v.get("price")]
+    return out
+
+
+def usage_table(completions: pd.DataFrame, cells: pd.DataFrame, spend: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per cell: token counts and latency (error rows included in latency and retries), and
+    when the runs recorded it, what was paid (:func:`spend_table`)."""
     df = pd.DataFrame({
         "cell_id": completions["cell_id"],
         "prompt_tokens": pd.to_numeric(_col(completions, "prompt_tokens"), errors="coerce").astype(float),
@@ -98,6 +129,8 @@ def usage_table(completions: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
         "retries": g["retries"].sum(),
         "cached_rate": g["cached"].mean(),
     }).reset_index()
+    if spend is not None and not spend.empty:
+        out = out.merge(spend, on="cell_id", how="left")
     return cells[["cell_id", "target", "setting"]].merge(out, on="cell_id", how="left")
 
 
@@ -186,6 +219,7 @@ def run_summary(data: RunData, cells: pd.DataFrame) -> dict:
         "wall_s": float(sum(walls)) if walls else None,
         "started_at": min((s.started_at for s in summaries if s.started_at), default=None),
         "finished_at": max((s.finished_at for s in summaries if s.finished_at), default=None),
+        "spend": spend_totals(data),
         "warnings": list(data.warnings) + _template_warning(completions),
         "failed": list(data.failed),
     }

@@ -1,9 +1,13 @@
 """Backends: turn one request into one completion through huggingface_hub's AsyncInferenceClient.
 
-One small protocol (``complete(request) -> Completion``), implemented by the chat backend and
-the OpenAI and TGI text backends here, and the workflow node's profiles (sweeps/node_backends.py);
-sweeps/dispatch.py picks the one a target's kind names. Every failure is raised as :class:`RequestFailure`, which says whether
-a retry can help; the runner decides what to do with it.
+One small protocol (``complete(request) -> Completion``), implemented by the chat backend, the
+OpenAI and TGI text backends here, and the workflow node's profiles (sweeps/node_backends.py);
+sweeps/dispatch.py picks the one a target's kind names. Every failure is raised as
+:class:`RequestFailure`, which says whether a retry can help; the runner decides what to do
+with it. What an answer holds is checked as it
+is read (:mod:`hfsweep.sweeps.answers`): bad text is repaired, impossible token counts become
+null (the completion's ``repairs`` says so), and a 2xx answer that is not what the protocol
+promises is a ``malformed`` failure, retried once.
 """
 
 from __future__ import annotations
@@ -15,11 +19,23 @@ from typing import Any, Protocol
 import httpx2
 from huggingface_hub import AsyncInferenceClient
 from huggingface_hub.errors import InferenceTimeoutError
-from huggingface_hub.utils import hf_raise_for_status
+from huggingface_hub.utils import hf_raise_for_status, set_async_client_factory
+from huggingface_hub.utils._http import default_async_client_factory  # the client huggingface_hub makes; no public name
 
-from hfsweep.core import secrets
 from hfsweep.core.errors import TargetError
 from hfsweep.core.records import LATER_SAMPLERS
+from hfsweep.sweeps.answers import (
+    Completion,
+    RequestFailure,
+    answered,
+    chat_completion,
+    forget_answer,
+    malformed,
+    note_answer,
+    read_json,
+    text_completion,
+    tgi_completion,
+)
 from hfsweep.sweeps.config import ModelTarget
 from hfsweep.sweeps.credentials import http_client
 from hfsweep.sweeps.servers import Capability
@@ -40,34 +56,6 @@ class Request:
     def messages(self) -> list[dict[str, str]]:
         system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         return system + [{"role": "user", "content": self.prompt}]
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str
-    finish_reason: str | None
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    logprob_sum: float | None = None  # the generated tokens' log-probabilities (raw distribution), summed
-    logprob_tokens: int | None = None  # how many tokens those are
-
-
-class RequestFailure(Exception):
-    """A request that did not produce a completion.
-
-    Attributes: ``kind`` (e.g. ``http_429``, ``timeout``, ``connection``, ``malformed``),
-    ``retryable``, ``retry_after`` (seconds the server asked for), ``status``. The message is
-    scrubbed of every known secret here (a server may echo the Authorization header), so the
-    error row, the probe's line and the run's failure summary never hold one.
-    """
-
-    def __init__(self, kind: str, message: str, retryable: bool, retry_after: float | None = None, status: int | None = None):
-        self.message = secrets.redact(message)
-        super().__init__(self.message)
-        self.kind = kind
-        self.retryable = retryable
-        self.retry_after = retry_after
-        self.status = status
 
 
 def _retry_after(response: Any) -> float | None:
@@ -121,49 +109,21 @@ def classify(error: BaseException) -> RequestFailure:
     if isinstance(error, (httpx2.TransportError, ConnectionError)):
         return RequestFailure("connection", f"connection failed: {type(error).__name__}: {error}", retryable=True)
     if isinstance(error, json.JSONDecodeError):
-        return RequestFailure("malformed", f"malformed response: {error}", retryable=True)
+        return malformed(error.doc, f"not JSON ({error.msg})")
     if type(error) is ValueError:
         raise TargetError(f"the client refused the request before sending it: {str(error).splitlines()[0]}") from error
     raise error
 
 
-def malformed(error: BaseException) -> RequestFailure:
-    """A 200 answer whose content is not what the protocol promises (no choices, no text)."""
-    return RequestFailure("malformed", f"malformed response: {type(error).__name__}: {error}", retryable=True)
-
-
-def logprob_totals(logprobs: list | None) -> tuple[float | None, int | None]:
-    """The sum and count of the generated tokens' log-probabilities (None, None without them).
-
-    >>> logprob_totals([-0.5, -1.5, None])
-    (-2.0, 2)
-    >>> logprob_totals([])
-    (None, None)
-    """
-    values = [float(v) for v in logprobs or () if v is not None]
-    return (sum(values), len(values)) if values else (None, None)
-
-
-def _completion_logprobs(logprobs: dict | None) -> list | None:
-    """Token log-probabilities of a ``/v1/completions`` choice: llama-server's
-    ``content[].logprob`` or OpenAI's ``token_logprobs``."""
-    if not logprobs:
-        return None
-    if logprobs.get("content") is not None:
-        return [token.get("logprob") for token in logprobs["content"]]
-    return logprobs.get("token_logprobs")
-
-
-def completions_answer(data: Any) -> Completion:
-    """The :class:`Completion` of a ``/v1/completions`` answer's JSON (a malformed failure if it
-    has no first choice with a text)."""
-    try:
-        choice = data["choices"][0]
-        usage = data.get("usage") or {}
-        return Completion(choice["text"], choice.get("finish_reason"), usage.get("prompt_tokens"), usage.get("completion_tokens"),
-                          *logprob_totals(_completion_logprobs(choice.get("logprobs"))))  # fmt: skip
-    except (AttributeError, IndexError, KeyError, TypeError) as error:
-        raise malformed(error) from error
+def _client_answer(error: Exception) -> Any:
+    """What a huggingface_hub client could not read in a 2xx answer: the answer itself, when
+    only its bytes were invalid UTF-8; otherwise the failure to raise (``malformed`` for any
+    error the client raised reading an answer it got)."""
+    if isinstance(error, UnicodeDecodeError) and isinstance(error.object, bytes):
+        return read_json(error.object)
+    if answered() and isinstance(error, (ValueError, LookupError, TypeError, AttributeError)) and not isinstance(error, json.JSONDecodeError):
+        raise malformed(None, f"the client could not read it ({type(error).__name__}: {error})") from error
+    raise classify(error) from error
 
 
 def later_samplers(capability: Capability, params: dict[str, Any]) -> dict[str, Any]:
@@ -183,6 +143,13 @@ class Backend(Protocol):
     async def close(self) -> None: ...
 
 
+def _answer_noting_client() -> httpx2.AsyncClient:
+    """huggingface_hub's own async client, which also notes each answer's status and content type."""
+    client = default_async_client_factory()
+    client.event_hooks["response"].append(note_answer)
+    return client
+
+
 # huggingface_hub 2.x sends the saved token (HF_TOKEN, the login) to any base_url when ``token`` is
 # None or "" (and refuses False); headers given to the client win over its own, and a None value
 # drops the header: so a request that must carry no credential names authorization=None.
@@ -193,6 +160,7 @@ def _client(target: ModelTarget, base_url: str | None, token: str | None, timeou
     """huggingface_hub's client with ``token`` as the credential, or none at all when it is None
     (sweeps/credentials.py decides; on a redirect to another origin httpx drops the header)."""
     headers = None if token else NO_CREDENTIAL
+    set_async_client_factory(_answer_noting_client)  # a wrong 2xx answer is then named by its status and content type
     if target.kind == "hf":
         return AsyncInferenceClient(provider=target.provider or "auto", token=token, timeout=timeout_s, headers=headers)
     return AsyncInferenceClient(base_url=base_url, token=token, timeout=timeout_s, headers=headers)
@@ -225,23 +193,12 @@ class ChatBackend:
         }
 
     async def complete(self, request: Request) -> Completion:
+        forget_answer()
         try:
             out = await self.client.chat_completion(request.messages(), model=self.target.id, **self.body(request))
-        except Exception as error:  # noqa: BLE001 - every failure is classified, unknown ones re-raised
-            raise classify(error) from error
-        try:
-            choice = out.choices[0]
-            usage = out.usage
-            content = choice.logprobs.content if choice.logprobs else None
-            return Completion(
-                choice.message.content or "",
-                choice.finish_reason,
-                usage.prompt_tokens if usage else None,
-                usage.completion_tokens if usage else None,
-                *logprob_totals([token.logprob for token in content] if content else None),
-            )
-        except (AttributeError, IndexError, KeyError, TypeError) as error:
-            raise malformed(error) from error
+        except Exception as error:
+            out = _client_answer(error)
+        return chat_completion(out)
 
     async def close(self) -> None:
         await self.client.close()
@@ -255,6 +212,7 @@ class OpenAITextBackend:
         self.capability = capability
         self.url = f"{base_url.rstrip('/')}/v1/completions"
         self.http = http_client(self.url, token, timeout_s)
+        self.http.event_hooks["response"].append(note_answer)
 
     def body(self, request: Request) -> dict[str, Any]:
         p = request.params
@@ -267,13 +225,13 @@ class OpenAITextBackend:
         return body
 
     async def complete(self, request: Request) -> Completion:
+        forget_answer()
         try:
             response = await self.http.post(self.url, json={"model": self.target.id, "prompt": request.prompt, **self.body(request)})
             hf_raise_for_status(response)
-            data = response.json()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             raise classify(error) from error
-        return completions_answer(data)
+        return text_completion(read_json(response.content))
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -308,18 +266,13 @@ class TGITextBackend:
         }
 
     async def complete(self, request: Request) -> Completion:
+        forget_answer()
         try:
             model = self.target.id if self.target.kind == "hf" else None
             out = await self.client.text_generation(request.prompt, model=model, **self.body(request))
-        except Exception as error:  # noqa: BLE001
-            raise classify(error) from error
-        try:
-            details = out.details
-            tokens = [token.logprob for token in details.tokens] if details and details.tokens else None
-            return Completion(out.generated_text, details.finish_reason if details else None, None,
-                              details.generated_tokens if details else None, *logprob_totals(tokens))  # fmt: skip
-        except (AttributeError, IndexError, KeyError, TypeError) as error:
-            raise malformed(error) from error
+        except Exception as error:
+            out = _client_answer(error)
+        return tgi_completion(out)
 
     async def close(self) -> None:
         await self.client.close()

@@ -23,7 +23,7 @@ from hydra.core.config_store import ConfigStore
 from hfsweep.core import secrets
 from hfsweep.core.errors import ConfigError
 from hfsweep.core.objective import Objective, check_objective
-from hfsweep.core.ranges import check_section, check_value, spec
+from hfsweep.core.ranges import INTEGER_MAX, check_section, check_value, is_integer_field, spec
 from hfsweep.core.records import LATER_SAMPLERS, PARAMS
 from hfsweep.core.report_options import ReportOptions, check_report_options
 from hfsweep.sweeps.servers import COMPAT_PROFILES, SERVER_OPTIONS, server_kind
@@ -50,10 +50,14 @@ class Sampling:
     seed: int = spec(0, accepted="an integer >= 0", low=0)
 
     def as_dict(self) -> dict[str, Any]:
-        """Every parameter, but a later sampler (min_p, typical_p, top_n_sigma) only when it is
-        on: a setting with them off keeps the id and cache key it had before they existed."""
-        return {name: getattr(self, name) for name in PARAMS
-                if name not in LATER_SAMPLERS or getattr(self, name) != LATER_SAMPLERS[name]}  # fmt: skip
+        return {name: getattr(self, name) for name in PARAMS}
+
+    def identity(self) -> dict[str, Any]:
+        """What a setting's id and the cache key hash: every parameter, but a later sampler
+        (min_p, typical_p, top_n_sigma) only when it is on, so a setting with them off keeps the
+        id and cache key it had before they existed."""
+        return {name: value for name, value in self.as_dict().items()
+                if name not in LATER_SAMPLERS or value != LATER_SAMPLERS[name]}  # fmt: skip
 
 
 @dataclass
@@ -119,6 +123,14 @@ class Prompts:
 
 
 @dataclass
+class Price:
+    """What the target charges, in dollars per million tokens (null = no price: no cost shown)."""
+
+    input_per_mtok: Optional[float] = spec(None, accepted="a number >= 0 (dollars per million prompt tokens)", low=0)
+    output_per_mtok: Optional[float] = spec(None, accepted="a number >= 0 (dollars per million completion tokens)", low=0)
+
+
+@dataclass
 class Runner:
     concurrency: Optional[int] = spec(None, accepted="an integer >= 1 (null = the server's slots, or 8)", low=1)
     timeout_s: float = spec(120.0, accepted="a number > 0", low=0, open_low=True)  # per attempt, the whole answer (body included)
@@ -129,7 +141,13 @@ class Runner:
     cache: bool = True  # reuse finished completions; resume after a crash
     cache_path: Optional[str] = None  # null = ~/.cache/hfsweep/completions.sqlite (or $HFSWEEP_CACHE_DIR)
     refresh: bool = False  # send every request again and overwrite the cache
+    copy_greedy: bool = True  # greedy cells on a target shown deterministic: one request per prompt, the other samples copied
+    price: Price = field(default_factory=Price)  # for the cost view and search.budget.cost
     allow_ignored: bool = False  # run a sweep over a parameter the target ignores (marked in the report)
+    # the brake on cost: a run that would send more requests, or whose bound on completion tokens is
+    # higher, stops before sending (`hfsweep run --yes` lifts both)
+    max_requests: Optional[int] = spec(20000, accepted="an integer >= 1 (null = no brake)", low=1)
+    max_tokens_total: Optional[int] = spec(10_000_000, accepted="an integer >= 1 (null = no brake)", low=1)
     progress: bool = True
 
 
@@ -140,6 +158,7 @@ SEARCH_STRATEGIES = ("grid", "halving", "sequential")
 class Budget:
     requests: Optional[int] = spec(None, accepted="an integer >= 1 (null = no cap)", low=1)  # (cell, prompt, sample) requests
     tokens: Optional[int] = spec(None, accepted="an integer >= 1 (null = no cap)", low=1)  # completion tokens, as reported
+    cost: Optional[float] = spec(None, accepted="a number > 0 in dollars (null = no cap; needs runner.price)", low=0, open_low=True)
 
 
 @dataclass
@@ -235,7 +254,7 @@ def check_param(key: str, value: Any) -> Any:
     if name == "top_k" and value is None:
         return 0
     f = _SAMPLING_FIELDS[name]
-    checked = check_value(key, value, dict(f.metadata), integer=f.type in ("int", "Optional[int]"))
+    checked = check_value(key, value, dict(f.metadata), integer=is_integer_field(f))
     if name == "top_n_sigma" and -1 < checked <= 0:  # llama.cpp: any n <= 0 is off; one spelling of off
         raise ConfigError(f"{key} = {value!r} is out of range: accepted {f.metadata['accepted']}")
     return checked
@@ -338,6 +357,28 @@ def _sweep(sweep: Sweep) -> Sweep:
     return Sweep(name=sweep.name, grid=grid, families=_families(sweep), presets=presets, exclude=tuple(exclude))
 
 
+def _check_price(config: Config) -> None:
+    """``runner.price`` gives both prices or neither; ``search.budget.cost`` needs both."""
+    price, cost = config.runner.price, config.search.budget.cost
+    given = [name for name in ("input_per_mtok", "output_per_mtok") if getattr(price, name) is not None]
+    if len(given) == 1:
+        missing = "output_per_mtok" if given == ["input_per_mtok"] else "input_per_mtok"
+        raise ConfigError(f"runner.price.{given[0]} is set but runner.price.{missing} is not: set both "
+                          "(dollars per million tokens; 0 for a side that is free)")  # fmt: skip
+    if cost is not None and (price.input_per_mtok is None or price.output_per_mtok is None):
+        raise ConfigError(f"search.budget.cost = {cost!r} needs the target's prices: set runner.price.input_per_mtok and "
+                          "runner.price.output_per_mtok (dollars per million tokens)")  # fmt: skip
+
+
+def _check_last_seed(sampling: Sampling, sweep: Sweep, samples: int) -> None:
+    """Sample i of a cell is sent with seed + i: the largest seed sent must fit what servers read."""
+    seeds = [sampling.seed, *sweep.grid.get("seed", ()), *(p["seed"] for p in sweep.presets.values() if "seed" in p)]
+    last = max(seeds) + samples - 1
+    if last > INTEGER_MAX:
+        raise ConfigError(f"sampling.seed = {max(seeds)} with samples = {samples} sends seeds up to {last}: "
+                          f"accepted seed + samples - 1 <= {INTEGER_MAX} (2**31 - 1, the largest integer every server reads)")  # fmt: skip
+
+
 def _preset_compat(preset: str, value: Any) -> str:
     """A preset's ``compat``: the profile that sends it instead of the run's (e.g. the plain way beside the node's)."""
     if value not in COMPATS:
@@ -351,6 +392,8 @@ def validate(config: Config) -> Config:
     model = _model(config.model)
     server_kind(model.kind, model.server, config.compat)  # a profile refuses a server it can neither reach nor emulate
     sampling = Sampling(**{name: check_param(f"sampling.{name}", getattr(config.sampling, name)) for name in PARAMS})
+    sweep = _sweep(config.sweep)
+    _check_last_seed(sampling, sweep, config.samples)
     judge = check_section("judge.", config.judge)
     if judge.model is not None:
         judge = dataclasses.replace(judge, model=_model(judge.model, "judge.model"))
@@ -358,11 +401,12 @@ def validate(config: Config) -> Config:
             raise ConfigError("judge.rubric has no {output}: accepted a template with {output} (and usually {prompt})")
     prompts = check_section("prompts.", config.prompts)
     prompts = dataclasses.replace(prompts, items=tuple(prompts.items))
+    _check_price(config)
     return dataclasses.replace(
         config,
         model=model,
         sampling=sampling,
-        sweep=_sweep(config.sweep),
+        sweep=sweep,
         prompts=prompts,
         runner=check_section("runner.", config.runner),
         report=check_report_options(config.report),

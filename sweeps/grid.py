@@ -46,7 +46,7 @@ class Setting:
     @property
     def id(self) -> str:
         sent = {key: value for key, value in (("compat", self.compat), ("options", self.options)) if value is not None and value != ""}
-        return stable_hash({"params": self.params.as_dict(), **sent} if sent else self.params.as_dict())
+        return stable_hash({"params": self.params.identity(), **sent} if sent else self.params.identity())
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from hfsweep.sweeps.backends import (
     RequestFailure,
     TGITextBackend,
     classify,
-    completions_answer,
 )
+from hfsweep.sweeps.answers import read_json, text_completion
 from hfsweep.sweeps.config import ModelTarget
 from hfsweep.sweeps.node_mapping import client_request, completions_body, llama_cpp_body, node_parameters
 from hfsweep.sweeps.servers import Capability
@@ -83,10 +83,9 @@ class LangChainHFOnLlamaCppBackend(OpenAITextBackend):
         try:
             response = await self.http.post(self.url, json={"model": self.target.id, "prompt": request.prompt, **body["sent"]})
             hf_raise_for_status(response)
-            data = response.json()
         except Exception as error:
             raise classify(error) from error
-        return completions_answer(data)
+        return text_completion(read_json(response.content))
 
 
 class LangChainHFCompletionsOnLlamaCppBackend(LangChainHFOnLlamaCppBackend):

@@ -19,6 +19,7 @@ from hfsweep import evaluators
 from hfsweep.core.errors import ConfigError, TargetError
 from hfsweep.core.objective import Constraint, default_metric
 from hfsweep.sweeps.backends import Request
+from hfsweep.sweeps.brake import check_cost
 from hfsweep.sweeps.capabilities import capability_for, target_server_kind
 from hfsweep.sweeps.config import Config, ModelTarget
 from hfsweep.sweeps.credentials import credential_for, hub_token, plain_http_warning, resolve_token
@@ -73,10 +74,17 @@ class Plan:
         return sum(job.request.params["max_tokens"] for job in self.jobs)
 
 
+def check_plan_cost(config: Config) -> None:
+    """The brake on cost alone (a CostError above it), before the target is resolved or a run
+    directory is made: the cells and prompts, no requests."""
+    check_cost(config, expand_cells(config), len(load_prompts(config.prompts)))
+
+
 def make_plan(config: Config) -> Plan:
     """Expand the config into every request, and check the sweep against the target's capabilities."""
     cells = expand_cells(config)
     prompts = load_prompts(config.prompts)
+    check_cost(config, cells, len(prompts))  # before the requests are made: samples=100000 stops here
     capability = capability_for(config.model, config.compat)  # refuses a mode the target's kind has no route for
     _check_evaluators(config.evaluators)
     _check_objective(config)
@@ -89,13 +97,14 @@ def make_plan(config: Config) -> Plan:
     target = config.model
     jobs = []
     for cell in cells:
-        params = cell.setting.params.as_dict()
+        params, hashed = cell.setting.params.as_dict(), cell.setting.params.identity()
         compat = cell.setting.compat or config.compat
         for prompt in prompts:
             for sample_index in range(config.samples):
                 sent = {**params, "seed": params["seed"] + sample_index}
                 request = Request(prompt.text, sent, target.system_prompt, cell.setting.options, cell.setting.compat)
-                payload = {"target": target.identity(), "compat": compat, "prompt": prompt.text, "params": sent, "sample": sample_index}
+                payload = {"target": target.identity(), "compat": compat, "prompt": prompt.text,
+                           "params": {**hashed, "seed": sent["seed"]}, "sample": sample_index}  # fmt: skip
                 if cell.setting.options is not None:  # a client profile sends the options the setting names
                     payload["options"] = list(cell.setting.options)
                 jobs.append(Job(cell, prompt, sample_index, request, stable_hash(payload, length=32)))

@@ -4,7 +4,10 @@ Same prompts, same seed; one parameter moved far from its neutral value at a tim
 output changes, the target ignores that parameter (or maps it to nothing), whatever its
 documentation says. The base request is sent twice first: if the two answers differ, the
 target is not deterministic under a seed, a change could be noise, and every parameter is
-reported as :data:`UNTESTABLE` (nothing more is sent).
+reported as :data:`UNTESTABLE` (no parameter request is sent). Last, a greedy request
+(temperature 0) is sent with two seeds: the same texts show the target deterministic for greedy
+decoding, which is recorded for the runs that follow (:mod:`sweeps.greedy`: greedy cells then
+send one request per prompt).
 
 The hidden-defaults check (:func:`hidden_defaults`) works the same way for a server that was not
 identified: the request with a sampler omitted (twice, for determinism), then with its neutral
@@ -27,6 +30,7 @@ from hfsweep.sweeps.config import Config
 from hfsweep.sweeps.credentials import refused, resolve_token
 from hfsweep.sweeps.dispatch import make_backend
 from hfsweep.sweeps.embedded import LlamaServer
+from hfsweep.sweeps.greedy import record
 from hfsweep.sweeps.grid import stable_hash
 from hfsweep.sweeps.plan import check_target, make_plan
 from hfsweep.sweeps.servers import ALL, NO_TOP_K, Capability
@@ -62,11 +66,13 @@ class ProbeResult:
 
 @dataclass(frozen=True)
 class Probed:
-    """What :func:`probe` found: deterministic under a seed, one result per parameter, requests sent."""
+    """What :func:`probe` found: deterministic under a seed, one result per parameter, requests
+    sent, and whether greedy decoding gave the same texts under two seeds."""
 
     deterministic: bool
     results: list[ProbeResult]
     requests: int
+    greedy_same: bool
 
 
 @dataclass(frozen=True)
@@ -149,7 +155,9 @@ async def _probe(config: Config, base_url: str | None, prompts: list[str]) -> Pr
                 continue
             changed = sum(a != b for a, b in zip(reference, moved))
             results.append(ProbeResult(name, value, changed, len(prompts), expected))
-        return Probed(deterministic, results, counted.sent)
+        greedy = {**base, "temperature": 0.0}
+        greedy_same = await counted.texts(backend, greedy) == await counted.texts(backend, {**greedy, "seed": greedy["seed"] + 1})
+        return Probed(deterministic, results, counted.sent, greedy_same)
     except RequestFailure as failure:
         raise _failed(config, failure, "the probe") from None
     finally:
@@ -272,4 +280,6 @@ def probe(config: Config, prompt_count: int = PROMPTS) -> Probed:
         base_url = config.model.endpoint
         if config.model.kind == "embedded":
             base_url = stack.enter_context(LlamaServer(config.model)).url
-        return asyncio.run(_probe(config, base_url, prompts))
+        probed = asyncio.run(_probe(config, base_url, prompts))
+    record(config, probed.greedy_same, len(prompts))
+    return probed

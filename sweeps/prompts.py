@@ -8,12 +8,17 @@ either. ``prompts.column``, ``prompts.id_column`` and ``prompts.checks_column`` 
 of a file that hold the text, the id and the checks when they are called something else. A .txt
 file has one prompt per line and no checks. A malformed check stops the run before any request,
 naming the file, the line (or row, or item) and the check.
+
+Loading takes time linear in the file: ``prompts.limit`` keeps the first N prompts, and the rows
+after them are not parsed or checked. A UTF-8 byte order mark (as spreadsheets write) is dropped.
 """
 
 from __future__ import annotations
 
 import csv
 import difflib
+import functools
+import itertools
 import json
 import os
 from collections.abc import Mapping
@@ -97,9 +102,9 @@ def load_prompts(spec: Prompts) -> list[Prompt]:
     if spec.file:
         source = f"prompts.file = {spec.file!r}"
         path = fetch(spec.file, "prompts.file") if is_hub_path(spec.file) else Path(spec.file).expanduser()
-        rows = _read_file(path, source, Columns(spec.column, spec.id_column, spec.checks_column))
+        rows = _read_file(path, source, Columns(spec.column, spec.id_column, spec.checks_column), spec.limit)
     else:
-        rows = [_item(index, item) for index, item in enumerate(spec.items)]
+        rows = [_item(index, item) for index, item in enumerate(spec.items[: spec.limit])]
         source = "prompts.items"
     prompts = []
     for index, row in enumerate(rows, start=1):
@@ -116,11 +121,12 @@ def load_prompts(spec: Prompts) -> list[Prompt]:
         prompts.append(Prompt(prompt_id, row.text, checks))
     if not prompts:
         raise ConfigError(f"{source} holds no prompts: accepted a .jsonl, .csv, .parquet or .txt file with at least one prompt")
-    ids = [p.id for p in prompts]
-    duplicate = next((i for i in ids if ids.count(i) > 1), None)
-    if duplicate is not None:
-        raise ConfigError(f"{source}: prompt id {duplicate!r} appears twice: accepted unique ids")
-    return prompts[: spec.limit] if spec.limit else prompts
+    seen: set[str] = set()
+    for prompt in prompts:
+        if prompt.id in seen:
+            raise ConfigError(f"{source}: prompt id {prompt.id!r} appears twice: accepted unique ids")
+        seen.add(prompt.id)
+    return prompts
 
 
 def write_prompts_file(prompts: list[Prompt], run_dir: str | os.PathLike[str]) -> Path:
@@ -144,9 +150,16 @@ def _misspelt(where: str, keys: Any, skip: Any = ()) -> None:
     for key in keys:
         if key in CHECK_KEYS or key in skip:
             continue
-        close = difflib.get_close_matches(str(key), CHECK_KEYS, n=1, cutoff=0.75)
+        close = _close_check_key(str(key))
         if close:
-            raise ConfigError(f"{where}: unknown field {key!r}. Did you mean: {close[0]}?")
+            raise ConfigError(f"{where}: unknown field {key!r}. Did you mean: {close}?")
+
+
+@functools.lru_cache(maxsize=1024)
+def _close_check_key(key: str) -> str | None:
+    """The check field ``key`` is almost (once per distinct key: every row of a file has the same)."""
+    close = difflib.get_close_matches(key, CHECK_KEYS, n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 def _json_checks(where: str, checks: Any) -> Any:
@@ -173,40 +186,57 @@ def _item(index: int, item: Any) -> _Row:
     return _Row(item.get("id"), item.get("text"), item.get("checks"), item.get("expected"), where)
 
 
-def _read_file(path: Path, key: str, columns: Columns) -> list[_Row]:
+ACCEPTED_FILES = "a path to a .jsonl, .csv, .parquet or .txt file, or hf://datasets/OWNER/NAME/PATH"
+
+
+def _read_file(path: Path, key: str, columns: Columns, limit: int | None) -> list[_Row]:
+    """The first ``limit`` rows of the file (every row for None)."""
+    if path.is_dir():
+        raise ConfigError(f"{key} is a directory: accepted {ACCEPTED_FILES}")
     if not path.is_file():
-        raise ConfigError(f"{key} does not exist: accepted a path to a .jsonl, .csv, .parquet or .txt file, or hf://datasets/OWNER/NAME/PATH")
+        raise ConfigError(f"{key} does not exist: accepted {ACCEPTED_FILES}")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        return _parquet_rows(path, key, columns)
+        return _parquet_rows(path, key, columns, limit)
     try:
-        content = path.read_text(encoding="utf-8")
+        content = path.read_text(encoding="utf-8-sig")  # -sig: a byte order mark is not part of the first field
     except UnicodeDecodeError as error:
         raise ConfigError(f"{key} is not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except OSError as error:
+        raise ConfigError(f"{key} cannot be read ({error.strerror or error}): accepted a readable file") from None
     if suffix == ".jsonl":
-        lines = [(number, line) for number, line in enumerate(content.splitlines(), 1) if line.strip()]
-        rows = [_jsonl_row(key, number, line, columns) for number, line in lines]
-        seen = {field for _, line in lines for field in (json.loads(line) if line.lstrip().startswith("{") else {})}
-        columns.check(key, seen)  # an id or checks field may be absent from a line, not from every line
-        return rows
+        return _jsonl_rows(key, content, columns, limit)
     if suffix == ".csv":
-        return _csv_rows(key, content, columns)
+        return _csv_rows(key, content, columns, limit)
     if suffix in (".txt", ".text", ""):
-        return [_Row(None, line, None, None, key) for line in content.splitlines() if line.strip()]
+        lines = (line for line in content.splitlines() if line.strip())
+        return [_Row(None, line, None, None, key) for line in itertools.islice(lines, limit)]
     raise ConfigError(f"{key} has an unknown type {suffix!r}: accepted .jsonl, .csv, .parquet or .txt")
 
 
-def _csv_rows(key: str, content: str, columns: Columns) -> list[_Row]:
+def _jsonl_rows(key: str, content: str, columns: Columns, limit: int | None) -> list[_Row]:
+    lines = ((number, line) for number, line in enumerate(content.splitlines(), 1) if line.strip())
+    rows, seen = [], set()
+    for number, line in itertools.islice(lines, limit):
+        row, fields = _jsonl_row(key, number, line, columns)
+        rows.append(row)
+        seen.update(fields)
+    columns.check(key, seen)  # an id or checks field may be absent from a line, not from every line
+    return rows
+
+
+def _csv_rows(key: str, content: str, columns: Columns, limit: int | None) -> list[_Row]:
     reader = csv.DictReader(content.splitlines())
     fields = reader.fieldnames or []
     columns.check(key, fields)
     if columns.text is None and not any(c in fields for c in TEXT_KEYS):
         raise ConfigError(f"{key} has no 'prompt' or 'text' column: found {reader.fieldnames} (prompts.column=NAME names another)")
     _misspelt(f"{key} header", fields, skip=columns.named())
-    return [columns.row(f"{key} row {number} (line {reader.line_num})", row) for number, row in enumerate(reader, start=1)]
+    return [columns.row(f"{key} row {number} (line {reader.line_num})", row)
+            for number, row in enumerate(itertools.islice(reader, limit), start=1)]  # fmt: skip
 
 
-def _parquet_rows(path: Path, key: str, columns: Columns) -> list[_Row]:
+def _parquet_rows(path: Path, key: str, columns: Columns, limit: int | None) -> list[_Row]:
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as error:
@@ -216,18 +246,20 @@ def _parquet_rows(path: Path, key: str, columns: Columns) -> list[_Row]:
     if columns.text is None and not any(c in fields for c in TEXT_KEYS):
         raise ConfigError(f"{key} has no 'prompt' or 'text' column: found {fields} (prompts.column=NAME names another)")
     _misspelt(f"{key} columns", fields, skip=columns.named())
-    return [columns.row(f"{key} row {number}", row) for number, row in enumerate(table.to_pylist(), start=1)]
+    kept = table.slice(0, limit) if limit else table
+    return [columns.row(f"{key} row {number}", row) for number, row in enumerate(kept.to_pylist(), start=1)]
 
 
-def _jsonl_row(key: str, number: int, line: str, columns: Columns) -> _Row:
+def _jsonl_row(key: str, number: int, line: str, columns: Columns) -> tuple[_Row, Any]:
+    """One line as a prompt read, and the fields it has."""
     where = f"{key} line {number}"
     try:
         row = json.loads(line)
     except json.JSONDecodeError as error:
         raise ConfigError(f"{where} is not valid JSON ({error.msg}): accepted one object per line") from None
     if isinstance(row, str):
-        return _Row(None, row, None, None, where)
+        return _Row(None, row, None, None, where), ()
     if not isinstance(row, dict):
         raise ConfigError(f"{where} is not accepted: an object with a 'prompt' or 'text' field")
     columns.check(where, row, only_text=True)
-    return columns.row(where, row, checks_as_text=False)
+    return columns.row(where, row, checks_as_text=False), row.keys()

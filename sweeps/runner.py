@@ -16,20 +16,22 @@ from pathlib import Path
 from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from hfsweep.core import records, secrets, summary
+from hfsweep.core import records, secrets, summary, usage
 from hfsweep.core.records import LATER_SAMPLERS, CompletionRecord
-from hfsweep.sweeps.backends import Backend, Completion, RequestFailure
+from hfsweep.sweeps.answers import Completion, RequestFailure, checked
+from hfsweep.sweeps.backends import Backend
 from hfsweep.sweeps.config import Config
 from hfsweep.sweeps.credentials import refused, resolve_token
 from hfsweep.sweeps.detect import detect
 from hfsweep.sweeps.dispatch import make_backend
 from hfsweep.sweeps.embedded import LlamaServer
+from hfsweep.sweeps.greedy import GreedyCheck, note
 from hfsweep.sweeps.grid import stable_hash
 from hfsweep.sweeps.plan import Job, Plan, check_target, make_plan, resolve_target
 from hfsweep.sweeps.probe import recorded_hidden_defaults
 from hfsweep.sweeps.prompts import write_prompts_file
 from hfsweep.sweeps.search import run_search
-from hfsweep.sweeps.store import Cache, RunWriter, default_cache_path, read_jsonl, write_parquet
+from hfsweep.sweeps.store import RUN_DIR_FIX, Cache, RunWriter, check_writable_dir, default_cache_path, read_jsonl, write_parquet
 
 
 class AdaptiveLimit:
@@ -67,7 +69,8 @@ class AdaptiveLimit:
 @dataclass
 class Stats:
     sent: int = 0
-    cache_hits: int = 0
+    cache_hits: int = 0  # replayed from the cache, or copied from sample 0 (greedy cells, see sweeps.greedy)
+    copies: int = 0
     retries: int = 0
     errors: int = 0
     completed: int = 0
@@ -86,7 +89,7 @@ def _record(run_id: str, job: Job, completion: Completion | None, failure: Reque
         target_kind=target.kind, model=target.id, endpoint=target.endpoint, provider=target.provider, mode=target.mode,
         temperature=params["temperature"], top_k=params["top_k"], top_p=params["top_p"],
         frequency_penalty=params["frequency_penalty"], presence_penalty=params["presence_penalty"],
-        max_tokens=params["max_tokens"], seed=params["seed"], **{name: params.get(name, off) for name, off in LATER_SAMPLERS.items()},
+        max_tokens=params["max_tokens"], seed=params["seed"], **{name: params.get(name, off) for name, off in LATER_SAMPLERS.items()},  # a client profile's request may omit them
         prompt_id=job.prompt.id, prompt=job.prompt.text,
         sample_index=job.sample_index, text=completion.text if completion else None,
         finish_reason=completion.finish_reason if completion else None,
@@ -97,12 +100,14 @@ def _record(run_id: str, job: Job, completion: Completion | None, failure: Reque
         latency_s=latency_s, total_s=total_s, retries=retries, error=failure.kind if failure else None,
         error_message=failure.message if failure else None, request_params=request_params,
         cache_key=job.cache_key, cached=cached, started_at=started_at, finished_at=finished_at,
+        repairs=completion.repairs if completion else None,
     )  # fmt: skip
 
 
 class Pool:
     """Sends the jobs of one target with bounded, adaptive concurrency and retries."""
-    def __init__(self, plan: Plan, backend: Backend, run_id: str, writer: RunWriter, cache: Cache | None, concurrency: int):
+    def __init__(self, plan: Plan, backend: Backend, run_id: str, writer: RunWriter, cache: Cache | None, concurrency: int,
+                 stats: Stats | None = None):  # fmt: skip
         self.plan = plan
         self.settings = plan.config.runner
         self.backend = backend
@@ -110,7 +115,8 @@ class Pool:
         self.writer = writer
         self.cache = cache
         self.limit = AdaptiveLimit(concurrency)
-        self.stats = Stats(min_limit=concurrency)
+        self.stats = stats or Stats()  # counted in place: an interrupted run still knows what it sent
+        self.stats.min_limit = min(self.stats.min_limit or concurrency, concurrency)  # a second send keeps the first's low
         self.progress = None
 
     async def run(self, jobs: list[Job]) -> None:
@@ -183,10 +189,11 @@ class Pool:
                 self.stats.min_limit = min(self.stats.min_limit, self.limit.limit)
             now = time.monotonic()
             elapsed = now - start
+            most = min(self.settings.max_attempts, failure.max_attempts or self.settings.max_attempts)
             backoff = min(self.settings.backoff_max_s, self.settings.backoff_base_s * 2 ** (attempts - 1))
             delay = failure.retry_after if failure.retry_after is not None else backoff * random.uniform(0.5, 1.5)
             # no retry that would start at or past the deadline: the row keeps this attempt's failure
-            if not failure.retryable or attempts >= self.settings.max_attempts or elapsed + delay >= self.settings.deadline_s:
+            if not failure.retryable or attempts >= most or elapsed + delay >= self.settings.deadline_s:
                 self.stats.errors += 1
                 return _record(self.run_id, job, None, failure, latency_s=now - attempt_start, total_s=elapsed, retries=retries,
                                request_params=sent, cached=False, started_at=started_at, finished_at=_now())  # fmt: skip
@@ -204,6 +211,10 @@ class RunResult:
     interrupted: bool = False
     error_kinds: dict[str, int] = field(default_factory=dict)  # error rows of the run by kind
     first_error: str = ""  # the first error row's server message
+    greedy: dict | None = None  # what the run found of its greedy cells (sweeps.greedy.GreedyCheck.outcome)
+    repaired: int = 0  # completions kept with a repair (their `repairs` says what changed)
+    first_repair: str = ""
+    finished: int = 0  # completions recorded (fewer than `requests` when interrupted)
     check_requests: int = 0  # requests the hidden-defaults check sent before the run (0: known already, or no check)
 
     @property
@@ -221,8 +232,9 @@ class RunResult:
 
 
 def _cached_record(run_id: str, job: Job, hit: dict) -> CompletionRecord:
-    completion = Completion(hit["text"], hit["finish_reason"], hit["prompt_tokens"], hit["completion_tokens"],
-                            hit.get("logprob_sum"), hit.get("logprob_tokens"))
+    # checked again: an entry cached by an older hfsweep may hold what a record cannot
+    completion = checked(Completion(hit["text"], hit["finish_reason"], hit["prompt_tokens"], hit["completion_tokens"],
+                                    hit.get("logprob_sum"), hit.get("logprob_tokens"), hit.get("repairs")))
     return _record(run_id, job, completion, None, latency_s=hit["latency_s"], total_s=hit.get("total_s", hit["latency_s"]), retries=hit["retries"],
                    request_params=hit["request_params"],  # what was sent when this completion was made
                    cached=True, started_at=hit["finished_at"], finished_at=hit["finished_at"])  # fmt: skip
@@ -235,12 +247,13 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
     Every record is committed as it finishes. ``resolved`` is the composed config written to
     ``config.yaml`` (scrubbed of every known secret, an interpolated ``${oc.env:HF_TOKEN}`` too).
     """
+    check_writable_dir(run_dir, "the run directory", RUN_DIR_FIX)
     resolved, server = resolve_target(config)
     plan = make_plan(resolved)
     plan.server = server.as_dict() if server is not None else None
-    checked = 0  # requests the hidden-defaults check sent before the run
+    check_requests = 0  # requests the hidden-defaults check sent before the run
     if server is not None and server.kind == "unknown":
-        warning, checked = recorded_hidden_defaults(plan.config)
+        warning, check_requests = recorded_hidden_defaults(plan.config)
         plan.warnings.append(warning)
     config = plan.config
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -250,9 +263,9 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
         snapshot = OmegaConf.to_container(OmegaConf.create(resolved))
         OmegaConf.save(OmegaConf.create(secrets.redact(snapshot)), run_dir / records.CONFIG_FILE)  # an interpolated secret too
     started_at = _now()
-    search = None
+    search, greedy = None, GreedyCheck.for_plan(plan)
     with TargetServer(plan) as target_server:  # an embedded server lives through every round of a search
-        run = functools.partial(execute, target_server=target_server)
+        run = functools.partial(execute, target_server=target_server, greedy=greedy)
         if config.search.strategy == "grid":
             rows, stats, interrupted, wall_s = run(plan, plan.jobs, run_dir, run_id, records.COMPLETIONS_JSONL)
         else:
@@ -260,13 +273,29 @@ def run_sweep(config: Config, run_dir: Path, resolved: dict | None = None) -> Ru
             stats = stats or Stats()
     order = {(j.cell.id, j.prompt.id, j.sample_index): i for i, j in enumerate(plan.jobs)}
     write_parquet(rows, order, run_dir / records.COMPLETIONS)
-    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search, checked)
+    if greedy.outcome() and not greedy.shown and not interrupted:
+        plan.warnings.append(note(greedy.outcome()))
+    repaired = [r["repairs"] for r in rows if r.get("repairs")]
+    if repaired:
+        plan.warnings.append(repair_warning(len(repaired), repaired[0]))
+    _write_summary(plan, run_dir, run_id, rows, stats, started_at, wall_s, interrupted, search, check_requests, greedy.outcome())
     failures = [r for r in rows if records.is_error(r["error"])]
     kinds: dict[str, int] = {}
     for row in failures:
         kinds[row["error"]] = kinds.get(row["error"], 0) + 1
     first = failures[0]["error_message"] or "" if failures else ""
-    return RunResult(run_dir, len(rows) if search else len(plan.jobs), stats, wall_s, interrupted, kinds, first, checked)
+    return RunResult(run_dir, len(rows) if search else len(plan.jobs), stats, wall_s, interrupted, kinds, first,
+                     repaired=len(repaired), first_repair=repaired[0] if repaired else "", finished=len(rows),
+                     greedy=greedy.outcome(), check_requests=check_requests)  # fmt: skip
+
+
+def repair_warning(count: int, first: str) -> str:
+    """The run's warning about answers kept with a repair (summary.json, the report, the CLI).
+
+    >>> repair_warning(2, "text: 1 invalid code point replaced by U+FFFD")
+    "2 answers were kept with a repair (first: text: 1 invalid code point replaced by U+FFFD); their rows' `repairs` says what changed"
+    """
+    return f"{count} answer{'s were' if count > 1 else ' was'} kept with a repair (first: {first}); their rows' `repairs` says what changed"
 
 
 class TargetServer:
@@ -296,37 +325,51 @@ class TargetServer:
 
 
 def execute(plan: Plan, jobs: list[Job], run_dir: Path, run_id: str, jsonl_name: str,
-            target_server: TargetServer | None = None) -> tuple[list[dict], Stats, bool, float]:  # fmt: skip
+            target_server: TargetServer | None = None, greedy: GreedyCheck | None = None) -> tuple[list[dict], Stats, bool, float]:  # fmt: skip
     """Finish ``jobs`` (a plan's requests, or some of them) into ``run_dir/jsonl_name``: replayed
-    from the cache, or sent through ``target_server`` (a new one, closed on return, if None).
+    from the cache, copied from sample 0 (greedy cells on a target ``greedy`` shows deterministic),
+    or sent through ``target_server`` (a new one, closed on return, if None).
     Returns the rows of these jobs (the latest per cell, prompt and sample; an earlier run in the
     directory may have had others), the counts, whether it was interrupted (Ctrl-C), and the
     wall time."""
     if target_server is None:
         with TargetServer(plan) as target_server:
-            return execute(plan, jobs, run_dir, run_id, jsonl_name, target_server)
+            return execute(plan, jobs, run_dir, run_id, jsonl_name, target_server, greedy)
     start = time.monotonic()
     config = plan.config
     cache = Cache(config.runner.cache_path or default_cache_path()) if config.runner.cache else None
     writer = RunWriter(run_dir, jsonl_name)
     stats = Stats()
     interrupted = False
+    greedy = greedy or GreedyCheck.for_plan(plan)
+    keys = {j.cache_key for j in jobs}
+    written = lambda: [r for r in read_jsonl(writer.path) if r["cache_key"] in keys]
     try:
-        todo = _replay_cache(jobs, config.runner.refresh, run_id, cache, writer, stats)
-        if todo:
-            check_target(config.model)
-            base_url, default_concurrency = target_server.open()  # before the event loop: detection runs one of its own
-            stats = asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats, base_url, default_concurrency))
+        todo, held = greedy.hold(jobs, _replay_cache(jobs, config.runner.refresh, run_id, cache, writer, stats), written())
+        stats = _send(plan, todo, run_id, writer, cache, stats, target_server)
+        if held:
+            copies, todo = greedy.fill(held, written(), run_id)
+            for record in copies:
+                writer.append(record)
+            stats.cache_hits, stats.copies = stats.cache_hits + len(copies), stats.copies + len(copies)
+            stats = _send(plan, todo, run_id, writer, cache, stats, target_server)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         writer.close()
         if cache is not None:
             cache.close()
-    keys = {j.cache_key for j in jobs}
-    rows = list({(r["cell_id"], r["prompt_id"], r["sample_index"]): r
-                 for r in read_jsonl(writer.path) if r["cache_key"] in keys}.values())
+    rows = list({(r["cell_id"], r["prompt_id"], r["sample_index"]): r for r in written()}.values())
     return rows, stats, interrupted, time.monotonic() - start
+
+
+def _send(plan: Plan, todo: list[Job], run_id: str, writer: RunWriter, cache: Cache | None, stats: Stats,
+          target_server: TargetServer) -> Stats:  # fmt: skip
+    if not todo:
+        return stats
+    check_target(plan.config.model)
+    base_url, default_concurrency = target_server.open()  # before the event loop: detection runs one of its own
+    return asyncio.run(_send_all(plan, todo, run_id, writer, cache, stats, base_url, default_concurrency))
 
 
 def _replay_cache(jobs: list[Job], refresh: bool, run_id: str, cache: Cache | None, writer: RunWriter, stats: Stats) -> list[Job]:
@@ -350,8 +393,7 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
     concurrency = plan.config.runner.concurrency or default_concurrency
     token = resolve_token(target)
     backend = make_backend(target, plan.capability, base_url, token, plan.config.runner.timeout_s, plan.config.compat, plan.profiles)
-    pool = Pool(plan, backend, run_id, writer, cache, concurrency)
-    pool.stats.cache_hits = stats.cache_hits
+    pool = Pool(plan, backend, run_id, writer, cache, concurrency, stats=stats)
     try:
         await pool.run(jobs)
     finally:
@@ -360,9 +402,10 @@ async def _send_all(plan: Plan, jobs: list[Job], run_id: str, writer: RunWriter,
 
 
 def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], stats: Stats, started_at: str, wall_s: float,
-                   interrupted: bool, search: dict | None = None, check_requests: int = 0) -> None:  # fmt: skip
+                   interrupted: bool, search: dict | None = None, check_requests: int = 0, greedy: dict | None = None) -> None:  # fmt: skip
     config = plan.config
     target = config.model
+    labels = {c.id: usage.setting_label(c.setting.name, c.setting.params.as_dict(), plan.swept) for c in plan.cells}
     summary.write(run_dir, summary.RunSummary(
         run_id=run_id,
         started_at=started_at,
@@ -374,6 +417,7 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         sent=stats.sent,
         check_requests=check_requests,
         cache_hits=stats.cache_hits,
+        copies=stats.copies,
         errors=sum(1 for r in rows if records.is_error(r["error"])),
         retries=stats.retries,
         min_concurrency=stats.min_limit,
@@ -391,4 +435,6 @@ def _write_summary(plan: Plan, run_dir: Path, run_id: str, rows: list[dict], sta
         prompts=len(plan.prompts),
         warnings=plan.warnings,
         search=search,
+        greedy=greedy,
+        usage=usage.usage(rows, [(j.cell.id, j.prompt.id) for j in plan.jobs], labels, config.runner.price, search is not None),
     ))

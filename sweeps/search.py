@@ -29,8 +29,11 @@ The search's leader is the rule's choice at the last look; the report recommends
 rule on the same data (the dropped cells are not candidates), at the same level (``looks``).
 
 The budget counts the search's requests (cached or not, so it is the same on a re-run) and the
-completion tokens the server reported; a round is cut to what the budget still allows (tokens
-are bounded by ``max_tokens`` per request before they are known), so neither is ever exceeded.
+completion tokens the server reported, and with ``runner.price`` their cost (copies of greedy
+samples cost nothing); a round is cut to what the budget still allows (tokens are bounded by
+``max_tokens`` per request before they are known, a cost by :func:`hfsweep.core.usage.request_bound`),
+so none is ever exceeded. A cut round does not end the search while the budget still allows a
+request: the next look asks again for what was cut, with the spend known so far.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hfsweep.core import decision, records
+from hfsweep.core import decision, records, usage
 from hfsweep.core.objective import GOALS, Constraint, constraints
 from hfsweep.evaluators.scoring import score_completions
 from hfsweep.sweeps.plan import Job, Plan, objective_metric
@@ -64,6 +67,8 @@ class SearchState:
     log: list[dict] = field(default_factory=list)
     requests: int = 0
     tokens: int = 0
+    cost: float = 0.0  # dollars of the requests made, at runner.price (copies excluded)
+    prompt_tokens: dict[str, int] = field(default_factory=dict)  # prompt id -> the most prompt tokens seen for it
     stopped: str = ""
 
 
@@ -165,7 +170,7 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
         sampled = set(state.alive) - set(state.waiting)
         wanted = [j for j in plan.jobs if j.cell.id in sampled and j.prompt.id in taken
                   and (j.cell.id, j.prompt.id, j.sample_index) not in rows]  # fmt: skip
-        wanted, cut = _within_budget(wanted, state, search.budget)
+        wanted, cut = _within_budget(wanted, state, search.budget, config.runner.price)
         if wanted:
             new, round_stats, interrupted, seconds = execute(plan, wanted, run_dir, run_id, records.COMPLETIONS_JSONL)
             stats = round_stats if stats is None else _add(stats, round_stats)
@@ -174,6 +179,7 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
                 rows[(row["cell_id"], row["prompt_id"], row["sample_index"])] = row
             state.requests += len(wanted)
             state.tokens += sum(r["completion_tokens"] or 0 for r in new)
+            _count_cost(state, new, config.runner.price)
         if interrupted:
             state.stopped = "interrupted"
             break
@@ -186,7 +192,7 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
                           "total_tokens": state.tokens, "alive": alive_before, "waiting": dict(state.waiting), "dropped": {c: state.dropped[c] for c in alive_before
                           if c in state.dropped}, **result})  # fmt: skip
         leader = result["leader"]
-        if cut:
+        if cut and (not wanted or n >= len(order)):  # a round cut by a loose bound may leave room for the next
             state.stopped = "budget"
         elif not state.alive:
             state.stopped = "no cell can meet the constraints"
@@ -199,7 +205,7 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
             break
     full = len(plan.jobs)
     summary = {"strategy": search.strategy, "metric": metric, "goal": state.goal, "rounds": len(state.log),
-               "requests": state.requests, "tokens": state.tokens, "full_grid_requests": full,
+               "requests": state.requests, "tokens": state.tokens, "cost": round(state.cost, 6), "full_grid_requests": full,
                "share_of_grid": round(state.requests / full, 4) if full else None, "stopped": state.stopped,
                "leader": state.log[-1].get("leader") if state.log else None, "alive": state.alive, "waiting": state.waiting,
                "dropped": state.dropped,
@@ -222,9 +228,29 @@ def _precise(estimate: list, precision: float | None) -> bool:
     return precision is None or (math.isfinite(low) and (high - low) / 2 <= precision)
 
 
-def _within_budget(jobs: list[Job], state: SearchState, budget) -> tuple[list[Job], bool]:
+def _count_cost(state: SearchState, rows: list[dict], price) -> None:
+    """Add the cost of a round's requests (not its copies) and the prompt tokens seen per prompt."""
+    if not usage.priced(price):
+        return
+    for row in rows:
+        if row.get("copy_of") is None:
+            state.cost += usage.cost(row["prompt_tokens"] or 0, row["completion_tokens"] or 0, price)
+        if row["prompt_tokens"] is not None:
+            state.prompt_tokens[row["prompt_id"]] = max(state.prompt_tokens.get(row["prompt_id"], 0), row["prompt_tokens"])
+
+
+def _within_budget(jobs: list[Job], state: SearchState, budget, price=None) -> tuple[list[Job], bool]:
     """The jobs the budget still allows (in order), and whether it cut any."""
     allowed = len(jobs)
+    if budget.cost is not None:
+        room, count, least = budget.cost - state.cost, 0, min(state.prompt_tokens.values(), default=None)
+        for job in jobs:
+            text = (job.request.system_prompt or "") + job.request.prompt
+            room -= usage.request_bound(state.prompt_tokens.get(job.prompt.id), text, job.request.params["max_tokens"], price, least)
+            if room < 0:
+                break
+            count += 1
+        allowed = count
     if budget.requests is not None:
         allowed = min(allowed, max(0, budget.requests - state.requests))
     if budget.tokens is not None:

@@ -18,10 +18,13 @@ from tests.sweep_helpers import QUIET, SCORE_LIGHT
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_cli(args: list[str], env: dict | None = None, cwd: Path = ROOT) -> subprocess.Popen:
-    """Start ``python -m hfsweep ARGS`` in the background; stdout and stderr are pipes of text."""
+def start_cli(args: list[str], env: dict | None = None, cwd: Path = ROOT, terminal: int | None = None) -> subprocess.Popen:
+    """Start ``python -m hfsweep ARGS`` in the background; stdout and stderr are pipes of text.
+    ``terminal``: a pseudo-terminal's file descriptor (``pty.openpty()``), made its stdin and
+    stderr, as a user at a terminal would have them."""
+    streams = {"stdin": terminal, "stderr": terminal} if terminal is not None else {"stderr": subprocess.PIPE}
     return subprocess.Popen([sys.executable, "-m", "hfsweep", *args], cwd=cwd, env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stdout=subprocess.PIPE, text=True, **streams)  # fmt: skip
 
 
 def run_cli(args: list[str], env: dict | None = None, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess:

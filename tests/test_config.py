@@ -200,6 +200,8 @@ def test_probe_reports_what_the_target_does(fault_server, capsys):
     assert "temperature        -> 0.0    honoured (2/2 outputs changed)" in out
     assert "top_k              -> 1      honoured (2/2 outputs changed)  <- differs from the capability table" in out
     # a generic server is also checked for hidden defaults: every sampler omitted twice (is it
-    # deterministic?), then each of 5 samplers sent neutral; 2 prompts each
+    # deterministic?), then each of 5 samplers sent neutral; 2 prompts each; greedy under two seeds first
     assert "hidden defaults (same seeded request" in out
-    assert fault_server.stats["generation_requests"] == 2 * 2 + 2 * 5 + 2 * (2 + 5)
+    # its greedy text changes with the seed too: runs will send every sample of greedy cells
+    assert "greedy decoding (temperature 0, two seeds): different outputs: runs send every sample of greedy cells" in out
+    assert fault_server.stats["generation_requests"] == 2 * 2 + 2 * 5 + 2 * 2 + 2 * (2 + 5)

@@ -31,7 +31,9 @@ def test_probe_on_a_server_that_is_not_deterministic_tests_nothing(hostile_serve
     assert set(lines) == {*PROBES, *HIDDEN}
     assert all(line.endswith(UNTESTABLE) for line in lines.values()), done.stdout
     assert "honoured" not in done.stdout and "IGNORED" not in done.stdout and "applies a default" not in done.stdout
-    assert posts(hostile_server) == 4 and "sent 4 requests" in done.stdout  # the base request twice, then nothing
+    # the base request twice, then no parameter; the greedy check (temperature 0 under two seeds) still runs
+    assert posts(hostile_server) == 4 + 4 and "sent 8 requests" in done.stdout
+    assert "greedy decoding (temperature 0, two seeds): different outputs: runs send every sample of greedy cells" in done.stdout
 
 
 def test_probe_on_a_deterministic_server_counts_its_requests(hostile_server):
@@ -40,7 +42,7 @@ def test_probe_on_a_deterministic_server_counts_its_requests(hostile_server):
     assert "temperature        -> 0.0    honoured (2/2 outputs changed)" in done.stdout  # the server's text hangs on it
     assert "top_p              -> 0.05   IGNORED" in done.stdout and UNTESTABLE not in done.stdout
     assert all(f"  {name:<18} no default applied" in done.stdout for name in HIDDEN)
-    sent = 2 * (2 + len(PROBES)) + CHECK
+    sent = 2 * (2 + len(PROBES)) + 2 * 2 + CHECK  # base twice, each parameter, greedy under two seeds, the hidden defaults
     assert posts(hostile_server) == sent and f"sent {sent} requests" in done.stdout
 
 

@@ -34,6 +34,17 @@ class TargetError(HfsweepError):
     """A model target cannot be used: unreachable endpoint, missing server binary, bad token."""
 
 
+class StorageError(HfsweepError):
+    """A file or directory hfsweep must read or write cannot be used (read-only, a file where a
+    directory belongs, corrupt): the message names the path and the fix."""
+
+
+class CostError(HfsweepError):
+    """A run would send more requests than ``runner.max_requests`` allows: nothing was sent."""
+
+    def __init__(self, message: str, requests: int):
+        super().__init__(message)
+        self.requests = requests  # what the run would send
 class CredentialError(TargetError):
     """A server answered 401 or 403: the credential sent was refused, or it wants one and none was sent."""
 

@@ -52,6 +52,10 @@ class CompletionRecord:
     last failed one); ``total_s`` includes every attempt and the backoff between them.
     ``logprob_sum`` / ``logprob_tokens``: the generated tokens' log-probabilities under the
     model's raw distribution, summed, and how many there were (null where the target gives none).
+    ``copy_of``: for a sample of a greedy cell on a target shown deterministic, the sample whose
+    completion it repeats (nothing was sent for it; ``cached`` is true); null for a real completion.
+    ``repairs``: what hfsweep changed in the server's answer to keep it (text with invalid code
+    points replaced, a token count no record can hold set to null); null when kept as sent.
     """
 
     run_id: str
@@ -92,6 +96,8 @@ class CompletionRecord:
     min_p: float = LATER_SAMPLERS["min_p"]  # the later samplers default to off (:data:`LATER_SAMPLERS`)
     typical_p: float = LATER_SAMPLERS["typical_p"]
     top_n_sigma: float = LATER_SAMPLERS["top_n_sigma"]
+    copy_of: int | None = None
+    repairs: str | None = None
     schema_version: int = SCHEMA_VERSION
 
 

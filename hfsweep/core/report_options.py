@@ -58,7 +58,7 @@ class ReportOptions:
     key_metrics: List[str] = field(default_factory=lambda: ["distinct_2", "seq_rep_4", "self_bleu", "loop_rate", "rep_w", "words"])
     bootstrap_resamples: int = spec(2000, accepted="an integer >= 100", low=100)
     confidence: float = spec(0.95, accepted="a number in (0, 1)", low=0, high=1, open_low=True)
-    seed: int = 0
+    seed: int = spec(0, accepted="an integer >= 0", low=0)  # the bootstrap's
     plots: bool = True
     max_heatmaps: int = spec(12, **AT_LEAST_ONE)
     browser: Browser = field(default_factory=Browser)

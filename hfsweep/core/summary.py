@@ -52,6 +52,8 @@ class RunSummary:
 
     ``server``: what server detection found (kind, version, defaults, chat template), or None.
     ``search``: an adaptive search's outcome (strategy, metric, rounds, ...), or None for a grid.
+    ``cache_hits`` counts the ``copies`` too: greedy samples copied from sample 0, not sent.
+    ``greedy``: what the run found of its greedy cells (``sweeps.greedy``), or None without any.
     """
 
     run_id: str
@@ -64,6 +66,7 @@ class RunSummary:
     sent: int = 0
     check_requests: int = 0  # the hidden-defaults check's requests before the run (not in ``sent``)
     cache_hits: int = 0
+    copies: int = 0
     errors: int = 0
     retries: int = 0
     min_concurrency: int | None = None
@@ -81,6 +84,8 @@ class RunSummary:
     prompts: int = 0
     warnings: list[str] = field(default_factory=list)
     search: dict[str, Any] | None = None
+    greedy: dict[str, Any] | None = None
+    usage: dict[str, Any] | None = None  # requests, tokens and cost per cell and in total (hfsweep.core.usage)
     judge: JudgeSummary | None = None
     schema_version: int = records.SCHEMA_VERSION
 

@@ -31,7 +31,8 @@ _NON_SAMPLING_KEYS = {"stream", "stream_options", "n", "logprobs", "top_logprobs
 
 @dataclass(frozen=True)
 class Rule:
-    """Always answer `status` with `message` for requests that match.
+    """Always answer `status` with `message` for requests that match; or, with `patch` or
+    `body`, a wrong answer with that status (a 200 that a client must not trust).
 
     Args:
         status: HTTP status, e.g. 422.
@@ -39,12 +40,20 @@ class Rule:
         match: dotted body paths -> required value (`{"temperature": 1.9}`,
             `{"parameters.top_p": 1.0}`), or a callable `(body, headers) -> bool`.
         path: only requests to this route (None: every generation route).
+        patch: dotted paths of the normal answer -> the value sent instead
+            (`{"usage.completion_tokens": 2**70}`, `{"choices": []}`,
+            `{"choices.0.message.content": "bad \\udcff"}`: a lone surrogate, sent as its JSON escape).
+        body: the raw answer, sent as is (`b'{"choices": [{"text": "\\xff"}]}'`: invalid UTF-8).
+        content_type: of `body` (`text/html` for a proxy's error page).
     """
 
     status: int
-    message: str
+    message: str = ""
     match: dict[str, Any] | Callable[[dict, dict], bool] = field(default_factory=dict)
     path: str | None = None
+    patch: dict[str, Any] | None = None
+    body: str | bytes | None = None
+    content_type: str = "application/json"
 
     def matches(self, path: str, body: dict, headers: dict) -> bool:
         if self.path is not None and self.path != path:
@@ -208,6 +217,21 @@ def _success_body(path: str, body: dict[str, Any], cfg: FaultConfig) -> tuple[di
     return out, p_tok, c_tok
 
 
+def _patched(answer: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """`answer` with each dotted path of `patch` set to its value (a digit indexes a list)."""
+    answer = copy.deepcopy(answer)
+    for dotted, value in patch.items():
+        *parents, last = dotted.split(".")
+        node: Any = answer
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return answer
+
+
 async def _generation(request: web.Request) -> web.StreamResponse:
     state: _State = request.app[STATE]
     path = request.path
@@ -274,9 +298,18 @@ async def _generation(request: web.Request) -> web.StreamResponse:
             pass
 
     for rule in cfg.rules:
-        if rule.matches(path, body, headers):
-            return reply(rule.status, _error_body(style, rule.status, rule.message,
-                                                  "validation" if style == "tgi" else "invalid_request_error"))
+        if not rule.matches(path, body, headers):
+            continue
+        if rule.body is not None:
+            with state.lock:
+                entry["status"] = rule.status
+                state.counters["statuses"][str(rule.status)] += 1
+            raw = rule.body.encode() if isinstance(rule.body, str) else rule.body
+            return web.Response(status=rule.status, body=raw, headers={"Content-Type": rule.content_type})
+        if rule.patch is not None:
+            return reply(rule.status, _patched(_success_body(path, body, cfg)[0], rule.patch))
+        return reply(rule.status, _error_body(style, rule.status, rule.message,
+                                              "validation" if style == "tgi" else "invalid_request_error"))
     if path in TGI_PATHS:
         if body.get("stream"):
             return reply(400, _error_body("tgi", 400, "this test server does not stream", "validation"))

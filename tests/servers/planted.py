@@ -7,6 +7,12 @@ not plant must not. Each effect is a function of the request's sampling paramete
 ``min_p``, ``typical_p``, ``top_n_sigma``); the text is a deterministic
 function of (prompt, seed, parameters), so a retry or a cached replay gets the same answer.
 
+By default a greedy request (temperature 0 or top_k 1) still gets a different text for each
+seed, as a target that is not deterministic for greedy decoding would; ``greedy_ignores_seed``
+makes it answer greedy requests by (prompt, parameters) alone, as a deterministic server does,
+and ``jitter`` makes every answer differ from the one before, even for the same request body
+(as batched inference on some servers does).
+
 A completion "passes" when it contains the word ``ANSWER`` (prompts use the check
 ``{"type": "contains", "value": "ANSWER"}``); otherwise it says ``WRONG``.
 """
@@ -83,15 +89,18 @@ class PlantedServer:
     """The server in a background thread: ``with PlantedServer(Planted(...)) as server: server.url``."""
 
     def __init__(self, planted: Planted | None = None, reply: Callable[[str], str] | None = None,
-                 routes: dict[str, dict] | None = None, hidden: dict | None = None, latency: float = 0.0):  # fmt: skip
+                 routes: dict[str, dict] | None = None, hidden: dict | None = None, latency: float = 0.0,
+                 greedy_ignores_seed: bool = False, jitter: bool = False):  # fmt: skip
         """``reply``: a fixed answer per prompt (e.g. a judge's verdict) instead of planted text;
-        ``routes``: GET path -> JSON answer (discovery routes of the server kind it plays);
+        ``routes``: GET path (without its query) -> JSON answer (discovery routes of the server
+        kind it plays, or the Hub's model API for a provider's mapping);
         ``hidden``: sampler defaults it applies to what a request omits."""
         self.planted = planted or Planted()
         self.reply = reply
         self.routes = routes or {}
         self.hidden = hidden or {}
         self.latency = latency  # seconds before each completion answer
+        self.greedy_ignores_seed, self.jitter = greedy_ignores_seed, jitter
         self.requests = 0
         self.gets: list[str] = []  # the GET paths asked for, in order (what server detection probed)
         self.lock = threading.Lock()
@@ -102,8 +111,9 @@ class PlantedServer:
 
             def do_GET(self):  # noqa: N802
                 outer.gets.append(self.path)
-                if self.path in outer.routes:
-                    self._send(200, outer.routes[self.path])
+                route = self.path.split("?")[0]  # a route answers whatever query it is asked with
+                if route in outer.routes:
+                    self._send(200, outer.routes[route])
                 elif self.path == "/v1/models":
                     self._send(200, {"object": "list", "data": [{"id": "planted", "object": "model"}]})
                 else:
@@ -115,6 +125,11 @@ class PlantedServer:
                     time.sleep(outer.latency)
                 with outer.lock:
                     outer.requests += 1
+                    arrival = outer.requests
+                if outer.greedy_ignores_seed and (body.get("temperature") == 0 or body.get("top_k") == 1):
+                    body = {**body, "seed": None}  # the key of the text: greedy answers ignore the seed
+                if outer.jitter:
+                    body = {**body, "seed": f"{body.get('seed')}-{arrival}"}
                 if self.path.endswith("/chat/completions"):
                     prompt = "\n".join(m.get("content", "") for m in body.get("messages", []))
                     text, logprobs, finish = answer(outer.planted, prompt, body, outer.hidden)
