@@ -12,6 +12,7 @@ import pandas as pd
 from hfsweep.core import records
 from hfsweep.core.report_options import ReportOptions
 from hfsweep.reports import (
+    families,
     holtzman_table,
     html,
     node_claims,
@@ -102,13 +103,27 @@ def compute(paths, options: ReportOptions | Mapping | None = None) -> Report:
     report.notes["node_claims"], report.notes["node_claims_compat"] = claims.note, claims.compat
     if claims.table is not None:  # a sweep=node_claims run: node_claims.csv
         t["node_claims"] = claims.table
+    family_lines = _families(report, context, prompts, metric) if families.family_names(data.configs) else []
     t["cells"] = cells.drop(columns=["target_key"])
     report.summary = run_facts.run_summary(data, cells)
     report.summary["searches"] = search_allocation.search_facts(data, cells)
     in_node_terms = node_terms.node_lines(t["recommendation"], cells, data.configs[0] if data.configs else {}, context.swept)
-    report.verdict = report.notes["verdict"].splitlines() + in_node_terms + verdict.warning_lines(report.summary, data.completions)
+    report.verdict = (report.notes["verdict"].splitlines() + in_node_terms + family_lines
+                      + verdict.warning_lines(report.summary, data.completions))
     report.timings.update(load_s=t1 - t0, stats_s=t2 - t1, paper_s=time.perf_counter() - t2)
     return report
+
+
+def _families(report: Report, context: tables.Context, prompts: list[str], metric: str | None) -> list[str]:
+    """A run with ``sweep.families``: the families' bests and their pairs (reports/families.py), its verdict lines."""
+    if metric is None:
+        report.notes["families"] = report.notes["recommendation"]  # no quality measure: nothing to pick the bests on
+        return []
+    goal = recommend.from_objective(context, context.objective)[1]
+    names = families.family_names(report.data.configs)
+    report.tables["families"], report.tables["family_pairs"], report.notes["families"] = families.compare_families(
+        context, prompts, names, metric, goal)
+    return report.notes["families"].splitlines()
 
 
 def statistics(context: tables.Context, key_metrics: list[str]) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:

@@ -129,6 +129,9 @@ def load_runs(paths, skip: tuple[str, ...] = ()) -> RunData:
             continue
         c = pd.read_parquet(d / records.COMPLETIONS, columns=_columns(d / records.COMPLETIONS, skip))
         records.check_version(c["schema_version"].unique() if "schema_version" in c else [0], d)
+        for name, off in records.LATER_SAMPLERS.items():  # a run from before these samplers sent them off
+            if name not in c:
+                c[name] = off
         _ensure_scores(d)
         s = pd.read_parquet(d / records.SCORES)
         g = pd.read_parquet(d / records.GROUP_SCORES)

@@ -225,6 +225,22 @@ def node_claims(report, figs) -> dict | None:
                             headers={"claim": "the node's documentation says", "predicted": "the node's mapping predicts"})}
 
 
+def families(report, figs) -> dict | None:
+    """Sampler families at an equal budget (reports/families.py): None (no section) unless the run has sweep.families."""
+    if "families" not in report.notes:
+        return None
+    bests, pairs = report.tables.get("families"), report.tables.get("family_pairs")
+    return {"note": report.notes["families"].splitlines(), "alpha": fnum(1 - report.opts.confidence),
+            "bests": table(bests, ["family", "cells", "setting", "selection_mean", "value"], sortable=False,
+                           ci={"value": ("ci_low", "ci_high")}, links=TO_CELL,
+                           headers={"selection_mean": "mean on the selection half", "value": "held-out mean [CI]"})
+            if bests is not None and len(bests) else None,
+            "pairs": table(pairs, ["family_a", "family_b", "diff", "n", "p", "p_holm", "decided"], sortable=False,
+                           ci={"diff": ("diff_ci_low", "diff_ci_high")},
+                           headers={"diff": "a - b [CI]", "n": "held-out prompts", "p_holm": "p (Holm)", "decided": "better"})
+            if pairs is not None and len(pairs) else None}
+
+
 def compare(report, figs) -> dict:
     data, note = viewer_data(report)
     return {"note": note, "data": data}
@@ -239,7 +255,7 @@ def verdict(report, figs) -> dict:
 
 SECTIONS = [
     ("verdict", "Verdict", verdict), ("node_claims", "The node's options, checked", node_claims),
-    ("leaderboard", "Leaderboard", leaderboard),
+    ("families", "Sampler families", families), ("leaderboard", "Leaderboard", leaderboard),
     ("effects", "Effects of parameters", effects), ("heatmaps", "Heatmaps", heatmaps),
     ("baseline", "Cells vs baseline", baseline), ("settings", "Settings compared pairwise", settings),
     ("models", "Model comparison", models), ("search", "Adaptive search", search),

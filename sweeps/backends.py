@@ -23,6 +23,7 @@ from huggingface_hub.utils import hf_raise_for_status, set_async_client_factory
 from huggingface_hub.utils._http import default_async_client_factory  # the client huggingface_hub makes; no public name
 
 from hfsweep.core.errors import TargetError
+from hfsweep.core.records import LATER_SAMPLERS
 from hfsweep.sweeps.answers import (
     Completion,
     RequestFailure,
@@ -125,6 +126,17 @@ def _client_answer(error: Exception) -> Any:
     raise classify(error) from error
 
 
+def later_samplers(capability: Capability, params: dict[str, Any]) -> dict[str, Any]:
+    """The capability's neutral body fields, with the cell's min_p, typical_p and top_n_sigma
+    where the target honours them or the cell sets them (as an explicit top_k goes out)."""
+    body = dict(capability.neutral)
+    for name, off in LATER_SAMPLERS.items():
+        value = params.get(name, off)
+        if name in capability.honoured or value != off:
+            body[name] = value
+    return body
+
+
 class Backend(Protocol):
     async def complete(self, request: Request) -> Completion: ...
 
@@ -166,7 +178,7 @@ class ChatBackend:
     def body(self, request: Request) -> dict[str, Any]:
         """The keyword arguments sent for a request (also stored as ``request_params``)."""
         p = request.params
-        extra = dict(self.capability.neutral)
+        extra = later_samplers(self.capability, p)
         if "top_k" in self.capability.honoured or p["top_k"]:  # an explicit top_k goes out even if not promised
             extra["top_k"] = p["top_k"] or self.capability.top_k_off
         return {
@@ -205,7 +217,7 @@ class OpenAITextBackend:
     def body(self, request: Request) -> dict[str, Any]:
         p = request.params
         body = {name: p[name] for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "max_tokens", "seed")}
-        body.update(self.capability.neutral)
+        body.update(later_samplers(self.capability, p))
         if "top_k" in self.capability.honoured or p["top_k"]:
             body["top_k"] = p["top_k"] or self.capability.top_k_off
         if self.capability.logprobs:

@@ -24,7 +24,7 @@ from hfsweep.core import secrets
 from hfsweep.core.errors import ConfigError
 from hfsweep.core.objective import Objective, check_objective
 from hfsweep.core.ranges import INTEGER_MAX, check_section, check_value, is_integer_field, spec
-from hfsweep.core.records import PARAMS
+from hfsweep.core.records import LATER_SAMPLERS, PARAMS
 from hfsweep.core.report_options import ReportOptions, check_report_options
 from hfsweep.sweeps.servers import COMPAT_PROFILES, SERVER_OPTIONS, server_kind
 
@@ -41,6 +41,9 @@ class Sampling:
     temperature: float = spec(1.0, accepted="0 .. 2", low=0, high=2)
     top_k: Optional[int] = spec(0, accepted="an integer >= 0 (0 or null = off)", low=0)
     top_p: float = spec(1.0, accepted="(0, 1]", low=0, high=1, open_low=True)
+    min_p: float = spec(LATER_SAMPLERS["min_p"], accepted="0 .. 1 (0 = off)", low=0, high=1)
+    typical_p: float = spec(LATER_SAMPLERS["typical_p"], accepted="(0, 1] (1 = off)", low=0, high=1, open_low=True)
+    top_n_sigma: float = spec(LATER_SAMPLERS["top_n_sigma"], accepted="-1 (off) or a number > 0", low=-1)
     frequency_penalty: float = spec(0.0, accepted="-2 .. 2", low=-2, high=2)
     presence_penalty: float = spec(0.0, accepted="-2 .. 2", low=-2, high=2)
     max_tokens: int = spec(64, accepted="an integer >= 1", low=1)
@@ -48,6 +51,13 @@ class Sampling:
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in PARAMS}
+
+    def identity(self) -> dict[str, Any]:
+        """What a setting's id and the cache key hash: every parameter, but a later sampler
+        (min_p, typical_p, top_n_sigma) only when it is on, so a setting with them off keeps the
+        id and cache key it had before they existed."""
+        return {name: value for name, value in self.as_dict().items()
+                if name not in LATER_SAMPLERS or value != LATER_SAMPLERS[name]}  # fmt: skip
 
 
 @dataclass
@@ -88,10 +98,13 @@ class ModelTarget:
 
 @dataclass
 class Sweep:
-    """A grid over parameters, optional named presets, and exclusions."""
+    """A grid over parameters, optional named presets, and exclusions. ``families``: named
+    grids, each crossed with ``grid``; the settings are their union (a family's name is its
+    settings' ``setting_name``), instead of one cartesian product (docs/config.md)."""
 
     name: str = "single"
     grid: Dict[str, List[Any]] = field(default_factory=dict)
+    families: Dict[str, Dict[str, List[Any]]] = field(default_factory=dict)
     presets: Dict[str, Dict[str, Any]] = field(default_factory=dict)
     exclude: List[Dict[str, Any]] = field(default_factory=list)
 
@@ -241,7 +254,10 @@ def check_param(key: str, value: Any) -> Any:
     if name == "top_k" and value is None:
         return 0
     f = _SAMPLING_FIELDS[name]
-    return check_value(key, value, dict(f.metadata), integer=is_integer_field(f))
+    checked = check_value(key, value, dict(f.metadata), integer=is_integer_field(f))
+    if name == "top_n_sigma" and -1 < checked <= 0:  # llama.cpp: any n <= 0 is off; one spelling of off
+        raise ConfigError(f"{key} = {value!r} is out of range: accepted {f.metadata['accepted']}")
+    return checked
 
 
 # --- sections -----------------------------------------------------------------------------
@@ -291,10 +307,11 @@ def _check_api_key_env(model: ModelTarget, key: str) -> None:
     secrets.register_env(name)
 
 
-def _sweep(sweep: Sweep) -> Sweep:
+def _grid(axes: dict, prefix: str) -> dict[str, tuple]:
+    """One grid's axes checked: each a non-empty list of distinct values in its parameter's range."""
     grid: dict[str, tuple] = {}
-    for name, values in sweep.grid.items():
-        key = f"sweep.grid.{name}"
+    for name, values in axes.items():
+        key = f"{prefix}.{name}"
         if name not in PARAMS:
             raise ConfigError(f"{key} is not a sweepable parameter: accepted {', '.join(PARAMS)}")
         if not isinstance(values, (list, tuple)) or not values:
@@ -303,6 +320,29 @@ def _sweep(sweep: Sweep) -> Sweep:
         if len(set(checked)) != len(checked):
             raise ConfigError(f"{key} = {list(values)!r} repeats a value: accepted a list of distinct values")
         grid[name] = checked
+    return grid
+
+
+def _families(sweep: Sweep) -> dict[str, dict[str, tuple]]:
+    """``sweep.families``: named grids over axes not in ``sweep.grid``, not combined with presets."""
+    families = {}
+    for family, axes in sweep.families.items():
+        key = f"sweep.families.{family}"
+        if not isinstance(axes, dict) or not axes:
+            raise ConfigError(f"{key} = {axes!r} is not accepted: a grid, e.g. '{key}={{min_p: [0.05, 0.1]}}'")
+        shared = sorted(set(axes) & set(sweep.grid))
+        if shared:
+            raise ConfigError(f"{key}.{shared[0]} is also an axis of sweep.grid: accepted a family's own axes (sweep.grid "
+                              "applies to every family)")  # fmt: skip
+        families[str(family)] = _grid(axes, key)
+    if families and sweep.presets:
+        raise ConfigError(f"sweep.families ({', '.join(families)}) is not accepted with sweep.presets: a family names its "
+                          "settings as a preset does; use one or the other")  # fmt: skip
+    return families
+
+
+def _sweep(sweep: Sweep) -> Sweep:
+    grid = _grid(sweep.grid, "sweep.grid")
     presets: dict[str, dict[str, Any]] = {}
     for preset_name, params in sweep.presets.items():
         if not isinstance(params, dict):
@@ -314,7 +354,7 @@ def _sweep(sweep: Sweep) -> Sweep:
         if not isinstance(rule, dict) or not rule:
             raise ConfigError(f"sweep.exclude[{index}] = {rule!r} is not accepted: a mapping like {{temperature: 0, top_p: 0.9}}")
         exclude.append({name: check_param(f"sweep.exclude[{index}].{name}", value) for name, value in rule.items()})
-    return Sweep(name=sweep.name, grid=grid, presets=presets, exclude=tuple(exclude))
+    return Sweep(name=sweep.name, grid=grid, families=_families(sweep), presets=presets, exclude=tuple(exclude))
 
 
 def _check_price(config: Config) -> None:

@@ -46,7 +46,7 @@ class Setting:
     @property
     def id(self) -> str:
         sent = {key: value for key, value in (("compat", self.compat), ("options", self.options)) if value is not None and value != ""}
-        return stable_hash({"params": self.params.as_dict(), **sent} if sent else self.params.as_dict())
+        return stable_hash({"params": self.params.identity(), **sent} if sent else self.params.identity())
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,9 @@ def _excluded(params: dict[str, Any], rules: tuple[dict[str, Any], ...]) -> bool
 
 
 def expand_settings(base: Sampling, sweep: Sweep, compat: str = "none") -> list[Setting]:
-    """Cartesian product of the grid axes, times the presets, minus exclusions, in stable order.
+    """Cartesian product of the grid axes (with ``sweep.families``: each family's axes crossed
+    with the grid, one after the other, a setting named by its family), times the presets,
+    minus exclusions, in stable order.
 
     Each setting starts from ``base``, then the grid point, then the preset (a preset wins). A
     preset's ``compat`` key sends it through that profile instead of the run's ``compat``.
@@ -76,12 +78,10 @@ def expand_settings(base: Sampling, sweep: Sweep, compat: str = "none") -> list[
     >>> [(s.params.temperature, s.params.top_p) for s in settings]
     [(0.5, 0.9), (0.5, 1.0), (1.0, 0.9), (1.0, 1.0)]
     """
-    axes = list(sweep.grid)
-    points = [dict(zip(axes, values)) for values in itertools.product(*(sweep.grid[a] for a in axes))]
     presets = list(sweep.presets.items()) or [("", {})]
     settings: list[Setting] = []
     seen: set[str] = set()
-    for point in points:
+    for family, point in _points(sweep):
         for preset_name, preset in presets:
             values = {name: value for name, value in preset.items() if name != "compat"}
             params = {**base.as_dict(), **point, **values}
@@ -89,14 +89,33 @@ def expand_settings(base: Sampling, sweep: Sweep, compat: str = "none") -> list[
                 continue
             profile = preset.get("compat", compat)
             options = tuple(name for name in records.PARAMS if name in point or name in values) if profile != "none" else None
-            setting = Setting(Sampling(**params), preset_name, profile if profile != compat else "", options)
+            setting = Setting(Sampling(**params), preset_name or family, profile if profile != compat else "", options)
             if setting.id in seen:
+                if family:  # a family that shares a setting with another would lose it: unequal budgets
+                    raise ConfigError(f"sweep.families.{family} repeats a setting of an earlier family ({_point_text(point)}): "
+                                      "accepted families whose settings differ, e.g. leave the neutral value out of a family's grid")
                 continue
             seen.add(setting.id)
             settings.append(setting)
     if not settings:
         raise ConfigError(f"sweep '{sweep.name}' expands to no settings: every point matches sweep.exclude")
     return settings
+
+
+def _points(sweep: Sweep) -> list[tuple[str, dict[str, Any]]]:
+    """(family, grid point) in order: the grid's cartesian product, or with ``sweep.families``,
+    each family's product with the grid (family "" without families)."""
+    families = sweep.families or {"": {}}
+    points = []
+    for family, axes in families.items():
+        grid = {**sweep.grid, **axes}
+        names = list(grid)
+        points += [(family, dict(zip(names, values))) for values in itertools.product(*(grid[a] for a in names))]
+    return points
+
+
+def _point_text(point: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={value}" for name, value in point.items())
 
 
 def expand_cells(config: Config) -> list[Cell]:

@@ -97,13 +97,14 @@ def make_plan(config: Config) -> Plan:
     target = config.model
     jobs = []
     for cell in cells:
-        params = cell.setting.params.as_dict()
+        params, hashed = cell.setting.params.as_dict(), cell.setting.params.identity()
         compat = cell.setting.compat or config.compat
         for prompt in prompts:
             for sample_index in range(config.samples):
                 sent = {**params, "seed": params["seed"] + sample_index}
                 request = Request(prompt.text, sent, target.system_prompt, cell.setting.options, cell.setting.compat)
-                payload = {"target": target.identity(), "compat": compat, "prompt": prompt.text, "params": sent, "sample": sample_index}
+                payload = {"target": target.identity(), "compat": compat, "prompt": prompt.text,
+                           "params": {**hashed, "seed": sent["seed"]}, "sample": sample_index}  # fmt: skip
                 if cell.setting.options is not None:  # a client profile sends the options the setting names
                     payload["options"] = list(cell.setting.options)
                 jobs.append(Job(cell, prompt, sample_index, request, stable_hash(payload, length=32)))
@@ -122,7 +123,8 @@ def _capability_warnings(config: Config, compat: str, settings: list) -> list[st
     swept = swept_params(settings)
     warnings = []
     ignored = capability.ignored(swept)
-    if ignored:
+    undetected = config.model.kind == "endpoint" and config.model.server == "auto" and compat == "none"
+    if ignored and not undetected:  # model.server=auto: detection names the kind, and the plan of the detected kind checks
         message = f"sweep.grid sweeps {', '.join(ignored)}, which {capability.name} ignores: every value would give the same output"
         if not config.runner.allow_ignored:
             raise ConfigError(f"{message}. Remove it from the grid, or set runner.allow_ignored=true to run it anyway")

@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from tqdm import tqdm
 
 from hfsweep.core import records, secrets, summary, usage
-from hfsweep.core.records import CompletionRecord
+from hfsweep.core.records import LATER_SAMPLERS, CompletionRecord
 from hfsweep.sweeps.answers import Completion, RequestFailure, checked
 from hfsweep.sweeps.backends import Backend
 from hfsweep.sweeps.config import Config
@@ -89,7 +89,8 @@ def _record(run_id: str, job: Job, completion: Completion | None, failure: Reque
         target_kind=target.kind, model=target.id, endpoint=target.endpoint, provider=target.provider, mode=target.mode,
         temperature=params["temperature"], top_k=params["top_k"], top_p=params["top_p"],
         frequency_penalty=params["frequency_penalty"], presence_penalty=params["presence_penalty"],
-        max_tokens=params["max_tokens"], seed=params["seed"], prompt_id=job.prompt.id, prompt=job.prompt.text,
+        max_tokens=params["max_tokens"], seed=params["seed"], **{name: params.get(name, off) for name, off in LATER_SAMPLERS.items()},  # a client profile's request may omit them
+        prompt_id=job.prompt.id, prompt=job.prompt.text,
         sample_index=job.sample_index, text=completion.text if completion else None,
         finish_reason=completion.finish_reason if completion else None,
         prompt_tokens=completion.prompt_tokens if completion else None,

@@ -22,6 +22,7 @@ from typing import Any
 
 from hfsweep.core.errors import ConfigError
 from hfsweep.core.node import PROFILES
+from hfsweep.core.records import LATER_SAMPLERS
 
 GENERIC = "openai"  # the kind of a server detection did not identify
 
@@ -52,6 +53,8 @@ class Capability:
 
 ALL = frozenset({"temperature", "top_k", "top_p", "frequency_penalty", "presence_penalty", "max_tokens", "seed"})
 NO_TOP_K = ALL - {"top_k"}
+# the later samplers (hfsweep.core.records LATER_SAMPLERS), honoured only where a kind names them
+MIN_P, TYPICAL_P, TOP_N_SIGMA = LATER_SAMPLERS
 
 # the sampler settings detection reads from a server's reported defaults
 SAMPLER_KEYS = ("temperature", "top_k", "top_p", "min_p", "typical_p", "repeat_penalty", "repeat_last_n",
@@ -205,13 +208,15 @@ def _openapi_defaults(openapi: dict) -> dict[str, Any]:
 # --- the kinds ------------------------------------------------------------------------------------
 
 # llama.cpp's llama-server (the embedded target runs it), chat or /v1/completions: honours
-# everything; top_k in the body. GET /props answers default_generation_settings.
+# everything, min_p, typical_p and top_n_sigma (-1 = off) too; top_k in the body. GET /props
+# answers default_generation_settings.
 register(ServerKind(
     "llama.cpp",
     Capability(
         "embedded llama.cpp (llama-server)",
-        ALL,
-        neutral={"min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0, "xtc_probability": 0.0, "dry_multiplier": 0.0},
+        ALL | {MIN_P, TYPICAL_P, TOP_N_SIGMA},
+        neutral={"min_p": 0.0, "typical_p": 1.0, "top_n_sigma": -1.0, "repeat_penalty": 1.0, "xtc_probability": 0.0,
+                 "dry_multiplier": 0.0},
         logprobs="raw",  # post_sampling_probs is false by default: the model's own distribution
     ),
     probe=Probe("/props", lambda props: isinstance(props, dict) and "default_generation_settings" in props,
@@ -235,12 +240,12 @@ register(ServerKind(
                 lambda info: info.get("version")),
 ))  # fmt: skip
 
-# vLLM: top_k, min_p and repetition_penalty in the body; its defaults may come from the model's
+# vLLM: top_k, min_p (honoured, also swept) and repetition_penalty in the body; its defaults may come from the model's
 # generation_config.json (--generation-config), so the neutral values go out. GET /version
 # answers {"version": ...} and nothing else (vLLM's own route).
 register(ServerKind(
     "vllm",
-    Capability("vLLM", ALL, neutral={"min_p": 0.0, "repetition_penalty": 1.0}, logprobs="server", top_k_off=-1),
+    Capability("vLLM", ALL | {MIN_P}, neutral={"min_p": 0.0, "repetition_penalty": 1.0}, logprobs="server", top_k_off=-1),
     probe=Probe("/version", lambda answer: isinstance(answer, dict) and set(answer) == {"version"},
                 lambda answer: str(answer["version"])),
 ))  # fmt: skip
@@ -259,14 +264,15 @@ register(ServerKind(
                 lambda answer: str(answer["version"])),
 ))  # fmt: skip
 
-# llama-cpp-python's own server: honours everything; its defaults (top_k 40, min_p 0.05,
-# repeat_penalty 1.1) apply to whatever a request omits, so the neutral values go out.
-# GET /openapi.json: its title is "llama.cpp Python API"; its request schemas give the defaults.
+# llama-cpp-python's own server: honours everything, and min_p (its request schemas have no
+# typical_p or top_n_sigma); its defaults (top_k 40, min_p 0.05, repeat_penalty 1.1) apply to
+# whatever a request omits, so the neutral values go out. GET /openapi.json: its title is
+# "llama.cpp Python API"; its request schemas give the defaults.
 register(ServerKind(
     "llama-cpp-python",
     Capability(
         "llama-cpp-python server",
-        ALL,
+        ALL | {MIN_P},
         neutral={"min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0, "mirostat_mode": 0},
         logprobs="server",
     ),

@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 
 from hfsweep.reports import build, tables
-from hfsweep.core.records import SWEEPABLE
+from hfsweep.core.records import LATER_SAMPLERS, SWEEPABLE
 from hfsweep.reports.load import cell_table
 from hfsweep.reports.options import resolve_options
 from tests.run_dirs import completion, write_run
 
-BASE = dict(temperature=1.0, top_k=0, top_p=1.0, frequency_penalty=0.0, presence_penalty=0.0, max_tokens=64)
+BASE = dict(temperature=1.0, top_k=0, top_p=1.0, frequency_penalty=0.0, presence_penalty=0.0, max_tokens=64, **LATER_SAMPLERS)
 LEVELS = {"temperature": [0.3, 0.7, 1.0, 1.3], "top_k": [0, 20, 40, 80], "top_p": [0.8, 0.9, 0.95, 1.0],
           "presence_penalty": [0.0, 0.5, 1.0]}
 DECODING = {  # conf/sweep/decoding.yaml

@@ -16,11 +16,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx2
 import pandas as pd
 import pytest
 
+from hfsweep.core.records import LATER_SAMPLERS
 from hfsweep.sweeps.detect import detect
 from hfsweep.sweeps.embedded import free_port, gguf_path
+from hfsweep.sweeps.servers import KINDS
 from tests.cli_helpers import start_cli
 from tests.servers.processes import wait_until_serving
 
@@ -78,3 +81,27 @@ def test_decoding_with_auto_detection_has_no_identical_cells(llama_cpp_python_se
     assert sent.loc["top_k", "sent"] == "swept: 0, 40, 640"
     page = (run_dir / "report" / "index.html").read_text()
     assert 'id="server"' in page and "llama-cpp-python" in page
+
+
+def test_it_honours_the_later_samplers_its_request_schema_names(llama_cpp_python_server, tmp_path):
+    """min_p, typical_p, top_n_sigma: honoured (sweepable) exactly where the server's chat and
+    completions schemas name them; min_p swept through it changes the texts."""
+    schemas = httpx2.get(f"{llama_cpp_python_server}/openapi.json", timeout=30).json()["components"]["schemas"]
+    named = {name for name in LATER_SAMPLERS if all(name in schemas[s]["properties"]
+                                                     for s in ("CreateChatCompletionRequest", "CreateCompletionRequest"))}  # fmt: skip
+    honoured = KINDS["llama-cpp-python"].capability.honoured & set(LATER_SAMPLERS)
+    assert honoured == named == {"min_p"}
+    run_dir = tmp_path / "min_p"
+    proc = start_cli(["run", "--run-dir", str(run_dir), "sweep=single", "+sweep.grid.min_p=[0,0.3]", "sampling.temperature=1.5",
+                      "model=endpoint", f"model.endpoint={llama_cpp_python_server}/v1", "model.id=smollm2", "prompts.limit=3",
+                      "samples=2", "sampling.max_tokens=16", "runner.progress=false", "++report.enabled=false",
+                      "evaluators=[chars]"])  # fmt: skip
+    _, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err[-3000:]
+    frame = pd.read_parquet(run_dir / "completions.parquet").sort_values(["prompt_id", "sample_index"])
+    off, on = (frame[frame["min_p"] == value]["text"].tolist() for value in (0.0, 0.3))
+    assert len(off) == len(on) == 6 and sum(a != b for a, b in zip(off, on)) >= 2
+    refused = start_cli(["validate", "+sweep.grid.top_n_sigma=[-1,1]", "model=endpoint", f"model.endpoint={llama_cpp_python_server}/v1",
+                         "model.id=smollm2", "model.server=llama-cpp-python"])  # fmt: skip
+    _, err = refused.communicate(timeout=300)
+    assert refused.returncode == 2 and "sweeps top_n_sigma, which llama-cpp-python server ignores" in err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx2
 import pandas as pd
 import pytest
@@ -64,3 +66,26 @@ def test_with_the_servers_own_defaults_they_coincide(smollm2_server):
     prompts = ["Write a poem about the sea.", "Describe your ideal kitchen."]
     pairs = [(complete(p, s, top_k=640, top_p=1.0), complete(p, s, top_k=0, top_p=0.95)) for p in prompts for s in (0, 1)]
     assert sum(a == b for a, b in pairs) >= 3  # server defaults (min_p 0.05) dominate both settings
+
+
+def test_min_p_and_top_n_sigma_reach_llama_server(tmp_path, smollm2_endpoint):
+    """At temperature 1.5 with a fixed seed: min_p 1 and a tiny top_n_sigma keep only the top
+    token (greedy's text), min_p 0.3 changes what min_p 0 samples; each is sent as set."""
+    frame = sweep_texts(tmp_path, smollm2_endpoint, "samples=2", "sampling.temperature=1.5",
+                        "+sweep.presets.off={min_p:0.0}", "+sweep.presets.min_p_03={min_p:0.3}",
+                        "+sweep.presets.min_p_1={min_p:1.0}", "+sweep.presets.sigma_tiny={top_n_sigma:0.001}",
+                        "+sweep.presets.greedy={temperature:0.0}")  # fmt: skip
+    greedy = texts_by(frame, "greedy")
+    assert texts_by(frame, "min_p_1") == greedy and texts_by(frame, "sigma_tiny") == greedy
+    off, min_p = texts_by(frame, "off"), texts_by(frame, "min_p_03")
+    assert sum(a != b for a, b in zip(off, min_p)) >= 4 and off != greedy
+    sent = frame.set_index("setting_name")["request_params"].map(json.loads)
+    assert {sent[name].iloc[0]["extra_body"]["min_p"] for name in ("off", "min_p_03", "min_p_1")} == {0.0, 0.3, 1.0}
+    assert sent["sigma_tiny"].iloc[0]["extra_body"]["top_n_sigma"] == 0.001 and sent["off"].iloc[0]["extra_body"]["top_n_sigma"] == -1.0
+
+
+def test_typical_p_reaches_llama_server(tmp_path, smollm2_endpoint):
+    frame = sweep_texts(tmp_path, smollm2_endpoint, "samples=2", "sampling.temperature=1.5",
+                        "+sweep.presets.off={typical_p:1.0}", "+sweep.presets.typical={typical_p:0.2}")  # fmt: skip
+    off, typical = texts_by(frame, "off"), texts_by(frame, "typical")
+    assert len(off) == 8 and sum(a != b for a, b in zip(off, typical)) >= 4

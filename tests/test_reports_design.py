@@ -103,9 +103,9 @@ def test_power_columns_and_recommendation_file(planted):
     assert row["mdd"] == pytest.approx(mdd(np.std(d, ddof=1), PROMPTS), rel=1e-5)
     assert "mdd" in t["paired_baseline"] and "mdd" in t["setting_pairs"]
     rec = t["recommendation"]
-    assert list(rec.columns[:14]) == ["target", "setting", "setting_id", "temperature", "top_k", "top_p",
-                                      "frequency_penalty", "presence_penalty", "max_tokens", "metric", "value",
-                                      "ci_low", "ci_high", "constraints_met"]
+    assert list(rec.columns[:17]) == ["target", "setting", "setting_id", "temperature", "top_k", "top_p", "min_p",
+                                      "typical_p", "top_n_sigma", "frequency_penalty", "presence_penalty", "max_tokens",
+                                      "metric", "value", "ci_low", "ci_high", "constraints_met"]
     assert len(rec) == 1 and rec["metric"].iloc[0] == "distinct_2"
 
 

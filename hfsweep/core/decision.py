@@ -48,9 +48,10 @@ import numpy as np
 from scipy import stats
 
 from hfsweep.core.objective import GOALS, Constraint
+from hfsweep.core.records import LATER_SAMPLERS
 
 NEUTRAL: dict[str, tuple] = {"top_k": (None, 0, -1), "top_p": (None, 1.0), "frequency_penalty": (None, 0.0),
-                             "presence_penalty": (None, 0.0)}  # fmt: skip
+                             "presence_penalty": (None, 0.0), **{name: (None, off) for name, off in LATER_SAMPLERS.items()}}  # fmt: skip
 """Per sampler, the values that leave it off: a setting's simplicity counts the others."""
 
 @dataclass(frozen=True)

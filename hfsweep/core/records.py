@@ -20,8 +20,13 @@ from hfsweep.core.errors import RunSchemaError
 SCHEMA_VERSION = 2
 
 # The generation parameters, in the order every table shows them; `seed` is the base seed.
-PARAMS = ("temperature", "top_k", "top_p", "frequency_penalty", "presence_penalty", "max_tokens", "seed")
+PARAMS = ("temperature", "top_k", "top_p", "min_p", "typical_p", "top_n_sigma", "frequency_penalty", "presence_penalty",
+          "max_tokens", "seed")  # fmt: skip
 SWEEPABLE = PARAMS[:-1]  # what a grid axis or an effect table can be about (the seed is per sample)
+# The samplers added after the first schema, each with the value that leaves it off. A setting
+# at these values hashes as one made before they existed (same setting id, cell id and cache
+# key), and a run written before them reads as having sent them off.
+LATER_SAMPLERS = {"min_p": 0.0, "typical_p": 1.0, "top_n_sigma": -1.0}
 
 # Files of a run directory.
 CONFIG_FILE = "config.yaml"
@@ -88,6 +93,9 @@ class CompletionRecord:
     cached: bool
     started_at: str
     finished_at: str
+    min_p: float = LATER_SAMPLERS["min_p"]  # the later samplers default to off (:data:`LATER_SAMPLERS`)
+    typical_p: float = LATER_SAMPLERS["typical_p"]
+    top_n_sigma: float = LATER_SAMPLERS["top_n_sigma"]
     copy_of: int | None = None
     repairs: str | None = None
     schema_version: int = SCHEMA_VERSION

@@ -3,7 +3,8 @@
 The analysis is checked against it: what it plants (pass probability, per-token
 log-probability, loops, vocabulary spread) must come back out of the report, and what it does
 not plant must not. Each effect is a function of the request's sampling parameters
-(``temperature``, ``top_k``, ``top_p``, penalties, ``max_tokens``, llama.cpp's ``repeat_penalty``); the text is a deterministic
+(``temperature``, ``top_k``, ``top_p``, penalties, ``max_tokens``, llama.cpp's ``repeat_penalty``,
+``min_p``, ``typical_p``, ``top_n_sigma``); the text is a deterministic
 function of (prompt, seed, parameters), so a retry or a cached replay gets the same answer.
 
 By default a greedy request (temperature 0 or top_k 1) still gets a different text for each
@@ -54,7 +55,7 @@ def request_params(body: dict) -> Params:
     return {name: body.get(name) for name in names}
 
 
-SAMPLERS = ("top_k", "min_p", "repeat_penalty", "repetition_penalty", "typical_p")
+SAMPLERS = ("top_k", "min_p", "repeat_penalty", "repetition_penalty", "typical_p", "top_n_sigma")
 
 
 def answer(planted: Planted, prompt: str, body: dict, hidden: dict | None = None) -> tuple[str, list[float], str]:
@@ -65,11 +66,12 @@ def answer(planted: Planted, prompt: str, body: dict, hidden: dict | None = None
     body = {**(hidden or {}), **body}
     params = request_params(body)
     off = {"top_k": (0, -1, None), "min_p": (0, 0.0, None), "repeat_penalty": (1, 1.0, None),
-           "repetition_penalty": (1, 1.0, None), "typical_p": (1, 1.0, None)}  # fmt: skip
+           "repetition_penalty": (1, 1.0, None), "typical_p": (1, 1.0, None), "top_n_sigma": (-1, -1.0, None)}  # fmt: skip
     active = {name: body.get(name) for name in SAMPLERS if body.get(name) not in off[name]}
     key = json.dumps([prompt, body.get("seed"), {**params, "top_k": None}, active], sort_keys=True)
     rng = random.Random(int(hashlib.sha256(key.encode()).hexdigest()[:16], 16))
-    effects = {**params, "repeat_penalty": body.get("repeat_penalty", 1.0)}  # llama.cpp's penalty, for the node's emulation
+    effects = {**params, "repeat_penalty": body.get("repeat_penalty", 1.0),  # llama.cpp's penalty, for the node's emulation
+               "min_p": body.get("min_p", 0.0), "typical_p": body.get("typical_p", 1.0), "top_n_sigma": body.get("top_n_sigma", -1.0)}
     spread = max(2, min(len(WORDS), int(planted.spread(effects))))
     if planted.loops(effects):
         words = (["round", "and", "round", "again"] * planted.words)[: planted.words]
