@@ -6,6 +6,7 @@ every job of a multirun; a cell's id hashes the target identity and the setting 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -56,8 +57,8 @@ class Cell:
     target: ModelTarget
     setting: Setting
 
-    @property
-    def id(self) -> str:
+    @functools.cached_property
+    def id(self) -> str:  # computed once per cell: a search reads it tens of thousands of times
         return stable_hash({"target": self.target.identity(), "setting": self.setting.id})
 
 
