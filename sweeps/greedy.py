@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,14 +112,14 @@ class GreedyCheck:
             else:
                 self.differed += 1
 
-    def hold(self, jobs: list[Job], todo: list[Job], rows: Iterable[Mapping]) -> tuple[list[Job], list[Job]]:
-        """Split ``todo`` (the jobs of ``jobs`` not replayed from the cache; ``rows``: the run's
-        records so far) into (jobs to send now, greedy samples held back to become copies of
-        their sample 0). While determinism is not shown, sample 1 of up to :data:`CHECK_PAIRS`
-        greedy prompts is sent now to show it."""
+    def hold(self, jobs: list[Job], todo: list[Job], rows: Callable[[], Iterable[Mapping]]) -> tuple[list[Job], list[Job]]:
+        """Split ``todo`` (the jobs of ``jobs`` not replayed from the cache; ``rows``: reads the
+        run's records so far, only when there are greedy cells) into (jobs to send now, greedy
+        samples held back to become copies of their sample 0). While determinism is not shown,
+        sample 1 of up to :data:`CHECK_PAIRS` greedy prompts is sent now to show it."""
         if not self.enabled or not self.greedy_cells:
             return todo, []
-        self.observe(rows)
+        self.observe(rows())
         if self.refuted:
             return todo, []
         sources = {(j.cell.id, j.prompt.id) for j in jobs if j.sample_index == 0}

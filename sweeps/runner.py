@@ -345,7 +345,7 @@ def execute(plan: Plan, jobs: list[Job], run_dir: Path, run_id: str, jsonl_name:
     keys = {j.cache_key for j in jobs}
     written = lambda: [r for r in read_jsonl(writer.path) if r["cache_key"] in keys]
     try:
-        todo, held = greedy.hold(jobs, _replay_cache(jobs, config.runner.refresh, run_id, cache, writer, stats), written())
+        todo, held = greedy.hold(jobs, _replay_cache(jobs, config.runner.refresh, run_id, cache, writer, stats), written)
         stats = _send(plan, todo, run_id, writer, cache, stats, target_server)
         if held:
             copies, todo = greedy.fill(held, written(), run_id)
