@@ -135,14 +135,14 @@ def _unmade_cost(grid: list[tuple[str, str]], done: set, made: dict, prompt_seen
     samples: dict[tuple[str, str], int] = defaultdict(int)
     for cell, prompt in grid:
         samples[(cell, prompt)] += 1
+    completion_mean = {cell: sum(tokens) / len(tokens) for cell, tokens in made.items() if tokens}  # once per cell, not per request
+    prompt_mean = {prompt: sum(tokens) / len(tokens) for prompt, tokens in prompt_seen.items() if tokens}
     saved = 0.0
     for (cell, prompt), count in samples.items():
         missing = sum(1 for index in range(count) if (cell, prompt, index) not in done)
         if not missing:
             continue
-        completion = sum(made[cell]) / len(made[cell]) if made.get(cell) else overall
-        prompt_tokens = sum(prompt_seen[prompt]) / len(prompt_seen[prompt]) if prompt_seen.get(prompt) else overall_prompt
-        saved += missing * cost(prompt_tokens, completion, price)
+        saved += missing * cost(prompt_mean.get(prompt, overall_prompt), completion_mean.get(cell, overall), price)
     return saved
 
 
