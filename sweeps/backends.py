@@ -126,14 +126,17 @@ def _client_answer(error: Exception) -> Any:
     raise classify(error) from error
 
 
-def later_samplers(capability: Capability, params: dict[str, Any]) -> dict[str, Any]:
-    """The capability's neutral body fields, with the cell's min_p, typical_p and top_n_sigma
-    where the target honours them or the cell sets them (as an explicit top_k goes out)."""
+def sampler_fields(capability: Capability, params: dict[str, Any]) -> dict[str, Any]:
+    """The body fields beyond the OpenAI ones: the capability's neutral values, then the cell's
+    top_k, min_p, typical_p and top_n_sigma where the target honours them or the cell sets them
+    (an explicit value goes out even if not promised; top_k 0 as the kind's "off")."""
     body = dict(capability.neutral)
     for name, off in LATER_SAMPLERS.items():
         value = params.get(name, off)
         if name in capability.honoured or value != off:
             body[name] = value
+    if "top_k" in capability.honoured or params["top_k"]:
+        body["top_k"] = params["top_k"] or capability.top_k_off
     return body
 
 
@@ -178,9 +181,7 @@ class ChatBackend:
     def body(self, request: Request) -> dict[str, Any]:
         """The keyword arguments sent for a request (also stored as ``request_params``)."""
         p = request.params
-        extra = later_samplers(self.capability, p)
-        if "top_k" in self.capability.honoured or p["top_k"]:  # an explicit top_k goes out even if not promised
-            extra["top_k"] = p["top_k"] or self.capability.top_k_off
+        extra = sampler_fields(self.capability, p)
         return {
             "temperature": p["temperature"],
             "top_p": p["top_p"],
@@ -196,7 +197,7 @@ class ChatBackend:
         forget_answer()
         try:
             out = await self.client.chat_completion(request.messages(), model=self.target.id, **self.body(request))
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - every failure is classified, unknown ones re-raised
             out = _client_answer(error)
         return chat_completion(out)
 
@@ -217,9 +218,7 @@ class OpenAITextBackend:
     def body(self, request: Request) -> dict[str, Any]:
         p = request.params
         body = {name: p[name] for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "max_tokens", "seed")}
-        body.update(later_samplers(self.capability, p))
-        if "top_k" in self.capability.honoured or p["top_k"]:
-            body["top_k"] = p["top_k"] or self.capability.top_k_off
+        body.update(sampler_fields(self.capability, p))
         if self.capability.logprobs:
             body["logprobs"] = 1
         return body
@@ -270,7 +269,7 @@ class TGITextBackend:
         try:
             model = self.target.id if self.target.kind == "hf" else None
             out = await self.client.text_generation(request.prompt, model=model, **self.body(request))
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - every failure is classified, unknown ones re-raised
             out = _client_answer(error)
         return tgi_completion(out)
 
