@@ -129,8 +129,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"Interrupted: finished completions are kept in {run_dir} and in the cache. "
               "Run the same command again to finish the rest.", file=sys.stderr)  # fmt: skip
         return 130
-    if note(result.greedy):
-        print(note(result.greedy))
+    greedy = note(result.greedy)
+    if greedy:
+        print(greedy)
     print_usage(run_dir)
     print(f"run directory: {run_dir}")
     if report_path:

@@ -13,6 +13,7 @@ import httpx2
 from huggingface_hub.utils import hf_raise_for_status
 
 from hfsweep.core.node import PROFILES
+from hfsweep.sweeps.answers import read_json, text_completion
 from hfsweep.sweeps.backends import (
     Completion,
     OpenAITextBackend,
@@ -21,7 +22,6 @@ from hfsweep.sweeps.backends import (
     TGITextBackend,
     classify,
 )
-from hfsweep.sweeps.answers import read_json, text_completion
 from hfsweep.sweeps.config import ModelTarget
 from hfsweep.sweeps.node_mapping import client_request, completions_body, llama_cpp_body, node_parameters
 from hfsweep.sweeps.servers import Capability

@@ -45,6 +45,8 @@ class CostError(HfsweepError):
     def __init__(self, message: str, requests: int):
         super().__init__(message)
         self.requests = requests  # what the run would send
+
+
 class CredentialError(TargetError):
     """A server answered 401 or 403: the credential sent was refused, or it wants one and none was sent."""
 
