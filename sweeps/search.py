@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from hfsweep.core import decision, records, usage
 from hfsweep.core.objective import GOALS, Constraint, constraints
@@ -70,6 +71,7 @@ class SearchState:
     cost: float = 0.0  # dollars of the requests made, at runner.price (copies excluded)
     prompt_tokens: dict[str, int] = field(default_factory=dict)  # prompt id -> the most prompt tokens seen for it
     stopped: str = ""
+    chance: dict[str, float] = field(default_factory=dict)  # live cell -> its chance of beating the best (the next look's priority)
 
 
 def _values(rows: list[dict], plan: Plan, names: list[str]) -> dict[str, dict[str, dict[str, float]]]:
@@ -117,19 +119,41 @@ def decide(state: SearchState, values: dict, prompts: list[str], confidence: flo
                                    f"{diff:+.3g} over {int(n[i])} prompts, one-sided paired t p {d.p[i]:.2g} < "
                                    f"{d.level:.2g} ({d.family})")  # fmt: skip
     state.alive = [c for c in state.alive if c not in state.dropped]
-    state.waiting = {}
-    if d.best is not None:  # wait: the optimistic bound at the uncorrected confidence is below the best's mean
-        sign = GOALS[state.goal]
-        optimistic = decision.bounds(objective, 1 - confidence, sign)
+    state.waiting, state.chance = {}, {}
+    if d.best is not None:  # wait: too little chance of beating the best's mean
+        chance = beat_chance(objective, d.best, GOALS[state.goal])
         for i, cell in enumerate(alive):
-            if cell in state.alive and i not in (d.best, d.chosen) and sign * optimistic[i] < sign * d.means[d.best]:
-                state.waiting[cell] = (f"{state.metric} {'upper' if sign > 0 else 'lower'} bound {optimistic[i]:.3g} (one-sided "
-                                       f"{confidence:.0%}, over {int(n[i])} prompts) beyond the best's mean {d.means[d.best]:.3g}: "
+            if cell not in state.alive:
+                continue
+            state.chance[cell] = float(chance[i])
+            if i not in (d.best, d.chosen) and chance[i] < 1 - confidence:
+                state.waiting[cell] = (f"{state.metric} mean {d.means[i]:.3g} over {int(n[i])} prompts: chance {chance[i]:.2g} "
+                                       f"of beating the best's {d.means[d.best]:.3g}, below {1 - confidence:.0%}: "
                                        "not sampled further, not shown worse")  # fmt: skip
     means, low, high = decision.intervals(objective, confidence)
     leader = None if d.chosen is None else alive[d.chosen]
     return {"leader": leader, "tied": [alive[i] for i in np.flatnonzero(d.tied)], "level": d.level,
             "estimates": {c: [means[i], low[i], high[i], int(n[i])] for i, c in enumerate(alive)}}  # fmt: skip
+
+
+def beat_chance(rows: np.ndarray, reference: int, sign: float) -> np.ndarray:
+    """Per row: the chance its true mean is beyond the ``reference`` row's (``sign`` +1: higher
+    is better), with each mean normal around its estimate with the shrunk SD over sqrt(prompts)
+    (:func:`hfsweep.core.decision.shrunk`): ``Phi(sign (m_i - m_ref) / sqrt(se_i^2 + se_ref^2))``.
+    1 for the reference and for a row without a value. A priority for the next look, not a test:
+    the normal quantile where the drops use Student t, and the rows unpaired (a prompt effect
+    shared by both rows widens the spread, so the chance errs high).
+
+    >>> [round(float(c), 3) for c in beat_chance(np.array([[1.0, 1.0, 0.5], [0.5, 0.0, 0.5], [1.0, 0.5, 1.0]]), 0, 1.0)]
+    [1.0, 0.017, 0.5]
+    """
+    means, sds, n = decision.shrunk(rows)
+    spread = np.where(n >= 1, sds**2 / np.maximum(n, 1), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        chance = stats.norm.cdf(sign * (means - means[reference]) / np.sqrt(spread + spread[reference]))
+    chance[~np.isfinite(chance) | (n < 1)] = 1.0
+    chance[reference] = 1.0
+    return chance
 
 
 def schedule(strategy: str, prompts: int, first: int) -> list[int]:
@@ -153,11 +177,11 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
     metric = objective_metric(plan)
     order = [p.id for p in plan.prompts]
     random.Random(config.sampling.seed).shuffle(order)
+    position = {prompt: i for i, prompt in enumerate(order)}
     cells = [cell.id for cell in plan.cells]
     rounds = max(1, math.ceil(math.log(max(len(cells), 2), search.eta)))
-    # halving: enough prompts for its rounds; sequential: steps of 5
-    least = 5 if search.strategy == "sequential" else 3
-    first = min(len(order), search.initial_prompts or max(least, math.ceil(len(order) / 2 ** rounds)))
+    # halving: enough prompts for its rounds (at least 2); sequential: steps of as many
+    first = min(len(order), search.initial_prompts or max(2, math.ceil(len(order) / 2 ** rounds)))
     looks = schedule(search.strategy, len(order), first)
     params = {job.cell.id: job.request.params for job in plan.jobs}
     complexity = dict(zip(cells, decision.simplicity([params.get(c, {}) for c in cells]).tolist()))
@@ -170,6 +194,9 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
         sampled = set(state.alive) - set(state.waiting)
         wanted = [j for j in plan.jobs if j.cell.id in sampled and j.prompt.id in taken
                   and (j.cell.id, j.prompt.id, j.sample_index) not in rows]  # fmt: skip
+        # the most promising cells first (the best, then by chance of beating it), each on its prompts in order:
+        # what a round cut by the budget keeps (before any chance is known, every cell's next prompt, in grid order)
+        wanted.sort(key=lambda j: (-state.chance.get(j.cell.id, 1.0), position[j.prompt.id]))
         wanted, cut = _within_budget(wanted, state, search.budget, config.runner.price)
         if wanted:
             new, round_stats, interrupted, seconds = execute(plan, wanted, run_dir, run_id, records.COMPLETIONS_JSONL)
@@ -189,8 +216,9 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
         sent = Counter(j.cell.id for j in wanted)
         state.log.append({"round": len(state.log) + 1, "prompts": n, "requests": len(wanted),
                           "cell_requests": {c: sent[c] for c in alive_before}, "total_requests": state.requests,
-                          "total_tokens": state.tokens, "alive": alive_before, "waiting": dict(state.waiting), "dropped": {c: state.dropped[c] for c in alive_before
-                          if c in state.dropped}, **result})  # fmt: skip
+                          "total_tokens": state.tokens, "alive": alive_before, "waiting": dict(state.waiting),
+                          "chance": dict(state.chance), "dropped": {c: state.dropped[c] for c in alive_before if c in state.dropped},
+                          **result})  # fmt: skip
         leader = result["leader"]
         if cut and (not wanted or n >= len(order)):  # a round cut by a loose bound may leave room for the next
             state.stopped = "budget"

@@ -97,7 +97,7 @@ def test_the_cost_saved_by_the_search_is_the_full_grids_estimate_less_what_it_sp
     assert total["saved_by_search"] == pytest.approx((full - len(frame)) * per_request)
 
 
-@pytest.mark.parametrize("budget", [0.01, 0.03])  # below the 0.034 the search spends unbudgeted
+@pytest.mark.parametrize("budget", [0.004, 0.012])  # below the 0.0163 the search spends unbudgeted
 def test_a_cost_budget_is_never_exceeded(tmp_path, budget, capsys):
     """Before any prompt's tokens are known (round 1), a request is bounded by its bytes plus 64
     template tokens; once some are known, by its bytes plus the fewest seen, so a larger budget
@@ -109,7 +109,7 @@ def test_a_cost_budget_is_never_exceeded(tmp_path, budget, capsys):
     assert summary["search"]["stopped"] == "budget" and 0 < summary["search"]["cost"] <= budget
     assert summary["usage"]["total"]["cost"] == pytest.approx(summary["search"]["cost"]) == pytest.approx(len(frame) * dollars(8, 12))
     assert len(frame) == summary["search"]["requests"] == result.requests
-    if budget > 0.02:
+    if budget > 0.008:
         assert summary["search"]["rounds"] >= 2 and summary["search"]["cost"] > budget / 2
 
 
