@@ -13,17 +13,19 @@ level ``(1 - search.confidence) / (cells x looks)``, so over the whole search a 
 still be feasible and best is dropped at most at the stated error rate, allowing for the best
 being the luckiest of many noisy cells.
 
-A cell that is not dropped may **wait**: when its optimistic bound (the one-sided bound at
-``search.confidence``, uncorrected) is below the mean of the best cell whose constraints hold,
-the next look does not sample it. That is where the prompts go, not a claim about the cell: it
-stays a candidate with the prompts it has, and the first look at which the best's mean falls
-below its bound samples it again, on every prompt it missed. The strategies differ only in how
-many prompts each look takes (:func:`schedule`):
+A cell that is not dropped may **wait**: when its chance of beating the best cell whose
+constraints hold (:func:`beat_chance`: both means normal around their estimates, on the shrunk
+SDs) is below ``1 - search.confidence``, the next look does not sample it. That is where the
+prompts go, not a claim about the cell: it stays a candidate with the prompts it has, and the
+first look at which its chance is back above that samples it again, on every prompt it missed.
+The chances also order a look's requests, the best cell first, so a round cut by the budget
+spends it on the cells most likely to win. The strategies differ only in how many prompts each
+look takes (:func:`schedule`):
 
 * ``halving``: the first look takes ``initial_prompts`` prompts (default: enough for
-  log_eta(cells) doublings of the prompt set), and each look doubles them.
-* ``sequential``: each look adds ``initial_prompts`` prompts (default 5); with ``precision``
-  the last cell is sampled on until its CI half-width is at most that.
+  log_eta(cells) doublings of the prompt set, at least 2), and each look doubles them.
+* ``sequential``: each look adds ``initial_prompts`` prompts (the same default); with
+  ``precision`` the last cell is sampled on until its CI half-width is at most that.
 
 The search's leader is the rule's choice at the last look; the report recommends by the same
 rule on the same data (the dropped cells are not candidates), at the same level (``looks``).
