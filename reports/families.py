@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from hfsweep.core import decision
 from hfsweep.reports.bootstrap import bootstrap_cis
 from hfsweep.reports.formatting import fnum
 from hfsweep.reports.stats import holm, paired_differences
@@ -55,14 +56,6 @@ def split_prompts(prompts: list[str]) -> tuple[list[str], list[str]]:
     return ranked[:half], ranked[half:]
 
 
-def _means(mat: np.ndarray) -> np.ndarray:
-    """Row means over the finite values (NaN for a row without one)."""
-    finite = np.isfinite(mat)
-    counts = finite.sum(axis=1)
-    sums = np.where(finite, mat, 0.0).sum(axis=1)
-    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-
-
 def compare_families(context, prompts: list[str], families: list[str], metric: str, goal: str) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """Per target: each family's best cell (picked on the selection half) with its held-out mean
     and CI, the paired comparisons of the bests (held-out half, Holm over the family pairs), and
@@ -83,7 +76,7 @@ def compare_families(context, prompts: list[str], families: list[str], metric: s
                                   & context.present)  # fmt: skip
             if not rows.size:
                 continue
-            scores = sign * _means(mat[np.ix_(rows, s_cols)])
+            scores = sign * decision.row_means(mat[np.ix_(rows, s_cols)])
             if not np.isfinite(scores).any():
                 continue
             best = int(rows[int(np.nanargmax(scores))])

@@ -21,7 +21,6 @@ with none of them there is no recommendation, only the quality-diversity front.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -69,19 +68,13 @@ class Undecided:
     prompts: float
 
 
-def _means(a: np.ndarray) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(a, axis=1) if a.size else np.full(len(a), np.nan)
-
-
 def _undecided(d: decision.Decision, constraints: Sequence[Constraint], values: Mapping[str, np.ndarray]) -> tuple[Undecided, ...]:
     out = []
     for i in map(int, np.flatnonzero(d.on_means & ~d.holds)):
         for c in constraints:
             bound = float(d.bounds[c][i])
             if not (np.isfinite(bound) and c.met(bound)):
-                mean = float(_means(np.asarray(values[c.metric], dtype=float)[[i]])[0])
+                mean = float(decision.row_means(np.asarray(values[c.metric], dtype=float)[[i]])[0])
                 sd = float(d.sds[c.metric][i])
                 out.append(Undecided(i, c, mean, bound, prompts_to_settle(sd, abs(mean - c.value), 1 - d.level)))
                 break
@@ -255,7 +248,7 @@ def _text(context, t, cells, ch: Choice, metric, goal, parsed_constraints, how) 
     c, e = cells.iloc[ch.index], ch.estimate
     ci = f", {conf}% CI {e.low:.3g} to {e.high:.3g}" if np.isfinite(e.low) else ""
     row = [context.row[c["cell_id"]]]
-    cvals = ", ".join(f"{_means(context.mats[k.metric][row])[0]:.3g} {k.metric}" for k in parsed_constraints)
+    cvals = ", ".join(f"{decision.row_means(context.mats[k.metric][row])[0]:.3g} {k.metric}" for k in parsed_constraints)
     text = (f"{who}Recommended for {'highest' if goal == 'max' else 'lowest'} {metric}{where}: {_label(context, c)} "
             f"({metric} {e.mean:.3g}{ci}" + (f"; {cvals}" if cvals else "") + ").")
     tied = int(ch.tied.sum())

@@ -13,7 +13,7 @@ from hfsweep.cli import main
 from hfsweep.sweeps.detect import detect
 from tests.servers.kinds import KINDS, LLAMA_CPP_PYTHON_DEFAULTS
 from tests.servers.planted import PlantedServer
-from tests.sweep_helpers import QUIET, SCORE_LIGHT, sweep
+from tests.sweep_helpers import SCORE_LIGHT, sweep
 
 
 @pytest.mark.parametrize("kind,version", [("tgi", "3.3.4"), ("ollama", "0.12.3"), ("vllm", "0.11.0"), ("llama-cpp-python", "0.3.36")])

@@ -107,6 +107,18 @@ def family(cells: int, looks: int = 1) -> str:
     return f"Bonferroni over {cells} cells" + (f" x {looks} looks" if looks > 1 else "")
 
 
+def row_means(rows: np.ndarray) -> np.ndarray:
+    """Per row: the mean of its finite values (NaN for a row without one).
+
+    >>> row_means(np.array([[1.0, np.nan, 0.0], [np.nan, np.nan, np.nan]])).tolist()
+    [0.5, nan]
+    """
+    rows = np.asarray(rows, dtype=float)
+    finite = np.isfinite(rows)
+    counts = finite.sum(axis=1)
+    return np.where(counts > 0, np.where(finite, rows, 0.0).sum(axis=1) / np.maximum(counts, 1), np.nan)
+
+
 def shrunk(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row: (mean, shrunk SD, prompts) over its finite values; the SD is shrunk toward the
     pooled one with the weight of one prompt (module docstring). NaN mean and SD below 1 value.
@@ -120,7 +132,7 @@ def shrunk(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = ok.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        means = np.nanmean(np.where(ok, rows, np.nan), axis=1) if rows.size else np.full(len(rows), np.nan)
+        means = row_means(rows)
         squares = np.nansum((rows - means[:, None]) ** 2, axis=1) if rows.size else np.zeros(len(rows))
         df = np.maximum(n - 1, 0)
         pooled = squares.sum() / df.sum() if df.sum() > 0 else 0.0
