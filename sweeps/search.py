@@ -149,11 +149,11 @@ def beat_chance(rows: np.ndarray, reference: int, sign: float) -> np.ndarray:
     >>> [round(float(c), 3) for c in beat_chance(np.array([[1.0, 1.0, 0.5], [0.5, 0.0, 0.5], [1.0, 0.5, 1.0]]), 0, 1.0)]
     [1.0, 0.017, 0.5]
     """
-    means, sds, n = decision.shrunk(rows)
-    spread = np.where(n >= 1, sds**2 / np.maximum(n, 1), np.nan)
+    means, sds, n = decision.shrunk(rows)  # NaN mean and SD for a row without a value
+    spread = sds**2 / np.maximum(n, 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         chance = stats.norm.cdf(sign * (means - means[reference]) / np.sqrt(spread + spread[reference]))
-    chance[~np.isfinite(chance) | (n < 1)] = 1.0
+    chance[~np.isfinite(chance)] = 1.0  # no value, or equal means without spread
     chance[reference] = 1.0
     return chance
 
