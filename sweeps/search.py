@@ -18,9 +18,12 @@ constraints hold (:func:`beat_chance`: both means normal around their estimates,
 SDs) is below ``1 - search.confidence``, the next look does not sample it. That is where the
 prompts go, not a claim about the cell: it stays a candidate with the prompts it has, and the
 first look at which its chance is back above that samples it again, on every prompt it missed.
-The chances also order a look's requests, the best cell first, so a round cut by the budget
-spends it on the cells most likely to win. The strategies differ only in how many prompts each
-look takes (:func:`schedule`):
+After the first look, a look samples only the best ``1/search.eta`` of the cells that do not
+wait (and always the best cell and the rule's choice; :func:`to_sample`): successive halving's
+step as a priority, so the prompts go deep on few cells early, which the choice needs. The
+chances also order a look's requests, the best cell first, so a round cut by the budget spends
+it on the cells most likely to win. The strategies differ only in how many prompts each look
+takes (:func:`schedule`):
 
 * ``halving``: the first look takes ``initial_prompts`` prompts (default: enough for
   log_eta(cells) doublings of the prompt set, at least 2), and each look doubles them.
@@ -74,6 +77,7 @@ class SearchState:
     prompt_tokens: dict[str, int] = field(default_factory=dict)  # prompt id -> the most prompt tokens seen for it
     stopped: str = ""
     chance: dict[str, float] = field(default_factory=dict)  # live cell -> its chance of beating the best (the next look's priority)
+    leaders: tuple[str, ...] = ()  # the best cell whose constraints hold and the rule's choice: sampled at every look
 
 
 def _values(rows: list[dict], plan: Plan, names: list[str]) -> dict[str, dict[str, dict[str, float]]]:
@@ -122,6 +126,7 @@ def decide(state: SearchState, values: dict, prompts: list[str], confidence: flo
                                    f"{d.level:.2g} ({d.family})")  # fmt: skip
     state.alive = [c for c in state.alive if c not in state.dropped]
     state.waiting, state.chance = {}, {}
+    state.leaders = tuple(dict.fromkeys(alive[i] for i in (d.best, d.chosen) if i is not None and alive[i] in state.alive))
     if d.best is not None:  # wait: too little chance of beating the best's mean
         chance = beat_chance(objective, d.best, GOALS[state.goal])
         for i, cell in enumerate(alive):
@@ -156,6 +161,23 @@ def beat_chance(rows: np.ndarray, reference: int, sign: float) -> np.ndarray:
     chance[~np.isfinite(chance)] = 1.0  # no value, or equal means without spread
     chance[reference] = 1.0
     return chance
+
+
+def to_sample(state: SearchState, missing: set[str], eta: int) -> set[str]:
+    """The cells a look samples: the leaders, then the best ``1/eta`` (rounded up) of the live
+    cells not waiting that miss one of the look's prompts, ranked by their chance of beating the
+    best; every such cell before any chance is known (the first look).
+
+    >>> state = SearchState("pass_rate", "max", [], [], ["A", "B", "C", "D", "E"], waiting={"E": "behind"},
+    ...                     chance={"A": 1.0, "B": 0.2, "C": 0.6, "D": 0.4, "E": 0.01}, leaders=("A",))
+    >>> sorted(to_sample(state, {"A", "B", "C", "D", "E"}, 3)), sorted(to_sample(state, {"B", "C", "D"}, 3))
+    (['A', 'C'], ['C'])
+    """
+    ranked = [c for c in state.alive if c not in state.waiting and c in missing]
+    if not state.chance:
+        return set(ranked)
+    ranked.sort(key=lambda c: (c not in state.leaders, -state.chance.get(c, 1.0)))
+    return {c for c in ranked if c in state.leaders} | set(ranked[: math.ceil(len(ranked) / eta)])
 
 
 def schedule(strategy: str, prompts: int, first: int) -> list[int]:
@@ -193,9 +215,9 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
     stats, interrupted, wall = None, False, 0.0
     for n in looks:
         taken = set(order[:n])
-        sampled = set(state.alive) - set(state.waiting)
-        wanted = [j for j in plan.jobs if j.cell.id in sampled and j.prompt.id in taken
-                  and (j.cell.id, j.prompt.id, j.sample_index) not in rows]  # fmt: skip
+        missing = [j for j in plan.jobs if j.prompt.id in taken and (j.cell.id, j.prompt.id, j.sample_index) not in rows]
+        sampled = to_sample(state, {j.cell.id for j in missing}, search.eta)
+        wanted = [j for j in missing if j.cell.id in sampled]
         # the most promising cells first (the best, then by chance of beating it), each on its prompts in order:
         # what a round cut by the budget keeps (before any chance is known, every cell's next prompt, in grid order)
         wanted.sort(key=lambda j: (-state.chance.get(j.cell.id, 1.0), position[j.prompt.id]))
