@@ -166,7 +166,7 @@ class Search:
     """How the cells are sampled: the full grid, or an adaptive search for ``objective``."""
 
     strategy: str = spec("grid", accepted="grid, halving, sequential", choices=SEARCH_STRATEGIES)
-    eta: int = spec(3, accepted="an integer >= 2", low=2)  # each look samples the best 1/eta of the cells; log_eta(cells) doublings set the first look
+    eta: int = spec(3, accepted="an integer >= 2", low=2)  # each look samples 1/eta as many cells as the one before; log_eta(cells) doublings set the first look
     initial_prompts: Optional[int] = spec(None, accepted="an integer >= 2 (null = enough for the rounds)", low=2)
     precision: Optional[float] = spec(None, accepted="a number > 0 (null = none)", low=0, open_low=True)  # sequential: CI half-width
     confidence: float = spec(0.95, accepted="a number in (0, 1)", low=0, high=0.999, open_low=True)

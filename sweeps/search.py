@@ -18,9 +18,11 @@ constraints hold (:func:`beat_chance`: both means normal around their estimates,
 SDs) is below ``1 - search.confidence``, the next look does not sample it. That is where the
 prompts go, not a claim about the cell: it stays a candidate with the prompts it has, and the
 first look at which its chance is back above that samples it again, on every prompt it missed.
-After the first look, a look samples only the best ``1/search.eta`` of the cells that do not
-wait (and always the best cell and the rule's choice; :func:`to_sample`): successive halving's
-step as a priority, so the prompts go deep on few cells early, which the choice needs. The
+Each look after the first samples at most ``1/search.eta`` as many cells as the one before (never
+fewer than ``eta``; :func:`widths`): the leaders (the best cell and the rule's choice), then the
+others by that chance, a cell left out at one look ranked again at the next (:func:`to_sample`).
+That is successive halving's step as a priority, not a drop: the prompts go deep on few cells
+early, which the choice needs (a cell on 24 prompts has a bound one on 4 cannot reach). The
 chances also order a look's requests, the best cell first, so a round cut by the budget spends
 it on the cells most likely to win. The strategies differ only in how many prompts each look
 takes (:func:`schedule`):
@@ -163,21 +165,31 @@ def beat_chance(rows: np.ndarray, reference: int, sign: float) -> np.ndarray:
     return chance
 
 
-def to_sample(state: SearchState, missing: set[str], eta: int) -> set[str]:
-    """The cells a look samples: the leaders, then the best ``1/eta`` (rounded up) of the live
-    cells not waiting that miss one of the look's prompts, ranked by their chance of beating the
-    best; every such cell before any chance is known (the first look).
+def to_sample(state: SearchState, missing: set[str], width: int) -> set[str]:
+    """The cells a look samples: the leaders, and the best ``width`` of the live cells not
+    waiting that miss one of the look's prompts, ranked by their chance of beating the best.
 
     >>> state = SearchState("pass_rate", "max", [], [], ["A", "B", "C", "D", "E"], waiting={"E": "behind"},
     ...                     chance={"A": 1.0, "B": 0.2, "C": 0.6, "D": 0.4, "E": 0.01}, leaders=("A",))
-    >>> sorted(to_sample(state, {"A", "B", "C", "D", "E"}, 3)), sorted(to_sample(state, {"B", "C", "D"}, 3))
-    (['A', 'C'], ['C'])
+    >>> sorted(to_sample(state, {"A", "B", "C", "D", "E"}, 2)), sorted(to_sample(state, {"B", "C", "D"}, 2))
+    (['A', 'C'], ['C', 'D'])
     """
     ranked = [c for c in state.alive if c not in state.waiting and c in missing]
-    if not state.chance:
-        return set(ranked)
     ranked.sort(key=lambda c: (c not in state.leaders, -state.chance.get(c, 1.0)))
-    return {c for c in ranked if c in state.leaders} | set(ranked[: math.ceil(len(ranked) / eta)])
+    return {c for c in ranked if c in state.leaders} | set(ranked[:width])
+
+
+def widths(cells: int, looks: int, eta: int) -> list[int]:
+    """How many cells each look samples at most (the leaders besides): every cell at the first
+    look, then ``1/eta`` of the previous look's number (rounded up), never fewer than ``eta``.
+
+    >>> widths(48, 5, 3), widths(200, 4, 3)
+    ([48, 16, 6, 3, 3], [200, 67, 23, 8])
+    """
+    out = [cells]
+    while len(out) < looks:
+        out.append(max(min(eta, cells), math.ceil(out[-1] / eta)))
+    return out
 
 
 def schedule(strategy: str, prompts: int, first: int) -> list[int]:
@@ -207,6 +219,7 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
     # halving: enough prompts for its rounds (at least 2); sequential: steps of as many
     first = min(len(order), search.initial_prompts or max(2, math.ceil(len(order) / 2 ** rounds)))
     looks = schedule(search.strategy, len(order), first)
+    width = dict(zip(looks, widths(len(cells), len(looks), search.eta)))
     params = {job.cell.id: job.request.params for job in plan.jobs}
     complexity = dict(zip(cells, decision.simplicity([params.get(c, {}) for c in cells]).tolist()))
     state = SearchState(metric, config.objective.goal, constraints(config.objective), order, cells)
@@ -216,7 +229,7 @@ def run_search(plan: Plan, run_dir: Path, run_id: str, execute) -> tuple[list[di
     for n in looks:
         taken = set(order[:n])
         missing = [j for j in plan.jobs if j.prompt.id in taken and (j.cell.id, j.prompt.id, j.sample_index) not in rows]
-        sampled = to_sample(state, {j.cell.id for j in missing}, search.eta)
+        sampled = to_sample(state, {j.cell.id for j in missing}, width[n])
         wanted = [j for j in missing if j.cell.id in sampled]
         # the most promising cells first (the best, then by chance of beating it), each on its prompts in order:
         # what a round cut by the budget keeps (before any chance is known, every cell's next prompt, in grid order)
