@@ -16,7 +16,7 @@ from hfsweep.reports import build_report
 from hfsweep.sweeps.compose import compose_config
 from hfsweep.sweeps import search
 from hfsweep.sweeps.runner import run_sweep
-from hfsweep.sweeps.search import SearchState
+from hfsweep.sweeps.search import SearchState, widths
 from tests.cli_helpers import run_cli, start_cli
 from tests.servers.planted import Planted, PlantedServer
 
@@ -181,6 +181,19 @@ def test_one_search_per_job_under_multirun(tmp_path):
     for job, search in zip(("0", "1"), searches):
         assert (sweep_dir / job / "search.jsonl").is_file()
         assert search["requests"] < search["full_grid_requests"] and params_of(sweep_dir, job, search["leader"]) == BEST
+
+
+def test_each_look_samples_a_third_as_many_cells_as_the_one_before(tmp_path):
+    """12 tied cells (every one passes at 0.6): none is dropped and few wait, yet after the first
+    look each look samples at most 1/eta as many cells as the one before (eta 3: 12, 4, 3, 3)."""
+    with PlantedServer(Planted(pass_prob=lambda p: 0.6)) as server:
+        summary, log = run(server.url, tmp_path, "flat", "search=halving")
+    rounds = [json.loads(line) for line in log.splitlines()]
+    sampled = [sum(n > 0 for n in r["cell_requests"].values()) for r in rounds]
+    most = widths(12, summary["search"]["looks"], 3)
+    assert most == [12, 4, 3, 3] and len(rounds) == 4 and sampled[0] == 12
+    assert all(0 < n <= w for n, w in zip(sampled[1:], most[1:])), sampled
+    assert len(summary["search"]["alive"]) > 4  # the cells left out are not dropped: they stay candidates
 
 
 def test_a_cut_round_serves_the_most_promising_cell_first(tmp_path):
