@@ -82,7 +82,7 @@ def main() -> None:
             for strategy in results:
                 os.environ["HFSWEEP_CACHE_DIR"] = str(work / f"cache-{seed}-{strategy}")
                 overrides = ["model=endpoint", f"model.endpoint={server.url}", "model.id=planted", "model.server=llama.cpp",
-                             f"prompts.file={prompts}", "samples=3", "sampling.max_tokens=32", f"sampling.seed={seed}",
+                             f"prompts.file={prompts}", "samples=3", "sampling.max_tokens=32", f"sampling.seed={1000 * seed}",  # 1000 apart: no request seed (base + sample) shared
                              "sweep.grid.temperature=[0.3,0.7,1.0,1.3]", "sweep.grid.top_p=[0.5,0.7,0.9,1.0]",
                              "+sweep.grid.top_k=[0,40,100]", 'objective.constraints=["loop_rate <= 0.1"]',
                              "evaluators=[loop,loop_rate,check_pass,pass_rate]", "runner.progress=false", f"search={strategy}"]  # fmt: skip

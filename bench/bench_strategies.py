@@ -59,11 +59,17 @@ ANCHORS = ("F-race", "Wilcoxon pruner", "TPE", "Optuna random", "random")
 OWN = "own stop"
 
 
+def sampling_seed(seed: int) -> int:
+    """A bench seed's ``sampling.seed``: the requests' seeds are it plus the sample index, so seeds
+    1000 apart never share a draw (seeds 0, 1, 2 with 3 samples each would share two of three)."""
+    return 1000 * seed
+
+
 def overrides(shape: Shape, url: str, prompts: Path, seed: int, strategy: str, budget: int | None = None) -> list[str]:
     grid = [f"sweep.grid.{name}=[{','.join(map(str, values))}]" for name, values in shape.grid.items()]
     grid[-1] = "+" + grid[-1]  # top_k is not in the default grid
     out = ["model=endpoint", f"model.endpoint={url}", "model.id=planted", "model.server=llama.cpp", "model.mode=text",
-           f"prompts.file={prompts}", f"samples={shape.samples}", "sampling.max_tokens=32", f"sampling.seed={seed}", *grid,
+           f"prompts.file={prompts}", f"samples={shape.samples}", "sampling.max_tokens=32", f"sampling.seed={sampling_seed(seed)}", *grid,
            "objective.metric=pass_rate", "evaluators=[loop,loop_rate,check_pass,pass_rate]", "runner.progress=false",
            f"search={strategy}"]  # fmt: skip
     if shape.constraints:
@@ -172,7 +178,7 @@ class Unit:
                 self.problems.append(f"{shape.name} seed {seed}: the grid sent {sent} requests, not {shape.requests}")
             _, values, _ = table(self.base / "grid", shape)
             order = [f"q{i:02d}" for i in range(shape.prompts)]
-            random.Random(seed).shuffle(order)  # the search's prompt order (sweeps/search.py)
+            random.Random(sampling_seed(seed)).shuffle(order)  # the search's prompt order (sweeps/search.py)
             problem = Problem(shape.cells, values, "pass_rate", "max", [Constraint.parse(c) for c in shape.constraints],
                               shape.samples, [int(p[1:]) for p in order], seed)  # fmt: skip
             check = seed < args.check_seeds
