@@ -167,14 +167,19 @@ def beat_chance(rows: np.ndarray, reference: int, sign: float) -> np.ndarray:
 
 def to_sample(state: SearchState, missing: set[str], width: int) -> set[str]:
     """The cells a look samples: the leaders, and the best ``width`` of the live cells not
-    waiting that miss one of the look's prompts, ranked by their chance of beating the best.
+    waiting that miss one of the look's prompts, ranked by their chance of beating the best;
+    every such cell while no chance is known (the first look, or no cell's constraints hold yet).
 
     >>> state = SearchState("pass_rate", "max", [], [], ["A", "B", "C", "D", "E"], waiting={"E": "behind"},
     ...                     chance={"A": 1.0, "B": 0.2, "C": 0.6, "D": 0.4, "E": 0.01}, leaders=("A",))
     >>> sorted(to_sample(state, {"A", "B", "C", "D", "E"}, 2)), sorted(to_sample(state, {"B", "C", "D"}, 2))
     (['A', 'C'], ['C', 'D'])
+    >>> sorted(to_sample(SearchState("pass_rate", "max", [], [], ["A", "B", "C"]), {"A", "B", "C"}, 1))  # no chance known
+    ['A', 'B', 'C']
     """
     ranked = [c for c in state.alive if c not in state.waiting and c in missing]
+    if not state.chance:
+        return set(ranked)
     ranked.sort(key=lambda c: (c not in state.leaders, -state.chance.get(c, 1.0)))
     return {c for c in ranked if c in state.leaders} | set(ranked[:width])
 
