@@ -15,7 +15,8 @@ being the luckiest of many noisy cells.
 
 A cell that is not dropped may **wait**: when its chance of beating the best cell whose
 constraints hold (:func:`beat_chance`: both means normal around their estimates, on the shrunk
-SDs) is below ``1 - search.confidence``, the next look does not sample it. That is where the
+SDs), times its chance of meeting the constraints (:func:`feasible_chance`), is below
+``1 - search.confidence``, the next look does not sample it. That is where the
 prompts go, not a claim about the cell: it stays a candidate with the prompts it has, and the
 first look at which its chance is back above that samples it again, on every prompt it missed.
 Each look after the first samples at most ``1/search.eta`` as many cells as the one before (never
@@ -129,16 +130,16 @@ def decide(state: SearchState, values: dict, prompts: list[str], confidence: flo
     state.alive = [c for c in state.alive if c not in state.dropped]
     state.waiting, state.chance = {}, {}
     state.leaders = tuple(dict.fromkeys(alive[i] for i in (d.best, d.chosen) if i is not None and alive[i] in state.alive))
-    if d.best is not None:  # wait: too little chance of beating the best's mean
-        chance = beat_chance(objective, d.best, GOALS[state.goal])
+    if d.best is not None:  # wait: too little chance of beating the best's mean and meeting the constraints
+        chance = beat_chance(objective, d.best, GOALS[state.goal]) * feasible_chance(constrained, len(alive))
         for i, cell in enumerate(alive):
             if cell not in state.alive:
                 continue
             state.chance[cell] = float(chance[i])
             if i not in (d.best, d.chosen) and chance[i] < 1 - confidence:
                 state.waiting[cell] = (f"{state.metric} mean {d.means[i]:.3g} over {int(n[i])} prompts: chance {chance[i]:.2g} "
-                                       f"of beating the best's {d.means[d.best]:.3g}, below {1 - confidence:.0%}: "
-                                       "not sampled further, not shown worse")  # fmt: skip
+                                       f"of beating the best's {d.means[d.best]:.3g}" + (" and meeting the constraints" if constrained else "")
+                                       + f", below {1 - confidence:.0%}: not sampled further, not shown worse")  # fmt: skip
     means, low, high = decision.intervals(objective, confidence)
     leader = None if d.chosen is None else alive[d.chosen]
     return {"leader": leader, "tied": [alive[i] for i in np.flatnonzero(d.tied)], "level": d.level,
@@ -163,6 +164,26 @@ def beat_chance(rows: np.ndarray, reference: int, sign: float) -> np.ndarray:
     chance[~np.isfinite(chance)] = 1.0  # no value, or equal means without spread
     chance[reference] = 1.0
     return chance
+
+
+def feasible_chance(constrained: list[tuple[Constraint, np.ndarray]], rows: int) -> np.ndarray:
+    """Per row (of ``rows``): the chance its true means meet every constraint, each normal around its estimate
+    with the shrunk SD over sqrt(prompts), the constraints taken as independent:
+    ``prod Phi(s (m - value) / se)``, ``s`` +1 for ``>=``. 1 without constraints or a value; a
+    priority like :func:`beat_chance`, not a test.
+
+    >>> rate = np.array([[1.0, 1.0, 2 / 3, 1.0], [2 / 3, 1 / 3, 2 / 3, 1.0], [1 / 3, 0.0, 1 / 3, 0.0]])
+    >>> [round(float(c), 3) for c in feasible_chance([(Constraint.parse("pass_rate >= 0.85"), rate)], 3)]
+    [0.771, 0.079, 0.0]
+    """
+    out = np.ones(rows)
+    for constraint, rows in constrained:
+        means, sds, n = decision.shrunk(rows)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            chance = stats.norm.cdf(constraint.sign * (means - constraint.value) / (sds / np.sqrt(np.maximum(n, 1))))
+        chance[~np.isfinite(chance)] = 1.0  # no value, or a mean on the value without spread
+        out *= chance
+    return out
 
 
 def to_sample(state: SearchState, missing: set[str], width: int) -> set[str]:
