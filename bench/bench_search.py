@@ -28,6 +28,7 @@ import pandas as pd  # noqa: E402
 import hfsweep  # noqa: E402
 from hfsweep.sweeps.compose import compose_config  # noqa: E402
 from hfsweep.sweeps.runner import run_sweep  # noqa: E402
+from bench.bench_strategies import sampling_seed  # noqa: E402
 from tests.servers.planted import Planted, PlantedServer  # noqa: E402
 
 BEST = (0.7, 0.9, 40)
@@ -82,7 +83,7 @@ def main() -> None:
             for strategy in results:
                 os.environ["HFSWEEP_CACHE_DIR"] = str(work / f"cache-{seed}-{strategy}")
                 overrides = ["model=endpoint", f"model.endpoint={server.url}", "model.id=planted", "model.server=llama.cpp",
-                             f"prompts.file={prompts}", "samples=3", "sampling.max_tokens=32", f"sampling.seed={1000 * seed}",  # 1000 apart: no request seed (base + sample) shared
+                             f"prompts.file={prompts}", "samples=3", "sampling.max_tokens=32", f"sampling.seed={sampling_seed(seed)}",
                              "sweep.grid.temperature=[0.3,0.7,1.0,1.3]", "sweep.grid.top_p=[0.5,0.7,0.9,1.0]",
                              "+sweep.grid.top_k=[0,40,100]", 'objective.constraints=["loop_rate <= 0.1"]',
                              "evaluators=[loop,loop_rate,check_pass,pass_rate]", "runner.progress=false", f"search={strategy}"]  # fmt: skip

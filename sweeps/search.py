@@ -79,7 +79,7 @@ class SearchState:
     cost: float = 0.0  # dollars of the requests made, at runner.price (copies excluded)
     prompt_tokens: dict[str, int] = field(default_factory=dict)  # prompt id -> the most prompt tokens seen for it
     stopped: str = ""
-    chance: dict[str, float] = field(default_factory=dict)  # live cell -> its chance of beating the best (the next look's priority)
+    chance: dict[str, float] = field(default_factory=dict)  # live cell -> its chance of beating the best and meeting the constraints (the next look's priority)
     leaders: tuple[str, ...] = ()  # the best cell whose constraints hold and the rule's choice: sampled at every look
 
 
@@ -166,8 +166,8 @@ def beat_chance(rows: np.ndarray, reference: int, sign: float) -> np.ndarray:
     return chance
 
 
-def feasible_chance(constrained: list[tuple[Constraint, np.ndarray]], rows: int) -> np.ndarray:
-    """Per row (of ``rows``): the chance its true means meet every constraint, each normal around its estimate
+def feasible_chance(constrained: list[tuple[Constraint, np.ndarray]], count: int) -> np.ndarray:
+    """Per row (``count`` of them): the chance its true means meet every constraint, each normal around its estimate
     with the shrunk SD over sqrt(prompts), the constraints taken as independent:
     ``prod Phi(s (m - value) / se)``, ``s`` +1 for ``>=``. 1 without constraints or a value; a
     priority like :func:`beat_chance`, not a test.
@@ -176,7 +176,7 @@ def feasible_chance(constrained: list[tuple[Constraint, np.ndarray]], rows: int)
     >>> [round(float(c), 3) for c in feasible_chance([(Constraint.parse("pass_rate >= 0.85"), rate)], 3)]
     [0.771, 0.079, 0.0]
     """
-    out = np.ones(rows)
+    out = np.ones(count)
     for constraint, rows in constrained:
         means, sds, n = decision.shrunk(rows)
         with np.errstate(invalid="ignore", divide="ignore"):
