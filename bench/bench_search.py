@@ -8,7 +8,7 @@ with 0.95 but loops (infeasible under loop_rate <= 0.1). For 10 seeds (prompt or
 sampling seeds), each strategy's choice and requests. Target (issue 12): halving and sequential
 find the planted cell in >= 9 of 10 seeds with <= 40% of the grid's requests.
 
-    python bench/bench_search.py [--seeds 10]
+    python bench/bench_search.py [--seeds 10] [--first-seed 0] [--strategies grid,halving,sequential]
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ def why_missed(run_dir: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0, help="the first seed (more seeds on top of an earlier run)")
     parser.add_argument("--strategies", default="grid,halving,sequential")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-search-"))
@@ -79,7 +80,7 @@ def main() -> None:
     results: dict[str, list[tuple[bool, int, float]]] = {name: [] for name in args.strategies.split(",")}
     planted = Planted(pass_prob=pass_prob, loops=lambda p: p["temperature"] == 0.3)
     with PlantedServer(planted) as server:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for strategy in results:
                 os.environ["HFSWEEP_CACHE_DIR"] = str(work / f"cache-{seed}-{strategy}")
                 overrides = ["model=endpoint", f"model.endpoint={server.url}", "model.id=planted", "model.server=llama.cpp",

@@ -7,13 +7,37 @@ from __future__ import annotations
 
 import math
 
+from scipy import stats
+
 TARGET = 0.9  # "9/10 hits"
+
+
+def reached(by_label: dict[str, list[tuple[bool, int]]]) -> tuple[float, int, int] | None:
+    """(mean requests, hits, seeds) at the fewest mean requests at which a strategy hit in at
+    least 9/10 of the seeds (None: at no budget)."""
+    found = [(sum(r for _, r in rows) / len(rows), sum(h for h, _ in rows), len(rows)) for rows in by_label.values()
+             if rows and sum(h for h, _ in rows) >= math.ceil(TARGET * len(rows) - 1e-9)]  # fmt: skip
+    return min(found, default=None)
 
 
 def needed(by_label: dict[str, list[tuple[bool, int]]]) -> float | None:
     """The fewest mean requests at which a strategy hit in at least 9/10 of the seeds (None: at no budget)."""
-    means = [sum(r for _, r in rows) / len(rows) for rows in by_label.values() if rows and sum(h for h, _ in rows) >= math.ceil(TARGET * len(rows) - 1e-9)]
-    return min(means, default=None)
+    found = reached(by_label)
+    return None if found is None else found[0]
+
+
+def hit_rate(by_label: dict[str, list[tuple[bool, int]]]) -> str:
+    """The hits at :func:`reached`'s point with their Wilson 95% interval: how far the seeds pin the rate.
+
+    >>> hit_rate({"20%": [(True, 600)] * 27 + [(False, 600)] * 3})
+    '27/30 (74-97%)'
+    """
+    found = reached(by_label)
+    if found is None:
+        return ""
+    _, hits, seeds = found
+    ci = stats.binomtest(hits, seeds).proportion_ci(0.95, method="wilson")
+    return f"{hits}/{seeds} ({100 * ci.low:.0f}-{ci.high:.0%})"
 
 
 def point(rows: list[tuple[bool, int]]) -> str:
@@ -57,15 +81,16 @@ def curve_table(points: dict, labels: list[str], own: str, hfsweep: tuple[str, .
 
 def ratio_table(by_shape: dict, hfsweep: tuple[str, ...], anchors: tuple[str, ...]) -> str:
     """Per shape: the best anchor's requests for 9/10, and each hfsweep strategy's against it."""
-    head = ["shape", "best anchor", "its requests for 9/10", *[f"{s}: requests, ratio" for s in hfsweep]]
+    head = ["shape", "best anchor", "its requests for 9/10, hits (95% CI)", *[f"{s}: requests, ratio, hits (95% CI)" for s in hfsweep]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for shape, points in by_shape.items():
         name, theirs = best_anchor(points, anchors)
         cells = []
         for s in hfsweep:
             mine = needed(points[s])
-            cells.append(f"{mine:,.0f}, {ratio(mine, theirs)}" if mine is not None else "not reached")
-        lines.append("| " + " | ".join([shape, name or "none reaches 9/10", f"{theirs:,.0f}" if theirs else "", *cells]) + " |")
+            cells.append(f"{mine:,.0f}, {ratio(mine, theirs)}, {hit_rate(points[s])}" if mine is not None else "not reached")
+        anchor = f"{theirs:,.0f}, {hit_rate(points[name])}" if theirs else ""
+        lines.append("| " + " | ".join([shape, name or "none reaches 9/10", anchor, *cells]) + " |")
     return "\n".join(lines)
 
 
